@@ -1,0 +1,12 @@
+"""Lambda entry point: the timers queue, fed by Scheduler schedules and SQS delays."""
+
+from smsdesk.envelopes import TimerFired
+from smsdesk.observability import logger, metrics
+from smsdesk.runtime import process_queue_batch
+from smsdesk.timers import handle_timer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event, context):
+    return process_queue_batch(event, context, TimerFired, handle_timer)

@@ -1,0 +1,1 @@
+"""smsdesk: the shared package shipped as a Lambda layer."""

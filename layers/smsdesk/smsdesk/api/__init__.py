@@ -1,0 +1,1 @@
+"""The management API (Powertools HTTP API resolver with pydantic validation and OpenAPI)."""

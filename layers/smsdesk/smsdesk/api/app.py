@@ -1,0 +1,78 @@
+"""The management API application: one resolver, routers per area, one error shape.
+
+``functions/api/index.py`` calls :func:`handle`. Routes live in ``smsdesk.api.routes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from smsdesk.api.routes import system
+from smsdesk.auth import Caller, caller_from_claims
+from smsdesk.errors import AppError, error_body
+from smsdesk.observability import logger
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(
+    path="/docs",
+    title="smsdesk management API",
+    version="0.1.0",
+    description="Serverless SMS contact center. Authenticate with a Cognito JWT: `Authorization: Bearer <token>`.",
+    security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+    security=[{"bearer": []}],
+)
+app.include_router(system.router)
+
+
+def caller() -> Caller:
+    """The authenticated caller of the current request (claims set by the JWT authorizer)."""
+    ctx = app.current_event.request_context
+    claims = ctx.authorizer.jwt_claim if ctx.authorizer else None
+    return caller_from_claims(claims)
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.exception_handler(AppError)
+def _app_error(exc: AppError) -> Response:
+    if exc.status >= 500:
+        logger.exception("application error")
+    return _json(exc.status, exc.body())
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ())]
+    field = ".".join(loc) or None
+    details = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in errors
+    ]
+    body = error_body(
+        "validation_error", f"{field}: {first.get('msg', 'invalid')}" if field else "invalid request", field
+    )
+    body["error"]["details"] = details
+    return _json(422, body)
+
+
+@app.not_found
+def _not_found(_exc: Exception) -> Response:
+    return _json(
+        404, error_body("not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+    )
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def _openapi() -> Response:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="smsdesk management API", version="0.1.0"),
+    )

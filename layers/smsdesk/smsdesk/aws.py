@@ -1,0 +1,49 @@
+"""boto3 clients, created once per process and reused across invocations.
+
+Clients are created on first use, not at import, so a handler pays only for the services it calls.
+In the local stack ``AWS_ENDPOINT_URL`` points every client at moto: the code path is the same.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=_CONFIG)
+
+
+def dynamodb() -> Any:
+    return client("dynamodb")
+
+
+def sqs() -> Any:
+    return client("sqs")
+
+
+def events() -> Any:
+    return client("events")
+
+
+def scheduler() -> Any:
+    return client("scheduler")
+
+
+def cognito() -> Any:
+    return client("cognito-idp")
+
+
+def secrets() -> Any:
+    return client("secretsmanager")
+
+
+def reset() -> None:
+    """Forget cached clients (tests that switch endpoints or credentials)."""
+    client.cache_clear()

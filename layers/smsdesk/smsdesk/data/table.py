@@ -1,0 +1,118 @@
+"""Thin helpers over the low-level DynamoDB client for the single ``main`` table.
+
+Items are plain dicts of Python values; (de)serialisation, key construction and pagination cursors
+live here so that repositories stay short and every access pattern is visible in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from smsdesk import aws, config
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_deser.deserialize(v)) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    resp = aws.dynamodb().get_item(TableName=config.table_name(), Key=key(pk, sk), ConsistentRead=consistent)
+    item = resp.get("Item")
+    return deserialize(item) if item else None
+
+
+def put(item: dict[str, Any], *, condition: str | None = None) -> None:
+    kwargs: dict[str, Any] = {"TableName": config.table_name(), "Item": serialize(item)}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    aws.dynamodb().put_item(**kwargs)
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        from smsdesk.errors import ValidationError
+
+        raise ValidationError("cursor is not valid", field="query.cursor") from exc
+    return value
+
+
+def query(
+    pk_value: str,
+    *,
+    index: str | None = None,
+    sk_prefix: str | None = None,
+    limit: int = 50,
+    newest_first: bool = False,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of items under a partition key (of the table or a GSI), with an opaque cursor."""
+    pk_attr = f"{index}PK" if index else "PK"
+    sk_attr = f"{index}SK" if index else "SK"
+    expr = "#pk = :pk"
+    names = {"#pk": pk_attr}
+    values: dict[str, Any] = {":pk": {"S": pk_value}}
+    if sk_prefix:
+        expr += " AND begins_with(#sk, :sk)"
+        names["#sk"] = sk_attr
+        values[":sk"] = {"S": sk_prefix}
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "KeyConditionExpression": expr,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "Limit": limit,
+        "ScanIndexForward": not newest_first,
+    }
+    if index:
+        kwargs["IndexName"] = index
+    start = decode_cursor(cursor)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = aws.dynamodb().query(**kwargs)
+    return [deserialize(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey"))

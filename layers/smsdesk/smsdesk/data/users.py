@@ -1,0 +1,36 @@
+"""User profiles (the Cognito user is the identity; the profile holds smsdesk's own fields).
+
+Keys: ``PK=USER#{user_id} SK=PROFILE``; list by ``GSI1PK=USERS GSI1SK={email}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsdesk.data import table
+
+
+def put_profile(profile: dict[str, Any]) -> None:
+    item = {
+        "PK": f"USER#{profile['user_id']}",
+        "SK": "PROFILE",
+        "GSI1PK": "USERS",
+        "GSI1SK": profile["email"].lower(),
+        "type": "user",
+        **profile,
+    }
+    table.put(item)
+
+
+def get_profile(user_id: str) -> dict[str, Any] | None:
+    item = table.get(f"USER#{user_id}", "PROFILE")
+    return _strip(item) if item else None
+
+
+def list_profiles(*, limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    items, nxt = table.query("USERS", index="GSI1", limit=limit, cursor=cursor)
+    return [_strip(i) for i in items], nxt
+
+
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in {"PK", "SK", "GSI1PK", "GSI1SK", "type"}}

@@ -1,0 +1,404 @@
+"""The function manifest: the single source of truth for smsdesk's resources, functions and triggers.
+
+Both the CDK stack (``infra/stack.py``) and the local stack (``smsdesk.local``) are generated from the
+objects in this module; ``tests/test_manifest_agreement.py`` proves the two agree. This module is pure
+data: it imports nothing from AWS, CDK or moto, so a Lambda can import it at no cost.
+
+Vocabulary
+----------
+* A *resource* (table, queue, topic, bus, schedule group, user pool, secrets prefix) has a logical
+  name. Each resource publishes one or more environment variables (``Resource.env``) through which
+  the code finds it at run time: CDK fills them with the deployed names, the local stack with the
+  names it created in moto.
+* A *function* names its entry point under ``functions/``, its sizing, the resources it may use
+  (``Access``: the IAM grant in AWS, the environment variables it receives) and its triggers.
+* A *trigger* is an HTTP route, an SQS queue (batch, partial failures) or an EventBridge bus rule.
+  One-time timers are EventBridge Scheduler schedules that target the ``timers`` queue (see
+  ``SCHEDULE_GROUP``), so "a due schedule" reaches the ``timers`` function through that queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# --------------------------------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gsi:
+    name: str
+    pk: str
+    sk: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    pk: str
+    sk: str | None
+    env: str
+    gsis: tuple[Gsi, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    env: str
+    #: Seconds a received message stays invisible; must be >= 6 x the consumer's timeout.
+    visibility_timeout_s: int
+    #: Receives before a message moves to the queue's dead-letter queue.
+    max_receive_count: int = 5
+    retention_days: int = 14
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq"
+
+    @property
+    def arn_env(self) -> str:
+        return self.env.replace("_URL", "_ARN")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An SNS topic whose messages land in queues (AWS End User Messaging SMS publishes to SNS)."""
+
+    name: str
+    env: str
+    subscribers: tuple[str, ...]  # queue names; raw message delivery
+
+
+@dataclass(frozen=True)
+class Bus:
+    name: str
+    env: str
+    #: ``source`` of every event smsdesk publishes.
+    source: str = "smsdesk"
+
+
+@dataclass(frozen=True)
+class ScheduleGroup:
+    """EventBridge Scheduler group for one-time timers; every schedule targets ``target_queue``."""
+
+    name: str
+    env: str
+    role_env: str
+    target_queue: str
+
+
+@dataclass(frozen=True)
+class UserPool:
+    name: str
+    env: str
+    client_env: str
+    #: Cognito groups = smsdesk roles.
+    groups: tuple[str, ...] = ("owner", "admin", "agent")
+
+
+@dataclass(frozen=True)
+class SecretsPrefix:
+    """Provider credentials live in Secrets Manager under this prefix, never in DynamoDB."""
+
+    name: str
+    env: str
+
+
+MAIN_TABLE = Table(
+    name="main",
+    pk="PK",
+    sk="SK",
+    env="TABLE_NAME",
+    gsis=(
+        Gsi("GSI1", "GSI1PK", "GSI1SK"),
+        Gsi("GSI2", "GSI2PK", "GSI2SK"),
+        Gsi("GSI3", "GSI3PK", "GSI3SK"),
+    ),
+    ttl_attribute="expires_at",
+)
+IDEMPOTENCY_TABLE = Table(
+    name="idempotency",
+    pk="id",
+    sk=None,
+    env="IDEMPOTENCY_TABLE_NAME",
+    ttl_attribute="expiration",
+)
+
+INBOUND_QUEUE = Queue("inbound", env="INBOUND_QUEUE_URL", visibility_timeout_s=180)
+OUTBOUND_QUEUE = Queue("outbound", env="OUTBOUND_QUEUE_URL", visibility_timeout_s=180, max_receive_count=8)
+RECEIPTS_QUEUE = Queue("receipts", env="RECEIPTS_QUEUE_URL", visibility_timeout_s=180)
+BULK_QUEUE = Queue("bulk", env="BULK_QUEUE_URL", visibility_timeout_s=900, max_receive_count=3)
+TIMERS_QUEUE = Queue("timers", env="TIMERS_QUEUE_URL", visibility_timeout_s=180)
+
+AWS_SMS_INBOUND_TOPIC = Topic("aws-sms-inbound", env="AWS_SMS_INBOUND_TOPIC_ARN", subscribers=("inbound",))
+AWS_SMS_EVENTS_TOPIC = Topic("aws-sms-events", env="AWS_SMS_EVENTS_TOPIC_ARN", subscribers=("receipts",))
+
+EVENT_BUS = Bus("events", env="EVENT_BUS_NAME")
+SCHEDULE_GROUP = ScheduleGroup(
+    "timers", env="SCHEDULE_GROUP_NAME", role_env="SCHEDULER_ROLE_ARN", target_queue="timers"
+)
+USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
+PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
+
+TABLES: tuple[Table, ...] = (MAIN_TABLE, IDEMPOTENCY_TABLE)
+QUEUES: tuple[Queue, ...] = (INBOUND_QUEUE, OUTBOUND_QUEUE, RECEIPTS_QUEUE, BULK_QUEUE, TIMERS_QUEUE)
+TOPICS: tuple[Topic, ...] = (AWS_SMS_INBOUND_TOPIC, AWS_SMS_EVENTS_TOPIC)
+
+Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix
+
+# --------------------------------------------------------------------------------------------------
+# Access: what a function may do with a resource (IAM in AWS; environment variables everywhere)
+# --------------------------------------------------------------------------------------------------
+
+AccessLevel = Literal[
+    "read",  # table: GetItem/Query/BatchGet; secrets: GetSecretValue
+    "read_write",  # table: + PutItem/UpdateItem/DeleteItem/TransactWrite; secrets: + Create/Put/Delete
+    "send",  # queue: SendMessage
+    "put_events",  # bus: PutEvents
+    "manage_schedules",  # schedule group: Create/Delete/Get schedule + iam:PassRole on the scheduler role
+    "manage_users",  # user pool: AdminCreateUser, AdminAddUserToGroup, ...
+    "publish",  # topic: Publish
+]
+
+
+@dataclass(frozen=True)
+class Access:
+    resource: Resource
+    level: AccessLevel
+
+
+# --------------------------------------------------------------------------------------------------
+# Triggers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """An API Gateway HTTP API route (payload format 2.0)."""
+
+    method: str  # GET, POST, ..., or ANY
+    path: str  # API Gateway syntax: /v1/{proxy+}
+    authorized: bool  # True: Cognito JWT authorizer; False: public (webhooks verify signatures in code)
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """An SQS event source mapping with ReportBatchItemFailures always on."""
+
+    queue: Queue
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    #: SQS -> Lambda MaximumConcurrency (2-1000); None = unlimited.
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class BusRule:
+    """An EventBridge rule on the smsdesk bus invoking the function."""
+
+    name: str
+    #: Event pattern; ``source`` is always the bus' source.
+    detail_types: tuple[str, ...] = ()
+    detail_type_prefixes: tuple[str, ...] = ()
+
+    def pattern(self) -> dict:
+        dt: list = list(self.detail_types) + [{"prefix": p} for p in self.detail_type_prefixes]
+        pattern: dict = {"source": [EVENT_BUS.source]}
+        if dt:
+            pattern["detail-type"] = dt
+        return pattern
+
+
+Trigger = HttpRoute | QueueTrigger | BusRule
+
+# --------------------------------------------------------------------------------------------------
+# Functions
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    description: str
+    #: Directory under ``functions/`` holding ``index.py`` with ``handler``.
+    entry: str
+    memory_mb: int
+    timeout_s: int
+    access: tuple[Access, ...]
+    triggers: tuple[Trigger, ...]
+    handler: str = "index.handler"
+    env: dict[str, str] = field(default_factory=dict)
+    #: Reserved concurrency; None = account pool.
+    reserved_concurrency: int | None = None
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        seen: list[Resource] = []
+        for a in self.access:
+            if a.resource not in seen:
+                seen.append(a.resource)
+        return tuple(seen)
+
+
+_CORE = (Access(MAIN_TABLE, "read_write"), Access(EVENT_BUS, "put_events"))
+
+API = Function(
+    name="api",
+    description="Management API (/v1): channels, messages, conversations, credits, users",
+    entry="api",
+    memory_mb=1024,
+    timeout_s=29,
+    access=(
+        *_CORE,
+        Access(IDEMPOTENCY_TABLE, "read_write"),
+        Access(OUTBOUND_QUEUE, "send"),
+        Access(BULK_QUEUE, "send"),
+        Access(TIMERS_QUEUE, "send"),
+        Access(SCHEDULE_GROUP, "manage_schedules"),
+        Access(USER_POOL, "manage_users"),
+        Access(PROVIDER_SECRETS, "read_write"),
+    ),
+    triggers=(
+        HttpRoute("ANY", "/v1/{proxy+}", authorized=True),
+        HttpRoute("GET", "/health", authorized=False),
+        HttpRoute("GET", "/openapi.json", authorized=False),
+        HttpRoute("GET", "/docs", authorized=False),
+    ),
+)
+
+WEBHOOKS = Function(
+    name="webhooks",
+    description="Provider webhooks (/webhooks): verify the signature, enqueue the raw event, answer fast",
+    entry="webhooks",
+    memory_mb=512,
+    timeout_s=10,
+    access=(
+        Access(MAIN_TABLE, "read"),
+        Access(PROVIDER_SECRETS, "read"),
+        Access(INBOUND_QUEUE, "send"),
+        Access(RECEIPTS_QUEUE, "send"),
+    ),
+    triggers=(HttpRoute("POST", "/webhooks/{proxy+}", authorized=False),),
+)
+
+INBOUND = Function(
+    name="inbound",
+    description="Routes inbound SMS: blocklists, opt-outs, business hours, conversations",
+    entry="inbound",
+    memory_mb=512,
+    timeout_s=30,
+    access=(
+        *_CORE,
+        Access(IDEMPOTENCY_TABLE, "read_write"),
+        Access(OUTBOUND_QUEUE, "send"),
+        Access(TIMERS_QUEUE, "send"),
+        Access(SCHEDULE_GROUP, "manage_schedules"),
+    ),
+    triggers=(QueueTrigger(INBOUND_QUEUE, batch_size=10),),
+)
+
+SENDER = Function(
+    name="sender",
+    description="Sends queued SMS through the channel's provider, honouring its rate limit",
+    entry="sender",
+    memory_mb=512,
+    timeout_s=30,
+    access=(
+        *_CORE,
+        Access(IDEMPOTENCY_TABLE, "read_write"),
+        Access(OUTBOUND_QUEUE, "send"),
+        Access(PROVIDER_SECRETS, "read"),
+    ),
+    triggers=(QueueTrigger(OUTBOUND_QUEUE, batch_size=10, max_concurrency=20),),
+)
+
+RECEIPTS = Function(
+    name="receipts",
+    description="Applies provider delivery receipts to messages (monotonic status, refunds)",
+    entry="receipts",
+    memory_mb=512,
+    timeout_s=30,
+    access=(*_CORE, Access(IDEMPOTENCY_TABLE, "read_write")),
+    triggers=(QueueTrigger(RECEIPTS_QUEUE, batch_size=10),),
+)
+
+FANOUT = Function(
+    name="fanout",
+    description="Campaign fan-out: expands recipients into outbound messages",
+    entry="fanout",
+    memory_mb=1024,
+    timeout_s=150,
+    access=(*_CORE, Access(OUTBOUND_QUEUE, "send"), Access(BULK_QUEUE, "send")),
+    triggers=(QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),),
+)
+
+TIMERS = Function(
+    name="timers",
+    description="Fires timers (Scheduler one-time schedules and SQS delays) after re-checking state",
+    entry="timers",
+    memory_mb=512,
+    timeout_s=30,
+    access=(
+        *_CORE,
+        Access(OUTBOUND_QUEUE, "send"),
+        Access(BULK_QUEUE, "send"),
+        Access(TIMERS_QUEUE, "send"),
+        Access(SCHEDULE_GROUP, "manage_schedules"),
+    ),
+    triggers=(QueueTrigger(TIMERS_QUEUE, batch_size=10),),
+)
+
+NOTIFIER = Function(
+    name="notifier",
+    description="Turns bus events into per-user notifications (feed, integrations)",
+    entry="notifier",
+    memory_mb=512,
+    timeout_s=30,
+    access=(Access(MAIN_TABLE, "read_write"),),
+    triggers=(BusRule("notifications", detail_type_prefixes=("conversation.", "message.")),),
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WEBHOOKS, INBOUND, SENDER, RECEIPTS, FANOUT, TIMERS, NOTIFIER)
+
+
+def function(name: str) -> Function:
+    for f in FUNCTIONS:
+        if f.name == name:
+            return f
+    raise KeyError(name)
+
+
+def all_resources() -> tuple[Resource, ...]:
+    """Every resource, each once, in a stable order."""
+    out: list[Resource] = [*TABLES, *QUEUES, *TOPICS, EVENT_BUS, SCHEDULE_GROUP, USER_POOL, PROVIDER_SECRETS]
+    return tuple(out)
+
+
+def env_names(resource: Resource) -> tuple[str, ...]:
+    """The environment variables through which code finds ``resource``."""
+    if isinstance(resource, Queue):
+        return (resource.env, resource.arn_env)
+    if isinstance(resource, ScheduleGroup):
+        # Creating a schedule needs the group, the role Scheduler assumes and the target queue's ARN.
+        return (resource.env, resource.role_env, _queue(resource.target_queue).arn_env)
+    if isinstance(resource, UserPool):
+        return (resource.env, resource.client_env)
+    return (resource.env,)
+
+
+def _queue(name: str) -> Queue:
+    for q in QUEUES:
+        if q.name == name:
+            return q
+    raise KeyError(name)
+
+
+def queue(name: str) -> Queue:
+    return _queue(name)
+
+
+#: Environment every function gets regardless of access (non-secret settings).
+COMMON_ENV_NAMES = ("STAGE", "DEFAULT_COUNTRY", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")

@@ -1,0 +1,21 @@
+"""Consumer of the receipts queue.
+
+Foundation only: the record is parsed into its envelope (an unparsable record fails and is retried,
+then dead-lettered) and logged. Applying receipts to messages arrives with issue 4.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from smsdesk.envelopes import ReceiptEnvelope
+from smsdesk.observability import logger, metrics
+
+
+def handle_receipt(job: ReceiptEnvelope, record: SQSRecord) -> None:
+    logger.info(
+        "receipts record received",
+        extra={"message_id": record.message_id, "job": job.model_dump(mode="json")},
+    )
+    metrics.add_metric(name="ReceiptsRecords", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,1 @@
+"""Provider webhooks: verify, enqueue raw, answer fast."""

@@ -1,0 +1,29 @@
+"""The webhook application (public API Gateway routes under /webhooks).
+
+Each provider's connector verifies its signature here and the raw event is stored durably on the
+inbound or receipts queue before the 2xx answer. Provider routes are added with issues 4 and 5;
+until then every path answers 404 with the standard error body.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+
+from smsdesk.errors import AppError, error_body
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+@app.exception_handler(AppError)
+def _app_error(exc: AppError) -> Response:
+    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=exc.body())
+
+
+@app.not_found
+def _not_found(_exc: Exception) -> Response:
+    ev = app.current_event
+    return Response(
+        status_code=404,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_body("not_found", f"no webhook at {ev.http_method} {ev.path}"),
+    )
