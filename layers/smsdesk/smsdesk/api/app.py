@@ -17,14 +17,14 @@ from smsdesk.errors import AppError, error_body
 from smsdesk.observability import logger
 
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(
-    path="/docs",
+app.configure_openapi(
     title="smsdesk management API",
     version="0.1.0",
     description="Serverless SMS contact center. Authenticate with a Cognito JWT: `Authorization: Bearer <token>`.",
     security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
     security=[{"bearer": []}],
 )
+app.enable_swagger(path="/docs")
 app.include_router(system.router)
 
 
@@ -70,9 +70,5 @@ def _not_found(_exc: Exception) -> Response:
 
 
 @app.get("/openapi.json", include_in_schema=False)
-def _openapi() -> Response:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="smsdesk management API", version="0.1.0"),
-    )
+def _openapi():
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema())

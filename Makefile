@@ -1,0 +1,48 @@
+# smsdesk — the two commands are `make run` and `make test`; both install what they need into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# pytest workers: 2 cores on CI; override with `make test PYTEST_WORKERS=0`.
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test test-fast lint format synth deploy bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install runtime + dev dependencies
+
+run: install ## the local stack (moto + the same handlers) on 127.0.0.1:$${PORT:-8787}, until Ctrl-C
+	$(VENV)/bin/smsdesk local
+
+test: install lint ## the whole test suite (what .ci/run calls)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+
+test-fast: install ## unit tests only
+	$(PY) -m pytest -q tests/unit
+
+lint: install ## ruff (lint + format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: install ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials)
+	$(PY) -m infra.app
+
+deploy: synth ## deploy to the AWS account of your credentials (needs Node.js for the CDK CLI)
+	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
+
+bench: install ## benchmarks: AWS calls per operation, cold-start imports, text-engine throughput
+	$(PY) bench/run.py
+
+clean:
+	rm -rf cdk.out build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,44 @@
+"""The management API's public contract that needs no AWS: health, error shapes, OpenAPI."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from apigw import FakeContext, http_event
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("fn_api_index", ROOT / "functions/api/index.py")
+api = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(api)
+
+
+def call(event):
+    resp = api.handler(event, FakeContext())
+    return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None
+
+
+def test_health_is_public_and_ok():
+    status, body = call(http_event("GET", "/health"))
+    assert status == 200
+    assert body["status"] == "ok"
+
+
+def test_unknown_route_is_404_with_the_error_shape():
+    status, body = call(http_event("GET", "/v1/nope", claims={"sub": "u1"}))
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+    assert "field" in body["error"]
+
+
+def test_v1_without_authorizer_claims_is_401_with_the_error_shape():
+    status, body = call(http_event("GET", "/v1/me"))
+    assert status == 401
+    assert body == {"error": {"code": "unauthorized", "message": "missing or invalid bearer token", "field": None}}
+
+
+def test_openapi_document_lists_the_routes():
+    status, body = call(http_event("GET", "/openapi.json"))
+    assert status == 200
+    assert body["openapi"].startswith("3.")
+    assert "/v1/me" in body["paths"]
+    assert "bearer" in body["components"]["securitySchemes"]
