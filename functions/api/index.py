@@ -1,6 +1,7 @@
 """Lambda entry point: the management API (API Gateway HTTP API, JWT-authorized /v1 routes)."""
 
 from aws_lambda_powertools.logging import correlation_paths
+
 from smsdesk.api.app import app
 from smsdesk.observability import logger, metrics
 

@@ -1,6 +1,7 @@
 """Lambda entry point: provider webhooks (public routes; signatures verified in code)."""
 
 from aws_lambda_powertools.logging import correlation_paths
+
 from smsdesk.observability import logger, metrics
 from smsdesk.webhooks.app import app
 

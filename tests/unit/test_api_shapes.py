@@ -42,3 +42,46 @@ def test_openapi_document_lists_the_routes():
     assert body["openapi"].startswith("3.")
     assert "/v1/me" in body["paths"]
     assert "bearer" in body["components"]["securitySchemes"]
+
+
+ADMIN = {"sub": "u1", "cognito:groups": ["owner"]}
+
+
+def test_preview_counts_like_the_carrier():
+    status, body = call(http_event("POST", "/v1/messages/preview", body={"text": "a" * 161}, claims=ADMIN))
+    assert status == 200
+    assert (body["encoding"], body["segments"], body["units"], body["credits"]) == ("GSM-7", 2, 161, 2)
+
+
+def test_preview_normalises_the_recipient_with_the_default_country():
+    status, body = call(
+        http_event("POST", "/v1/messages/preview", body={"text": "hé", "to": "06 12345678"}, claims=ADMIN)
+    )
+    assert status == 200
+    assert body["to"] == "+31612345678"
+
+
+def test_preview_rejects_a_landline_naming_the_field():
+    status, body = call(
+        http_event("POST", "/v1/messages/preview", body={"text": "hi", "to": "020 123 4567"}, claims=ADMIN)
+    )
+    assert status == 422
+    assert body["error"]["field"] == "to"
+
+
+def test_preview_missing_text_is_422_naming_the_field():
+    status, body = call(http_event("POST", "/v1/messages/preview", body={"to": "+31612345678"}, claims=ADMIN))
+    assert status == 422
+    assert body["error"]["code"] == "validation_error"
+    assert body["error"]["field"] == "text"
+
+
+def test_preview_unknown_property_is_refused():
+    status, body = call(http_event("POST", "/v1/messages/preview", body={"text": "x", "colour": 1}, claims=ADMIN))
+    assert status == 422
+    assert body["error"]["field"] == "colour"
+
+
+def test_preview_needs_a_caller():
+    status, _ = call(http_event("POST", "/v1/messages/preview", body={"text": "x"}))
+    assert status == 401

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from smsdesk.api.routes import system
+from smsdesk.api.routes import messages, system
 from smsdesk.auth import Caller, caller_from_claims
 from smsdesk.errors import AppError, error_body
 from smsdesk.observability import logger
@@ -26,6 +26,7 @@ app.configure_openapi(
 )
 app.enable_swagger(path="/docs")
 app.include_router(system.router)
+app.include_router(messages.router)
 
 
 def caller() -> Caller:
@@ -46,15 +47,21 @@ def _app_error(exc: AppError) -> Response:
     return _json(exc.status, exc.body())
 
 
+def _field_path(loc: tuple | list) -> list[str]:
+    """pydantic's location without the ``body``/``query`` prefix: the field as the client sent it."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return parts
+
+
 @app.exception_handler(RequestValidationError)
 def _validation_error(exc: RequestValidationError) -> Response:
     errors = exc.errors()
     first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ())]
+    loc = _field_path(first.get("loc", ()))
     field = ".".join(loc) or None
-    details = [
-        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in errors
-    ]
+    details = [{"field": ".".join(_field_path(e.get("loc", ()))) or None, "message": e.get("msg", "")} for e in errors]
     body = error_body(
         "validation_error", f"{field}: {first.get('msg', 'invalid')}" if field else "invalid request", field
     )
@@ -64,9 +71,7 @@ def _validation_error(exc: RequestValidationError) -> Response:
 
 @app.not_found
 def _not_found(_exc: Exception) -> Response:
-    return _json(
-        404, error_body("not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
-    )
+    return _json(404, error_body("not_found", f"no route {app.current_event.http_method} {app.current_event.path}"))
 
 
 @app.get("/openapi.json", include_in_schema=False)

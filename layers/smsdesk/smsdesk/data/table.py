@@ -78,7 +78,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     except (ValueError, TypeError) as exc:
         from smsdesk.errors import ValidationError
 
-        raise ValidationError("cursor is not valid", field="query.cursor") from exc
+        raise ValidationError("cursor is not valid", field="cursor") from exc
     return value
 
 

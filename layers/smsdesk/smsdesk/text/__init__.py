@@ -1,0 +1,66 @@
+"""SMS text engine: GSM-7/UCS-2 segment counting, smart encoding, limits, credits, phone numbers,
+sender IDs and mail merge. Pure functions, no AWS. See docs/text-engine.md."""
+
+from smsdesk.text.gsm import (
+    EXTENSION_TABLE,
+    GSM_BASIC,
+    GSM_CHARS,
+    GSM_EXTENDED,
+    is_gsm,
+    non_gsm_characters,
+)
+from smsdesk.text.limits import EmptyMessage, MessageTooLong, check_length
+from smsdesk.text.merge import MergeError, render_template, template_fields
+from smsdesk.text.phone import (
+    InvalidPhoneNumber,
+    InvalidSenderId,
+    PhoneNumber,
+    parse_number,
+    validate_sender_id,
+)
+from smsdesk.text.preview import Preview, TextSettings, preview
+from smsdesk.text.pricing import credits_for, multiplier_for
+from smsdesk.text.segments import (
+    GSM7,
+    UCS2,
+    SegmentCount,
+    count_segments,
+    max_units,
+    split_segments,
+)
+from smsdesk.text.smart import SMART_TABLE, Replacement, SmartEncoded, smart_encode
+
+__all__ = [
+    "EXTENSION_TABLE",
+    "GSM7",
+    "GSM_BASIC",
+    "GSM_CHARS",
+    "GSM_EXTENDED",
+    "SMART_TABLE",
+    "UCS2",
+    "EmptyMessage",
+    "InvalidPhoneNumber",
+    "InvalidSenderId",
+    "MergeError",
+    "MessageTooLong",
+    "PhoneNumber",
+    "Preview",
+    "Replacement",
+    "SegmentCount",
+    "SmartEncoded",
+    "TextSettings",
+    "check_length",
+    "count_segments",
+    "credits_for",
+    "is_gsm",
+    "max_units",
+    "multiplier_for",
+    "non_gsm_characters",
+    "parse_number",
+    "preview",
+    "render_template",
+    "smart_encode",
+    "split_segments",
+    "template_fields",
+    "validate_sender_id",
+]
