@@ -17,8 +17,15 @@ class FakeContext:
         return 30_000
 
 
-def http_event(method: str, path: str, *, body: Any = None, claims: dict[str, Any] | None = None,
-               headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    claims: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -27,8 +34,13 @@ def http_event(method: str, path: str, *, body: Any = None, claims: dict[str, An
         "headers": {"content-type": "application/json", **(headers or {})},
         "queryStringParameters": query,
         "requestContext": {
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": "r1",
             "routeKey": f"{method} {path}",
             "stage": "$default",

@@ -14,7 +14,5 @@ from smsdesk.observability import logger, metrics
 
 
 def handle_fanout(job: FanoutJob, record: SQSRecord) -> None:
-    logger.info(
-        "fanout record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")}
-    )
+    logger.info("fanout record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")})
     metrics.add_metric(name="FanoutRecords", unit=MetricUnit.Count, value=1)

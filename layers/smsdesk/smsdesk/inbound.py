@@ -14,7 +14,5 @@ from smsdesk.observability import logger, metrics
 
 
 def handle_inbound(job: InboundEnvelope, record: SQSRecord) -> None:
-    logger.info(
-        "inbound record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")}
-    )
+    logger.info("inbound record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")})
     metrics.add_metric(name="InboundRecords", unit=MetricUnit.Count, value=1)

@@ -35,6 +35,4 @@ def process_queue_batch(
     def record_handler(record: SQSRecord) -> None:
         handle(parse_record(record, model), record)
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

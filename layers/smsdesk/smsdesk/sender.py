@@ -14,7 +14,5 @@ from smsdesk.observability import logger, metrics
 
 
 def handle_outbound(job: OutboundJob, record: SQSRecord) -> None:
-    logger.info(
-        "sender record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")}
-    )
+    logger.info("sender record received", extra={"message_id": record.message_id, "job": job.model_dump(mode="json")})
     metrics.add_metric(name="SenderRecords", unit=MetricUnit.Count, value=1)
