@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # pytest workers: 2 cores on CI; override with `make test PYTEST_WORKERS=0`.
 PYTEST_WORKERS ?= 2
 
@@ -35,10 +36,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-synth: install ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials)
-	$(PY) -m infra.app
+synth: install ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials); CONTEXT="-c stage=prod ..."
+	$(PY) -m infra.app $(CONTEXT)
 
-deploy: synth ## deploy to the AWS account of your credentials (needs Node.js for the CDK CLI)
+deploy: install ## synth with $(CONTEXT), then deploy that stack with your AWS credentials (needs Node.js)
+	$(PY) -m infra.app $(CONTEXT)
 	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
 
 bench: install ## benchmarks: AWS calls per operation, cold-start imports, text-engine throughput

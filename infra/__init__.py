@@ -1,0 +1,1 @@
+"""smsdesk infrastructure (AWS CDK, Python): the stack is generated from ``smsdesk.manifest``."""

@@ -1,0 +1,777 @@
+"""``SmsdeskStack``: every resource, function, grant and trigger, generated from ``smsdesk.manifest``.
+
+Nothing here names a particular function or queue: the stack loops over ``manifest.TABLES``,
+``QUEUES``, ``TOPICS``, ``FUNCTIONS`` (and the singletons ``EVENT_BUS``, ``SCHEDULE_GROUP``,
+``USER_POOL``, ``PROVIDER_SECRETS``). Adding a function to the manifest adds it here.
+
+Security choices (least privilege; cdk-nag AwsSolutions clean):
+
+* each function has its own IAM role; no managed policies (logs permission is scoped to its log group);
+* grants follow the manifest's ``Access`` levels only;
+* DynamoDB: AWS-managed KMS key (``aws/dynamodb``), PITR, RETAIN;
+* SQS: SQS-managed SSE (works with SNS, EventBridge and Scheduler as senders without key policies),
+  TLS enforced by queue policy;
+* SNS: one customer-managed KMS key (rotation on) for the SMS topics and the alarm topic, because
+  AWS End User Messaging SMS and CloudWatch can only publish to encrypted topics if the key policy lets
+  them, which the AWS-managed ``aws/sns`` key does not;
+* X-Ray tracing is OFF: the code does not use the X-Ray SDK (Powertools Tracer is not imported), active
+  tracing would only add the service map at the cost of a ``Resource::*`` IAM grant per function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    Aws,
+    CfnOutput,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_apigateway as apigw_v1
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.layer import REPO_ROOT, SharedLayer
+from smsdesk import manifest as m
+
+#: Newest Python runtime aws-cdk-lib 2.275 offers (cdk-nag L1 checks "latest").
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DLQ_RETENTION = Duration.days(14)
+#: EventBridge -> Lambda target: retries and max age before the event goes to the rule's DLQ.
+RULE_RETRY_ATTEMPTS = 8
+RULE_MAX_EVENT_AGE = Duration.hours(2)
+#: HTTP API default-stage throttling (requests/s and burst), protects Lambda concurrency and cost.
+API_RATE_LIMIT = 100
+API_BURST_LIMIT = 200
+
+COGNITO_ADMIN_ACTIONS = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:ListUsers",
+    "cognito-idp:AdminListGroupsForUser",
+)
+SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+SECRETS_WRITE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:TagResource",
+)
+SCHEDULE_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:UpdateSchedule",
+)
+
+ACCESS_LOG_FORMAT = apigw_v1.AccessLogFormat.custom(
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"requestTime":"$context.requestTime","httpMethod":"$context.httpMethod",'
+    '"routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol",'
+    '"responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",'
+    '"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage",'
+    '"authorizerError":"$context.authorizer.error","sub":"$context.authorizer.claims.sub"}'
+)
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigw.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw_v1.AccessLogFormat:
+        return ACCESS_LOG_FORMAT
+
+
+def _ack(scope: Construct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+
+
+@dataclass
+class DeployedFunction:
+    spec: m.Function
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+
+
+class SmsdeskStack(Stack):
+    """The whole smsdesk deployment for one stage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str = "dev",
+        default_country: str = "NL",
+        alarm_email: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage
+        self.default_country = default_country
+        self.prefix = f"smsdesk-{stage}"
+
+        self.tables: dict[str, dynamodb.TableV2] = {}
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dlqs: dict[str, sqs.Queue] = {}
+        self.topics: dict[str, sns.Topic] = {}
+        self.functions: dict[str, DeployedFunction] = {}
+        self.alarms: list[cw.Alarm] = []
+
+        self._check_manifest()
+        self.key = self._messaging_key()
+        self.alarm_topic = self._alarm_topic(alarm_email)
+        for table in m.TABLES:
+            self._table(table)
+        for queue in m.QUEUES:
+            self._queue(queue)
+        for topic in m.TOPICS:
+            self._topic(topic)
+        self.bus = events.EventBus(self, "EventBus", event_bus_name=f"{self.prefix}-{m.EVENT_BUS.name}")
+        self._schedule_group()
+        self._user_pool()
+        self.secrets_prefix = f"smsdesk/{stage}/{m.PROVIDER_SECRETS.name}/"
+        self._http_api()
+
+        layer = SharedLayer(self, "SharedLayer", runtime=RUNTIME, architecture=ARCHITECTURE).layer
+        for spec in m.FUNCTIONS:
+            self._function(spec, layer)
+        self._outputs()
+
+    # ---------------------------------------------------------------------------------------------
+    # Consistency checks (fail the synth, not the deploy)
+    # ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_manifest() -> None:
+        for fn in m.FUNCTIONS:
+            for trigger in fn.triggers:
+                if isinstance(trigger, m.QueueTrigger) and trigger.queue.visibility_timeout_s < 6 * fn.timeout_s:
+                    raise ValueError(
+                        f"queue {trigger.queue.name}: visibility timeout {trigger.queue.visibility_timeout_s}s "
+                        f"< 6 x {fn.name} timeout ({fn.timeout_s}s)"
+                    )
+        for topic in m.TOPICS:
+            for name in topic.subscribers:
+                m.queue(name)  # KeyError on an unknown subscriber
+        m.queue(m.SCHEDULE_GROUP.target_queue)
+
+    # ---------------------------------------------------------------------------------------------
+    # Encryption key and alarm topic
+    # ---------------------------------------------------------------------------------------------
+
+    def _messaging_key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "MessagingKey",
+            description=f"{self.prefix}: SNS topics (SMS events, alarms)",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,  # encrypts only transient SNS messages
+            pending_window=Duration.days(7),
+        )
+        # AWS End User Messaging SMS publishes inbound SMS and delivery events to the SMS topics.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEndUserMessagingSms",
+                principals=[iam.ServicePrincipal("sms-voice.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:sms-voice:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
+                },
+            )
+        )
+        # CloudWatch alarms publish to the (encrypted) alarm topic.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        return key
+
+    def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
+        topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"{self.prefix} alarms", master_key=self.key, enforce_ssl=True
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        if alarm_email:
+            topic.add_subscription(subs.EmailSubscription(alarm_email))
+        return topic
+
+    def _alarm(self, construct_id: str, metric: cw.Metric, description: str) -> cw.Alarm:
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    # ---------------------------------------------------------------------------------------------
+    # Data and messaging resources
+    # ---------------------------------------------------------------------------------------------
+
+    def _table(self, spec: m.Table) -> None:
+        s = dynamodb.AttributeType.STRING
+        table = dynamodb.TableV2(
+            self,
+            f"{_pascal(spec.name)}Table",
+            partition_key=dynamodb.Attribute(name=spec.pk, type=s),
+            sort_key=dynamodb.Attribute(name=spec.sk, type=s) if spec.sk else None,
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=g.name,
+                    partition_key=dynamodb.Attribute(name=g.pk, type=s),
+                    sort_key=dynamodb.Attribute(name=g.sk, type=s),
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+                for g in spec.gsis
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=self.stage != "dev",
+        )
+        self.tables[spec.name] = table
+
+    def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            retention_period=DLQ_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+
+    def _queue(self, spec: m.Queue) -> None:
+        base = _pascal(spec.name)
+        dlq = self._dead_letter_queue(f"{base}Dlq")
+        queue = sqs.Queue(
+            self,
+            f"{base}Queue",
+            visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
+            retention_period=Duration.days(spec.retention_days),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
+        )
+        self.queues[spec.name] = queue
+        self.dlqs[spec.dlq_name] = dlq
+        self._alarm(
+            f"{base}DlqAlarm",
+            dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+            f"{self.prefix}: messages in {spec.dlq_name} (failed {spec.max_receive_count} times on {spec.name})",
+        )
+
+    def _topic(self, spec: m.Topic) -> None:
+        topic = sns.Topic(
+            self,
+            f"{_pascal(spec.name)}Topic",
+            display_name=f"{self.prefix} {spec.name}",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEndUserMessagingSms",
+                principals=[iam.ServicePrincipal("sms-voice.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:sms-voice:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
+                },
+            )
+        )
+        for name in spec.subscribers:
+            topic.add_subscription(subs.SqsSubscription(self.queues[name], raw_message_delivery=True))
+        self.topics[spec.name] = topic
+
+    # ---------------------------------------------------------------------------------------------
+    # Scheduler, Cognito
+    # ---------------------------------------------------------------------------------------------
+
+    def _schedule_group(self) -> None:
+        spec = m.SCHEDULE_GROUP
+        self.schedule_group_name = f"{self.prefix}-{spec.name}"
+        self.schedule_group = scheduler.ScheduleGroup(
+            self,
+            "ScheduleGroup",
+            schedule_group_name=self.schedule_group_name,
+            removal_policy=RemovalPolicy.DESTROY,  # pending one-time timers are rebuilt from table state
+        )
+        self.schedule_target_queue = self.queues[spec.target_queue]
+        self.schedules_arn = self.format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{self.schedule_group_name}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            description=f"{self.prefix}: EventBridge Scheduler delivers due timers to the {spec.target_queue} queue",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "aws:SourceArn": self.schedule_group.schedule_group_arn,
+                    }
+                },
+            ),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.schedule_target_queue.queue_arn])
+        )
+        self.scheduler_role = role
+
+    def _user_pool(self) -> None:
+        spec = m.USER_POOL
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=f"{self.prefix}-{spec.name}",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
+            sign_in_case_sensitive=False,
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.LITE,  # TOTP MFA and admin flows are in Lite; no per-MAU premium
+            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=self.stage != "dev",
+        )
+        _ack(
+            pool,
+            "AwsSolutions-COG2",
+            "MFA is OPTIONAL (TOTP): users are created by an owner/admin and may enrol TOTP; requiring MFA "
+            "would need MFA-setup support in every client. Operators can switch the pool to REQUIRED.",
+        )
+        _ack(
+            pool,
+            "AwsSolutions-COG8",
+            "The Plus feature plan (threat protection) is billed per monthly active user; a small contact "
+            "center opts in deliberately. Self sign-up is off, users are admin-created, passwords are strong.",
+        )
+        for group in spec.groups:
+            pool.add_group(f"{_pascal(group)}Group", group_name=group, description=f"smsdesk role: {group}")
+        self.user_pool_client = pool.add_client(
+            "AppClient",
+            user_pool_client_name=f"{self.prefix}-app",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+        )
+        self.user_pool = pool
+
+    # ---------------------------------------------------------------------------------------------
+    # HTTP API
+    # ---------------------------------------------------------------------------------------------
+
+    def _http_api(self) -> None:
+        self.api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            api_name=self.prefix,
+            description="smsdesk management API and provider webhooks",
+            create_default_stage=False,
+        )
+        access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api_stage = self.api.add_stage(
+            "DefaultStage",
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=API_RATE_LIMIT, burst_limit=API_BURST_LIMIT),
+            access_log_settings=_AccessLogSettings(access_logs),
+        )
+        self.authorizer = authorizers.HttpUserPoolAuthorizer(
+            "CognitoAuthorizer",
+            self.user_pool,
+            user_pool_clients=[self.user_pool_client],
+            authorizer_name="cognito",
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    # Functions
+    # ---------------------------------------------------------------------------------------------
+
+    def _env_values(self, resource: m.Resource) -> dict[str, str]:
+        """Deployed values of ``manifest.env_names(resource)``."""
+        if isinstance(resource, m.Table):
+            values = {resource.env: self.tables[resource.name].table_name}
+        elif isinstance(resource, m.Queue):
+            q = self.queues[resource.name]
+            values = {resource.env: q.queue_url, resource.arn_env: q.queue_arn}
+        elif isinstance(resource, m.Topic):
+            values = {resource.env: self.topics[resource.name].topic_arn}
+        elif isinstance(resource, m.Bus):
+            values = {resource.env: self.bus.event_bus_name}
+        elif isinstance(resource, m.ScheduleGroup):
+            target = m.queue(resource.target_queue)
+            values = {
+                resource.env: self.schedule_group.schedule_group_name,
+                resource.role_env: self.scheduler_role.role_arn,
+                target.arn_env: self.queues[target.name].queue_arn,
+            }
+        elif isinstance(resource, m.UserPool):
+            values = {
+                resource.env: self.user_pool.user_pool_id,
+                resource.client_env: self.user_pool_client.user_pool_client_id,
+            }
+        elif isinstance(resource, m.SecretsPrefix):
+            values = {resource.env: self.secrets_prefix}
+        else:  # pragma: no cover - a new Resource kind must be wired here
+            raise TypeError(f"no deployed value for {resource!r}")
+        expected = set(m.env_names(resource))
+        if set(values) != expected:
+            raise ValueError(f"{resource.name}: stack provides {sorted(values)}, manifest wants {sorted(expected)}")
+        return values
+
+    def _grant(self, fn: m.Function, role: iam.Role, access: m.Access) -> None:
+        r, level = access.resource, access.level
+        bad = ValueError(f"{fn.name}: access level {level!r} makes no sense on {type(r).__name__} {r.name!r}")
+        if isinstance(r, m.Table):
+            table = self.tables[r.name]
+            if level == "read":
+                table.grant_read_data(role)
+            elif level == "read_write":
+                table.grant_read_write_data(role)
+            else:
+                raise bad
+            if r.gsis:
+                _ack(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{self._nag_resource(f'{table.table_arn}/index/*')}]",
+                    f"Queries on the {r.name} table's GSIs ({', '.join(g.name for g in r.gsis)}): the grant "
+                    "covers the table's own indexes only.",
+                )
+        elif isinstance(r, m.Queue):
+            if level != "send":
+                raise bad
+            self.queues[r.name].grant_send_messages(role)
+        elif isinstance(r, m.Topic):
+            if level != "publish":
+                raise bad
+            self.topics[r.name].grant_publish(role)
+        elif isinstance(r, m.Bus):
+            if level != "put_events":
+                raise bad
+            self.bus.grant_put_events_to(role)
+        elif isinstance(r, m.ScheduleGroup):
+            if level != "manage_schedules":
+                raise bad
+            role.add_to_policy(iam.PolicyStatement(actions=list(SCHEDULE_ACTIONS), resources=[self.schedules_arn]))
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.scheduler_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+                )
+            )
+            _ack(
+                role,
+                f"AwsSolutions-IAM5[Resource::{self._nag_resource(self.schedules_arn)}]",
+                "One-time timers are schedules with run-time names; the grant covers only schedules in the "
+                f"stage's own group {self.schedule_group_name}, and PassRole only the scheduler role.",
+            )
+        elif isinstance(r, m.UserPool):
+            if level != "manage_users":
+                raise bad
+            role.add_to_policy(
+                iam.PolicyStatement(actions=list(COGNITO_ADMIN_ACTIONS), resources=[self.user_pool.user_pool_arn])
+            )
+        elif isinstance(r, m.SecretsPrefix):
+            if level == "read":
+                actions = list(SECRETS_READ_ACTIONS)
+            elif level == "read_write":
+                actions = [*SECRETS_READ_ACTIONS, *SECRETS_WRITE_ACTIONS]
+            else:
+                raise bad
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[self._secrets_arn()]))
+            _ack(
+                role,
+                f"AwsSolutions-IAM5[Resource::{self._nag_resource(self._secrets_arn())}]",
+                "Provider credentials are one secret per channel, created at run time under the stage's prefix "
+                f"{self.secrets_prefix} (the trailing * also covers Secrets Manager's random ARN suffix).",
+            )
+        else:  # pragma: no cover
+            raise bad
+
+    def _secrets_arn(self) -> str:
+        return self.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{self.secrets_prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _nag_resource(self, arn: str) -> str:
+        """``arn`` as cdk-nag renders it in an IAM5 finding id (``<Ref>``, ``<Lid.Attr>``, literals).
+
+        Region/partition are literals when the stack is pinned to a region and ``<AWS::Region>`` when it
+        is environment-agnostic, so finding ids are derived from the resolved ARN, never hard-coded.
+        """
+
+        def render(part) -> str:
+            if isinstance(part, str):
+                return part
+            if isinstance(part, dict) and "Ref" in part:
+                return f"<{part['Ref']}>"
+            if isinstance(part, dict) and "Fn::GetAtt" in part:
+                return f"<{'.'.join(part['Fn::GetAtt'])}>"
+            if isinstance(part, dict) and "Fn::Join" in part:
+                sep, parts = part["Fn::Join"]
+                return sep.join(render(p) for p in parts)
+            raise TypeError(f"cannot render {part!r} for a cdk-nag finding id")
+
+        return render(self.resolve(arn))
+
+    def _function(self, spec: m.Function, layer: lambda_.ILayerVersion) -> None:
+        base = _pascal(spec.name)
+        function_name = f"{self.prefix}-{spec.name}"
+        log_group = logs.LogGroup(
+            self,
+            f"{base}Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{base}Role",
+            description=f"{function_name}: {spec.description}"[:1000],
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
+
+        environment = {
+            "STAGE": self.stage,
+            "DEFAULT_COUNTRY": self.default_country,
+            "POWERTOOLS_SERVICE_NAME": f"smsdesk-{spec.name}",
+            "POWERTOOLS_METRICS_NAMESPACE": "smsdesk",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        assert set(m.COMMON_ENV_NAMES) <= set(environment), "COMMON_ENV_NAMES changed: update the stack"
+        for resource in spec.resources:
+            environment.update(self._env_values(resource))
+        environment.update(spec.env)
+
+        function = lambda_.Function(
+            self,
+            f"{base}Function",
+            function_name=function_name,
+            description=spec.description[:256],
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=lambda_.Code.from_asset(
+                str(REPO_ROOT / "functions" / spec.entry), exclude=["__pycache__", "*.pyc", "tests"]
+            ),
+            layers=[layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            environment=environment,
+            role=role,
+            log_group=log_group,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            tracing=lambda_.Tracing.DISABLED,
+        )
+        for access in spec.access:
+            self._grant(spec, role, access)
+        deployed = DeployedFunction(spec, function, role, log_group)
+        self.functions[spec.name] = deployed
+
+        integration: integrations.HttpLambdaIntegration | None = None
+        for trigger in spec.triggers:
+            if isinstance(trigger, m.QueueTrigger):
+                function.add_event_source(
+                    sources.SqsEventSource(
+                        self.queues[trigger.queue.name],
+                        batch_size=trigger.batch_size,
+                        max_batching_window=Duration.seconds(trigger.max_batching_window_s)
+                        if trigger.max_batching_window_s
+                        else None,
+                        max_concurrency=trigger.max_concurrency,
+                        report_batch_item_failures=True,
+                    )
+                )
+            elif isinstance(trigger, m.HttpRoute):
+                if integration is None:
+                    integration = integrations.HttpLambdaIntegration(f"{base}Integration", function)
+                routes = self.api.add_routes(
+                    path=trigger.path,
+                    methods=[apigw.HttpMethod[trigger.method.upper()]],
+                    integration=integration,
+                    authorizer=self.authorizer if trigger.authorized else apigw.HttpNoneAuthorizer(),
+                )
+                if not trigger.authorized:
+                    for route in routes:
+                        _ack(
+                            route,
+                            "AwsSolutions-APIG4",
+                            f"{trigger.method} {trigger.path} is public by design (manifest authorized=False): "
+                            "health/docs are harmless, webhooks verify the provider signature in code.",
+                        )
+            elif isinstance(trigger, m.BusRule):
+                self._bus_rule(deployed, trigger)
+            else:  # pragma: no cover
+                raise TypeError(f"{spec.name}: unknown trigger {trigger!r}")
+
+        self._alarm(
+            f"{base}ErrorsAlarm",
+            function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            f"{function_name}: invocation errors",
+        )
+        self._alarm(
+            f"{base}ThrottlesAlarm",
+            function.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
+            f"{function_name}: throttled invocations",
+        )
+
+    def _bus_rule(self, fn: DeployedFunction, spec: m.BusRule) -> None:
+        base = f"{_pascal(fn.spec.name)}{_pascal(spec.name)}"
+        dlq = self._dead_letter_queue(f"{base}RuleDlq")
+        self.dlqs[f"{fn.spec.name}-{spec.name}-dlq"] = dlq
+        _ack(
+            dlq,
+            "AwsSolutions-SQS3",
+            "This queue IS a dead-letter queue: of the EventBridge rule target and of the function's "
+            "asynchronous invocations (on-failure destination).",
+        )
+        rule = events.Rule(
+            self,
+            f"{base}Rule",
+            event_bus=self.bus,
+            description=f"{self.prefix}: {spec.name} -> {fn.spec.name}",
+            # Placeholder; the exact manifest pattern (with prefix matchers) is set on the L1 below.
+            event_pattern=events.EventPattern(source=[m.EVENT_BUS.source]),
+        )
+        rule.node.default_child.add_property_override("EventPattern", spec.pattern())  # type: ignore[union-attr]
+        rule.add_target(
+            targets.LambdaFunction(
+                fn.function,
+                dead_letter_queue=dlq,
+                retry_attempts=RULE_RETRY_ATTEMPTS,
+                max_event_age=RULE_MAX_EVENT_AGE,
+            )
+        )
+        # Events that reach Lambda but fail in the handler (after Lambda's own 2 retries) land here too.
+        fn.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(dlq),
+        )
+        self._alarm(
+            f"{base}RuleDlqAlarm",
+            dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+            f"{self.prefix}: undeliverable/failed events of rule {spec.name} -> {fn.spec.name}",
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    # Outputs
+    # ---------------------------------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        url = self.api_stage.url  # ends with "/"
+        CfnOutput(self, "ApiUrl", value=url, description="HTTP API base URL (management API under v1/)")
+        CfnOutput(self, "WebhookBaseUrl", value=f"{url}webhooks/", description="Provider webhooks base URL")
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
+        CfnOutput(self, "SecretsPrefix", value=self.secrets_prefix)
+        for name, topic in self.topics.items():
+            CfnOutput(
+                self,
+                f"{_pascal(name)}TopicArn",
+                value=topic.topic_arn,
+                description=f"SNS topic {name}: configure it in AWS End User Messaging SMS",
+            )

@@ -1,0 +1,581 @@
+"""The CDK stack, checked against the manifest (synthesized ONCE per module; bundling skipped).
+
+Also: cdk-nag (AwsSolutions) passes on the stack and does fail on an unacknowledged finding, and the
+layer's local bundler builds the right pip command and copy (without running pip).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# jsii (aws-cdk-lib's JavaScript bridge) prints a banner on end-of-life Node versions; set before import.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from aws_cdk import App, Stack, Validations  # noqa: E402
+from aws_cdk import aws_lambda as lambda_  # noqa: E402
+from aws_cdk import aws_sqs as sqs  # noqa: E402
+from aws_cdk.assertions import Match, Template  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra import layer as layer_mod  # noqa: E402
+from infra.app import build, cdk_json_context, parameters  # noqa: E402
+from infra.stack import RUNTIME, SmsdeskStack  # noqa: E402
+from smsdesk import manifest as m  # noqa: E402
+
+pytestmark = pytest.mark.cdk
+
+STAGE = "ci"
+ALARM_EMAIL = "ops@example.com"
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: one synth for the module
+# --------------------------------------------------------------------------------------------------
+
+
+class Synth:
+    def __init__(self, stack: SmsdeskStack, template: Template, outdir: Path) -> None:
+        self.stack = stack
+        self.template = template
+        self.json: dict = template.to_json()
+        self.resources: dict = self.json["Resources"]
+        self.outdir = outdir
+
+    def lid(self, construct) -> str:
+        """Logical ID of a construct's CloudFormation resource."""
+        return self.stack.get_logical_id(construct.node.default_child)
+
+    def of_type(self, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def policy_statements(self, role_construct) -> list[dict]:
+        """Every statement of every AWS::IAM::Policy attached to the role."""
+        role_lid = self.lid(role_construct)
+        out: list[dict] = []
+        for res in self.of_type("AWS::IAM::Policy").values():
+            if {"Ref": role_lid} in res["Properties"]["Roles"]:
+                out.extend(res["Properties"]["PolicyDocument"]["Statement"])
+        return out
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Synth:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    context = {**cdk_json_context(), **NO_BUNDLING, "stage": STAGE, "alarmEmail": ALARM_EMAIL}
+    app = App(context=context, outdir=str(outdir))
+    stack = build(app, nag=True)
+    app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
+    return Synth(stack, Template.from_stack(stack), outdir)
+
+
+def _actions(statement: dict) -> list[str]:
+    a = statement["Action"]
+    return [a] if isinstance(a, str) else list(a)
+
+
+def _resources(statement: dict) -> list:
+    r = statement["Resource"]
+    return r if isinstance(r, list) else [r]
+
+
+def _getatt(lid: str, attr: str = "Arn") -> dict:
+    return {"Fn::GetAtt": [lid, attr]}
+
+
+# --------------------------------------------------------------------------------------------------
+# cdk-nag
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cdk_nag_passes(synth: Synth) -> None:
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    violations = [v for p in report["pluginReports"] for v in p.get("violations", [])]
+    assert violations == []
+
+
+def test_cdk_nag_passes_when_pinned_to_a_region(tmp_path: Path) -> None:
+    """The CDK CLI sets CDK_DEFAULT_REGION: ARNs then carry literal regions (other IAM5 finding ids)."""
+    app = App(context={**cdk_json_context(), **NO_BUNDLING, "region": "eu-central-1"}, outdir=str(tmp_path))
+    stack = build(app, nag=True)
+    app.synth()
+    assert stack.region == "eu-central-1"
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [v for p in report["pluginReports"] for v in p.get("violations", [])] == []
+
+
+def test_cdk_nag_fails_on_unacknowledged_finding(tmp_path: Path) -> None:
+    app = App(context=NO_BUNDLING, outdir=str(tmp_path))
+    stack = Stack(app, "NagProbe")
+    sqs.Queue(stack, "Plain", enforce_ssl=False)  # SQS3 (no DLQ) + SQS4 (no TLS enforcement)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for p in report["pluginReports"] for v in p["violations"]}
+    assert "AwsSolutions-SQS4" in rules
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------------
+
+
+def test_stack_name_and_parameters(synth: Synth) -> None:
+    assert synth.stack.stack_name == f"smsdesk-{STAGE}"
+    synth.template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": ALARM_EMAIL})
+
+
+def test_parameter_defaults_and_validation() -> None:
+    p = parameters(App(context={}))
+    assert p["stage"] == "dev" and p["default_country"] == "NL" and p["alarm_email"] is None
+    assert parameters(App(context={"defaultCountry": "be"}))["default_country"] == "BE"
+    assert parameters(App(context={"region": "eu-west-1"}))["region"] == "eu-west-1"
+    for bad in ({"stage": "Prod"}, {"stage": "1x"}, {"defaultCountry": "NLD"}, {"alarmEmail": "nope"}):
+        with pytest.raises(ValueError):
+            parameters(App(context=bad))
+
+
+# --------------------------------------------------------------------------------------------------
+# DynamoDB
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", m.TABLES, ids=lambda t: t.name)
+def test_table(synth: Synth, spec: m.Table) -> None:
+    res = synth.resources[synth.lid(synth.stack.tables[spec.name])]
+    assert res["Type"] == "AWS::DynamoDB::GlobalTable"
+    assert res["DeletionPolicy"] == "Retain" and res["UpdateReplacePolicy"] == "Retain"
+    props = res["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    assert props["Replicas"][0]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    key = [{"AttributeName": spec.pk, "KeyType": "HASH"}]
+    if spec.sk:
+        key.append({"AttributeName": spec.sk, "KeyType": "RANGE"})
+    assert props["KeySchema"] == key
+    if spec.ttl_attribute:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
+    assert set(gsis) == {g.name for g in spec.gsis}
+    for g in spec.gsis:
+        assert gsis[g.name]["KeySchema"] == [
+            {"AttributeName": g.pk, "KeyType": "HASH"},
+            {"AttributeName": g.sk, "KeyType": "RANGE"},
+        ]
+        assert gsis[g.name]["Projection"] == {"ProjectionType": "ALL"}
+
+
+# --------------------------------------------------------------------------------------------------
+# SQS and SNS
+# --------------------------------------------------------------------------------------------------
+
+
+def _enforces_ssl(synth: Synth, queue_lid: str) -> bool:
+    for res in synth.of_type("AWS::SQS::QueuePolicy").values():
+        if {"Ref": queue_lid} not in res["Properties"]["Queues"]:
+            continue
+        for st in res["Properties"]["PolicyDocument"]["Statement"]:
+            if st["Effect"] == "Deny" and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("spec", m.QUEUES, ids=lambda q: q.name)
+def test_queue_has_dlq_and_enforces_tls(synth: Synth, spec: m.Queue) -> None:
+    q_lid = synth.lid(synth.stack.queues[spec.name])
+    dlq_lid = synth.lid(synth.stack.dlqs[spec.dlq_name])
+    props = synth.resources[q_lid]["Properties"]
+    assert props["VisibilityTimeout"] == spec.visibility_timeout_s
+    assert props["MessageRetentionPeriod"] == spec.retention_days * 86400
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": _getatt(dlq_lid),
+        "maxReceiveCount": spec.max_receive_count,
+    }
+    dlq = synth.resources[dlq_lid]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert _enforces_ssl(synth, q_lid) and _enforces_ssl(synth, dlq_lid)
+
+
+def test_every_queue_in_the_stack_enforces_tls(synth: Synth) -> None:
+    for lid in synth.of_type("AWS::SQS::Queue"):
+        assert _enforces_ssl(synth, lid), lid
+
+
+@pytest.mark.parametrize("spec", m.TOPICS, ids=lambda t: t.name)
+def test_topic_encrypted_and_subscribed(synth: Synth, spec: m.Topic) -> None:
+    t_lid = synth.lid(synth.stack.topics[spec.name])
+    assert "KmsMasterKeyId" in synth.resources[t_lid]["Properties"]
+    for name in spec.subscribers:
+        synth.template.has_resource_properties(
+            "AWS::SNS::Subscription",
+            {
+                "Protocol": "sqs",
+                "RawMessageDelivery": True,
+                "TopicArn": {"Ref": t_lid},
+                "Endpoint": _getatt(synth.lid(synth.stack.queues[name])),
+            },
+        )
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": t_lid}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+                        Match.object_like({"Effect": "Allow", "Principal": {"Service": "sms-voice.amazonaws.com"}}),
+                    ]
+                )
+            },
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Functions
+# --------------------------------------------------------------------------------------------------
+
+
+def _expected_env_names(fn: m.Function) -> set[str]:
+    names = {*m.COMMON_ENV_NAMES, "POWERTOOLS_LOG_LEVEL", *fn.env}
+    for resource in fn.resources:
+        names.update(m.env_names(resource))
+    return names
+
+
+@pytest.mark.parametrize("fn", m.FUNCTIONS, ids=lambda f: f.name)
+def test_function(synth: Synth, fn: m.Function) -> None:
+    deployed = synth.stack.functions[fn.name]
+    props = synth.resources[synth.lid(deployed.function)]["Properties"]
+    assert props["FunctionName"] == f"smsdesk-{STAGE}-{fn.name}"
+    assert props["Runtime"] == RUNTIME.name == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == fn.handler
+    assert props["MemorySize"] == fn.memory_mb
+    assert props["Timeout"] == fn.timeout_s
+    assert len(props["Layers"]) == 1
+    assert props["Role"] == _getatt(synth.lid(deployed.role))
+    assert props["LoggingConfig"] == {"LogGroup": {"Ref": synth.lid(deployed.log_group)}}
+    assert "TracingConfig" not in props or props["TracingConfig"] == {"Mode": "PassThrough"}
+    env = props["Environment"]["Variables"]
+    assert set(env) == _expected_env_names(fn)
+    assert env["STAGE"] == STAGE and env["DEFAULT_COUNTRY"] == "NL"
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"smsdesk-{fn.name}"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "smsdesk"
+    if m.PROVIDER_SECRETS in fn.resources:
+        assert env[m.PROVIDER_SECRETS.env] == f"smsdesk/{STAGE}/providers/"
+    if fn.reserved_concurrency is None:
+        assert "ReservedConcurrentExecutions" not in props
+    else:
+        assert props["ReservedConcurrentExecutions"] == fn.reserved_concurrency
+    log_group = synth.resources[synth.lid(deployed.log_group)]["Properties"]
+    assert log_group["LogGroupName"] == f"/aws/lambda/smsdesk-{STAGE}-{fn.name}"
+    assert log_group["RetentionInDays"] == 30
+
+
+def test_no_managed_policies_and_no_star_resources(synth: Synth) -> None:
+    for lid, role in synth.of_type("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], lid
+    for lid, policy in synth.of_type("AWS::IAM::Policy").items():
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert "*" not in _resources(st), (lid, st)
+            assert not any(a.endswith(":*") or a == "*" for a in _actions(st)), (lid, st)
+
+
+WRITE_TABLE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+@pytest.mark.parametrize("fn", m.FUNCTIONS, ids=lambda f: f.name)
+def test_grants_follow_access_levels(synth: Synth, fn: m.Function) -> None:
+    stack = synth.stack
+    statements = synth.policy_statements(stack.functions[fn.name].role)
+
+    def actions_on(resource) -> set[str]:
+        return {a for st in statements if resource in _resources(st) for a in _actions(st)}
+
+    for access in fn.access:
+        r = access.resource
+        if isinstance(r, m.Table):
+            acts = actions_on(_getatt(synth.lid(stack.tables[r.name])))
+            assert {"dynamodb:GetItem", "dynamodb:Query"} <= acts
+            if access.level == "read":
+                assert not acts & WRITE_TABLE_ACTIONS
+            else:
+                assert acts >= WRITE_TABLE_ACTIONS
+        elif isinstance(r, m.Queue):
+            assert "sqs:SendMessage" in actions_on(_getatt(synth.lid(stack.queues[r.name])))
+        elif isinstance(r, m.Bus):
+            assert actions_on(_getatt(synth.lid(stack.bus))) == {"events:PutEvents"}
+        elif isinstance(r, m.UserPool):
+            acts = actions_on(_getatt(synth.lid(stack.user_pool)))
+            assert {"cognito-idp:AdminCreateUser", "cognito-idp:AdminAddUserToGroup"} <= acts
+        elif isinstance(r, m.ScheduleGroup):
+            passrole = [st for st in statements if "iam:PassRole" in _actions(st)]
+            assert passrole == [
+                {
+                    "Action": "iam:PassRole",
+                    "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+                    "Effect": "Allow",
+                    "Resource": _getatt(synth.lid(stack.scheduler_role)),
+                }
+            ]
+            sched = [st for st in statements if "scheduler:CreateSchedule" in _actions(st)]
+            assert len(sched) == 1
+            assert f":schedule/smsdesk-{STAGE}-{m.SCHEDULE_GROUP.name}/*" in json.dumps(sched[0]["Resource"])
+        elif isinstance(r, m.SecretsPrefix):
+            st = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
+            assert len(st) == 1
+            assert f":secret:smsdesk/{STAGE}/providers/*" in json.dumps(st[0]["Resource"])
+            writes = {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"}
+            assert (writes <= set(_actions(st[0]))) == (access.level == "read_write")
+    # Nothing beyond the manifest: no secrets/users/scheduler grants without the matching access.
+    all_actions = {a for st in statements for a in _actions(st)}
+    if m.PROVIDER_SECRETS not in fn.resources:
+        assert not any(a.startswith("secretsmanager:") for a in all_actions)
+    if m.USER_POOL not in fn.resources:
+        assert not any(a.startswith("cognito-idp:") for a in all_actions)
+    if m.SCHEDULE_GROUP not in fn.resources:
+        assert not any(a.startswith("scheduler:") or a == "iam:PassRole" for a in all_actions)
+    if m.EVENT_BUS not in fn.resources:
+        assert "events:PutEvents" not in all_actions
+
+
+# --------------------------------------------------------------------------------------------------
+# Triggers
+# --------------------------------------------------------------------------------------------------
+
+QUEUE_TRIGGERS = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.QueueTrigger)]
+HTTP_ROUTES = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.HttpRoute)]
+BUS_RULES = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.BusRule)]
+
+
+@pytest.mark.parametrize(("fn", "trigger"), QUEUE_TRIGGERS, ids=lambda x: getattr(x, "name", ""))
+def test_queue_trigger(synth: Synth, fn: m.Function, trigger: m.QueueTrigger) -> None:
+    expected: dict = {
+        "FunctionName": {"Ref": synth.lid(synth.stack.functions[fn.name].function)},
+        "EventSourceArn": _getatt(synth.lid(synth.stack.queues[trigger.queue.name])),
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BatchSize": trigger.batch_size,
+        "ScalingConfig": {"MaximumConcurrency": trigger.max_concurrency} if trigger.max_concurrency else Match.absent(),
+        "MaximumBatchingWindowInSeconds": trigger.max_batching_window_s
+        if trigger.max_batching_window_s
+        else Match.absent(),
+    }
+    synth.template.has_resource_properties("AWS::Lambda::EventSourceMapping", expected)
+
+
+def test_one_event_source_mapping_per_queue_trigger(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", len(QUEUE_TRIGGERS))
+
+
+@pytest.mark.parametrize(("fn", "route"), HTTP_ROUTES, ids=lambda x: getattr(x, "path", getattr(x, "name", "")))
+def test_http_route(synth: Synth, fn: m.Function, route: m.HttpRoute) -> None:
+    routes = [
+        r["Properties"]
+        for r in synth.of_type("AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["RouteKey"] == f"{route.method} {route.path}"
+    ]
+    assert len(routes) == 1
+    props = routes[0]
+    if route.authorized:
+        assert props["AuthorizationType"] == "JWT"
+        assert "AuthorizerId" in props
+    else:
+        assert props["AuthorizationType"] == "NONE"
+        assert "AuthorizerId" not in props
+    integration_lid = props["Target"]["Fn::Join"][1][1]["Ref"]
+    uri = synth.resources[integration_lid]["Properties"]["IntegrationUri"]
+    assert uri == _getatt(synth.lid(synth.stack.functions[fn.name].function))
+    assert synth.resources[integration_lid]["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_http_api_authorizer_stage_and_outputs(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::ApiGatewayV2::Route", len(HTTP_ROUTES))
+    synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {
+                "Audience": [{"Ref": synth.lid(synth.stack.user_pool_client)}],
+                "Issuer": Match.any_value(),
+            },
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp(r"^\{.*\}$")},
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": Match.any_value(),
+                "ThrottlingRateLimit": Match.any_value(),
+            },
+        },
+    )
+    fmt = synth.of_type("AWS::ApiGatewayV2::Stage").popitem()[1]["Properties"]["AccessLogSettings"]["Format"]
+    json.loads(fmt.replace("$context.", "ctx_"))  # valid JSON
+    assert {"ApiUrl", "WebhookBaseUrl", "UserPoolId", "UserPoolClientId"} <= set(synth.json["Outputs"])
+
+
+@pytest.mark.parametrize(("fn", "rule"), BUS_RULES, ids=lambda x: getattr(x, "name", ""))
+def test_bus_rule(synth: Synth, fn: m.Function, rule: m.BusRule) -> None:
+    rules = [
+        r["Properties"]
+        for r in synth.of_type("AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"] == rule.pattern()
+    ]
+    assert len(rules) == 1, f"no rule with pattern {rule.pattern()}"
+    props = rules[0]
+    assert props["EventBusName"] == {"Ref": synth.lid(synth.stack.bus)}
+    (target,) = props["Targets"]
+    assert target["Arn"] == _getatt(synth.lid(synth.stack.functions[fn.name].function))
+    assert "DeadLetterConfig" in target
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+def test_rule_count(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::Events::Rule", len(BUS_RULES))
+
+
+# --------------------------------------------------------------------------------------------------
+# Scheduler, Cognito, alarms
+# --------------------------------------------------------------------------------------------------
+
+
+def test_scheduler_role_only_sends_to_target_queue(synth: Synth) -> None:
+    stack = synth.stack
+    role = synth.resources[synth.lid(stack.scheduler_role)]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    target = synth.lid(stack.queues[m.SCHEDULE_GROUP.target_queue])
+    assert synth.policy_statements(stack.scheduler_role) == [
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": _getatt(target)}
+    ]
+    synth.template.has_resource_properties(
+        "AWS::Scheduler::ScheduleGroup", {"Name": f"smsdesk-{STAGE}-{m.SCHEDULE_GROUP.name}"}
+    )
+
+
+def test_user_pool(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+            "UsernameAttributes": ["email"],
+            "MfaConfiguration": Match.any_value(),
+            "Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 12, "RequireSymbols": True})},
+        },
+    )
+    pool = synth.of_type("AWS::Cognito::UserPool").popitem()[1]
+    assert pool["DeletionPolicy"] == "Retain"
+    groups = {g["Properties"]["GroupName"] for g in synth.of_type("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == set(m.USER_POOL.groups)
+    client = synth.resources[synth.lid(synth.stack.user_pool_client)]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert set(client["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+
+
+def _alarm_dimensions(synth: Synth, metric: str) -> list:
+    out = []
+    for alarm in synth.of_type("AWS::CloudWatch::Alarm").values():
+        p = alarm["Properties"]
+        if p.get("MetricName") == metric:
+            assert p["AlarmActions"] == [{"Ref": synth.lid(synth.stack.alarm_topic)}]
+            assert p["Threshold"] == 1 and p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            out.append(p["Dimensions"])
+    return out
+
+
+def test_alarm_per_dlq(synth: Synth) -> None:
+    dims = _alarm_dimensions(synth, "ApproximateNumberOfMessagesVisible")
+    assert {q.dlq_name for q in m.QUEUES} <= set(synth.stack.dlqs)
+    for dlq in synth.stack.dlqs.values():
+        assert [{"Name": "QueueName", "Value": _getatt(synth.lid(dlq), "QueueName")}] in dims
+
+
+def test_alarm_per_function(synth: Synth) -> None:
+    errors = _alarm_dimensions(synth, "Errors")
+    for fn in m.FUNCTIONS:
+        ref = {"Ref": synth.lid(synth.stack.functions[fn.name].function)}
+        assert [{"Name": "FunctionName", "Value": ref}] in errors, fn.name
+
+
+def test_alarm_topic_encrypted(synth: Synth) -> None:
+    props = synth.resources[synth.lid(synth.stack.alarm_topic)]["Properties"]
+    assert "KmsMasterKeyId" in props
+
+
+# --------------------------------------------------------------------------------------------------
+# Layer bundler (unit; pip is not run)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_layer_requirements_come_from_pyproject() -> None:
+    import tomllib
+
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert layer_mod.runtime_dependencies() == deps
+
+
+def test_layer_pip_command() -> None:
+    assert layer_mod.python_version(lambda_.Runtime.PYTHON_3_14) == "3.14"
+    assert layer_mod.pip_platform(lambda_.Architecture.ARM_64) == "manylinux2014_aarch64"
+    bundler = layer_mod.LocalLayerBundler(
+        requirements=["pydantic>=2.10,<3", "boto3>=1.40"], platform="manylinux2014_aarch64", py_version="3.14"
+    )
+    cmd = bundler.command("/out")
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    joined = " ".join(cmd)
+    for part in (
+        "--platform manylinux2014_aarch64",
+        "--implementation cp",
+        "--python-version 3.14",
+        "--only-binary=:all:",
+        "--target /out/python",
+    ):
+        assert part in joined
+    assert cmd[-2:] == ["pydantic>=2.10,<3", "boto3>=1.40"]
+
+
+def test_layer_try_bundle_copies_package_without_local(tmp_path: Path, monkeypatch) -> None:
+    src = tmp_path / "src" / "smsdesk"
+    (src / "local").mkdir(parents=True)
+    (src / "api" / "__pycache__").mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "api" / "app.py").write_text("x = 1\n")
+    (src / "api" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    (src / "local" / "stack.py").write_text("import moto\n")
+    calls: list[list[str]] = []
+    monkeypatch.setattr(layer_mod.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(layer_mod, "LAYER_SOURCE", tmp_path / "src")
+    out = tmp_path / "out"
+    bundler = layer_mod.LocalLayerBundler(requirements=["boto3"], platform="p", py_version="3.14", source=src)
+    assert bundler.try_bundle(str(out)) is True
+    assert calls == [bundler.command(out)]
+    shipped = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert shipped == ["python/smsdesk/__init__.py", "python/smsdesk/api/app.py"]
+    # The hash ignores local/ and caches too.
+    h1 = layer_mod.asset_hash(["boto3"], "p", "3.14", src)
+    (src / "local" / "other.py").write_text("")
+    assert layer_mod.asset_hash(["boto3"], "p", "3.14", src) == h1
+    assert layer_mod.asset_hash(["boto3", "x"], "p", "3.14", src) != h1
