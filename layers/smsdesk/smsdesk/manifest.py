@@ -401,4 +401,10 @@ def queue(name: str) -> Queue:
 
 
 #: Environment every function gets regardless of access (non-secret settings).
-COMMON_ENV_NAMES = ("STAGE", "DEFAULT_COUNTRY", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
+COMMON_ENV_NAMES = (
+    "STAGE",
+    "DEFAULT_COUNTRY",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+)

@@ -1,0 +1,192 @@
+"""Fire EventBridge Scheduler schedules, which moto stores but never fires.
+
+Every ``poll_s`` (0.5 s) the driver lists the schedules of the manifest's group, fetches
+(``get_schedule``) only the new or modified ones, and sleeps until the next due time or the next
+poll. A due schedule delivers ``Target.Input`` to ``Target.Arn`` as Scheduler would: an SQS target
+gets ``send_message`` (with ``SqsParameters.MessageGroupId`` for FIFO). Other targets (Lambda, ...)
+are logged as errors: the manifest routes every schedule through the timers queue.
+
+Supported: ``at(yyyy-mm-ddThh:mm:ss)`` in ``ScheduleExpressionTimezone`` (default UTC), and
+``rate(N minute|minutes|hour|hours|day|days)`` (first fire one period after ``StartDate`` or
+creation, until ``EndDate``). ``cron(...)`` is not supported (logged once, never fired).
+``State=DISABLED`` is skipped; after a one-time schedule fires it is deleted if
+``ActionAfterCompletion=DELETE`` and otherwise kept but never fired again. FlexibleTimeWindow is
+treated as OFF (fire at the due time). Each fire is recorded with its lateness.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import ClientError
+
+from smsdesk import aws
+from smsdesk.local.invocations import InvocationLog
+
+log = logging.getLogger("smsdesk_local")
+
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass
+class _Known:
+    modified: Any
+    kind: str  # "at" | "rate" | "unsupported"
+    due: float | None  # next due time (epoch seconds); None = never again
+    period_s: float = 0.0
+    end: float | None = None
+    enabled: bool = True
+    detail: dict[str, Any] | None = None
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def parse_schedule(s: dict[str, Any]) -> _Known:
+    expr = (s.get("ScheduleExpression") or "").strip()
+    tz = ZoneInfo(s.get("ScheduleExpressionTimezone") or "UTC")
+    enabled = s.get("State", "ENABLED") == "ENABLED"
+    m = _AT.match(expr)
+    if m:
+        due = dt.datetime.fromisoformat(m.group(1)).replace(tzinfo=tz).timestamp()
+        return _Known(s.get("LastModificationDate"), "at", due, enabled=enabled, detail=s)
+    m = _RATE.match(expr)
+    if m:
+        period = int(m.group(1)) * _UNIT_S[m.group(2).rstrip("s")]
+        start = _epoch(s.get("StartDate")) or _epoch(s.get("CreationDate")) or time.time()
+        return _Known(
+            s.get("LastModificationDate"),
+            "rate",
+            start + period,
+            period_s=period,
+            end=_epoch(s.get("EndDate")),
+            enabled=enabled,
+            detail=s,
+        )
+    return _Known(s.get("LastModificationDate"), "unsupported", None, enabled=enabled, detail=s)
+
+
+class SchedulerDriver(threading.Thread):
+    def __init__(self, *, group: str, region: str, log_: InvocationLog, stop: threading.Event, poll_s: float = 0.5):
+        super().__init__(name="local-scheduler", daemon=True)
+        self.group = group
+        self.region = region
+        self.log = log_
+        self._stop_event = stop
+        self.poll_s = poll_s
+        self._known: dict[str, _Known] = {}
+        self._queue_urls: dict[str, str] = {}
+
+    def run(self) -> None:
+        next_poll = 0.0
+        while not self._stop_event.is_set():
+            now = time.time()
+            try:
+                if now >= next_poll:
+                    self._refresh()
+                    next_poll = time.time() + self.poll_s
+                self._fire_due()
+            except Exception:
+                if self._stop_event.is_set():
+                    return
+                log.exception("schedule driver failed; retrying")
+            dues = [k.due for k in self._known.values() if k.due is not None and k.enabled]
+            wake = min([next_poll, *dues])
+            self._stop_event.wait(max(0.0, min(wake - time.time(), self.poll_s)))
+
+    def _refresh(self) -> None:
+        sch = aws.scheduler()
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"GroupName": self.group, "MaxResults": 100}
+            if token:
+                kwargs["NextToken"] = token
+            resp = sch.list_schedules(**kwargs)
+            for item in resp.get("Schedules", []):
+                name = item["Name"]
+                seen.add(name)
+                known = self._known.get(name)
+                if known is None or known.modified != item.get("LastModificationDate"):
+                    try:
+                        full = sch.get_schedule(Name=name, GroupName=self.group)
+                    except ClientError:
+                        continue  # deleted meanwhile
+                    parsed = parse_schedule(full)
+                    if parsed.kind == "unsupported":
+                        log.warning(
+                            "schedule %s: %r is not supported locally; it will not fire",
+                            name,
+                            full.get("ScheduleExpression"),
+                        )
+                    self._known[name] = parsed
+            token = resp.get("NextToken")
+            if not token:
+                break
+        for name in list(self._known):
+            if name not in seen:
+                del self._known[name]
+
+    def _fire_due(self) -> None:
+        now = time.time()
+        for name, k in list(self._known.items()):
+            if not k.enabled or k.due is None or k.due > now:
+                continue
+            due = k.due
+            error = self._deliver(k.detail or {})
+            fired = time.time()
+            target = (k.detail or {}).get("Target", {}).get("Arn", "")
+            if k.kind == "rate":
+                nxt = due + k.period_s
+                while nxt <= fired:
+                    nxt += k.period_s
+                k.due = None if (k.end is not None and nxt > k.end) else nxt
+            else:
+                k.due = None  # a one-time schedule never fires again
+                if (k.detail or {}).get("ActionAfterCompletion") == "DELETE":
+                    try:
+                        aws.scheduler().delete_schedule(Name=name, GroupName=self.group)
+                    except ClientError:
+                        log.debug("schedule %s already deleted", name)
+            # Logged after the completion action, so a reader of the log sees the schedule's final state.
+            self.log.schedule_fire(schedule=name, target=target, due=due, fired=fired, error=error)
+
+    def _deliver(self, s: dict[str, Any]) -> str | None:
+        target = s.get("Target") or {}
+        arn: str = target.get("Arn", "")
+        body = target.get("Input")
+        if body is None or body == "":
+            body = "{}"
+        parts = arn.split(":")
+        if len(parts) >= 6 and parts[2] == "sqs":
+            try:
+                url = self._queue_urls.get(arn)
+                if url is None:
+                    url = aws.sqs().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+                    self._queue_urls[arn] = url
+                kwargs: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
+                group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
+                if group_id:
+                    kwargs["MessageGroupId"] = group_id
+                aws.sqs().send_message(**kwargs)
+                return None
+            except Exception as exc:
+                log.error("schedule %s: delivery to %s failed: %s", s.get("Name"), arn, exc)
+                return f"{type(exc).__name__}: {exc}"
+        msg = f"target {arn!r} is not supported locally (only SQS targets; the manifest routes timers through the timers queue)"
+        log.error("schedule %s: %s", s.get("Name"), msg)
+        return msg

@@ -1,0 +1,318 @@
+"""``LocalStack``: moto server + manifest resources + gateway + pollers + schedule driver + seed.
+
+Usable in-process (tests) or from the CLI::
+
+    with LocalStack(port=0) as stack:
+        requests.get(stack.base_url + "/v1/me", headers={"authorization": f"Bearer {stack.token}"})
+        stack.invocations.wait_for(lambda e: e.get("function") == "timers")
+
+The handlers run in this process, so the stack sets this process' environment (the union of every
+function's environment, see :meth:`LocalStack.env`) and restores it on :meth:`stop`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from smsdesk import manifest
+
+log = logging.getLogger("smsdesk_local")
+
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_PORT = 8787
+_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        region: str = DEFAULT_REGION,
+        default_country: str = "NL",
+        state_dir: str | os.PathLike[str] | None = None,
+        repo_root: str | os.PathLike[str] | None = None,
+        local_json: str | os.PathLike[str] | None = None,
+        seed: bool = True,
+        retry_visibility_s: int = 1,
+        poll_wait_s: int = 1,
+        scheduler_poll_s: float = 0.5,
+        save_interval_s: float = 30.0,
+        token_refresh_margin_s: float = 300.0,
+        warm: bool = True,
+    ) -> None:
+        from smsdesk.local.paths import repo_root as find_root
+
+        self.host = host
+        self.port = port
+        self.region = region
+        self.default_country = default_country.upper()
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.repo_root = find_root(repo_root)
+        self.local_json = Path(local_json) if local_json else None
+        self.seed = seed
+        self.retry_visibility_s = retry_visibility_s
+        self.poll_wait_s = poll_wait_s
+        self.scheduler_poll_s = scheduler_poll_s
+        self.save_interval_s = save_interval_s
+        self.token_refresh_margin_s = token_refresh_margin_s
+        self.warm = warm
+        self.startup_s = 0.0
+        self.restored = False
+        self._env: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self.moto: Any = None
+        self.resources: Any = None
+        self.gateway: Any = None
+        self.functions: Any = None
+        self.tokens: Any = None
+        from smsdesk.local.invocations import InvocationLog
+
+        self.invocations = InvocationLog()
+
+    # -- public properties -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.gateway.port if self.gateway else self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return self.moto.endpoint if self.moto else ""
+
+    @property
+    def token(self) -> str:
+        return self.tokens.token if self.tokens else ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the handlers run with (every manifest resource + common settings)."""
+        return dict(self._env)
+
+    def info(self) -> dict[str, Any]:
+        return self.tokens.info() if self.tokens else {"base_url": self.base_url}
+
+    def wiring(self) -> dict[str, list[tuple[str, ...]]]:
+        """What is wired locally, per trigger kind, for the manifest-agreement test."""
+        from smsdesk.local.pollers import BusRulePoller, QueuePoller
+
+        return {
+            "routes": [(r.function.name, r.route.method, r.route.path) for r in self.gateway.routes],
+            "queues": [(t.function.name, t.name) for t in self._threads if isinstance(t, QueuePoller)],
+            "rules": [(t.function.name, t.name) for t in self._threads if isinstance(t, BusRulePoller)],
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for k, v in values.items():
+            if k not in self._saved_env:
+                self._saved_env[k] = os.environ.get(k)
+            os.environ[k] = v
+        self._env.update(values)
+
+    def _reset_clients(self) -> None:
+        from smsdesk import aws, config
+
+        aws.reset()
+        config.table_name.cache_clear()
+        config.idempotency_table_name.cache_clear()
+
+    def start(self) -> LocalStack:
+        if self._started:
+            return self
+        t0 = time.perf_counter()
+        from smsdesk.local import resources as res_mod
+        from smsdesk.local import seed as seed_mod
+        from smsdesk.local import state
+        from smsdesk.local.auth import JwtAuthorizer
+        from smsdesk.local.functions import FunctionRegistry
+        from smsdesk.local.gateway import Gateway
+        from smsdesk.local.moto_server import MotoServer
+        from smsdesk.local.pollers import BusRulePoller, QueuePoller
+        from smsdesk.local.scheduler_driver import SchedulerDriver
+
+        self._stop.clear()
+        self.moto = MotoServer(host="127.0.0.1", port=0)
+        endpoint = self.moto.start()
+        self._started = True
+        try:
+            for k in _CLEARED_ENV + tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")):
+                if k in os.environ:
+                    self._saved_env.setdefault(k, os.environ[k])
+                    del os.environ[k]
+            self._set_env(
+                {
+                    "AWS_ENDPOINT_URL": endpoint,
+                    "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local",
+                    "AWS_DEFAULT_REGION": self.region,
+                    "AWS_REGION": self.region,
+                    "SMSDESK_LOCAL": "1",
+                    "STAGE": "local",
+                    "DEFAULT_COUNTRY": self.default_country,
+                    "POWERTOOLS_SERVICE_NAME": "smsdesk",
+                    "POWERTOOLS_METRICS_NAMESPACE": "smsdesk",
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                    "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
+                }
+            )
+            self._reset_clients()
+            if self.state_dir:
+                self.restored = state.restore(self.state_dir, self.region)
+            self.resources = res_mod.create_resources(self.region)
+            self._set_env(self.resources.env)
+            self._reset_clients()
+
+            self.functions = FunctionRegistry(self.repo_root, self.region, self.invocations)
+            r = self.resources
+            authorizer = JwtAuthorizer(
+                issuer=r.issuer,
+                audience=[r.user_pool_client_id],
+                jwks_url=f"{endpoint}/{r.user_pool_id}/.well-known/jwks.json",
+            )
+            self.gateway = Gateway(
+                host=self.host,
+                port=self.port,
+                functions=self.functions,
+                authorizer=lambda: authorizer,
+                log_=self.invocations,
+            )
+            if self.seed:
+                self._seed(seed_mod)
+
+            common = {
+                "functions": self.functions,
+                "stop": self._stop,
+                "retry_visibility_s": self.retry_visibility_s,
+                "wait_s": self.poll_wait_s,
+            }
+            for fn in manifest.FUNCTIONS:
+                for trig in fn.triggers:
+                    if isinstance(trig, manifest.QueueTrigger):
+                        self._threads.append(
+                            QueuePoller(
+                                name=trig.queue.name,
+                                function=fn,
+                                queue=r.queues[trig.queue.name],
+                                batch_size=trig.batch_size,
+                                **common,
+                            )
+                        )
+                    elif not isinstance(trig, manifest.HttpRoute | manifest.BusRule):
+                        raise RuntimeError(f"{fn.name}: trigger {trig!r} is not supported by the local stack")
+            for wiring in r.rules:
+                self._threads.append(
+                    BusRulePoller(
+                        name=wiring.rule_name, function=wiring.function, queue=wiring.queue, batch_size=10, **common
+                    )
+                )
+            self._threads.append(
+                SchedulerDriver(
+                    group=r.schedule_group,
+                    region=self.region,
+                    log_=self.invocations,
+                    stop=self._stop,
+                    poll_s=self.scheduler_poll_s,
+                )
+            )
+            if self.state_dir:
+                self._threads.append(threading.Thread(target=self._autosave, name="local-state-save", daemon=True))
+            for t in self._threads:
+                t.start()
+            self.gateway.start()
+            if self.tokens:
+                self.tokens.start()
+            if self.warm:
+                threading.Thread(target=self._warm, name="local-warm", daemon=True).start()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def _seed(self, seed_mod: Any) -> None:
+        seed_file = self.state_dir / "seed.json" if self.state_dir else None
+        password = None
+        if seed_file and seed_file.exists():
+            password = json.loads(seed_file.read_text()).get("password")
+        user_id, password = seed_mod.seed_admin(password)
+        if seed_file:
+            seed_file.parent.mkdir(parents=True, exist_ok=True)
+            seed_file.write_text(json.dumps({"email": seed_mod.ADMIN_EMAIL, "password": password}) + "\n")
+            seed_file.chmod(0o600)
+        self.tokens = seed_mod.TokenKeeper(
+            password=password,
+            user_id=user_id,
+            base_url=f"http://{self.host}:{self.gateway.port}",
+            path=self.local_json,
+            margin_s=self.token_refresh_margin_s,
+        )
+        self.tokens.authenticate()
+
+    def _warm(self) -> None:
+        """Import every function once in the background (a warm container), so first calls are fast."""
+        for fn in manifest.FUNCTIONS:
+            if self._stop.is_set():
+                return
+            try:
+                self.functions.load(fn)
+            except Exception:
+                log.exception("could not import function %s", fn.name)
+
+    def _autosave(self) -> None:
+        while not self._stop.wait(self.save_interval_s):
+            self.save_state()
+
+    def save_state(self) -> Path | None:
+        if not self.state_dir:
+            return None
+        from smsdesk.local import state
+
+        try:
+            return state.save(self.state_dir, self.region)
+        except Exception:
+            log.exception("could not save state to %s", self.state_dir)
+            return None
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._stop.set()
+        if self.gateway:
+            self.gateway.stop()
+        if self.tokens:
+            self.tokens.stop()
+        for t in self._threads:
+            t.join(timeout=self.poll_wait_s + 35)
+        self._threads = []
+        if self.state_dir:
+            path = self.save_state()
+            if path:
+                log.info("state saved to %s", path)
+        self.moto.stop()
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
+        self._reset_clients()
+        self._started = False
