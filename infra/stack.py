@@ -684,6 +684,8 @@ class SmsdeskStack(Stack):
                     )
                 )
             elif isinstance(trigger, m.HttpRoute):
+                if trigger.local_only:
+                    continue
                 if integration is None:
                     integration = integrations.HttpLambdaIntegration(f"{base}Integration", function)
                 routes = self.api.add_routes(

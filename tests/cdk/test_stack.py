@@ -358,7 +358,8 @@ def test_grants_follow_access_levels(synth: Synth, fn: m.Function) -> None:
 # --------------------------------------------------------------------------------------------------
 
 QUEUE_TRIGGERS = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.QueueTrigger)]
-HTTP_ROUTES = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.HttpRoute)]
+HTTP_ROUTES = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.HttpRoute) and not t.local_only]
+LOCAL_ONLY_ROUTES = [t for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.HttpRoute) and t.local_only]
 BUS_RULES = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.BusRule)]
 
 
@@ -379,6 +380,12 @@ def test_queue_trigger(synth: Synth, fn: m.Function, trigger: m.QueueTrigger) ->
 
 def test_one_event_source_mapping_per_queue_trigger(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", len(QUEUE_TRIGGERS))
+
+
+def test_local_only_routes_are_not_deployed(synth: Synth) -> None:
+    assert LOCAL_ONLY_ROUTES, "the sandbox routes are local-only"
+    keys = {r["Properties"]["RouteKey"] for r in synth.of_type("AWS::ApiGatewayV2::Route").values()}
+    assert keys == {f"{t.method} {t.path}" for _, t in HTTP_ROUTES}
 
 
 @pytest.mark.parametrize(("fn", "route"), HTTP_ROUTES, ids=lambda x: getattr(x, "path", getattr(x, "name", "")))

@@ -56,8 +56,15 @@ def test_routes_do_not_overlap_between_functions():
     keys = [(t.method, t.path) for f in m.FUNCTIONS for t in f.triggers if isinstance(t, m.HttpRoute)]
     assert len(keys) == len(set(keys))
     # Only webhooks and the public system routes are unauthenticated.
-    public = {t.path for f in m.FUNCTIONS for t in f.triggers if isinstance(t, m.HttpRoute) and not t.authorized}
+    public = {
+        t.path
+        for f in m.FUNCTIONS
+        for t in f.triggers
+        if isinstance(t, m.HttpRoute) and not t.authorized and not t.local_only
+    }
     assert public == {"/health", "/openapi.json", "/docs", "/webhooks/{proxy+}"}
+    local_only = {t.path for f in m.FUNCTIONS for t in f.triggers if isinstance(t, m.HttpRoute) and t.local_only}
+    assert local_only == {"/sandbox/{proxy+}"}
 
 
 def test_bus_rule_pattern_uses_the_bus_source_and_prefixes():

@@ -182,6 +182,8 @@ class HttpRoute:
     method: str  # GET, POST, ..., or ANY
     path: str  # API Gateway syntax: /v1/{proxy+}
     authorized: bool  # True: Cognito JWT authorizer; False: public (webhooks verify signatures in code)
+    #: Served by the local stack only (the sandbox provider's test endpoints); never deployed.
+    local_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,11 +279,16 @@ WEBHOOKS = Function(
     timeout_s=10,
     access=(
         Access(MAIN_TABLE, "read"),
+        Access(IDEMPOTENCY_TABLE, "read_write"),
         Access(PROVIDER_SECRETS, "read"),
         Access(INBOUND_QUEUE, "send"),
         Access(RECEIPTS_QUEUE, "send"),
     ),
-    triggers=(HttpRoute("POST", "/webhooks/{proxy+}", authorized=False),),
+    triggers=(
+        HttpRoute("POST", "/webhooks/{proxy+}", authorized=False),
+        # The sandbox provider's side: its outbox and simulated inbound SMS (local stack only).
+        HttpRoute("ANY", "/sandbox/{proxy+}", authorized=False, local_only=True),
+    ),
 )
 
 INBOUND = Function(

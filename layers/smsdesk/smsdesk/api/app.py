@@ -11,8 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from smsdesk.api.routes import messages, system
-from smsdesk.auth import Caller, caller_from_claims
+from smsdesk.api.routes import channels, credits, lists, messages, system, teams, users
 from smsdesk.errors import AppError, error_body
 from smsdesk.observability import logger
 
@@ -25,15 +24,8 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.enable_swagger(path="/docs")
-app.include_router(system.router)
-app.include_router(messages.router)
-
-
-def caller() -> Caller:
-    """The authenticated caller of the current request (claims set by the JWT authorizer)."""
-    ctx = app.current_event.request_context
-    claims = ctx.authorizer.jwt_claim if ctx.authorizer else None
-    return caller_from_claims(claims)
+for _module in (system, users, teams, channels, lists, credits, messages):
+    app.include_router(_module.router)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

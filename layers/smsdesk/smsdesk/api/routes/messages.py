@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import config
+from smsdesk.api.identity import caller
 from smsdesk.data import channels as channels_repo
 from smsdesk.errors import NotFound
 from smsdesk.text import Preview, TextSettings, preview
@@ -39,7 +40,5 @@ def text_settings(channel_id: str | None) -> TextSettings:
 
 @router.post("/v1/messages/preview", summary="Count encoding, segments and credits of a text", tags=["messages"])
 def preview_message(body: PreviewRequest) -> Preview:
-    from smsdesk.api.app import caller
-
-    caller()
+    caller(router)
     return preview(body.text, settings=text_settings(body.channel_id), to=body.to, contact=body.fields)

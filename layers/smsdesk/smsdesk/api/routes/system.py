@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from smsdesk import config
+from smsdesk.api.identity import caller
 from smsdesk.data import users as users_repo
 
 router = APIGatewayHttpRouter()
@@ -31,9 +32,7 @@ def health() -> Health:
 
 @router.get("/v1/me", summary="The authenticated caller and their profile", tags=["users"])
 def me() -> Me:
-    from smsdesk.api.app import caller
-
-    who = caller()
+    who = caller(router)
     profile = users_repo.get_profile(who.user_id) or {}
     return Me(
         user_id=who.user_id,

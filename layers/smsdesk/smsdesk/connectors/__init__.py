@@ -1,0 +1,1 @@
+"""SMS provider connectors behind one small interface (see ``base.Connector``)."""

@@ -1,0 +1,238 @@
+"""Domain models shared across areas: channels and messages (API shapes and stored shapes).
+
+These are the contract between the admin API (channels), the send path (messages, credits), the
+sender/receipts pipeline and the connectors. Stored items are these models dumped to JSON-able dicts
+plus the DynamoDB keys that ``smsdesk.data`` adds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from smsdesk.text import validate_sender_id
+
+ProviderName = Literal["sandbox", "aws_sms", "twilio"]
+ChannelType = Literal["one_way", "two_way"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Strategy = Literal["manual", "round_robin", "least_busy", "longest_idle"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(ts: dt.datetime) -> str:
+    """Sortable UTC timestamp used in keys: 2026-11-21T14:50:25.123Z."""
+    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------------------------------
+# Channels
+# --------------------------------------------------------------------------------------------------
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BusinessHours(BaseModel):
+    """Weekly opening hours in the channel's timezone; outside them the out-of-hours reply is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    timezone: str = "Europe/Amsterdam"
+    weekly: dict[Weekday, list[TimeRange]] = Field(default_factory=dict)
+    holidays: list[dt.date] = Field(default_factory=list)
+    out_of_hours_message: str | None = Field(default=None, max_length=1600)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {v!r}") from exc
+        return v
+
+
+class QueueSettings(BaseModel):
+    """Contact-center queue settings (used by the queue issue; stored with the channel now)."""
+
+    model_config = ConfigDict(extra="forbid")
+    strategy: Strategy = "manual"
+    service_level_s: int = Field(default=60, ge=1, le=86_400)
+    max_in_queue: int = Field(default=0, ge=0, description="0 = no limit")
+    max_transfer_s: int = Field(default=0, ge=0, description="0 = no limit")
+    max_queue_time_s: int = Field(default=0, ge=0, description="0 = no limit")
+    reopen_window_h: int = Field(default=24, ge=0, le=24 * 90)
+
+
+class ChannelSettings(BaseModel):
+    """Everything about a channel an admin can set (all but ``name``/``type``/``sender``/``provider``
+    have defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    type: ChannelType
+    sender: str = Field(description="one_way: alphanumeric sender ID (3-11); two_way: E.164 number")
+    provider: ProviderName
+    provider_settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Non-secret provider settings (aws_sms: origination_identity, configuration_set; "
+        "twilio: account_sid, messaging_service_sid).",
+    )
+    enabled: bool = True
+    default_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    max_segments: int = Field(default=10, ge=1, le=10)
+    smart_encoding: bool = False
+    country_multipliers: dict[str, int] = Field(default_factory=lambda: {"*": 1})
+    throughput_mps: float = Field(default=1.0, gt=0, le=1000, description="Messages per second the sender may do")
+    validity_s: int = Field(default=4 * 3600, ge=60, le=72 * 3600, description="Queued longer than this: expired")
+    message_type: Literal["transactional", "promotional"] = "transactional"
+    help_text: str | None = Field(default=None, max_length=1600)
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+
+    @model_validator(mode="after")
+    def _sender(self) -> ChannelSettings:
+        if self.type == "one_way":
+            self.sender = validate_sender_id(self.sender, field="sender")
+        else:
+            try:
+                num = phonenumbers.parse(self.sender, None)
+            except phonenumbers.NumberParseException as exc:
+                raise ValueError("two_way sender must be a phone number in E.164 format, e.g. +31612345678") from exc
+            if not phonenumbers.is_valid_number(num):
+                raise ValueError("two_way sender is not a valid phone number")
+            self.sender = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        if self.default_region:
+            self.default_region = self.default_region.upper()
+        return self
+
+
+class Channel(ChannelSettings):
+    """A channel as stored and returned (never with secrets)."""
+
+    id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    has_secret: bool = False
+    team_ids: list[str] = Field(default_factory=list, description="Teams whose members may use the channel")
+
+    @property
+    def can_reply(self) -> bool:
+        return self.type == "two_way"
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------------------------------
+
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "undelivered", "failed"]
+#: Monotonic order: a status never moves to a lower rank; rank 3 is final.
+STATUS_RANK: dict[str, int] = {
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+}
+FINAL_STATUSES = frozenset(s for s, r in STATUS_RANK.items() if r == 3)
+
+
+class StatusChange(BaseModel):
+    status: MessageStatus
+    at: dt.datetime
+    detail: str | None = None
+
+
+class MessageError(BaseModel):
+    code: str
+    message: str
+
+
+class Message(BaseModel):
+    """An SMS, outbound (sent by a user, campaign or bot) or inbound (issue 5)."""
+
+    id: str
+    direction: Literal["outbound", "inbound"] = "outbound"
+    channel_id: str
+    to: str
+    sender: str
+    country: str | None = None
+    text: str
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    credits: int
+    status: MessageStatus
+    history: list[StatusChange]
+    created_by: str | None = Field(default=None, description="user id; None for system sends")
+    created_at: dt.datetime
+    provider: ProviderName
+    provider_id: str | None = None
+    parts_total: int | None = Field(default=None, description="parts the provider reports for multi-part receipts")
+    parts_delivered: int = 0
+    error: MessageError | None = None
+    refunded: bool = False
+    conversation_id: str | None = None
+    campaign_id: str | None = None
+
+
+class SendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel_id: str = Field(min_length=1)
+    to: str = Field(min_length=1, max_length=40, description="Recipient as typed; normalised to E.164")
+    text: str = Field(min_length=1, max_length=5000)
+
+
+# --------------------------------------------------------------------------------------------------
+# Provider-neutral events produced by connectors
+# --------------------------------------------------------------------------------------------------
+
+ReceiptStatus = Literal["sent", "delivered", "undelivered", "failed"]
+
+
+class Receipt(BaseModel):
+    """A delivery receipt in provider-neutral form (one per provider message part, if multi-part)."""
+
+    provider: ProviderName
+    provider_id: str
+    status: ReceiptStatus
+    at: dt.datetime
+    part: int | None = None
+    parts: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    raw_id: str = Field(description="Identity of this receipt for de-duplication (provider event id or hash)")
+
+
+class InboundSms(BaseModel):
+    """An inbound SMS in provider-neutral form (used by issue 5)."""
+
+    provider: ProviderName
+    provider_id: str
+    from_: str = Field(alias="from")
+    to: str
+    text: str
+    received_at: dt.datetime
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A model as a JSON-able dict for storage (datetimes as ISO strings)."""
+    return model.model_dump(mode="json", by_alias=True)
