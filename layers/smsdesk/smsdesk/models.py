@@ -131,6 +131,11 @@ class Channel(ChannelSettings):
     updated_at: dt.datetime
     has_secret: bool = False
     team_ids: list[str] = Field(default_factory=list, description="Teams whose members may use the channel")
+    webhook_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="URLs to paste into the provider's console: {'status': ..., 'inbound': ...} "
+        "(https://<api host>/webhooks/<provider>/<channel id>/status|inbound)",
+    )
 
     @property
     def can_reply(self) -> bool:
