@@ -45,3 +45,35 @@ def _http(
 def http() -> Any:
     """``http(method, url, headers=..., body=...) -> (status, headers, parsed body)``."""
     return _http
+
+
+def user_token(stack: LocalStack, email: str, role: str, team_ids: list[str] | None = None) -> tuple[str, str]:
+    """Create a user with ``role`` (and team memberships) directly in the stack; return
+    ``(user_id, id_token)`` for ``Authorization: Bearer``."""
+    import secrets
+
+    from smsdesk import aws, config, teams, users
+
+    password = f"Sd-{secrets.token_urlsafe(12)}-9a"
+    profile = users.create_user(email, email.split("@")[0], role, password=password)  # type: ignore[arg-type]
+    if team_ids:
+        teams.add_user_to_teams(profile["user_id"], team_ids)
+    result = aws.cognito().admin_initiate_auth(
+        UserPoolId=config.user_pool_id(),
+        ClientId=config.user_pool_client_id(),
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )["AuthenticationResult"]
+    return profile["user_id"], result["IdToken"]
+
+
+@pytest.fixture(scope="module")
+def make_user(stack: LocalStack) -> Any:
+    """``make_user(role, team_ids=None, email=None) -> (user_id, token)``: a new user on the module's
+    stack (unique e-mail unless given)."""
+    import uuid
+
+    def make(role: str = "agent", team_ids: list[str] | None = None, email: str | None = None) -> tuple[str, str]:
+        return user_token(stack, email or f"{role}-{uuid.uuid4().hex[:10]}@example.com", role, team_ids)
+
+    return make

@@ -5,16 +5,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
 from smsdesk import aws, config
-from smsdesk.auth import Role
+from smsdesk.auth import Caller, Role
 from smsdesk.data import users as repo
+from smsdesk.errors import Conflict, Forbidden, NotFound
+
+
+class User(BaseModel):
+    """A user as the API shows it (the profile; never the password)."""
+
+    user_id: str
+    email: str
+    name: str
+    role: Role
+    available: bool = False
+    created_at: dt.datetime
+    team_ids: list[str] = Field(default_factory=list)
 
 
 def create_user(email: str, name: str, role: Role, *, password: str | None = None) -> dict[str, Any]:
     """Create the Cognito user, put it in its role's group and store its profile.
 
     With ``password`` the password is set permanent (local seeding, tests); without, Cognito e-mails
-    a temporary password.
+    a temporary password. An existing e-mail is a 409 ``conflict`` on ``email``. If a later step
+    fails, the Cognito user is deleted again, so no half-created user remains.
     """
     idp = aws.cognito()
     pool = config.user_pool_id()
@@ -29,19 +46,52 @@ def create_user(email: str, name: str, role: Role, *, password: str | None = Non
     }
     if password:
         kwargs["MessageAction"] = "SUPPRESS"
-    resp = idp.admin_create_user(**kwargs)
-    attrs = {a["Name"]: a["Value"] for a in resp["User"].get("Attributes", [])}
-    user_id = attrs["sub"]
-    if password:
-        idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
-    idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=role)
-    profile = {
-        "user_id": user_id,
-        "email": email,
-        "name": name,
-        "role": role,
-        "available": False,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    repo.put_profile(profile)
+    try:
+        resp = idp.admin_create_user(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "UsernameExistsException":
+            raise Conflict(f"a user with e-mail {email} already exists", field="email") from exc
+        raise
+    try:
+        attrs = {a["Name"]: a["Value"] for a in resp["User"].get("Attributes", [])}
+        user_id = attrs["sub"]
+        if password:
+            idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
+        idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=role)
+        profile = {
+            "user_id": user_id,
+            "email": email,
+            "name": name,
+            "role": role,
+            "available": False,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        repo.put_profile(profile)
+    except BaseException:
+        idp.admin_delete_user(UserPoolId=pool, Username=email)
+        raise
     return profile
+
+
+def check_may_create(caller: Caller, role: Role) -> None:
+    """Admins manage agents; only the owner may create admins and owners (no self-promotion path)."""
+    caller.require_admin()
+    if role in ("owner", "admin") and caller.role != "owner":
+        raise Forbidden(f"only the owner may create {role} users", field="role")
+
+
+def to_user(profile: dict[str, Any]) -> User:
+    return User(**{**profile, "team_ids": sorted(profile.get("team_ids") or [])})
+
+
+def get_user(user_id: str) -> User:
+    profile = repo.get_profile(user_id)
+    if profile is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    return to_user(profile)
+
+
+def list_users(*, limit: int = 50, cursor: str | None = None) -> tuple[list[User], str | None]:
+    """A page of users ordered by e-mail."""
+    items, nxt = repo.list_profiles(limit=limit, cursor=cursor)
+    return [to_user(p) for p in items], nxt

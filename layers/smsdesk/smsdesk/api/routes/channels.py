@@ -1,7 +1,69 @@
-"""Channels API routes (issue 4)."""
+"""Channels API. Writes need admin/owner; reads show only the channels the caller may use.
+
+Provider secrets are write-only: accepted on create/patch, stored in Secrets Manager, never returned
+(``has_secret`` says whether one is set).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsdesk import access, channels
+from smsdesk.api.identity import caller
+from smsdesk.models import Channel
 
 router = APIGatewayHttpRouter()
+
+
+class ChannelPage(BaseModel):
+    items: list[Channel]
+    next_cursor: str | None = None
+
+
+class ChannelTeams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team_ids: list[str] = Field(max_length=40, description="The complete list of teams granted the channel")
+
+
+def _host() -> str:
+    return router.current_event.request_context.domain_name or ""
+
+
+@router.post("/v1/channels", summary="Create a channel", tags=["channels"])
+def create_channel(body: channels.ChannelCreate) -> tuple[Channel, int]:
+    caller(router).require_admin()
+    return channels.create_channel(body, host=_host()), 201
+
+
+@router.get("/v1/channels", summary="Channels the caller may use, by name", tags=["channels"])
+def list_channels(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Annotated[str | None, Query()] = None
+) -> ChannelPage:
+    who = caller(router)
+    items, nxt = channels.list_channels(access.usable_channel_ids(who), limit=limit, cursor=cursor)
+    return ChannelPage(items=items, next_cursor=nxt)
+
+
+@router.get("/v1/channels/<channel_id>", summary="One channel (403 if the caller may not use it)", tags=["channels"])
+def get_channel(channel_id: str) -> Channel:
+    return access.require_channel(caller(router), channel_id)
+
+
+@router.patch(
+    "/v1/channels/<channel_id>",
+    summary="Change settings (type and provider are fixed); `enabled` enables/disables",
+    tags=["channels"],
+)
+def patch_channel(channel_id: str, body: channels.ChannelPatch) -> Channel:
+    caller(router).require_admin()
+    return channels.update_channel(channel_id, body, host=_host())
+
+
+@router.put("/v1/channels/<channel_id>/teams", summary="Grant the channel to exactly these teams", tags=["channels"])
+def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
+    caller(router).require_admin()
+    return channels.grant_teams(channel_id, body.team_ids)

@@ -1,7 +1,59 @@
-"""Users API routes (issue 4)."""
+"""Users API: create (admin/owner), list and read (every signed-in user: agents need their
+colleagues' names for assignments and transfers; profiles hold nothing secret)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsdesk import teams, users
+from smsdesk.api.identity import caller
+from smsdesk.auth import Role
 
 router = APIGatewayHttpRouter()
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Sign-in e-mail")
+    name: str = Field(min_length=1, max_length=100)
+    role: Role = "agent"
+    team_ids: list[str] = Field(default_factory=list, max_length=20)
+
+
+class UserPage(BaseModel):
+    items: list[users.User]
+    next_cursor: str | None = None
+
+
+@router.post(
+    "/v1/users",
+    summary="Create a user (Cognito e-mails a temporary password); admins create agents, the owner any role",
+    tags=["users"],
+)
+def create_user(body: UserCreate) -> tuple[users.User, int]:
+    who = caller(router)
+    users.check_may_create(who, body.role)
+    teams.check_teams(body.team_ids)
+    profile = users.create_user(body.email.lower(), body.name, body.role)
+    if body.team_ids:
+        teams.add_user_to_teams(profile["user_id"], body.team_ids)
+    return users.get_user(profile["user_id"]), 201
+
+
+@router.get("/v1/users", summary="List users by e-mail", tags=["users"])
+def list_users(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Annotated[str | None, Query()] = None
+) -> UserPage:
+    caller(router)
+    items, nxt = users.list_users(limit=limit, cursor=cursor)
+    return UserPage(items=items, next_cursor=nxt)
+
+
+@router.get("/v1/users/<user_id>", summary="One user", tags=["users"])
+def get_user(user_id: str) -> users.User:
+    caller(router)
+    return users.get_user(user_id)
