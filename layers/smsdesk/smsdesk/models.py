@@ -146,7 +146,7 @@ class Channel(ChannelSettings):
 # Messages
 # --------------------------------------------------------------------------------------------------
 
-MessageStatus = Literal["queued", "sending", "sent", "delivered", "undelivered", "failed"]
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "undelivered", "failed", "received"]
 #: Monotonic order: a status never moves to a lower rank; rank 3 is final.
 STATUS_RANK: dict[str, int] = {
     "queued": 0,
@@ -155,6 +155,7 @@ STATUS_RANK: dict[str, int] = {
     "delivered": 3,
     "undelivered": 3,
     "failed": 3,
+    "received": 3,  # inbound messages are born final
 }
 FINAL_STATUSES = frozenset(s for s, r in STATUS_RANK.items() if r == 3)
 
@@ -236,6 +237,47 @@ class InboundSms(BaseModel):
     received_at: dt.datetime
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Contacts and conversations (issue 5; queue fields used by issue 6)
+# --------------------------------------------------------------------------------------------------
+
+ConversationStatus = Literal["open", "closed"]
+View = Literal["unassigned", "mine", "others", "closed"]
+
+
+class Contact(BaseModel):
+    id: str
+    number: str = Field(description="E.164")
+    name: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict, description="Custom fields (mail merge, dynamic groups)")
+    manager_ids: list[str] = Field(default_factory=list, description="Contacts who manage this one")
+    created_at: dt.datetime
+
+
+class Conversation(BaseModel):
+    """One thread between a channel and a customer number; at most one is open per (channel, number)."""
+
+    id: str
+    channel_id: str
+    contact_id: str
+    number: str = Field(description="The customer's number, E.164")
+    status: ConversationStatus
+    assignee_id: str | None = None
+    created_at: dt.datetime
+    last_activity_at: dt.datetime
+    last_inbound_at: dt.datetime | None = None
+    last_message_preview: str | None = Field(default=None, max_length=160)
+    closed_at: dt.datetime | None = None
+    closed_by: str | None = None
+    reopened_count: int = 0
+    #: Out-of-hours auto-reply is sent at most once per conversation per (channel-local) day.
+    ooh_replied_on: dt.date | None = None
+    # Queue (issue 6): waiting since, first agent reply, transfer state.
+    enqueued_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    answered_by: str | None = None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -39,7 +39,14 @@ class LambdaContext:
 
 
 class FunctionRegistry:
-    """One module per manifest function, imported once (a warm container), invoked from any thread."""
+    """One module per manifest function, imported once (a warm container), invoked from any thread.
+
+    HTTP invocations run one at a time: Powertools' event-handler resolvers keep the current event on
+    a class attribute (``BaseRouter.current_event``) shared by every resolver in the process. In AWS
+    each execution environment serves one request at a time, so this never matters there; locally,
+    concurrent requests on gateway threads would read each other's event. SQS and bus invocations do
+    not use resolvers and stay concurrent.
+    """
 
     def __init__(self, repo_root: Path, region: str, log: InvocationLog) -> None:
         self.repo_root = repo_root
@@ -47,6 +54,7 @@ class FunctionRegistry:
         self.log = log
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
+        self._http_lock = threading.Lock()
 
     def path(self, fn: manifest.Function) -> Path:
         module_file, _, _ = fn.handler.rpartition(".")
@@ -85,7 +93,11 @@ class FunctionRegistry:
         error: str | None = None
         result: Any = None
         try:
-            result = self.handler(fn)(event, self.context(fn))
+            if trigger == "http":
+                with self._http_lock:
+                    result = self.handler(fn)(event, self.context(fn))
+            else:
+                result = self.handler(fn)(event, self.context(fn))
             return result
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"

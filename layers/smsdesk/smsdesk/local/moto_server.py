@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from moto.server import ThreadedMotoServer
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def serialise_dynamodb() -> None:
+    """Run moto's DynamoDB requests one at a time, as DynamoDB's own isolation would order them.
+
+    moto's ``TransactWriteItems`` deep-copies the table, applies the items and restores the copy on a
+    failed condition; two concurrent requests in the threaded server then overwrite each other's
+    writes (a refund or a charge vanishes, or is applied twice). Serialising DynamoDB calls restores
+    the atomicity the credit and status code relies on; other services stay concurrent.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_smsdesk_serialised", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._smsdesk_serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 class MotoServer:
@@ -21,6 +45,7 @@ class MotoServer:
             BackendDict.reset()
         # One access-log line per AWS call would drown the handlers' own logs.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        serialise_dynamodb()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"

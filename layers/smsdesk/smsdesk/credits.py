@@ -1,0 +1,100 @@
+"""Credits: the balance, admin top-ups and the ledger of every change.
+
+Invariant: the sum of all ledger amounts equals the balance. Every balance change is written in one
+DynamoDB transaction with its ledger entry (and, for a send or a refund, with the message write), so
+the invariant holds whatever fails or runs concurrently. Amounts are signed: top-ups and refunds
+positive, charges negative.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsdesk import events, ids
+from smsdesk.auth import Caller
+from smsdesk.data import credits as repo
+from smsdesk.models import Message, iso, utcnow
+from smsdesk.observability import logger
+
+EntryKind = Literal["top_up", "charge", "refund"]
+
+
+class TopUpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credits: int = Field(gt=0, le=100_000_000, description="Credits to add")
+    reference: str = Field(min_length=1, max_length=200, description="Invoice or payment reference")
+
+
+class LedgerEntry(BaseModel):
+    id: str
+    kind: EntryKind
+    amount: int = Field(description="Signed change of the balance: + top-up/refund, - charge")
+    at: dt.datetime
+    message_id: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    by: str | None = Field(default=None, description="user id (top-ups, charges by a user)")
+
+
+class Balance(BaseModel):
+    balance: int
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntry]
+    cursor: str | None = None
+    balance: int
+
+
+def _entry(kind: EntryKind, amount: int, **fields: Any) -> dict[str, Any]:
+    now = utcnow()
+    return {"id": ids.new_id(), "kind": kind, "amount": amount, "at": iso(now), **fields}
+
+
+def balance() -> int:
+    return int(repo.get_balance().get("balance", 0))
+
+
+def top_up(caller: Caller, credits: int, reference: str) -> LedgerEntry:
+    """Add credits (owner/admin only; 403 otherwise) and publish ``credits.topped_up``."""
+    caller.require_admin()
+    entry = _entry("top_up", credits, reference=reference, by=caller.user_id)
+    repo.transact([repo.credit(credits, entry["at"]), repo.ledger_put(entry)])
+    out = LedgerEntry.model_validate(entry)
+    _publish("credits.topped_up", {**out.model_dump(mode="json"), "at": entry["at"], "credits": credits})
+    return out
+
+
+def charge_items(message: Message) -> list[repo.TransactItem]:
+    """The balance debit and ledger entry of a send, to commit with the message put (in this order)."""
+    entry = _entry("charge", -message.credits, message_id=message.id, by=message.created_by)
+    return [repo.debit(message.credits), repo.ledger_put(entry)]
+
+
+def refund_items(message: Message, reason: str) -> tuple[list[repo.TransactItem], dict[str, Any]]:
+    """The balance credit and ledger entry of a refund, to commit with the message's ``refunded`` flag."""
+    entry = _entry("refund", message.credits, message_id=message.id, reason=reason)
+    return [repo.credit(message.credits, entry["at"]), repo.ledger_put(entry)], entry
+
+
+def refunded(entry: dict[str, Any]) -> None:
+    """Announce a committed refund."""
+    _publish(
+        "credits.refunded", {**LedgerEntry.model_validate(entry).model_dump(mode="json"), "credits": entry["amount"]}
+    )
+
+
+def ledger(*, limit: int = 50, cursor: str | None = None) -> LedgerPage:
+    items, nxt = repo.list_ledger(limit=limit, cursor=cursor, now_month=iso(utcnow())[:7])
+    return LedgerPage(items=[LedgerEntry.model_validate(i) for i in items], cursor=nxt, balance=balance())
+
+
+def _publish(detail_type: str, detail: dict[str, Any]) -> None:
+    # The change is committed; a bus outage must not turn it into an error (it is logged instead).
+    try:
+        events.publish(detail_type, detail)
+    except Exception:
+        logger.exception("could not publish event", extra={"detail_type": detail_type})

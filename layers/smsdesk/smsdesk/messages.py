@@ -1,0 +1,485 @@
+"""Messages: sending (checks, charge, enqueue), status changes from the pipeline, the sent overview.
+
+The pipeline (``smsdesk.sender``, ``smsdesk.receipts``) changes a message only through
+:func:`mark_sending`, :func:`mark_sent`, :func:`fail` and :func:`apply_receipt`. Each reads the item,
+asks the pure rules in :mod:`smsdesk.status` for the next state and writes it conditioned on the
+item's ``version``, retrying on a conflict: concurrent receipts can never regress a status, and a
+refund is written in the same transaction as the ``refunded`` flag, so it happens exactly once.
+Every status change is published as ``message.<status>`` (docs/events.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from smsdesk import access, aws, channels, config, credits, events, ids, lists, manifest, status
+from smsdesk.auth import Caller
+from smsdesk.data import credits as credits_repo
+from smsdesk.data import messages as repo
+from smsdesk.envelopes import OutboundJob
+from smsdesk.errors import AppError, Conflict, NotFound, PaymentRequired, ValidationError
+from smsdesk.models import Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
+from smsdesk.observability import logger
+from smsdesk.text import check_length, credits_for, parse_number, smart_encode
+
+_MAX_ATTEMPTS = 25
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "unavailable"
+
+
+class ChannelDisabled(Conflict):
+    code = "channel_disabled"
+
+
+class IdempotencyKeyReused(ValidationError):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+
+
+def get(message_id: str) -> Message | None:
+    item = repo.get(message_id)
+    return repo.split(item)[0] if item else None
+
+
+def get_for(caller: Caller, message_id: str) -> Message:
+    """The message if ``caller`` may use its channel; 404 otherwise (existence is not revealed)."""
+    msg = get(message_id)
+    if msg is not None:
+        usable = access.usable_channel_ids(caller)
+        if usable is None or msg.channel_id in usable:
+            return msg
+    raise NotFound(f"message {message_id} not found", field="message_id")
+
+
+# --------------------------------------------------------------------------------------------------
+# Status changes (optimistic, version-conditioned)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Write:
+    """What a step wants written: the new message, its bookkeeping and extra transaction items."""
+
+    message: Message
+    entered: str | None = None
+    receipt_ids: list[str] | None = None
+    part_status: dict[str, str] | None = None
+    extra_items: list[dict[str, Any]] = field(default_factory=list)
+    refund: bool = False
+    after: Callable[[], None] | None = None
+
+
+def _cas(message_id: str, step: Callable[[Message, dict[str, Any]], _Write | None]) -> Message | None:
+    """Read → ``step`` → conditional write, retried on a version conflict. Returns the written message
+    (or the current one if ``step`` wanted no write); None if the message does not exist."""
+    for attempt in range(_MAX_ATTEMPTS):
+        item = repo.get(message_id)
+        if item is None:
+            return None
+        msg, extra = repo.split(item)
+        write = step(msg, extra)
+        if write is None:
+            return msg
+        items = [
+            repo.replace(
+                write.message,
+                version=extra["version"],
+                receipt_ids=write.receipt_ids if write.receipt_ids is not None else extra["receipt_ids"],
+                part_status=write.part_status if write.part_status is not None else extra["part_status"],
+                refund=write.refund,
+            ),
+            *write.extra_items,
+        ]
+        try:
+            credits_repo.transact(items)
+        except credits_repo.TransactionCanceled:
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+            continue
+        if write.entered:
+            _publish_status(write.message, write.entered, previous=msg.status)
+        if write.after:
+            write.after()
+        return write.message
+    raise RuntimeError(f"message {message_id}: too many concurrent updates")
+
+
+def mark_sending(message_id: str) -> Message | None:
+    """Claim the message for the sender. None if not found, or already ``sent`` or final (skip it:
+    re-sending would send the SMS twice). A retry of a ``sending`` message returns it unchanged."""
+
+    def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
+        moved = status.advance(msg, "sending", utcnow())
+        return _Write(moved, entered="sending") if moved else None
+
+    msg = _cas(message_id, step)
+    if msg is None or msg.status != "sending":
+        return None
+    return msg
+
+
+def mark_sent(message_id: str, *, provider_id: str, parts: int | None) -> None:
+    """The provider accepted the message: store its id (and the id → message mapping, same
+    transaction), then apply receipts that arrived before the id was known."""
+    holder: dict[str, str] = {}
+
+    def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
+        holder["provider"] = msg.provider
+        updates: dict[str, Any] = {"provider_id": provider_id}
+        if parts and parts > (msg.parts_total or 0):
+            updates["parts_total"] = parts
+        base = msg.model_copy(update=updates)
+        moved = status.advance(base, "sent", utcnow())
+        if moved is None and msg.provider_id == provider_id and updates.get("parts_total") is None:
+            return None
+        mapping = repo.put_provider_mapping(msg.provider, provider_id, msg.id)
+        return _Write(moved or base, entered="sent" if moved else None, extra_items=[mapping])
+
+    if _cas(message_id, step) is None:
+        logger.warning("mark_sent: message not found", extra={"message_id": message_id})
+        return
+    _apply_early(holder["provider"], provider_id, message_id)
+
+
+def _apply_early(provider: str, provider_id: str, message_id: str) -> None:
+    for receipt in repo.early_receipts(provider, provider_id):
+        _apply_to(message_id, receipt)
+        repo.delete_early_receipt(receipt)
+
+
+def fail(message_id: str, *, code: str, message: str) -> None:
+    """→ ``failed`` with the error, refunding its credits exactly once (the provider never accepted
+    it: permanent error, ``expired``, retries exhausted, ``enqueue_failed``). No-op if final."""
+
+    def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
+        moved = status.advance(msg, "failed", utcnow(), code)
+        if moved is None:
+            return None
+        moved = moved.model_copy(update={"error": MessageError(code=code, message=message)})
+        if msg.refunded or msg.credits <= 0:
+            return _Write(moved, entered="failed")
+        moved = moved.model_copy(update={"refunded": True})
+        items, entry = credits.refund_items(msg, reason=code)
+        return _Write(moved, entered="failed", extra_items=items, refund=True, after=lambda: credits.refunded(entry))
+
+    _cas(message_id, step)
+
+
+def apply_receipt(receipt: Receipt) -> None:
+    """Apply a delivery receipt (monotonic; duplicates no-op; multi-part combined). A receipt for a
+    provider id not stored yet is kept and applied by :func:`mark_sent`."""
+    message_id = repo.message_id_for(receipt.provider, receipt.provider_id)
+    if message_id is None:
+        repo.put_early_receipt(receipt)
+        # mark_sent may have written the mapping and read the early receipts between our read and
+        # our put: look again, so the receipt is never stranded (applying twice is a no-op).
+        message_id = repo.message_id_for(receipt.provider, receipt.provider_id)
+        if message_id is None:
+            return
+        _apply_to(message_id, receipt)
+        repo.delete_early_receipt(receipt)
+        return
+    _apply_to(message_id, receipt)
+
+
+def _apply_to(message_id: str, receipt: Receipt) -> None:
+    def step(msg: Message, extra: dict[str, Any]) -> _Write | None:
+        state = status.ReceiptState(
+            seen=tuple(extra["receipt_ids"]), parts={int(k): v for k, v in extra["part_status"].items()}
+        )
+        out = status.apply_receipt(msg, state, receipt)
+        if out is None:
+            return None
+        return _Write(
+            out.message,
+            entered=out.entered,
+            receipt_ids=list(out.state.seen),
+            part_status={str(k): v for k, v in out.state.parts.items()},
+        )
+
+    if _cas(message_id, step) is None:
+        logger.warning("receipt for a missing message", extra={"message_id": message_id})
+
+
+def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, Any]:
+    """The ``detail`` of a ``message.<status>`` event (docs/events.md)."""
+    return {
+        "message_id": msg.id,
+        "status": entered,
+        "previous_status": previous,
+        "at": iso(msg.history[-1].at) if msg.history else None,
+        "channel_id": msg.channel_id,
+        "direction": msg.direction,
+        "to": msg.to,
+        "country": msg.country,
+        "segments": msg.segments,
+        "credits": msg.credits,
+        "provider": msg.provider,
+        "provider_id": msg.provider_id,
+        "parts_total": msg.parts_total,
+        "parts_delivered": msg.parts_delivered,
+        "error": msg.error.model_dump() if msg.error else None,
+        "refunded": msg.refunded,
+        "created_by": msg.created_by,
+        "conversation_id": msg.conversation_id,
+        "campaign_id": msg.campaign_id,
+    }
+
+
+def _publish_status(msg: Message, entered: str, *, previous: str | None) -> None:
+    # The change is committed; a bus outage must not undo or fail it (logged, and alarmed on errors).
+    try:
+        events.publish(f"message.{entered}", status_event(msg, entered, previous))
+    except Exception:
+        logger.exception("could not publish message event", extra={"message_id": msg.id, "status": entered})
+
+
+# --------------------------------------------------------------------------------------------------
+# Sending
+# --------------------------------------------------------------------------------------------------
+
+
+def build(caller: Caller | None, channel: Channel, req: SendRequest) -> Message:
+    """Checks after access (enabled, number, lists, length) and the message to record; raises the
+    failing check's own error. No writes."""
+    if not channel.enabled:
+        raise ChannelDisabled(f"channel {channel.id} is disabled", field="channel_id")
+    number = parse_number(req.to, channel.default_region or config.default_country(), field="to")
+    lists.check_outbound(channel.id, number.e164)
+    text = smart_encode(req.text, only_if_gsm=True).text if channel.smart_encoding else req.text
+    count = check_length(text, channel.max_segments, field="text")
+    now = utcnow()
+    return Message(
+        id=ids.new_id(),
+        channel_id=channel.id,
+        to=number.e164,
+        sender=channel.sender,
+        country=number.region,
+        text=text,
+        encoding=count.encoding,
+        segments=count.segments,
+        credits=credits_for(count.segments, number.region, channel.country_multipliers),
+        status="queued",
+        history=[StatusChange(status="queued", at=now)],
+        created_by=caller.user_id if caller else None,
+        created_at=now,
+        provider=channel.provider,
+    )
+
+
+def record(message: Message) -> None:
+    """Charge and record in ONE transaction: balance ``>= cost`` condition, ledger entry, message put.
+    402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short."""
+    for attempt in range(5):
+        items = [*credits.charge_items(message), repo.put_new(message)] if message.credits > 0 else []
+        if not items:
+            items = [repo.put_new(message)]
+        try:
+            credits_repo.transact(items)
+            return
+        except credits_repo.TransactionCanceled as exc:
+            if message.credits > 0 and exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+                bal = credits.balance()
+                raise PaymentRequired(
+                    f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; "
+                    f"the balance is {bal}",
+                    details={"balance": bal, "cost": message.credits},
+                ) from exc
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # TransactionConflict: try again
+    raise ServiceUnavailable("could not record the message, please retry")
+
+
+def enqueue(message: Message) -> None:
+    """Hand the message to the sender. The charge is already committed, so if SQS keeps failing the
+    message is failed and refunded rather than left queued forever."""
+    body = OutboundJob(message_id=message.id).model_dump_json()
+    url = config.queue_url(manifest.OUTBOUND_QUEUE)
+    for attempt in range(3):
+        try:
+            aws.sqs().send_message(QueueUrl=url, MessageBody=body)
+            return
+        except Exception:
+            logger.exception("enqueue failed", extra={"message_id": message.id, "attempt": attempt})
+            time.sleep(0.05 * (attempt + 1))
+    fail(message.id, code="enqueue_failed", message="the message could not be queued for sending; refunded")
+    raise ServiceUnavailable(f"message {message.id} could not be queued; its credits were refunded")
+
+
+def send(caller: Caller, req: SendRequest, *, idempotency_key: str | None, lambda_context: Any = None) -> Message:
+    """``POST /v1/messages``: checks in order (access 404/403, enabled 409, number 422, lists 422,
+    length 422, credits 402), charge + record in one transaction, enqueue, ``message.queued``.
+
+    With ``idempotency_key`` the whole send runs once per (caller, key): a retry returns the first
+    response; the same key with a different body is 422 ``idempotency_key_reused``.
+    """
+    if not idempotency_key:
+        return _send(caller, req)
+    return Message.model_validate(_send_once(caller, req, idempotency_key, lambda_context))
+
+
+def _send(caller: Caller, req: SendRequest) -> Message:
+    channel = access.require_channel(caller, req.channel_id)
+    message = build(caller, channel, req)
+    record(message)
+    enqueue(message)
+    _publish_status(message, "queued", previous=None)
+    return message
+
+
+def _send_once(caller: Caller, req: SendRequest, key: str, lambda_context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table_name(), boto3_client=aws.dynamodb())
+    cfg = IdempotencyConfig(
+        event_key_jmespath="[caller, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=24 * 3600,
+        raise_on_no_idempotency_key=True,
+    )
+    if lambda_context is not None:
+        cfg.register_lambda_context(lambda_context)  # in-progress records expire with the invocation
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=cfg)
+    def send_message(request: dict[str, Any]) -> dict[str, Any]:
+        return _send(caller, req).model_dump(mode="json")
+
+    try:
+        return send_message(request={"caller": caller.user_id, "key": key, "body": req.model_dump(mode="json")})
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with a different request body", field="Idempotency-Key"
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise IdempotencyInProgress(
+            "a request with this Idempotency-Key is still in progress; retry shortly", field="Idempotency-Key"
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------------
+# Sent overview
+# --------------------------------------------------------------------------------------------------
+
+
+def _encode(pos: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(pos, separators=(",", ":")).encode()).decode()
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    if not cursor:
+        return {}
+    try:
+        pos = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(pos, dict):
+            raise TypeError
+        return pos
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("cursor is not valid", field="cursor") from exc
+
+
+def _all_channel_ids() -> list[str]:
+    out: list[str] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = channels.list_channels(None, limit=100, cursor=cursor)
+        out.extend(c.id for c in page)
+        if not cursor:
+            return out
+
+
+def list_messages(
+    caller: Caller,
+    *,
+    channel_id: str | None = None,
+    status_: str | None = None,
+    to: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Message], str | None]:
+    """Newest first, only channels the caller may use.
+
+    * ``to``: one query on the recipient index (GSI2), filtered to the allowed channels.
+    * a ``channel_id``: one query on the channel index (GSI1).
+    * otherwise: the channel pages are merged (one query per usable channel; the cursor keeps a
+      position per channel), which keeps writes spread over per-channel partitions.
+    """
+    since_key = iso(since) if since else None
+    pos = _decode(cursor)
+    if channel_id is not None:
+        channel = access.require_channel(caller, channel_id)
+        allowed: set[str] | None = {channel.id}
+        region = channel.default_region or config.default_country()
+    else:
+        allowed = access.usable_channel_ids(caller)
+        region = config.default_country()
+    if allowed is not None and not allowed:
+        return [], None
+    if to is not None:
+        e164 = parse_number(to, region, field="to").e164
+        items, last = repo.page(
+            index="GSI2",
+            pk=f"MSGTO#{e164}",
+            limit=limit,
+            start=pos.get("k"),
+            since=since_key,
+            status=status_,
+            channel_ids=allowed,
+        )
+        return [repo.split(i)[0] for i in items], _encode({"k": last}) if last else None
+    ids_ = sorted(allowed) if allowed is not None else _all_channel_ids()
+    positions: dict[str, Any] = pos.get("c") or {cid: None for cid in ids_}
+    merged: list[tuple[str, dict[str, Any]]] = []
+    exhausted: dict[str, bool] = {}
+    for cid in ids_:
+        if cid not in positions:
+            continue  # exhausted on an earlier page (or not usable when the cursor was made)
+        items, last = repo.page(
+            index="GSI1",
+            pk=f"MSGS#{cid}",
+            limit=limit,
+            start=positions[cid],
+            since=since_key,
+            status=status_,
+            channel_ids=None,
+        )
+        exhausted[cid] = last is None
+        merged.extend((cid, i) for i in items)
+    merged.sort(key=lambda ci: ci[1]["GSI1SK"], reverse=True)
+    taken = merged[:limit]
+    new_pos: dict[str, Any] = {}
+    for cid in exhausted:
+        mine = [i for c, i in taken if c == cid]
+        left = sum(1 for c, _ in merged if c == cid) - len(mine)
+        if mine:
+            if left or not exhausted[cid]:
+                new_pos[cid] = repo.raw_key(mine[-1], "GSI1")
+        else:
+            if left or not exhausted[cid]:
+                new_pos[cid] = positions[cid]
+    next_cursor = _encode({"c": new_pos}) if new_pos else None
+    return [repo.split(i)[0] for _, i in taken], next_cursor

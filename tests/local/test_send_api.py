@@ -1,0 +1,461 @@
+"""POST /v1/messages through the local stack: every check's error, Idempotency-Key, access, the sent
+overview, and the status interface the pipeline uses (receipts out of order, duplicated, early)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import pytest
+from joserfc import jwk, jwt
+from moto.utilities.utils import load_resource
+
+from smsdesk.local.stack import LocalStack
+
+pytestmark = pytest.mark.local
+
+NUMBER = "+31612345678"
+
+
+def auth(token: str, **extra: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}", **extra}
+
+
+def token_for(stack: LocalStack, user_id: str, role: str) -> str:
+    """A token signed with moto's Cognito key, as the JWT authorizer accepts it."""
+    now = int(time.time())
+    claims = {
+        "iss": stack.resources.issuer,
+        "sub": user_id,
+        "aud": stack.resources.user_pool_client_id,
+        "token_use": "id",
+        "iat": now,
+        "exp": now + 3600,
+        "cognito:groups": [role],
+    }
+    key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    return jwt.encode({"kid": "dummy", "alg": "RS256"}, claims, key)
+
+
+def make_channel(stack: LocalStack, http: Any, **settings: Any) -> dict[str, Any]:
+    body = {"name": f"ch-{uuid.uuid4().hex[:8]}", "type": "one_way", "sender": "Shop", "provider": "sandbox"}
+    status, _, ch = http("POST", f"{stack.base_url}/v1/channels", headers=auth(stack.token), body={**body, **settings})
+    assert status == 201, ch
+    return ch
+
+
+def top_up(stack: LocalStack, http: Any, n: int) -> None:
+    status, _, body = http(
+        "POST", f"{stack.base_url}/v1/credits/top-ups", headers=auth(stack.token), body={"credits": n, "reference": "t"}
+    )
+    assert status == 201, body
+
+
+def balance(stack: LocalStack, http: Any) -> int:
+    status, _, body = http("GET", f"{stack.base_url}/v1/credits", headers=auth(stack.token))
+    assert status == 200, body
+    return body["balance"]
+
+
+def send(stack: LocalStack, http: Any, body: dict[str, Any], token: str | None = None, **headers: str) -> Any:
+    return http("POST", f"{stack.base_url}/v1/messages", headers=auth(token or stack.token, **headers), body=body)
+
+
+@pytest.fixture(scope="module")
+def channel(stack: LocalStack, http: Any) -> dict[str, Any]:
+    ch = make_channel(stack, http)
+    top_up(stack, http, 100)
+    return ch
+
+
+def test_send_queues_charges_and_is_delivered(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    before = balance(stack, http)
+    text = "x" * 200  # 2 GSM-7 segments
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": "06 1234 5678", "text": text})
+    assert status == 202, body
+    assert body["status"] == "queued" and body["to"] == NUMBER and body["country"] == "NL"
+    assert (body["segments"], body["credits"], body["encoding"]) == (2, 2, "GSM-7")
+    assert body["created_by"] == stack.tokens.user_id and body["sender"] == "Shop"
+    assert balance(stack, http) == before - 2
+
+    deadline = time.monotonic() + 20
+    got: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, _, got = http("GET", f"{stack.base_url}/v1/messages/{body['id']}", headers=auth(stack.token))
+        if got["status"] == "delivered":
+            break
+        time.sleep(0.2)
+    assert got["status"] == "delivered", got
+    assert [h["status"] for h in got["history"]] == ["queued", "sending", "sent", "delivered"]
+    assert got["provider_id"] and got["credits"] == 2 and not got["refunded"]
+    assert balance(stack, http) == before - 2
+
+
+def test_unknown_channel_is_404(stack: LocalStack, http: Any) -> None:
+    status, _, body = send(stack, http, {"channel_id": "nope", "to": NUMBER, "text": "hi"})
+    assert status == 404 and body["error"]["field"] == "channel_id"
+
+
+def test_disabled_channel_is_409(stack: LocalStack, http: Any) -> None:
+    ch = make_channel(stack, http, enabled=False)
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "hi"})
+    assert status == 409, body
+    assert body["error"]["code"] == "channel_disabled" and body["error"]["field"] == "channel_id"
+
+
+@pytest.mark.parametrize("to", ["12", "0201234567", "+99912345678", "abc"])
+def test_invalid_number_is_422_on_to(stack: LocalStack, http: Any, channel: dict[str, Any], to: str) -> None:
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": to, "text": "hi"})
+    assert status == 422, body
+    assert body["error"]["code"] == "invalid_phone_number" and body["error"]["field"] == "to"
+
+
+def test_blocked_and_opted_out_numbers_are_refused(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from smsdesk import lists
+
+    lists.add_block(channel["id"], "+31612340001", direction="outbound", reason="abuse", by=None)
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": "+31612340001", "text": "hi"})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (422, "recipient_blocked", "to")
+    lists.opt_out(None, "+31612340002", reason="STOP reply", source="api", by=None)
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": "+31612340002", "text": "hi"})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (422, "recipient_opted_out", "to")
+
+
+def test_too_long_names_the_counts(stack: LocalStack, http: Any) -> None:
+    ch = make_channel(stack, http, max_segments=1)
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "€" * 81})
+    assert status == 422, body
+    err = body["error"]
+    assert err["code"] == "message_too_long" and err["field"] == "text"
+    assert (err["segments"], err["max_segments"], err["encoding"]) == (2, 1, "GSM-7")
+
+
+def test_smart_encoding_applies_before_counting(stack: LocalStack, http: Any) -> None:
+    ch = make_channel(stack, http, smart_encoding=True, max_segments=1)
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "“Hi” – it’s ready…"})
+    assert status == 202, body
+    assert body["encoding"] == "GSM-7" and body["text"] == '"Hi" - it\'s ready...'
+
+
+def test_insufficient_credits_is_402_and_writes_nothing(stack: LocalStack, http: Any) -> None:
+    ch = make_channel(stack, http, country_multipliers={"NL": 1000, "*": 1})
+    bal = balance(stack, http)
+    _, _, ledger_before = http("GET", f"{stack.base_url}/v1/credits/ledger?limit=100", headers=auth(stack.token))
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "hi"})
+    assert status == 402, body
+    assert body["error"]["code"] == "insufficient_credits" and body["error"]["field"] is None
+    assert (body["error"]["balance"], body["error"]["cost"]) == (bal, 1000)
+    assert balance(stack, http) == bal
+    _, _, ledger_after = http("GET", f"{stack.base_url}/v1/credits/ledger?limit=100", headers=auth(stack.token))
+    assert ledger_after["items"] == ledger_before["items"]
+    _, _, page = http("GET", f"{stack.base_url}/v1/messages?channel_id={ch['id']}", headers=auth(stack.token))
+    assert page["items"] == []
+
+
+def test_body_validation_names_the_field(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER})
+    assert status == 422 and body["error"]["field"] == "text"
+
+
+def test_idempotency_key_makes_retries_safe(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    key = uuid.uuid4().hex
+    req = {"channel_id": channel["id"], "to": NUMBER, "text": "once"}
+    bal = balance(stack, http)
+    s1, _, first = send(stack, http, req, **{"Idempotency-Key": key})
+    s2, _, second = send(stack, http, req, **{"Idempotency-Key": key})
+    assert (s1, s2) == (202, 202), (first, second)
+    assert first["id"] == second["id"]
+    assert balance(stack, http) == bal - 1
+    status, _, body = send(stack, http, {**req, "text": "other"}, **{"Idempotency-Key": key})
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused", body
+    s3, _, third = send(stack, http, req, **{"Idempotency-Key": uuid.uuid4().hex})
+    assert s3 == 202 and third["id"] != first["id"]
+    assert balance(stack, http) == bal - 2
+
+
+def test_idempotency_key_is_per_caller(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    status, _, admin = http(
+        "POST",
+        f"{stack.base_url}/v1/users",
+        headers=auth(stack.token),
+        body={"email": f"adm-{uuid.uuid4().hex[:6]}@example.com", "name": "Adm", "role": "admin"},
+    )
+    assert status == 201, admin
+    key = uuid.uuid4().hex
+    req = {"channel_id": channel["id"], "to": NUMBER, "text": "mine"}
+    _, _, a = send(stack, http, req, **{"Idempotency-Key": key})
+    _, _, b = send(stack, http, req, token_for(stack, admin["user_id"], "admin"), **{"Idempotency-Key": key})
+    assert a["id"] != b["id"] and b["created_by"] == admin["user_id"]
+
+
+def test_agent_access(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    other = make_channel(stack, http)
+    _, _, team = http("POST", f"{stack.base_url}/v1/teams", headers=auth(stack.token), body={"name": "Support"})
+    status, _, _ = http(
+        "PUT",
+        f"{stack.base_url}/v1/channels/{other['id']}/teams",
+        headers=auth(stack.token),
+        body={"team_ids": [team["id"]]},
+    )
+    assert status == 200
+    status, _, agent = http(
+        "POST",
+        f"{stack.base_url}/v1/users",
+        headers=auth(stack.token),
+        body={"email": f"ag-{uuid.uuid4().hex[:6]}@example.com", "name": "Ag", "team_ids": [team["id"]]},
+    )
+    assert status == 201, agent
+    tok = token_for(stack, agent["user_id"], "agent")
+
+    # Outside the channel's teams: 403 on send, 404 on the owner's message, not in the overview.
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, tok)
+    assert status in (403, 404) and body["error"]["field"] == "channel_id"
+    _, _, owners = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "owner's"})
+    status, _, body = http("GET", f"{stack.base_url}/v1/messages/{owners['id']}", headers=auth(tok))
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, _, _ = http("GET", f"{stack.base_url}/v1/messages?channel_id={channel['id']}", headers=auth(tok))
+    assert status in (403, 404)
+
+    # In the team: may send on it and sees only that channel's messages.
+    status, _, mine = send(stack, http, {"channel_id": other["id"], "to": NUMBER, "text": "agent's"}, tok)
+    assert status == 202, mine
+    assert mine["created_by"] == agent["user_id"]
+    status, _, page = http("GET", f"{stack.base_url}/v1/messages?limit=100", headers=auth(tok))
+    assert status == 200
+    assert {m["channel_id"] for m in page["items"]} == {other["id"]}
+    status, _, got = http("GET", f"{stack.base_url}/v1/messages/{mine['id']}", headers=auth(tok))
+    assert status == 200 and got["id"] == mine["id"]
+    status, _, body = http(
+        "POST", f"{stack.base_url}/v1/credits/top-ups", headers=auth(tok), body={"credits": 5, "reference": "x"}
+    )
+    assert status == 403 and body["error"]["code"] == "forbidden"
+
+
+def test_sent_overview_filters_and_pages(stack: LocalStack, http: Any) -> None:
+    a, b = make_channel(stack, http), make_channel(stack, http)
+    start = dt.datetime.now(dt.UTC)
+    ids = []
+    for i, (ch, to) in enumerate([(a, "+31612345671"), (b, "+31612345672"), (a, "+31612345672"), (b, "+31612345671")]):
+        status, _, m = send(stack, http, {"channel_id": ch["id"], "to": to, "text": f"n{i}"})
+        assert status == 202, m
+        ids.append(m["id"])
+    base = f"{stack.base_url}/v1/messages"
+    since = start.isoformat().replace("+00:00", "Z")
+
+    # All channels merged, newest first, two per page.
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        url = f"{base}?limit=2&since={since}" + (f"&cursor={cursor}" if cursor else "")
+        status, _, page = http("GET", url, headers=auth(stack.token))
+        assert status == 200, page
+        assert len(page["items"]) <= 2
+        seen += [m["id"] for m in page["items"]]
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+
+    _, _, page = http("GET", f"{base}?channel_id={a['id']}", headers=auth(stack.token))
+    assert [m["id"] for m in page["items"]] == [ids[2], ids[0]]
+    _, _, page = http("GET", f"{base}?to=0612345672&since={since}", headers=auth(stack.token))
+    assert [m["id"] for m in page["items"]] == [ids[2], ids[1]]
+    _, _, page = http("GET", f"{base}?to=%2B31612345672&channel_id={b['id']}", headers=auth(stack.token))
+    assert [m["id"] for m in page["items"]] == [ids[1]]
+    status, _, body = http("GET", f"{base}?status=bogus", headers=auth(stack.token))
+    assert status == 422 and body["error"]["field"] == "status"
+    status, _, body = http("GET", f"{base}?cursor=%%%", headers=auth(stack.token))
+    assert status == 422 and body["error"]["field"] == "cursor"
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    _, _, page = http("GET", f"{base}?since={future}", headers=auth(stack.token))
+    assert page["items"] == []
+
+
+def test_status_filter(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from smsdesk import messages
+    from smsdesk.auth import Caller
+    from smsdesk.models import SendRequest
+
+    ch = make_channel(stack, http)
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    # Recorded without enqueueing, so the pipeline does not move them.
+    m1 = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "a")))
+    m2 = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "b")))
+    messages.record(m1)
+    messages.record(m2)
+    messages.fail(m2.id, code="expired", message="too old")
+    url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
+    _, _, page = http("GET", f"{url}&status=failed", headers=auth(stack.token))
+    assert [m["id"] for m in page["items"]] == [m2.id]
+    assert page["items"][0]["error"] == {"code": "expired", "message": "too old"} and page["items"][0]["refunded"]
+    _, _, page = http("GET", f"{url}&status=queued", headers=auth(stack.token))
+    assert [m["id"] for m in page["items"]] == [m1.id]
+
+
+def _req(ch: dict[str, Any], text: str) -> dict[str, str]:
+    return {"channel_id": ch["id"], "to": NUMBER, "text": text}
+
+
+# -- the status interface used by the sender and receipts consumers -----------------------------------
+
+
+def _recorded(stack: LocalStack, http: Any, text: str = "hello") -> Any:
+    from smsdesk import access, messages
+    from smsdesk.auth import Caller
+    from smsdesk.models import SendRequest
+
+    ch = make_channel(stack, http)
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    msg = messages.build(owner, access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, text)))
+    messages.record(msg)
+    return msg
+
+
+def _receipt(provider_id: str, status: str, raw_id: str, **kw: Any) -> Any:
+    from smsdesk.models import Receipt
+
+    return Receipt(
+        provider="sandbox", provider_id=provider_id, status=status, at=dt.datetime.now(dt.UTC), raw_id=raw_id, **kw
+    )
+
+
+def test_out_of_order_and_duplicate_receipts(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from smsdesk import messages
+
+    msg = _recorded(stack, http)
+    assert messages.mark_sending(msg.id) is not None
+    assert messages.mark_sending(msg.id) is not None  # a retry of a sending message may try again
+    pid = f"p-{uuid.uuid4().hex}"
+    messages.mark_sent(msg.id, provider_id=pid, parts=1)
+    assert messages.mark_sending(msg.id) is None  # already with the provider: never send twice
+    delivered = _receipt(pid, "delivered", "r-d")
+    for r in (delivered, _receipt(pid, "sent", "r-s"), delivered, _receipt(pid, "undelivered", "r-u")):
+        messages.apply_receipt(r)
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "delivered"
+    assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
+    assert messages.mark_sending(msg.id) is None
+
+
+def test_early_receipt_is_kept_and_applied_by_mark_sent(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from smsdesk import messages
+
+    msg = _recorded(stack, http, "x" * 200)
+    messages.mark_sending(msg.id)
+    pid = f"p-{uuid.uuid4().hex}"
+    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2))
+    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2))  # duplicate
+    assert messages.get(msg.id).status == "sending"  # type: ignore[union-attr]
+    messages.apply_receipt(_receipt(pid, "delivered", "e2", part=2, parts=2))
+    messages.mark_sent(msg.id, provider_id=pid, parts=2)
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "delivered"
+    assert (got.parts_total, got.parts_delivered) == (2, 2)
+    from smsdesk.data import messages as repo
+
+    assert repo.early_receipts("sandbox", pid) == []  # applied and removed
+
+
+def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smsdesk import messages
+
+    msg = _recorded(stack, http, "x" * 400)  # 3 parts
+    messages.mark_sending(msg.id)
+    pid = f"p-{uuid.uuid4().hex}"
+    messages.mark_sent(msg.id, provider_id=pid, parts=3)
+    receipts = [_receipt(pid, s, f"{s}-{p}", part=p, parts=3) for p in (1, 2, 3) for s in ("sent", "delivered")]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(messages.apply_receipt, receipts * 2))
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "delivered" and got.parts_delivered == 3
+    assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
+
+
+def test_fail_refunds_exactly_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smsdesk import credits, messages
+
+    bal = credits.balance()
+    msg = _recorded(stack, http, "x" * 200)
+    assert credits.balance() == bal - 2
+    messages.mark_sending(msg.id)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: messages.fail(msg.id, code="provider_rejected", message="bad"), range(4)))
+    messages.fail(msg.id, code="expired", message="late")
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "failed" and got.refunded
+    assert got.error is not None and got.error.code == "provider_rejected"
+    assert credits.balance() == bal
+    page = credits.ledger(limit=100)
+    refunds = [e for e in page.items if e.kind == "refund" and e.message_id == msg.id]
+    assert len(refunds) == 1 and refunds[0].amount == 2
+    # A failed message stays failed: receipts and sends cannot revive it.
+    messages.apply_receipt(_receipt("whatever", "delivered", "x"))
+    assert messages.mark_sending(msg.id) is None
+
+
+def capture_events(stack: LocalStack, prefixes: list[str]) -> Any:
+    """A rule on the smsdesk bus → a fresh SQS queue; returns a function that drains it."""
+    import json
+
+    import boto3
+
+    name = f"capture-{uuid.uuid4().hex[:8]}"
+    sqs = boto3.client("sqs", endpoint_url=stack.endpoint, region_name=stack.region)
+    ev = boto3.client("events", endpoint_url=stack.endpoint, region_name=stack.region)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = stack.env["EVENT_BUS_NAME"]
+    pattern = {"source": ["smsdesk"], "detail-type": [{"prefix": p} for p in prefixes]}
+    ev.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+    ev.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+
+    def drain(pred: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while not pred(got) and time.monotonic() < deadline:
+            resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            got += [json.loads(m["Body"]) for m in resp.get("Messages", [])]
+            if not pred(got):
+                time.sleep(0.1)
+        return got
+
+    return drain
+
+
+def test_status_changes_are_events(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from smsdesk import messages
+
+    drain = capture_events(stack, ["message.", "credits."])
+    status, _, sent = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "evented"})
+    assert status == 202
+    recorded = _recorded(stack, http, "refund me")
+    messages.fail(recorded.id, code="expired", message="too old")
+    messages.fail(recorded.id, code="expired", message="too old")
+
+    def done(evs: list[dict[str, Any]]) -> bool:
+        return {(e["detail-type"], e["detail"].get("message_id")) for e in evs} >= {
+            ("message.queued", sent["id"]),
+            ("message.failed", recorded.id),
+            ("credits.refunded", recorded.id),
+        }
+
+    evs = drain(done)
+    assert done(evs), [e["detail-type"] for e in evs]
+    by = {(e["detail-type"], e["detail"].get("message_id")): e["detail"] for e in evs}
+    queued = by[("message.queued", sent["id"])]
+    assert queued["status"] == "queued" and queued["previous_status"] is None
+    assert (queued["to"], queued["credits"], queued["channel_id"]) == (NUMBER, 1, channel["id"])
+    failed = by[("message.failed", recorded.id)]
+    assert failed["error"] == {"code": "expired", "message": "too old"} and failed["refunded"] is True
+    refund = by[("credits.refunded", recorded.id)]
+    assert (refund["kind"], refund["amount"], refund["reason"]) == ("refund", 1, "expired")
+    time.sleep(0.5)
+    evs += drain(lambda _: False, timeout=0.3)
+    refunds = [e for e in evs if e["detail-type"] == "credits.refunded" and e["detail"]["message_id"] == recorded.id]
+    assert len(refunds) == 1
