@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Envelope(BaseModel):
@@ -27,11 +27,31 @@ class InboundEnvelope(_Envelope):
 
 
 class ReceiptEnvelope(_Envelope):
-    """A provider's delivery receipt, stored raw by the webhook (or SNS)."""
+    """A provider's delivery receipt, stored raw by the webhook (or SNS).
+
+    Webhook providers: ``raw = {"url", "method", "headers", "body" | "body_b64"}``, the request as the
+    provider signed it (see ``smsdesk.webhooks``). AWS End User Messaging SMS publishes its events to SNS,
+    which delivers them to the receipts queue as they are, without this envelope: such a body (an SMS
+    event with ``eventType``/``messageId``, or an EventBridge event from ``aws.sms-voice``) is wrapped
+    here as provider ``aws_sms`` with the event as ``raw``.
+    """
 
     provider: str
     received_at: dt.datetime
     raw: dict[str, Any]
+    channel_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_aws_sms_event(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "provider" in data:
+            return data
+        event = data
+        if data.get("source") == "aws.sms-voice" and isinstance(data.get("detail"), dict):
+            event = data["detail"]
+        if "eventType" in event and "messageId" in event:
+            return {"provider": "aws_sms", "received_at": dt.datetime.now(dt.UTC), "raw": event}
+        return data
 
 
 class OutboundJob(_Envelope):
@@ -39,6 +59,8 @@ class OutboundJob(_Envelope):
 
     message_id: str
     attempt: int = 0
+    #: A send slot the sender already reserved for this attempt (epoch seconds; see smsdesk.ratelimit).
+    slot_at: float | None = None
 
 
 class FanoutJob(_Envelope):

@@ -1,21 +1,63 @@
-"""Consumer of the receipts queue.
+"""Consumer of the receipts queue: provider receipts (stored raw by the webhook, or SNS for AWS SMS)
+parsed by the provider's connector and applied with ``messages.apply_receipt``.
 
-Foundation only: the record is parsed into its envelope (an unparsable record fails and is retried,
-then dead-lettered) and logged. Applying receipts to messages arrives with issue 4.
+The webhook already verified the signature before enqueueing; the queue is only writable by smsdesk's
+own functions and SNS, so nothing is re-verified here. Applying is idempotent (``apply_receipt``
+ignores duplicates and never moves a status backwards), so SQS redeliveries are harmless. A body the
+connector cannot parse raises: the record is retried and then dead-lettered, never silently dropped.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from smsdesk import messages
+from smsdesk.connectors._util import RECEIVED_AT_HEADER
+from smsdesk.connectors.base import WebhookRequest
+from smsdesk.connectors.registry import get_connector, is_known
 from smsdesk.envelopes import ReceiptEnvelope
+from smsdesk.models import Receipt, iso
 from smsdesk.observability import logger, metrics
 
 
-def handle_receipt(job: ReceiptEnvelope, record: SQSRecord) -> None:
+def request_from_envelope(env: ReceiptEnvelope) -> WebhookRequest:
+    """The webhook request as received (or, for SNS events, the event as a JSON body)."""
+    raw = env.raw
+    if env.provider == "aws_sms" and "body" not in raw and "body_b64" not in raw:
+        body = json.dumps(raw).encode()
+        headers: dict[str, str] = {"content-type": "application/json"}
+        url, method = "sns://aws-sms-events", "POST"
+    else:
+        body = base64.b64decode(raw["body_b64"]) if "body_b64" in raw else str(raw.get("body", "")).encode()
+        headers = {str(k).lower(): str(v) for k, v in (raw.get("headers") or {}).items()}
+        url, method = str(raw.get("url", "")), str(raw.get("method", "POST"))
+    headers[RECEIVED_AT_HEADER] = iso(env.received_at)
+    return WebhookRequest(url=url, method=method, headers=headers, body=body)
+
+
+def parse(env: ReceiptEnvelope) -> list[Receipt]:
+    return get_connector(env.provider).parse_receipts(request_from_envelope(env))
+
+
+def handle_receipt(env: ReceiptEnvelope, record: SQSRecord) -> None:
+    if not is_known(env.provider):
+        # Retrying cannot teach us a provider we do not have; make it loud instead of a DLQ loop.
+        logger.error("receipt from an unknown provider dropped", extra={"provider": env.provider})
+        metrics.add_metric(name="ReceiptsUnknownProvider", unit=MetricUnit.Count, value=1)
+        return
+    receipts = parse(env)
+    for receipt in receipts:
+        messages.apply_receipt(receipt)
     logger.info(
-        "receipts record received",
-        extra={"message_id": record.message_id, "job": job.model_dump(mode="json")},
+        "receipts applied",
+        extra={
+            "provider": env.provider,
+            "channel_id": env.channel_id,
+            "receipts": [(r.provider_id, r.status, r.part) for r in receipts],
+        },
     )
-    metrics.add_metric(name="ReceiptsRecords", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ReceiptsApplied", unit=MetricUnit.Count, value=len(receipts))

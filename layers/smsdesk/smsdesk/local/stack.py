@@ -195,6 +195,8 @@ class LocalStack:
                 authorizer=lambda: authorizer,
                 log_=self.invocations,
             )
+            # The sandbox provider posts its delivery receipts to this gateway's webhook routes.
+            self._set_env({"SANDBOX_CALLBACK_BASE": self.base_url})
             if self.seed:
                 self._seed(seed_mod)
 

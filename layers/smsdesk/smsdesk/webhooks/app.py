@@ -1,8 +1,9 @@
-"""The webhook application (public API Gateway routes under /webhooks).
+"""The webhook application (public API Gateway routes under /webhooks, local-only /sandbox).
 
 Each provider's connector verifies its signature here and the raw event is stored durably on the
-inbound or receipts queue before the 2xx answer. Provider routes are added with issues 4 and 5;
-until then every path answers 404 with the standard error body.
+inbound or receipts queue before the 2xx answer (``webhooks.routes``: delivery receipts; inbound SMS
+arrive with issue 5). ``webhooks.sandbox`` serves the sandbox provider's outbox on the local stack.
+Unknown paths answer 404 with the standard error body.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from smsdesk.errors import AppError, error_body
+from smsdesk.webhooks import routes, sandbox
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(routes.router)
+app.include_router(sandbox.router)
 
 
 @app.exception_handler(AppError)

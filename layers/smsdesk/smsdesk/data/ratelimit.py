@@ -1,0 +1,74 @@
+"""Per-channel send slots: one item ``PK=RATE#{channel_id} SK=GCRA`` holding ``tat``, the theoretical
+arrival time (epoch microseconds) of the next free slot. See ``smsdesk.ratelimit`` for the algorithm.
+
+Both writes are single conditional UpdateItems, so any number of concurrent sender invocations share
+one channel's rate without read-modify-write races:
+
+* :func:`take_idle` — the channel is idle (``tat <= now``): the slot is *now*, ``tat = now + interval``;
+* :func:`take_next` — the channel is busy (``tat > now``): ``tat += interval`` atomically and the slot
+  is the old ``tat``. Concurrent callers each get a distinct slot; none needs a retry.
+"""
+
+from __future__ import annotations
+
+import time
+
+from botocore.exceptions import ClientError
+
+from smsdesk import aws, config
+from smsdesk.data import table
+
+SK = "GCRA"
+#: The item outlives any reservation horizon (messages expire after at most 72 h).
+TTL_S = 7 * 24 * 3600
+
+
+def _pk(channel_id: str) -> str:
+    return f"RATE#{channel_id}"
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def take_idle(channel_id: str, *, now_us: int, interval_us: int) -> bool:
+    """Claim the slot at ``now_us`` if the channel is idle; False if it is busy (or someone was faster)."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(_pk(channel_id), SK),
+            UpdateExpression="SET tat = :next, expires_at = :exp",
+            ConditionExpression="attribute_not_exists(tat) OR tat <= :now",
+            ExpressionAttributeValues={
+                ":now": {"N": str(now_us)},
+                ":next": {"N": str(now_us + interval_us)},
+                ":exp": {"N": str(int(time.time()) + TTL_S)},
+            },
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def take_next(channel_id: str, *, now_us: int, interval_us: int) -> int | None:
+    """Reserve the next slot of a busy channel: its start (epoch µs), or None if the channel is idle."""
+    try:
+        resp = aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(_pk(channel_id), SK),
+            UpdateExpression="SET tat = tat + :interval, expires_at = :exp",
+            ConditionExpression="tat > :now",
+            ExpressionAttributeValues={
+                ":now": {"N": str(now_us)},
+                ":interval": {"N": str(interval_us)},
+                ":exp": {"N": str(int(time.time()) + TTL_S)},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    return int(resp["Attributes"]["tat"]["N"]) - interval_us

@@ -1,0 +1,113 @@
+"""Each channel's messages-per-second, shared by every concurrent sender invocation.
+
+Algorithm: GCRA (the generic cell rate algorithm) used as a *reservation* scheduler. A channel with a
+limit of ``mps`` has slots ``1/mps`` seconds apart; ``tat`` (stored in DynamoDB, see
+``smsdesk.data.ratelimit``) is the start of the next free slot. :func:`reserve` always hands out a
+slot — now if the channel is idle, else the next one in line — with one conditional UpdateItem in the
+common case (at most three when the per-process guess of idle/busy is wrong or two callers race).
+
+Why reservations rather than "try, and retry later if over the limit": under a backlog a try-later
+limiter makes every waiting message poll the counter again and again (N messages × M rounds of
+DynamoDB and SQS calls). With reservations each message asks once, learns *its* time, sleeps if that
+is within :data:`SLEEP_HORIZON_S` or else goes back on the queue with a delay that lands it at its slot,
+and sends without asking again. Fractional rates (0.5/s: one slot every 2 s) fall out naturally, and
+the achieved rate under a backlog is the limit itself (``make bench`` measures the ratio).
+
+No bursts beyond one message: a channel idle for a minute does not "save up" slots. Providers quote
+throughput as a sustained rate and throttle bursts, so being strict here avoids their 429s.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Protocol
+
+from smsdesk.data import ratelimit as store_module
+
+#: A slot at most this far ahead is waited for inside the invocation; later ones go back on the queue.
+#: Small on purpose: a sleeping invocation holds one of the sender's concurrency slots, and a slow
+#: channel must not starve the others.
+SLEEP_HORIZON_S = 1.0
+
+
+def sleep_horizon_s() -> float:
+    return float(os.environ.get("SENDER_SLEEP_HORIZON_S", SLEEP_HORIZON_S))
+
+
+class SlotStore(Protocol):
+    def take_idle(self, channel_id: str, *, now_us: int, interval_us: int) -> bool: ...
+
+    def take_next(self, channel_id: str, *, now_us: int, interval_us: int) -> int | None: ...
+
+
+class RateLimitContention(RuntimeError):
+    """Could not reserve a slot after several attempts (only under pathological clock jumps)."""
+
+
+_hints: dict[str, int] = {}  # channel -> last tat seen by this process: guesses idle vs busy
+_lock = threading.Lock()
+
+
+def interval_us(mps: float) -> int:
+    if mps <= 0:
+        raise ValueError("mps must be positive")
+    return max(1, round(1_000_000 / mps))
+
+
+def reserve(channel_id: str, mps: float, *, now: float | None = None, store: SlotStore | None = None) -> float:
+    """Reserve the channel's next send slot; returns its start (epoch seconds, >= ``now``)."""
+    st: SlotStore = store or store_module  # type: ignore[assignment]
+    now_us = int((time.time() if now is None else now) * 1_000_000)
+    step = interval_us(mps)
+    with _lock:
+        busy = _hints.get(channel_id, 0) > now_us
+    for _ in range(4):
+        if busy:
+            slot = st.take_next(channel_id, now_us=now_us, interval_us=step)
+            if slot is not None:
+                _remember(channel_id, slot + step)
+                return max(slot, now_us) / 1_000_000
+        elif st.take_idle(channel_id, now_us=now_us, interval_us=step):
+            _remember(channel_id, now_us + step)
+            return now_us / 1_000_000
+        busy = not busy
+    raise RateLimitContention(f"no send slot for channel {channel_id}")
+
+
+def _remember(channel_id: str, tat: int) -> None:
+    with _lock:
+        _hints[channel_id] = max(tat, _hints.get(channel_id, 0))
+
+
+def forget() -> None:
+    """Drop the per-process hints (tests)."""
+    with _lock:
+        _hints.clear()
+
+
+class MemoryStore:
+    """The same conditional semantics in memory (unit tests, benchmarks without DynamoDB)."""
+
+    def __init__(self) -> None:
+        self.tat: dict[str, int] = {}
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def take_idle(self, channel_id: str, *, now_us: int, interval_us: int) -> bool:
+        with self._lock:
+            self.calls += 1
+            if self.tat.get(channel_id, 0) <= now_us:
+                self.tat[channel_id] = now_us + interval_us
+                return True
+            return False
+
+    def take_next(self, channel_id: str, *, now_us: int, interval_us: int) -> int | None:
+        with self._lock:
+            self.calls += 1
+            tat = self.tat.get(channel_id)
+            if tat is None or tat <= now_us:
+                return None
+            self.tat[channel_id] = tat + interval_us
+            return tat

@@ -1,0 +1,89 @@
+"""``POST /webhooks/{provider}/{channel_id}/status``: verify, store raw on the receipts queue, answer 200.
+
+Nothing is parsed or applied here: the provider gets its 2xx as soon as the raw request is durable on
+SQS, and the receipts function does the work (and can be retried) without the provider waiting or
+re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from smsdesk import aws, channels, config, manifest
+from smsdesk.connectors.base import SignatureError, WebhookRequest
+from smsdesk.connectors.registry import get_connector, is_known
+from smsdesk.envelopes import ReceiptEnvelope
+from smsdesk.errors import Forbidden, NotFound
+from smsdesk.models import utcnow
+from smsdesk.observability import logger
+
+router = APIGatewayHttpRouter()
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: The signature header each provider signs with (named in the 403 error's ``field``).
+_SIGNATURE_HEADERS = {"sandbox": "X-Sandbox-Signature", "twilio": "X-Twilio-Signature"}
+#: Headers kept with the raw request: what parsing and (re-)verification can need, nothing else.
+_KEPT_PREFIXES = ("x-twilio-", "i-twilio-", "x-sandbox-")
+
+
+class InvalidSignature(Forbidden):
+    code = "invalid_signature"
+
+
+def raw_event() -> dict[str, Any]:
+    return router.current_event.raw_event
+
+
+def public_url(event: dict) -> str:
+    """The URL the provider called, as it signed it: scheme://domain/path?query."""
+    ctx = event.get("requestContext") or {}
+    headers = event.get("headers") or {}
+    host = ctx.get("domainName") or headers.get("host", "")
+    local = any(host == h or host.startswith(h + ":") for h in _LOCAL_HOSTS)
+    scheme = "http" if local else headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+    query = event.get("rawQueryString") or ""
+    return f"{scheme}://{host}{event.get('rawPath', '')}" + (f"?{query}" if query else "")
+
+
+def webhook_request(event: dict) -> WebhookRequest:
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")
+    return WebhookRequest(url=public_url(event), method=method, headers=headers, body=body)
+
+
+def raw_record(request: WebhookRequest) -> dict:
+    """The request as stored on the queue (body as text when it is UTF-8, else base64)."""
+    kept = {k: v for k, v in request.headers.items() if k == "content-type" or k.startswith(_KEPT_PREFIXES)}
+    raw: dict = {"url": request.url, "method": request.method, "headers": kept}
+    try:
+        raw["body"] = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raw["body_b64"] = base64.b64encode(request.body).decode()
+    return raw
+
+
+@router.post("/webhooks/<provider>/<channel_id>/status")
+def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
+    if not is_known(provider):
+        raise NotFound(f"no provider {provider}", field="provider")
+    channel = channels.get_channel(channel_id)
+    if channel.provider != provider:
+        raise NotFound(f"channel {channel_id} does not use {provider}", field="channel_id")
+    request = webhook_request(raw_event())
+    try:
+        get_connector(provider).verify(request, channels.get_provider_secret(channel))
+    except SignatureError as exc:
+        logger.warning(
+            "webhook signature rejected", extra={"provider": provider, "channel_id": channel_id, "reason": str(exc)}
+        )
+        raise InvalidSignature(str(exc), field=_SIGNATURE_HEADERS.get(provider)) from exc
+    envelope = ReceiptEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
+    aws.sqs().send_message(
+        QueueUrl=config.queue_url(manifest.RECEIPTS_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
+    )
+    return {"received": True}

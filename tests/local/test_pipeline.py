@@ -1,0 +1,446 @@
+"""The send pipeline end to end on the local stack: API → outbound queue → sender (rate limit, retries)
+→ provider → signed status webhook → receipts queue → receipts → the sent overview and the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from twilio.request_validator import RequestValidator
+
+from smsdesk import channels, config, sender
+from smsdesk.connectors import sandbox
+from smsdesk.envelopes import OutboundJob
+from smsdesk.local.stack import LocalStack
+
+pytestmark = pytest.mark.local
+
+Http = Callable[..., tuple[int, dict[str, str], Any]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_retries(stack: LocalStack) -> Iterator[None]:
+    """Transient failures retry at once (the handlers run in this process and read this per call)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDER_BACKOFF_BASE_S", "0")
+        mp.setenv("SANDBOX_RECEIPT_DELAY_S", "0.2")
+        yield
+
+
+def auth(stack: LocalStack) -> dict[str, str]:
+    return {"authorization": f"Bearer {stack.token}"}
+
+
+def create_channel(stack: LocalStack, http: Http, **settings: Any) -> dict[str, Any]:
+    body = {
+        "name": f"pipe-{uuid.uuid4().hex[:8]}",
+        "type": "one_way",
+        "sender": "Shop",
+        "provider": "sandbox",
+        "throughput_mps": 50,
+        **settings,
+    }
+    status, _, ch = http("POST", f"{stack.base_url}/v1/channels", headers=auth(stack), body=body)
+    assert status == 201, ch
+    return ch
+
+
+def top_up(stack: LocalStack, http: Http, n: int) -> None:
+    status, _, body = http(
+        "POST", f"{stack.base_url}/v1/credits/top-ups", headers=auth(stack), body={"credits": n, "reference": "e2e"}
+    )
+    assert status == 201, body
+
+
+def balance(stack: LocalStack, http: Http) -> int:
+    return http("GET", f"{stack.base_url}/v1/credits", headers=auth(stack))[2]["balance"]
+
+
+def send(stack: LocalStack, http: Http, channel_id: str, to: str, text: str = "Your order is ready") -> dict[str, Any]:
+    status, _, msg = http(
+        "POST",
+        f"{stack.base_url}/v1/messages",
+        headers=auth(stack),
+        body={"channel_id": channel_id, "to": to, "text": text},
+    )
+    assert status == 202, msg
+    assert msg["status"] == "queued"
+    return msg
+
+
+def get_message(stack: LocalStack, http: Http, message_id: str) -> dict[str, Any]:
+    status, _, msg = http("GET", f"{stack.base_url}/v1/messages/{message_id}", headers=auth(stack))
+    assert status == 200, msg
+    return msg
+
+
+def wait_status(
+    stack: LocalStack, http: Http, message_id: str, want: str, timeout: float = 10.0, **fields: Any
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = get_message(stack, http, message_id)
+        if msg["status"] == want and all(msg.get(k) == v for k, v in fields.items()):
+            return msg
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message {message_id} is {msg['status']}, wanted {want} {fields}: {msg}")
+        time.sleep(0.1)
+
+
+def outbox(stack: LocalStack, http: Http, message_id: str) -> list[dict[str, Any]]:
+    status, _, body = http("GET", f"{stack.base_url}/sandbox/outbox?limit=200")
+    assert status == 200, body
+    return sorted((m for m in body["messages"] if m["message_id"] == message_id), key=lambda m: m["attempt"])
+
+
+def ledger_for(stack: LocalStack, http: Http, message_id: str) -> list[dict[str, Any]]:
+    status, _, body = http("GET", f"{stack.base_url}/v1/credits/ledger?limit=100", headers=auth(stack))
+    assert status == 200, body
+    return [e for e in body["items"] if e.get("message_id") == message_id]
+
+
+def signed_post(stack: LocalStack, channel_id: str, event: dict[str, Any], key: str, http: Http) -> int:
+    url = f"{stack.base_url}/webhooks/sandbox/{channel_id}/status"
+    body = json.dumps(event).encode()
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", "x-sandbox-signature": sandbox.sign(body, key)},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def signing_key(channel_id: str) -> str:
+    return channels.get_provider_secret(channels.get_channel(channel_id))["signing_key"]
+
+
+@pytest.fixture(scope="module")
+def channel(stack: LocalStack, http: Http) -> dict[str, Any]:
+    top_up(stack, http, 100)
+    return create_channel(stack, http)
+
+
+# -- the newcomer's path ------------------------------------------------------------------------------------
+
+
+def test_send_is_delivered_within_seconds_and_charged(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
+    before = balance(stack, http)
+    msg = send(stack, http, channel["id"], "0612345678")
+    assert balance(stack, http) == before - msg["credits"]
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
+    assert done["provider_id"].startswith("SB") and done["refunded"] is False
+    (entry,) = outbox(stack, http, msg["id"])
+    assert (entry["outcome"], entry["to"], entry["from"], entry["provider_id"]) == (
+        "accepted",
+        "+31612345678",
+        "Shop",
+        done["provider_id"],
+    )
+    status, _, page = http("GET", f"{stack.base_url}/v1/messages?channel_id={channel['id']}", headers=auth(stack))
+    assert status == 200 and page["items"][0]["id"] == msg["id"] and page["items"][0]["status"] == "delivered"
+    assert balance(stack, http) == before - msg["credits"]  # delivery costs nothing more
+
+
+def test_multi_part_message_is_delivered_when_every_part_is(
+    stack: LocalStack, http: Http, channel: dict[str, Any]
+) -> None:
+    msg = send(stack, http, channel["id"], "+31612345679", text="x" * 300)
+    assert msg["segments"] == 2
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    assert done["parts_total"] == 2 and done["parts_delivered"] == 2
+
+
+def test_transient_failures_are_retried_until_delivered(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
+    before = balance(stack, http)
+    msg = send(stack, http, channel["id"], "+31612340001")
+    wait_status(stack, http, msg["id"], "delivered", timeout=10)
+    assert [e["outcome"] for e in outbox(stack, http, msg["id"])] == ["transient", "transient", "accepted"]
+    assert balance(stack, http) == before - msg["credits"]
+    assert [e["kind"] for e in ledger_for(stack, http, msg["id"])] == ["charge"]
+
+
+def test_permanent_failure_fails_and_refunds_once(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
+    before = balance(stack, http)
+    msg = send(stack, http, channel["id"], "+31612340000")
+    failed = wait_status(stack, http, msg["id"], "failed", timeout=8, refunded=True)
+    assert failed["error"]["code"] == "sandbox_rejected"
+    assert [e["outcome"] for e in outbox(stack, http, msg["id"])] == ["permanent"]
+    assert balance(stack, http) == before
+    entries = ledger_for(stack, http, msg["id"])
+    assert sorted(e["kind"] for e in entries) == ["charge", "refund"]
+    assert sum(e["amount"] for e in entries) == 0
+    # The job again (an SQS redelivery): the message is final, nothing is sent or refunded twice.
+    assert sender.process(OutboundJob(message_id=msg["id"])) == "skipped"
+    assert len(ledger_for(stack, http, msg["id"])) == 2 and balance(stack, http) == before
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+
+
+def test_forged_or_misrouted_webhooks_are_rejected_and_leave_nothing(
+    stack: LocalStack, http: Http, channel: dict[str, Any]
+) -> None:
+    url = f"{stack.base_url}/webhooks/sandbox/{channel['id']}/status"
+    event = {"id": "EVFORGED", "message_id": "SBFORGED", "status": "delivered", "at": "2026-01-01T00:00:00.000Z"}
+    since = stack.invocations.last_seq
+    status, _, body = http("POST", url, body=event)  # no signature
+    assert status == 403 and body["error"]["code"] == "invalid_signature"
+    assert body["error"]["field"] == "X-Sandbox-Signature"
+    assert signed_post(stack, channel["id"], event, "00" * 32, http) == 403  # signed with another key
+    bad = {"x-sandbox-signature": sandbox.sign(b"{}", signing_key(channel["id"]))}  # signature of another body
+    assert http("POST", url, headers=bad, body=event)[0] == 403
+    assert http("POST", url.replace("/sandbox/", "/twilio/"), body=event)[0] == 404  # not this channel's provider
+    assert http("POST", url.replace("/sandbox/", "/nosuch/"), body=event)[0] == 404
+    status, _, body = http("POST", f"{stack.base_url}/webhooks/sandbox/NOSUCHCHANNEL/status", body=event)
+    assert status == 404 and body["error"]["field"] == "channel_id"
+    time.sleep(0.5)
+    assert not [e for e in stack.invocations.entries(function="receipts") if e["seq"] > since]  # nothing enqueued
+    ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
+    stored = ddb.query(
+        TableName=stack.env["TABLE_NAME"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "PROVIDER#sandbox#SBFORGED"}},
+    )
+    assert stored["Items"] == []
+
+
+def test_duplicate_and_late_receipts_change_nothing(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
+    msg = send(stack, http, channel["id"], "+31612345670")
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    key = signing_key(channel["id"])
+    delivered_at = done["history"][-1]["at"]
+    replay = [
+        # the very receipt again (a provider retry): same event id
+        {"id": "DUP", "message_id": done["provider_id"], "status": "delivered", "at": delivered_at},
+        {"id": "DUP", "message_id": done["provider_id"], "status": "delivered", "at": delivered_at},
+        # a late "sent" and a contradicting "failed" after the final status
+        {"id": "LATE1", "message_id": done["provider_id"], "status": "sent", "at": delivered_at},
+        {"id": "LATE2", "message_id": done["provider_id"], "status": "failed", "at": delivered_at},
+    ]
+    since = stack.invocations.last_seq
+    for event in replay:
+        assert signed_post(stack, channel["id"], event, key, http) == 200
+    applied = 0
+    deadline = time.monotonic() + 8
+    while applied < len(replay) and time.monotonic() < deadline:
+        runs = [e for e in stack.invocations.entries(function="receipts") if e["seq"] > since]
+        applied = sum(e["records"] - e["failures"] for e in runs)
+        time.sleep(0.1)
+    assert applied == len(replay)
+    after = get_message(stack, http, msg["id"])
+    assert after["status"] == "delivered" and after["history"] == done["history"] and after["error"] is None
+
+
+def test_receipt_before_the_provider_id_is_kept_and_applied(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The carrier's DLR overtakes our own bookkeeping: it is stored, then applied by mark_sent."""
+    real_deliver = sandbox._deliver_later
+
+    def deliver_now(url: str, events: list[dict[str, Any]], key: str, delay_s: float) -> None:
+        since = stack.invocations.last_seq
+        for event in events:  # before send() even returns, so before mark_sent
+            assert sandbox.post_signed(url, event, key) == 200
+        applied = 0
+        while applied < len(events):  # the receipts consumer handles them while the id is unknown
+            run = stack.invocations.wait_for(lambda e: e.get("function") == "receipts", since=since, timeout=5)
+            since, applied = run["seq"], applied + run["records"] - run["failures"]
+
+    monkeypatch.setattr(sandbox, "_deliver_later", deliver_now)
+    try:
+        msg = send(stack, http, channel["id"], "+31612345671")
+        done = wait_status(stack, http, msg["id"], "delivered", timeout=10)
+    finally:
+        monkeypatch.setattr(sandbox, "_deliver_later", real_deliver)
+    assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
+
+
+# -- sender edge cases --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def parked(stack: LocalStack, http: Http) -> Callable[[], tuple[dict[str, Any], dict[str, Any]]]:
+    """A message that stays ``queued``: its channel allows one SMS per 60 s and another went first, so
+    the sender parks its job on the queue (delayed, with its reserved slot) instead of sending it."""
+
+    def make() -> tuple[dict[str, Any], dict[str, Any]]:
+        ch = create_channel(stack, http, throughput_mps=1 / 60)
+        first = send(stack, http, ch["id"], "+31612345672")
+        wait_status(stack, http, first["id"], "delivered", timeout=8)
+        since = stack.invocations.last_seq
+        msg = send(stack, http, ch["id"], "+31612345673")
+        stack.invocations.wait_for(lambda e: e.get("function") == "sender", since=since, timeout=5)
+        assert get_message(stack, http, msg["id"])["status"] == "queued"
+        return ch, msg
+
+    return make
+
+
+def test_rate_limited_job_waits_then_expired_or_disabled_messages_are_refunded(
+    stack: LocalStack, http: Http, parked: Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    ch, msg = parked()
+    before = balance(stack, http)
+    # Older than the channel's validity period when its slot comes: expired, refunded, never sent.
+    ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).isoformat()
+    ddb.update_item(
+        TableName=stack.env["TABLE_NAME"],
+        Key={"PK": {"S": f"MSG#{msg['id']}"}, "SK": {"S": "META"}},
+        UpdateExpression="SET created_at = :old",
+        ExpressionAttributeValues={":old": {"S": old}},
+    )
+    assert sender.process(OutboundJob(message_id=msg["id"])) == "failed"
+    failed = get_message(stack, http, msg["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "expired" and failed["refunded"]
+    assert balance(stack, http) == before + msg["credits"] and outbox(stack, http, msg["id"]) == []
+
+    # A channel disabled while its messages wait: they fail (channel_disabled) and are refunded.
+    msg2 = send(stack, http, ch["id"], "+31612345674")
+    status, _, _ = http(
+        "PATCH", f"{stack.base_url}/v1/channels/{ch['id']}", headers=auth(stack), body={"enabled": False}
+    )
+    assert status == 200
+    assert sender.process(OutboundJob(message_id=msg2["id"])) == "failed"
+    assert get_message(stack, http, msg2["id"])["error"]["code"] == "channel_disabled"
+    assert [e["kind"] for e in ledger_for(stack, http, msg2["id"])] == ["refund", "charge"]
+
+
+def test_poison_job_is_refunded_once_on_its_last_receive(
+    stack: LocalStack,
+    http: Http,
+    parked: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, msg = parked()
+    before = balance(stack, http)
+
+    def crash(job: OutboundJob) -> str:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(sender, "process", crash)
+    body = OutboundJob(message_id=msg["id"]).model_dump_json()
+
+    def record(count: int) -> SQSRecord:
+        return SQSRecord(
+            {"messageId": str(uuid.uuid4()), "body": body, "attributes": {"ApproximateReceiveCount": str(count)}}
+        )
+
+    job = OutboundJob(message_id=msg["id"])
+    with pytest.raises(RuntimeError):
+        sender.handle_outbound(job, record(1))  # early receives: just retried by SQS
+    assert get_message(stack, http, msg["id"])["status"] == "queued"
+    for _ in range(2):  # the last receive (twice, as at-least-once delivery may do)
+        with pytest.raises(RuntimeError):
+            sender.handle_outbound(job, record(8))
+    failed = get_message(stack, http, msg["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "dead_lettered"
+    assert balance(stack, http) == before + msg["credits"]
+    assert sorted(e["kind"] for e in ledger_for(stack, http, msg["id"])) == ["charge", "refund"]
+
+
+# -- twilio, end to end against a local fake of its API ----------------------------------------------------
+
+TWILIO_TOKEN = "f" * 32
+ACCOUNT_SID = "AC" + "1" * 32
+
+
+class FakeTwilio:
+    """Accepts messages like Twilio's Messages API, then calls the StatusCallback, signed like Twilio."""
+
+    def __init__(self) -> None:
+        self.created: list[dict[str, str]] = []
+        self.callbacks: list[int] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                form = {
+                    k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["content-length"])).decode()).items()
+                }
+                sid = "SM" + uuid.uuid4().hex
+                fake.created.append({**form, "sid": sid})
+                raw = json.dumps({"sid": sid, "status": "queued", "num_segments": "1"}).encode()
+                self.send_response(201)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                threading.Timer(0.2, fake.callback, args=(form["StatusCallback"], sid, form)).start()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def callback(self, url: str, sid: str, form: dict[str, str]) -> None:
+        import urllib.request
+
+        for status in ("sent", "delivered"):
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": ACCOUNT_SID,
+                "From": form["From"],
+                "To": form["To"],
+                "ApiVersion": "2010-04-01",
+            }
+            signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+            req = urllib.request.Request(
+                url,
+                data=urlencode(params).encode(),
+                method="POST",
+                headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature},
+            )
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                self.callbacks.append(resp.status)
+
+
+def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTwilio()
+    monkeypatch.setenv("TWILIO_API_BASE", fake.base)
+    try:
+        ch = create_channel(
+            stack,
+            http,
+            type="two_way",
+            sender="+31612345600",
+            provider="twilio",
+            provider_settings={"account_sid": ACCOUNT_SID},
+            provider_secret={"auth_token": TWILIO_TOKEN},
+        )
+        assert ch["webhook_urls"]["status"].startswith(f"http://127.0.0.1:{stack.gateway.port}/webhooks/twilio/")
+        msg = send(stack, http, ch["id"], "+31687654321", text="Hi from Twilio")
+        done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+        (created,) = fake.created
+        assert (created["To"], created["From"], created["Body"]) == ("+31687654321", "+31612345600", "Hi from Twilio")
+        assert created["StatusCallback"] == ch["webhook_urls"]["status"] and done["provider_id"] == created["sid"]
+        assert fake.callbacks == [200, 200]
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+    assert config.is_local()
