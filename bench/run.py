@@ -103,6 +103,18 @@ def main() -> int:
         out(f"| {op} | {total} | {detail} |")
     out()
 
+    import bench_sender_rate
+
+    out("## Sender rate against the channel limit under a backlog (local stack)\n")
+    out("| limit msg/s | backlog | achieved msg/s | achieved ÷ limit |\n|---:|---:|---:|---:|")
+    for mps, n, achieved, ratio in bench_sender_rate.run():
+        out(f"| {mps:g} | {n} | {achieved:.3f} | {ratio:.2f} |")
+    out()
+    out(
+        "The local stack sends ~1.6 msg/s at most (one poller, moto calls ~40 ms each), so higher limits are"
+        " measured with a controllable clock in `tests/unit/test_ratelimit.py` (100 jobs at 5/s: ratio 1.00).\n"
+    )
+
     if not args.skip_text:
         out("## Text engine throughput (`bench/bench_text.py`)\n")
         text = subprocess.run(
