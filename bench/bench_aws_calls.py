@@ -110,6 +110,7 @@ def scenarios(stack: Any) -> list[Row]:
         assert http(stack, "POST", "/v1/messages/preview", {"text": "hello", "to": "+31612345678"})[0] == 200
     rows.append(_row("POST /v1/messages/preview (no channel)", c))
     rows.extend(_send_scenarios(stack))
+    rows.extend(_inbound_scenarios(stack))
     return rows
 
 
@@ -154,6 +155,51 @@ def _send_and_wait(stack: Any, channel_id: str) -> dict[str, Any]:
     wait_until(delivered)
     time.sleep(1.0)  # let trailing receipts and bus events finish inside the counting window
     return final
+
+
+def _inbound_scenarios(stack: Any) -> list[Row]:
+    """An inbound SMS as the provider delivers it (a signed sandbox webhook): the webhook's and the
+    inbound function's calls, for a number without a conversation and for one with an open one.
+    Routing: enabled channel, not blocked, no keyword, no business hours (the common case)."""
+    status, channel = http(
+        stack,
+        "POST",
+        "/v1/channels",
+        {"name": "bench-inbound", "type": "two_way", "sender": "+3197010000099", "provider": "sandbox"},
+    )
+    if status not in (200, 201):
+        return []
+    _inbound_and_wait(stack, channel, "+31612349900", "warm-up")  # secret cache, first clients
+    with counting() as new:
+        _inbound_and_wait(stack, channel, "+31612349901", "Hello, is my order on its way?")
+    with counting() as existing:
+        _inbound_and_wait(stack, channel, "+31612349901", "It was order 1234")
+    return [
+        _row("inbound SMS, new conversation (webhooks + inbound)", new, {"webhooks", "inbound"}),
+        _row("inbound SMS, existing conversation (webhooks + inbound)", existing, {"webhooks", "inbound"}),
+    ]
+
+
+def _inbound_and_wait(stack: Any, channel: dict[str, Any], frm: str, text: str) -> None:
+    import uuid
+
+    from smsdesk import channels
+    from smsdesk.connectors import sandbox
+
+    key = channels.get_provider_secret(channels.get_channel(channel["id"]))["signing_key"]
+    event = {"id": f"SBIN{uuid.uuid4().hex}", "from": frm, "to": channel["sender"], "text": text}
+    body = json.dumps(event).encode()
+    since = stack.invocations.last_seq
+    req = urllib.request.Request(
+        channel["webhook_urls"]["inbound"],
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", "x-sandbox-signature": sandbox.sign(body, key)},
+    )
+    with urllib.request.urlopen(req, timeout=15) as resp:
+        assert resp.status == 200
+    stack.invocations.wait_for(lambda e: e.get("function") == "inbound" and e["records"] > e["failures"], since=since)
+    time.sleep(0.3)  # trailing bus events inside the counting window
 
 
 def run() -> list[Row]:

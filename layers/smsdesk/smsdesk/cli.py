@@ -112,10 +112,90 @@ def add_preview_parser(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_preview)
 
 
+# -- simulate -----------------------------------------------------------------------------------
+
+
+def _local_base_url() -> str | None:
+    """The running local stack's URL from ``.smsdesk/local.json`` (cwd or a parent), if any."""
+    from pathlib import Path
+
+    cwd = Path.cwd().resolve()
+    for d in (cwd, *cwd.parents):
+        f = d / ".smsdesk" / "local.json"
+        if f.is_file():
+            try:
+                return str(json.loads(f.read_text())["base_url"])
+            except (ValueError, KeyError, OSError):
+                return None
+    return None
+
+
+def _cmd_simulate_inbound(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    base = args.base_url or _local_base_url()
+    if not base:
+        print(
+            "error: no --base-url and no .smsdesk/local.json: is the local stack running (make run)?", file=sys.stderr
+        )
+        return 2
+    text = sys.stdin.read() if args.text == "-" else args.text
+    body: dict[str, Any] = {"from": args.from_, "to": args.to, "text": text}
+    if args.id:
+        body["id"] = args.id
+    req = urllib.request.Request(
+        f"{base.rstrip('/')}/sandbox/inbound",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except urllib.error.URLError as exc:
+        print(f"error: cannot reach {base}: {exc.reason}", file=sys.stderr)
+        return 1
+    try:
+        result: Any = json.loads(raw or b"null")
+    except ValueError:
+        result = raw.decode(errors="replace")
+    if status >= 400:
+        err = result.get("error", {}) if isinstance(result, dict) else {}
+        message = err.get("message") or result
+        print(f"error: {status} {message}" + (f" [{err['field']}]" if err.get("field") else ""), file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def add_simulate_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "simulate",
+        help="simulate provider traffic against the local stack (sandbox provider)",
+        description="Simulate what a provider sends, through the real webhook routes of the local stack.",
+    )
+    sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
+    inbound = sub.add_parser(
+        "inbound",
+        help="a customer texts a sandbox channel (a signed sandbox webhook through the real route)",
+        description="A customer texts the sandbox channel whose number is --to: the sandbox carrier signs an "
+        "inbound webhook and posts it to /webhooks/sandbox/<channel>/inbound. Prints the provider message id.",
+    )
+    inbound.add_argument("text", metavar="TEXT", help="the message ('-' reads stdin)")
+    inbound.add_argument("--from", dest="from_", required=True, metavar="NUMBER", help="the customer's number")
+    inbound.add_argument("--to", required=True, metavar="NUMBER", help="the channel's number (its sender)")
+    inbound.add_argument("--id", metavar="ID", help="provider message id (the same id again simulates a retry)")
+    inbound.add_argument("--base-url", metavar="URL", help="the local stack (default: base_url in .smsdesk/local.json)")
+    inbound.set_defaults(func=_cmd_simulate_inbound)
+
+
 # -- registry -----------------------------------------------------------------------------------
 
 #: Always-available subcommands: ``add_parser(subparsers)`` callables.
-SUBCOMMANDS: list[Callable[[Any], None]] = [add_preview_parser]
+SUBCOMMANDS: list[Callable[[Any], None]] = [add_preview_parser, add_simulate_parser]
 
 #: Modules exposing ``add_parser(subparsers)``, registered only when importable.
 #: ``smsdesk.local.cli`` provides ``smsdesk local ...`` (the local stack).

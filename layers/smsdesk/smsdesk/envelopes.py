@@ -18,12 +18,27 @@ class _Envelope(BaseModel):
 
 
 class InboundEnvelope(_Envelope):
-    """A provider's inbound-SMS event, stored raw by the webhook (or SNS) before any routing."""
+    """A provider's inbound-SMS event, stored raw by the webhook (or SNS) before any routing.
+
+    Webhook providers: ``raw = {"url", "method", "headers", "body" | "body_b64"}`` as for receipts, with
+    ``channel_id`` from the webhook URL. AWS End User Messaging SMS publishes two-way SMS to the
+    ``aws-sms-inbound`` SNS topic, which delivers them to the inbound queue as they are: such a body
+    (``inboundMessageId``, ``originationNumber``, ``destinationNumber``, ``messageBody``) is wrapped
+    here as provider ``aws_sms`` with the event as ``raw`` and no channel (found by the destination
+    number).
+    """
 
     provider: str
     channel_id: str | None = None
     received_at: dt.datetime
     raw: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_aws_sms_inbound(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "provider" not in data and "inboundMessageId" in data:
+            return {"provider": "aws_sms", "received_at": dt.datetime.now(dt.UTC), "raw": data}
+        return data
 
 
 class ReceiptEnvelope(_Envelope):

@@ -256,9 +256,9 @@ def _publish_status(msg: Message, entered: str, *, previous: str | None) -> None
 # --------------------------------------------------------------------------------------------------
 
 
-def build(caller: Caller | None, channel: Channel, req: SendRequest) -> Message:
+def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversation_id: str | None = None) -> Message:
     """Checks after access (enabled, number, lists, length) and the message to record; raises the
-    failing check's own error. No writes."""
+    failing check's own error. No writes. ``conversation_id`` files the message in that conversation."""
     if not channel.enabled:
         raise ChannelDisabled(f"channel {channel.id} is disabled", field="channel_id")
     number = parse_number(req.to, channel.default_region or config.default_country(), field="to")
@@ -281,6 +281,7 @@ def build(caller: Caller | None, channel: Channel, req: SendRequest) -> Message:
         created_by=caller.user_id if caller else None,
         created_at=now,
         provider=channel.provider,
+        conversation_id=conversation_id,
     )
 
 
@@ -322,28 +323,38 @@ def enqueue(message: Message) -> None:
     raise ServiceUnavailable(f"message {message.id} could not be queued; its credits were refunded")
 
 
-def send(caller: Caller, req: SendRequest, *, idempotency_key: str | None, lambda_context: Any = None) -> Message:
+def send(
+    caller: Caller,
+    req: SendRequest,
+    *,
+    idempotency_key: str | None,
+    lambda_context: Any = None,
+    conversation_id: str | None = None,
+) -> Message:
     """``POST /v1/messages``: checks in order (access 404/403, enabled 409, number 422, lists 422,
     length 422, credits 402), charge + record in one transaction, enqueue, ``message.queued``.
 
     With ``idempotency_key`` the whole send runs once per (caller, key): a retry returns the first
     response; the same key with a different body is 422 ``idempotency_key_reused``.
+    ``conversation_id``: an agent's reply or first message in that conversation (issue 5).
     """
     if not idempotency_key:
-        return _send(caller, req)
-    return Message.model_validate(_send_once(caller, req, idempotency_key, lambda_context))
+        return _send(caller, req, conversation_id)
+    return Message.model_validate(_send_once(caller, req, idempotency_key, lambda_context, conversation_id))
 
 
-def _send(caller: Caller, req: SendRequest) -> Message:
+def _send(caller: Caller, req: SendRequest, conversation_id: str | None = None) -> Message:
     channel = access.require_channel(caller, req.channel_id)
-    message = build(caller, channel, req)
+    message = build(caller, channel, req, conversation_id=conversation_id)
     record(message)
     enqueue(message)
     _publish_status(message, "queued", previous=None)
     return message
 
 
-def _send_once(caller: Caller, req: SendRequest, key: str, lambda_context: Any) -> dict[str, Any]:
+def _send_once(
+    caller: Caller, req: SendRequest, key: str, lambda_context: Any, conversation_id: str | None = None
+) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -366,10 +377,13 @@ def _send_once(caller: Caller, req: SendRequest, key: str, lambda_context: Any) 
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=cfg)
     def send_message(request: dict[str, Any]) -> dict[str, Any]:
-        return _send(caller, req).model_dump(mode="json")
+        return _send(caller, req, conversation_id).model_dump(mode="json")
 
+    body = req.model_dump(mode="json")
+    if conversation_id:
+        body["conversation_id"] = conversation_id  # same key, other conversation: reused
     try:
-        return send_message(request={"caller": caller.user_id, "key": key, "body": req.model_dump(mode="json")})
+        return send_message(request={"caller": caller.user_id, "key": key, "body": body})
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used with a different request body", field="Idempotency-Key"
@@ -483,3 +497,116 @@ def list_messages(
                 new_pos[cid] = positions[cid]
     next_cursor = _encode({"c": new_pos}) if new_pos else None
     return [repo.split(i)[0] for _, i in taken], next_cursor
+
+
+# --------------------------------------------------------------------------------------------------
+# System auto-replies (issue 5: STOP/START/HELP confirmations, out-of-hours message)
+# --------------------------------------------------------------------------------------------------
+
+
+def system_message_id(*parts: str) -> str:
+    """A message id derived from ``parts`` (:func:`ids.stable_id`).
+
+    An auto-reply's id comes from the inbound SMS that caused it, so a redelivered inbound finds its
+    reply already recorded (``attribute_not_exists``) instead of sending it twice.
+    """
+    return ids.stable_id("auto-reply", *parts)
+
+
+def send_system(
+    channel: Channel,
+    to: str,
+    text: str,
+    *,
+    conversation_id: str | None,
+    reason: str,
+    allow_opted_out: bool = False,
+    message_id: str | None = None,
+) -> Message | None:
+    """Send an automatic reply through the normal pipeline (charged in the same transaction as the
+    message, blocklist checked, sender, receipts), as the system (``created_by`` None).
+
+    Never raises for a business reason: an auto-reply must not fail the inbound SMS that caused it.
+    Returns None (logged, metric ``AutoReplySkipped``) when the channel is disabled or one-way, the
+    number cannot receive SMS, is blocked (or opted out, unless ``allow_opted_out``: the confirmation
+    of a STOP goes to a number that has just opted out), the text is too long, credits are short or
+    it cannot be queued. With ``message_id`` (see :func:`system_message_id`) the reply is sent at most
+    once: a second call returns the message recorded by the first.
+    """
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from smsdesk.observability import metrics
+
+    def skipped(why: str) -> None:
+        logger.info(
+            "auto-reply skipped",
+            extra={"channel_id": channel.id, "reason": reason, "skipped": why, "conversation_id": conversation_id},
+        )
+        metrics.add_metric(name="AutoReplySkipped", unit=MetricUnit.Count, value=1)
+
+    if not channel.enabled:
+        return skipped("channel_disabled")
+    if not channel.can_reply:
+        return skipped("one_way_channel")
+    try:
+        number = parse_number(to, channel.default_region or config.default_country(), field="to")
+        if allow_opted_out:
+            if lists.is_blocked(channel.id, number.e164, "outbound"):
+                return skipped("recipient_blocked")
+        else:
+            lists.check_outbound(channel.id, number.e164)
+        body = smart_encode(text, only_if_gsm=True).text if channel.smart_encoding else text
+        count = check_length(body, channel.max_segments, field="text")
+    except AppError as exc:
+        return skipped(exc.code)
+    now = utcnow()
+    message = Message(
+        id=message_id or ids.new_id(),
+        channel_id=channel.id,
+        to=number.e164,
+        sender=channel.sender,
+        country=number.region,
+        text=body,
+        encoding=count.encoding,
+        segments=count.segments,
+        credits=credits_for(count.segments, number.region, channel.country_multipliers),
+        status="queued",
+        history=[StatusChange(status="queued", at=now, detail=f"auto-reply: {reason}")],
+        created_by=None,
+        created_at=now,
+        provider=channel.provider,
+        conversation_id=conversation_id,
+    )
+    recorded = _record_system(message)
+    if recorded == "insufficient_credits":
+        return skipped("insufficient_credits")
+    if recorded == "exists":
+        logger.info("auto-reply already recorded", extra={"message_id": message.id, "reason": reason})
+        return get(message.id)
+    try:
+        enqueue(message)
+    except ServiceUnavailable:
+        return skipped("enqueue_failed")  # enqueue() already failed and refunded it
+    _publish_status(message, "queued", previous=None)
+    metrics.add_metric(name="AutoReplySent", unit=MetricUnit.Count, value=1)
+    logger.info("auto-reply queued", extra={"message_id": message.id, "reason": reason, "channel_id": channel.id})
+    return message
+
+
+def _record_system(message: Message) -> str:
+    """Charge and record like :func:`record`: ``recorded``, ``exists`` (the id is taken: an earlier
+    delivery of the same inbound sent it) or ``insufficient_credits``."""
+    for attempt in range(5):
+        items = [*credits.charge_items(message), repo.put_new(message)] if message.credits > 0 else []
+        items = items or [repo.put_new(message)]
+        try:
+            credits_repo.transact(items)
+            return "recorded"
+        except credits_repo.TransactionCanceled as exc:
+            reasons = exc.reasons or []
+            if len(reasons) == len(items) and reasons[-1] == "ConditionalCheckFailed":
+                return "exists"
+            if message.credits > 0 and reasons and reasons[0] == "ConditionalCheckFailed":
+                return "insufficient_credits"
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # TransactionConflict: try again
+    raise ServiceUnavailable("could not record the auto-reply, please retry")

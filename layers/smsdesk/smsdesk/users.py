@@ -95,3 +95,12 @@ def list_users(*, limit: int = 50, cursor: str | None = None) -> tuple[list[User
     """A page of users ordered by e-mail."""
     items, nxt = repo.list_profiles(limit=limit, cursor=cursor)
     return [to_user(p) for p in items], nxt
+
+
+def set_availability(user_id: str, available: bool) -> User:
+    """Switch a user's availability (only available users can be assigned conversations; issue 6
+    routes to them). One UpdateItem of that field, so concurrent profile changes are kept."""
+    profile = repo.set_available(user_id, available)
+    if profile is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    return to_user(profile)

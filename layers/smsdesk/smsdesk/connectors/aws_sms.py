@@ -129,13 +129,23 @@ class AwsSmsConnector:
         ]
 
     def parse_inbound(self, request: WebhookRequest) -> InboundSms:
-        """Two-way SMS published by End User Messaging to the inbound SNS topic."""
-        event = json.loads(request.body or b"{}")
+        """Two-way SMS published by End User Messaging to the inbound SNS topic::
+
+            {"originationNumber": "+3161...", "destinationNumber": "+3197...", "messageKeyword": "KEYWORD_...",
+             "messageBody": "Hi", "inboundMessageId": "cae173d2-...", "previousPublishedMessageId": "wJ..."}
+
+        The event carries no timestamp: it is dated when smsdesk reads it from the inbound queue.
+        """
+        event = event_from_request(request)
+        message_id = event.get("inboundMessageId")
+        sender, to = event.get("originationNumber"), event.get("destinationNumber")
+        if not message_id or not sender or not to:
+            raise ValueError("AWS SMS inbound event without inboundMessageId, originationNumber or destinationNumber")
         return InboundSms(
             provider="aws_sms",
-            provider_id=str(event.get("inboundMessageId") or ""),
-            **{"from": str(event.get("originationNumber") or "")},
-            to=str(event.get("destinationNumber") or ""),
+            provider_id=str(message_id),
+            **{"from": str(sender)},
+            to=str(to),
             text=str(event.get("messageBody") or ""),
             received_at=received_at(request),
         )

@@ -31,7 +31,7 @@ import time
 import urllib.request
 from typing import Any
 
-from smsdesk.connectors._util import received_at
+from smsdesk.connectors._util import receipt_id, received_at
 from smsdesk.connectors.base import (
     PermanentError,
     SendResult,
@@ -196,12 +196,18 @@ class SandboxConnector:
         ]
 
     def parse_inbound(self, request: WebhookRequest) -> InboundSms:
+        """``{"id", "from", "to", "text", "at"}`` (what ``POST /sandbox/inbound`` posts). Without an
+        ``id`` the body's hash is the provider id, so the same request delivered again is the same SMS."""
         e = json.loads(request.body or b"{}")
+        if not isinstance(e, dict) or not e.get("from") or not e.get("to") or not isinstance(e.get("text"), str):
+            raise ValueError("sandbox inbound webhook needs from, to and text")
         return InboundSms(
             provider="sandbox",
-            provider_id=e.get("id") or new_id("SBIN"),
-            **{"from": e["from"]},
-            to=e["to"],
+            provider_id=str(
+                e.get("id") or "SBIN" + receipt_id("sandbox-inbound", request.body.decode(errors="replace"))
+            ),
+            **{"from": str(e["from"])},
+            to=str(e["to"]),
             text=e["text"],
             received_at=e.get("at") or received_at(request),
         )

@@ -197,11 +197,20 @@ class TwilioConnector:
         ]
 
     def parse_inbound(self, request: WebhookRequest) -> InboundSms:
+        """An incoming-message webhook (form post: ``MessageSid``, ``From``, ``To``, ``Body``, ...).
+
+        Twilio sends no timestamp: the message is dated when our webhook received it. ``Body`` may be
+        absent (a media-only MMS): the text is then empty.
+        """
+        sid = _first(request, "MessageSid") or _first(request, "SmsMessageSid") or _first(request, "SmsSid")
+        sender, to = _first(request, "From"), _first(request, "To")
+        if not sid or not sender or not to:
+            raise ValueError("Twilio inbound webhook without MessageSid, From or To")
         return InboundSms(
             provider="twilio",
-            provider_id=_first(request, "MessageSid") or "",
-            **{"from": _first(request, "From") or ""},
-            to=_first(request, "To") or "",
+            provider_id=sid,
+            **{"from": sender},
+            to=to,
             text=_first(request, "Body") or "",
             received_at=received_at(request),
         )

@@ -185,44 +185,10 @@ def page(
         names["#st"] = "status"
         values[":st"] = {"S": status}
     if channel_ids is not None:
-        ids = sorted(channel_ids)[:100]
-        placeholders = [f":c{i}" for i in range(len(ids))]
-        for p, cid in zip(placeholders, ids, strict=True):
-            values[p] = {"S": cid}
-        filters.append(f"channel_id IN ({', '.join(placeholders)})" if ids else "attribute_not_exists(PK)")
-    kwargs: dict[str, Any] = {
-        "TableName": config.table_name(),
-        "IndexName": index,
-        "KeyConditionExpression": expr,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-    }
-    if filters:
-        kwargs["FilterExpression"] = " AND ".join(filters)
-    out: list[dict[str, Any]] = []
-    last: dict[str, Any] | None = start
-    while len(out) < limit:
-        kwargs["Limit"] = max(limit - len(out), 10) if filters else limit - len(out)
-        if last:
-            kwargs["ExclusiveStartKey"] = last
-        else:
-            kwargs.pop("ExclusiveStartKey", None)
-        resp = aws.dynamodb().query(**kwargs)
-        items = [table.deserialize(i) for i in resp.get("Items", [])]
-        lek = resp.get("LastEvaluatedKey")
-        room = limit - len(out)
-        if len(items) > room:
-            # Took part of this response: resume after the last item we return.
-            out.extend(items[:room])
-            return out, raw_key(out[-1], index)
-        out.extend(items)
-        last = lek
-        if not lek:
-            return out, None
-    return out, last
+        filters.append(table.in_filter("channel_id", channel_ids, values))
+    return table.index_page(
+        index=index, key_condition=expr, names=names, values=values, filters=filters, limit=limit, start=start
+    )
 
 
-def raw_key(item: dict[str, Any], index: str) -> dict[str, Any]:
-    names = ("PK", "SK", f"{index}PK", f"{index}SK")
-    return {n: {"S": item[n]} for n in names}
+raw_key = table.raw_key

@@ -116,3 +116,72 @@ def query(
         kwargs["ExclusiveStartKey"] = start
     resp = aws.dynamodb().query(**kwargs)
     return [deserialize(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey"))
+
+
+def raw_key(item: dict[str, Any], index: str) -> dict[str, Any]:
+    """The raw (typed) key of ``item`` in ``index``: what ``ExclusiveStartKey`` takes to resume after it."""
+    return {n: {"S": item[n]} for n in ("PK", "SK", f"{index}PK", f"{index}SK")}
+
+
+def in_filter(attribute: str, allowed: set[str], values: dict[str, Any], *, prefix: str = "c") -> str:
+    """A ``attribute IN (...)`` filter over ``allowed`` (adds the placeholders to ``values``).
+
+    DynamoDB takes at most 100 operands; callers pass the channels a user may use, which stays far
+    below that. An empty set matches nothing.
+    """
+    if len(allowed) > 100:
+        raise ValueError("an IN filter takes at most 100 values")
+    ids = sorted(allowed)
+    for n, value in enumerate(ids):
+        values[f":{prefix}{n}"] = {"S": value}
+    return (
+        f"{attribute} IN ({', '.join(f':{prefix}{n}' for n in range(len(ids)))})" if ids else "attribute_not_exists(PK)"
+    )
+
+
+def index_page(
+    *,
+    index: str,
+    key_condition: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+    filters: list[str],
+    limit: int,
+    start: dict[str, Any] | None,
+    newest_first: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to ``limit`` items of one GSI partition after ``start`` (a raw key).
+
+    Filter expressions can make a query come back short, so it is repeated until the page is full or
+    the partition is exhausted. Returns the items and the raw key to resume after (None: exhausted).
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "IndexName": index,
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+    }
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
+    out: list[dict[str, Any]] = []
+    last = start
+    while len(out) < limit:
+        kwargs["Limit"] = max(limit - len(out), 10) if filters else limit - len(out)
+        if last:
+            kwargs["ExclusiveStartKey"] = last
+        else:
+            kwargs.pop("ExclusiveStartKey", None)
+        resp = aws.dynamodb().query(**kwargs)
+        items = [deserialize(i) for i in resp.get("Items", [])]
+        room = limit - len(out)
+        if len(items) > room:
+            # Took part of this response: resume after the last item returned.
+            out.extend(items[:room])
+            return out, raw_key(out[-1], index)
+        out.extend(items)
+        last = resp.get("LastEvaluatedKey")
+        if not last:
+            return out, None
+    return out, last

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from smsdesk import aws, config
 from smsdesk.data import table
 
 
@@ -34,3 +37,34 @@ def list_profiles(*, limit: int = 50, cursor: str | None = None) -> tuple[list[d
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in {"PK", "SK", "GSI1PK", "GSI1SK", "type"}}
+
+
+def set_available(user_id: str, available: bool) -> dict[str, Any] | None:
+    """Set only ``available`` (an UpdateItem: the rest of the profile is left as it is); None if the
+    profile does not exist."""
+    try:
+        resp = aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(f"USER#{user_id}", "PROFILE"),
+            UpdateExpression="SET available = :a",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":a": {"BOOL": available}},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return _strip(table.deserialize(resp["Attributes"]))
+
+
+def require_available(user_id: str) -> dict[str, Any]:
+    """A transaction item that holds only while the user exists and is available (assignments)."""
+    return {
+        "ConditionCheck": {
+            "TableName": config.table_name(),
+            "Key": table.key(f"USER#{user_id}", "PROFILE"),
+            "ConditionExpression": "available = :t",
+            "ExpressionAttributeValues": {":t": {"BOOL": True}},
+        }
+    }

@@ -1,8 +1,9 @@
 """The webhook application (public API Gateway routes under /webhooks, local-only /sandbox).
 
 Each provider's connector verifies its signature here and the raw event is stored durably on the
-inbound or receipts queue before the 2xx answer (``webhooks.routes``: delivery receipts; inbound SMS
-arrive with issue 5). ``webhooks.sandbox`` serves the sandbox provider's outbox on the local stack.
+inbound or receipts queue before the 2xx answer (``webhooks.routes``: delivery receipts and inbound
+SMS). ``webhooks.sandbox`` serves the sandbox provider's side on the local stack (its outbox, and
+simulated inbound SMS posted through the real inbound route).
 Unknown paths answer 404 with the standard error body.
 """
 

@@ -1,7 +1,8 @@
-"""``POST /webhooks/{provider}/{channel_id}/status``: verify, store raw on the receipts queue, answer 200.
+"""``POST /webhooks/{provider}/{channel_id}/status`` and ``.../inbound``: verify, store raw on the receipts
+or inbound queue, answer 200 (Twilio inbound: empty TwiML).
 
-Nothing is parsed or applied here: the provider gets its 2xx as soon as the raw request is durable on
-SQS, and the receipts function does the work (and can be retried) without the provider waiting or
+Nothing is applied here: the provider gets its 2xx as soon as the raw request is durable on SQS, and
+the receipts / inbound function does the work (and can be retried) without the provider waiting or
 re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from smsdesk import aws, channels, config, manifest
 from smsdesk.connectors.base import SignatureError, WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
-from smsdesk.envelopes import ReceiptEnvelope
-from smsdesk.errors import Forbidden, NotFound
+from smsdesk.envelopes import InboundEnvelope, ReceiptEnvelope
+from smsdesk.errors import Forbidden, NotFound, ValidationError
 from smsdesk.models import utcnow
 from smsdesk.observability import logger
 
@@ -67,8 +69,9 @@ def raw_record(request: WebhookRequest) -> dict:
     return raw
 
 
-@router.post("/webhooks/<provider>/<channel_id>/status")
-def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
+def verified_request(provider: str, channel_id: str) -> WebhookRequest:
+    """The current request, if ``channel_id`` is a channel of ``provider`` and the provider's signature
+    checks out: 404 for an unknown provider or channel, 403 ``invalid_signature`` otherwise."""
     if not is_known(provider):
         raise NotFound(f"no provider {provider}", field="provider")
     channel = channels.get_channel(channel_id)
@@ -82,8 +85,46 @@ def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
             "webhook signature rejected", extra={"provider": provider, "channel_id": channel_id, "reason": str(exc)}
         )
         raise InvalidSignature(str(exc), field=_SIGNATURE_HEADERS.get(provider)) from exc
+    return request
+
+
+@router.post("/webhooks/<provider>/<channel_id>/status")
+def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
+    request = verified_request(provider, channel_id)
     envelope = ReceiptEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
     aws.sqs().send_message(
         QueueUrl=config.queue_url(manifest.RECEIPTS_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
     )
     return {"received": True}
+
+
+#: Twilio expects TwiML from a messaging webhook; an empty ``<Response/>`` means "no reply from here"
+#: (replies are sent through the API by the routing, never inline).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+@router.post("/webhooks/<provider>/<channel_id>/inbound")
+def inbound_sms(provider: str, channel_id: str) -> Response[Any]:
+    """An inbound SMS: verify, check it parses (a payload we could never route is refused with 422
+    here rather than dead-lettered later), store it raw on the inbound queue, answer 200.
+
+    Nothing is routed here: duplicates, keywords and conversations are the inbound function's job,
+    which keeps this answer fast and the provider from retrying.
+    """
+    request = verified_request(provider, channel_id)
+    try:
+        sms = get_connector(provider).parse_inbound(request)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(
+            f"not an inbound SMS this provider sends: {exc}", field="body", code="invalid_payload"
+        ) from exc
+    envelope = InboundEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
+    aws.sqs().send_message(
+        QueueUrl=config.queue_url(manifest.INBOUND_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
+    )
+    logger.info(
+        "inbound SMS stored", extra={"provider": provider, "channel_id": channel_id, "provider_id": sms.provider_id}
+    )
+    if provider == "twilio":
+        return Response(status_code=200, content_type="text/xml", body=EMPTY_TWIML)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"received": True})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from smsdesk import config
+from smsdesk import config, users
 from smsdesk.api.identity import caller
 from smsdesk.data import users as users_repo
 
@@ -41,3 +41,19 @@ def me() -> Me:
         name=profile.get("name"),
         available=bool(profile.get("available", False)),
     )
+
+
+class AvailabilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    available: bool
+
+
+@router.put(
+    "/v1/me/availability",
+    summary="Set yourself available or unavailable (only available users get conversations assigned)",
+    tags=["users"],
+)
+def set_availability(body: AvailabilityRequest) -> Me:
+    who = caller(router)
+    user = users.set_availability(who.user_id, body.available)
+    return Me(user_id=who.user_id, role=who.role, email=user.email, name=user.name, available=user.available)
