@@ -114,6 +114,7 @@ def scenarios(stack: Any) -> list[Row]:
     rows.append(_row("POST /v1/messages/preview (no channel)", c))
     rows.extend(_send_scenarios(stack))
     rows.extend(_inbound_scenarios(stack))
+    rows.extend(_dispatch_scenarios(stack))
     return rows
 
 
@@ -205,6 +206,98 @@ def _inbound_and_wait(stack: Any, channel: dict[str, Any], frm: str, text: str) 
     time.sleep(0.3)  # trailing bus events inside the counting window
 
 
+def _dispatch_scenarios(stack: Any) -> list[Row]:
+    """Queue assignment (issue 6): ``queueing.dispatch`` of a round-robin channel with one waiting
+    conversation and one available agent (the owner, in the channel's team). Counted around the call
+    itself (it runs inside the inbound/API functions in the stack), including the final look that
+    finds the queue empty."""
+    import datetime as dt
+    import uuid
+
+    from smsdesk import channels, conversations, queueing
+    from smsdesk.data import users as users_repo
+    from smsdesk.models import InboundSms
+
+    _, me = http(stack, "GET", "/v1/me")
+    status, team = http(stack, "POST", "/v1/teams", {"name": f"bench-queue-{uuid.uuid4().hex[:6]}"})
+    if status != 201:
+        return []
+    assert http(stack, "PUT", f"/v1/teams/{team['id']}/members", {"user_ids": [me["user_id"]]})[0] == 200
+    status, channel = http(
+        stack,
+        "POST",
+        "/v1/channels",
+        {
+            "name": "bench-queue",
+            "type": "two_way",
+            "sender": "+3197010000098",
+            "provider": "sandbox",
+            "queue": {"strategy": "round_robin"},
+        },
+    )
+    assert status in (200, 201), channel
+    assert http(stack, "PUT", f"/v1/channels/{channel['id']}/teams", {"team_ids": [team["id"]]})[0] == 200
+    users_repo.set_available(me["user_id"], False)
+    ch = channels.get_channel(channel["id"])
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": "+31612349950"},
+        to=ch.sender,
+        text="waiting",
+        received_at=dt.datetime.now(dt.UTC),
+    )
+    conv = conversations.record_inbound(ch, sms).conversation
+    users_repo.set_available(me["user_id"], True)  # no dispatch: the scenario below does it
+    with counting() as c:
+        _local.label = "dispatch"
+        try:
+            assigned = queueing.dispatch(ch.id, now=dt.datetime.now(dt.UTC))
+        finally:
+            _local.label = None
+    assert assigned == 1 and (conversations.get(conv.id) or conv).assignee_id == me["user_id"]
+    return [_row("assignment (dispatch one waiting conversation, round robin, 1 agent)", c, {"dispatch"})]
+
+
+#: Filled by :func:`run`: (timer path, timers, median ms, max ms) — end-to-end lateness of the action.
+TIMER_LATENESS: list[tuple[str, int, float, float]] = []
+
+
+def timer_lateness(stack: Any, n: int = 8) -> list[tuple[str, int, float, float]]:
+    """Lateness (action run − due) of ``n`` SQS-delay timers and ``n`` Scheduler timers (a ``now`` 20
+    minutes back makes them "long" without waiting), due 1–4 s ahead, through the real timers queue and
+    function; plus the schedule driver's own lateness (due → message sent) from the invocation log."""
+    import datetime as dt
+    import statistics
+    import uuid
+
+    from smsdesk import timers
+    from smsdesk.models import utcnow
+
+    fired: dict[str, float] = {}
+    timers.ACTIONS["bench_probe"] = lambda t: fired.setdefault(t.target_id, time.time())
+    due: dict[str, tuple[str, float]] = {}
+    since = stack.invocations.last_seq
+    now = utcnow()
+    for i in range(n):
+        for path, shift in (("sqs", 0), ("scheduler", 20)):
+            target = f"{path}-{uuid.uuid4().hex}"
+            at = now + dt.timedelta(seconds=1 + 3 * i / n)
+            timers.schedule("bench_probe", target, at, now=now - dt.timedelta(minutes=shift))
+            due[target] = (path, at.timestamp())
+    wait_until(lambda: len(fired) >= len(due), timeout=15)
+    rows = []
+    for path in ("sqs", "scheduler"):
+        late = [(fired[t] - d) * 1000 for t, (p, d) in due.items() if p == path and t in fired]
+        if late:
+            rows.append((f"{path} timer → action", len(late), statistics.median(late), max(late)))
+    driver = [e["lateness_ms"] for e in stack.invocations.entries(kind="schedule", since=since)]
+    if driver:
+        rows.append(("schedule driver (due → SQS)", len(driver), statistics.median(driver), max(driver)))
+    timers.ACTIONS.pop("bench_probe", None)
+    return rows
+
+
 def run() -> list[Row]:
     import tempfile
 
@@ -212,7 +305,9 @@ def run() -> list[Row]:
     from smsdesk.local.stack import LocalStack
 
     with tempfile.TemporaryDirectory() as tmp, LocalStack(port=0, local_json=f"{tmp}/local.json") as stack:
-        return scenarios(stack)
+        rows = scenarios(stack)
+        TIMER_LATENESS[:] = timer_lateness(stack)
+        return rows
 
 
 if __name__ == "__main__":

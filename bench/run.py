@@ -102,6 +102,11 @@ def main() -> int:
         detail = ", ".join(f"{k} ×{v}" for k, v in sorted(by_api.items()))
         out(f"| {op} | {total} | {detail} |")
     out()
+    out("## Timer lateness on the local stack (action run − due)\n")
+    out("| timer path | timers | median ms | max ms |\n|---|---:|---:|---:|")
+    for path, count, median, worst in bench_aws_calls.TIMER_LATENESS:
+        out(f"| {path} | {count} | {median:.0f} | {worst:.0f} |")
+    out()
 
     import bench_sender_rate
 

@@ -195,7 +195,7 @@ def test_delete_is_for_good(stack: LocalStack, http: Http, make_user: Any, chann
     assert after.created and after.conversation.id != conv_id
 
 
-def wait_delivered(stack: LocalStack, http: Http, conv_id: str, msg_id: str, timeout: float = 10) -> dict:
+def wait_delivered(stack: LocalStack, http: Http, conv_id: str, msg_id: str, timeout: float = 25) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         status, body = get_conv(stack, http, conv_id)

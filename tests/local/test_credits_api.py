@@ -125,7 +125,7 @@ def capture_events(stack: LocalStack, prefix: str) -> Any:
     ev.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
     ev.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
 
-    def drain(expected: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def drain(expected: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         got: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while len(got) < expected and time.monotonic() < deadline:

@@ -99,7 +99,7 @@ def inbound(
     return str(ev["id"])
 
 
-def wait_processed(stack: LocalStack, since: int, n: int, timeout: float = 8.0) -> None:
+def wait_processed(stack: LocalStack, since: int, n: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while sum(e["records"] - e["failures"] for e in stack.invocations.entries(function="inbound", since=since)) < n:
         assert time.monotonic() < deadline, "the inbound SMS were not processed"
@@ -120,7 +120,7 @@ def conversation(stack: LocalStack, http: Http, channel_id: str, number: str) ->
     return detail
 
 
-def outbox(stack: LocalStack, http: Http, to: str, *, want: int = 0, timeout: float = 6.0) -> list[str]:
+def outbox(stack: LocalStack, http: Http, to: str, *, want: int = 0, timeout: float = 20.0) -> list[str]:
     """Texts the sandbox carrier accepted for ``to``, oldest first (waits until at least ``want``)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -88,7 +88,7 @@ def processed_since(stack: LocalStack, since: int) -> int:
     return sum(e["records"] - e["failures"] for e in stack.invocations.entries(function="inbound", since=since))
 
 
-def wait_processed(stack: LocalStack, since: int, n: int = 1, timeout: float = 8.0) -> None:
+def wait_processed(stack: LocalStack, since: int, n: int = 1, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while processed_since(stack, since) < n:
         assert time.monotonic() < deadline, f"{processed_since(stack, since)} of {n} inbound records processed"

@@ -187,7 +187,7 @@ def test_each_queue_trigger_runs_its_function(
     client(stack, "sqs").send_message(
         QueueUrl=stack.env[trigger.queue.env], MessageBody=json.dumps(SAMPLES[trigger.queue.name])
     )
-    entry = stack.invocations.wait_for(lambda e: e.get("function") == fn.name, since=since, timeout=5)
+    entry = stack.invocations.wait_for(lambda e: e.get("function") == fn.name, since=since, timeout=20)
     assert entry["trigger"] == "sqs" and entry["source"] == trigger.queue.name
     assert entry["ok"] and entry["failures"] == 0
 
@@ -199,7 +199,7 @@ def test_sns_topics_deliver_to_their_queues_functions(stack: LocalStack) -> None
             fn = next(f for f, t in queue_triggers() if t.queue.name == qname)
             since = stack.invocations.last_seq
             sns.publish(TopicArn=stack.env[topic.env], Message=json.dumps(SAMPLES[qname]))
-            entry = stack.invocations.wait_for(lambda e, fn=fn: e.get("function") == fn.name, since=since, timeout=5)
+            entry = stack.invocations.wait_for(lambda e, fn=fn: e.get("function") == fn.name, since=since, timeout=20)
             assert entry["ok"] and entry["failures"] == 0, entry  # raw delivery: the envelope parses
 
 
@@ -229,7 +229,7 @@ def test_bus_rule_matches_like_eventbridge(stack: LocalStack) -> None:
         ]
     )
     assert resp["FailedEntryCount"] == 0
-    entry = stack.invocations.wait_for(lambda e: e.get("function") == "notifier", since=since, timeout=5)
+    entry = stack.invocations.wait_for(lambda e: e.get("function") == "notifier", since=since, timeout=20)
     assert entry["trigger"] == "bus" and entry["source"] == rule.rule_name and entry["ok"]
     time.sleep(0.3)
     ran = stack.invocations.entries(function="notifier", since=since)
@@ -255,10 +255,10 @@ def test_due_schedule_fires_into_timers_queue(stack: LocalStack) -> None:
         },
         ActionAfterCompletion="DELETE",
     )
-    fire = stack.invocations.wait_for(lambda e: e.get("schedule") == name, since=since, timeout=6)
+    fire = stack.invocations.wait_for(lambda e: e.get("schedule") == name, since=since, timeout=20)
     assert fire["ok"] and 0 <= fire["lateness_ms"] < 1000, fire
     assert abs(fire["due"] - due.timestamp()) < 0.001
-    ran = stack.invocations.wait_for(lambda e: e.get("function") == "timers", since=since, timeout=5)
+    ran = stack.invocations.wait_for(lambda e: e.get("function") == "timers", since=since, timeout=20)
     assert ran["ok"] and ran["failures"] == 0
     with pytest.raises(ClientError) as exc:
         sch.get_schedule(Name=name, GroupName=stack.env[manifest.SCHEDULE_GROUP.env])
@@ -303,7 +303,7 @@ def test_partial_batch_failure_retries_then_dead_letters(stack: LocalStack) -> N
             {"Id": "bad", "MessageBody": json.dumps({"not": "an envelope"})},
         ],
     )
-    first = stack.invocations.wait_for(lambda e: e.get("function") == "inbound", since=since, timeout=5)
+    first = stack.invocations.wait_for(lambda e: e.get("function") == "inbound", since=since, timeout=20)
     assert first["ok"] and first["failures"] == 1  # the valid record succeeded; only the invalid one failed
     dlq_url = stack.resources.queues[q.name].dlq_url
     deadline = time.monotonic() + q.max_receive_count * 2 + 6

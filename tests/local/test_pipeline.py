@@ -85,7 +85,7 @@ def get_message(stack: LocalStack, http: Http, message_id: str) -> dict[str, Any
 
 
 def wait_status(
-    stack: LocalStack, http: Http, message_id: str, want: str, timeout: float = 10.0, **fields: Any
+    stack: LocalStack, http: Http, message_id: str, want: str, timeout: float = 25.0, **fields: Any
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -145,7 +145,7 @@ def test_send_is_delivered_within_seconds_and_charged(stack: LocalStack, http: H
     before = balance(stack, http)
     msg = send(stack, http, channel["id"], "0612345678")
     assert balance(stack, http) == before - msg["credits"]
-    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
     assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
     assert done["provider_id"].startswith("SB") and done["refunded"] is False
     (entry,) = outbox(stack, http, msg["id"])
@@ -165,7 +165,7 @@ def test_multi_part_message_is_delivered_when_every_part_is(
 ) -> None:
     msg = send(stack, http, channel["id"], "+31612345679", text="x" * 300)
     assert msg["segments"] == 2
-    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
     assert done["parts_total"] == 2 and done["parts_delivered"] == 2
 
 
@@ -225,7 +225,7 @@ def test_forged_or_misrouted_webhooks_are_rejected_and_leave_nothing(
 
 def test_duplicate_and_late_receipts_change_nothing(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
     msg = send(stack, http, channel["id"], "+31612345670")
-    done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+    done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
     key = signing_key(channel["id"])
     delivered_at = done["history"][-1]["at"]
     replay = [
@@ -262,7 +262,7 @@ def test_receipt_before_the_provider_id_is_kept_and_applied(
             assert sandbox.post_signed(url, event, key) == 200
         applied = 0
         while applied < len(events):  # the receipts consumer handles them while the id is unknown
-            run = stack.invocations.wait_for(lambda e: e.get("function") == "receipts", since=since, timeout=5)
+            run = stack.invocations.wait_for(lambda e: e.get("function") == "receipts", since=since, timeout=20)
             since, applied = run["seq"], applied + run["records"] - run["failures"]
 
     monkeypatch.setattr(sandbox, "_deliver_later", deliver_now)
@@ -285,10 +285,10 @@ def parked(stack: LocalStack, http: Http) -> Callable[[], tuple[dict[str, Any], 
     def make() -> tuple[dict[str, Any], dict[str, Any]]:
         ch = create_channel(stack, http, throughput_mps=1 / 60)
         first = send(stack, http, ch["id"], "+31612345672")
-        wait_status(stack, http, first["id"], "delivered", timeout=8)
+        wait_status(stack, http, first["id"], "delivered", timeout=25)
         since = stack.invocations.last_seq
         msg = send(stack, http, ch["id"], "+31612345673")
-        stack.invocations.wait_for(lambda e: e.get("function") == "sender", since=since, timeout=5)
+        stack.invocations.wait_for(lambda e: e.get("function") == "sender", since=since, timeout=20)
         assert get_message(stack, http, msg["id"])["status"] == "queued"
         return ch, msg
 
@@ -435,7 +435,7 @@ def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, monkeypatch: p
         )
         assert ch["webhook_urls"]["status"].startswith(f"http://127.0.0.1:{stack.gateway.port}/webhooks/twilio/")
         msg = send(stack, http, ch["id"], "+31687654321", text="Hi from Twilio")
-        done = wait_status(stack, http, msg["id"], "delivered", timeout=8)
+        done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
         (created,) = fake.created
         assert (created["To"], created["From"], created["Body"]) == ("+31687654321", "+31612345600", "Hi from Twilio")
         assert created["StatusCallback"] == ch["webhook_urls"]["status"] and done["provider_id"] == created["sid"]

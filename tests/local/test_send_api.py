@@ -415,7 +415,7 @@ def capture_events(stack: LocalStack, prefixes: list[str]) -> Any:
     ev.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
     ev.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
 
-    def drain(pred: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def drain(pred: Any, timeout: float = 15.0) -> list[dict[str, Any]]:
         got: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while not pred(got) and time.monotonic() < deadline:

@@ -28,11 +28,12 @@ from typing import Any, Literal
 import phonenumbers
 from pydantic import BaseModel, Field
 
-from smsdesk import access, channels, config, contacts, events, ids, messages
+from smsdesk import access, channels, config, contacts, events, ids, messages, queueing, stats
 from smsdesk.auth import Caller
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import conversations as repo
 from smsdesk.data import messages as messages_repo
+from smsdesk.data import queueing as queue_repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
 from smsdesk.errors import AppError, Conflict, NotFound, ValidationError
@@ -158,6 +159,8 @@ def with_outbound(conv: Conversation, msg: Message) -> Conversation:
         update["last_message_preview"] = preview(msg.text)
     if msg.created_by and conv.answered_at is None:
         update |= {"answered_at": msg.created_at, "answered_by": msg.created_by}
+    if conv.transferred_from and msg.created_by and msg.created_by == conv.assignee_id:
+        update |= {"transferred_from": None, "transferred_at": None}  # the receiver took the transfer
     return conv.model_copy(update=update)
 
 
@@ -275,6 +278,7 @@ def _open_for(
         if outcome != "append":
             items.append(repo.pointer_open(channel.id, number, conv.id, expected=pointer))
         items.extend(contact_items)
+        items = queue_repo.with_load(items, original, conv)  # issue 6: agents' open_count
         if not items:
             return conv, version or 0, outcome, msg
         try:
@@ -301,7 +305,7 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
                 number,
                 now,
                 message_for=lambda cid: inbound_message(channel, sms, number, cid),
-                change=lambda c, m: with_inbound(c, m) if m else c,
+                change=lambda c, m: queueing.enqueue(with_inbound(c, m) if m else c, now),
             )
         except _Duplicate:
             existing = messages_repo.get(inbound_message_id(sms.provider, sms.provider_id))
@@ -320,6 +324,9 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
             batch.append(("conversation.reopened", conversation_event(conv, at=now, by=None)))
         batch.append(("message.received", messages.status_event(msg, "received", None)))
         _publish(batch)
+        queueing.enqueued(conv, channel, now=now)
+        if conv.assignee_id is None and channel.queue.strategy != "manual":
+            queueing.dispatch_quietly([channel.id], now=now)
         return InboundResult(conv, msg, created=outcome == "create", reopened=outcome == "reopen", duplicate=False)
     raise RuntimeError(f"inbound {sms.provider}/{sms.provider_id}: its conversation keeps disappearing")
 
@@ -373,7 +380,8 @@ def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Cha
         if change is None:
             return conv
         try:
-            repo.transact([repo.put(change.conv, version=version), *change.extra])
+            items = [repo.put(change.conv, version=version), *change.extra]
+            repo.transact(queue_repo.with_load(items, conv, change.conv))
         except repo.TransactionCanceled as exc:
             for index, error in change.errors.items():
                 if index < len(exc.reasons) and exc.reasons[index] == "ConditionalCheckFailed":
@@ -427,7 +435,11 @@ def unassign(caller: Caller, conversation_id: str) -> Conversation:
         detail = conversation_event(new, at=now, by=caller.user_id, previous_assignee_id=conv.assignee_id)
         return _Change(new, [("conversation.unassigned", detail)])
 
-    return _cas(caller, conversation_id, step)
+    before = get(conversation_id)
+    conv = _cas(caller, conversation_id, step)
+    if before is not None and before.assignee_id and conv.assignee_id is None:
+        queueing.on_agent_freed(before.assignee_id, now=now)  # issue 6: freed capacity
+    return conv
 
 
 def close(caller: Caller, conversation_id: str) -> Conversation:
@@ -445,7 +457,13 @@ def close(caller: Caller, conversation_id: str) -> Conversation:
             extra=[repo.pointer_close(conv.channel_id, conv.number, conv.id, now)],
         )
 
-    return _cas(caller, conversation_id, step)
+    before = get(conversation_id)
+    conv = _cas(caller, conversation_id, step)
+    if before is not None and before.status == "open" and before.enqueued_at and before.answered_at is None:
+        stats.record(conv, "abandoned", now)  # issue 6: closed before an agent answered
+        queueing.left_queue(conv.id)
+    queueing.on_agent_freed(conv.assignee_id, now=now)  # issue 6: freed capacity
+    return conv
 
 
 def reopen(caller: Caller, conversation_id: str) -> Conversation:
@@ -495,7 +513,7 @@ def delete(caller: Caller, conversation_id: str) -> int:
             break
         current, version = got
         pointer = repo.get_pointer(current.channel_id, current.number)
-        items = [repo.tombstone(current, version=version)]
+        items = queue_repo.with_load([repo.tombstone(current, version=version)], current, None)
         if pointer is not None and pointer.conversation_id == current.id:
             items.append(repo.pointer_delete(current.channel_id, current.number, current.id))
         try:
@@ -519,6 +537,10 @@ def delete(caller: Caller, conversation_id: str) -> int:
     repo.delete_tombstone(conv.id)
     now = utcnow()
     _publish([("conversation.deleted", conversation_event(conv, at=now, by=caller.user_id, messages_deleted=removed))])
+    if conv.status == "open":
+        if conv.answered_at is None:
+            stats.record(conv, "abandoned", now)  # issue 6: deleted before an agent answered
+        queueing.on_agent_freed(conv.assignee_id, now=now)  # issue 6: freed capacity
     return removed
 
 
@@ -545,6 +567,9 @@ def record_outbound(conversation_id: str, msg: Message) -> Conversation | None:
         except repo.TransactionCanceled:
             _backoff(attempt)
             continue
+        if conv.answered_at is None and new.answered_at is not None and new.enqueued_at is not None:
+            stats.record(new, "answered", new.answered_at)  # issue 6: service level
+            queueing.left_queue(new.id)
         return new
     raise RuntimeError(f"conversation {conversation_id}: too many concurrent updates")
 
@@ -619,7 +644,11 @@ def _discard(conv: Conversation, version: int) -> bool:
     """Remove a conversation this request just created, unless someone used it meanwhile."""
     try:
         repo.transact(
-            [repo.tombstone(conv, version=version), repo.pointer_delete(conv.channel_id, conv.number, conv.id)]
+            queue_repo.with_load(
+                [repo.tombstone(conv, version=version), repo.pointer_delete(conv.channel_id, conv.number, conv.id)],
+                conv,
+                None,
+            )
         )
     except repo.TransactionCanceled:
         return False

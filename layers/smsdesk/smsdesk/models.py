@@ -278,6 +278,11 @@ class Conversation(BaseModel):
     enqueued_at: dt.datetime | None = None
     answered_at: dt.datetime | None = None
     answered_by: str | None = None
+    #: Waited longer than the channel's ``max_queue_time_s`` (stays in the queue; issue 6 timers).
+    timed_out_at: dt.datetime | None = None
+    #: A pending transfer: who handed it over and when; cleared when the receiver takes it.
+    transferred_from: str | None = None
+    transferred_at: dt.datetime | None = None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -1,15 +1,80 @@
-"""Bus events -> per-user notifications.
+"""Bus events -> per-user notifications (feed + ``notification.created`` on the bus).
 
-Foundation only: the event is received from the ``notifications`` rule and logged. Preferences and
-the notification feed arrive with issue 6.
+``message.received`` notifies the users who may use the channel, by their preferences and whether
+the conversation is theirs, a colleague's or unassigned; ``conversation.assigned`` and
+``conversation.transferred`` notify the new assignee. Other events are ignored.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
+from smsdesk import channels, notifications
+from smsdesk.data import conversations as conversations_repo
+from smsdesk.data import teams as teams_repo
+from smsdesk.data import users as users_repo
 from smsdesk.observability import logger
 
 
+def _candidates() -> list[notifications.Candidate]:
+    """Every user with their teams and preferences (a contact center has tens, not thousands)."""
+    out: list[notifications.Candidate] = []
+    cursor: str | None = None
+    while True:
+        profiles, cursor = users_repo.list_profiles(limit=100, cursor=cursor)
+        for p in profiles:
+            uid = p["user_id"]
+            out.append(
+                notifications.Candidate(
+                    uid,
+                    p.get("role", "agent"),
+                    frozenset(teams_repo.user_team_ids(uid)),
+                    notifications.get_preferences(uid),
+                )
+            )
+        if not cursor:
+            return out
+
+
+def _event_time(event: EventBridgeEvent) -> dt.datetime:
+    """The detail's own ``at`` (milliseconds; the envelope's ``time`` has whole seconds only, which
+    would not order two events of one second), else the envelope's time."""
+    for value in (event.detail.get("at"), event.time):
+        try:
+            return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except (TypeError, ValueError):
+            continue
+    return dt.datetime.now(dt.UTC)
+
+
 def handle_event(event: EventBridgeEvent) -> None:
-    logger.info("bus event received", extra={"detail_type": event.detail_type, "event_id": event.get_id})
+    detail, kind = event.detail, event.detail_type
+    at = _event_time(event)
+    if kind == "message.received" and detail.get("conversation_id"):
+        got = conversations_repo.get(detail["conversation_id"], consistent=False)
+        if got is None:
+            return
+        conv = got[0]
+        channel = channels.get_channel(conv.channel_id)
+        recipients = notifications.recipients_of_message(conv.assignee_id, channel.team_ids, _candidates())
+        message_id, by = detail.get("message_id"), None
+    elif kind in ("conversation.assigned", "conversation.transferred") and detail.get("assignee_id"):
+        assignee = detail["assignee_id"]
+        recipients = notifications.recipients_of_assignment(
+            assignee, detail.get("by"), notifications.get_preferences(assignee)
+        )
+        message_id, by = None, detail.get("by")
+    else:
+        return
+    created = notifications.deliver(
+        event.get_id,
+        recipients,
+        conversation_id=detail["conversation_id"],
+        channel_id=detail["channel_id"],
+        message_id=message_id,
+        by=by,
+        at=at,
+    )
+    logger.info("notifications", extra={"detail_type": kind, "event_id": event.get_id, "created": len(created)})

@@ -1,28 +1,229 @@
-"""Consumer of the timers queue: a timer came due (Scheduler one-time schedule or SQS delay).
+"""Timers: ``schedule`` / ``cancel``, and the consumer of the timers queue.
 
-Each timer ``kind`` maps to an action registered in ``ACTIONS``; the action re-checks the state of
-its target before doing anything, so a timer that raced a cancel is harmless. Queue timers
-(transfer return, max time in queue) register here with issue 6.
+* A timer is named deterministically, ``{kind}-{target_id}`` (:func:`timer_id`): scheduling the same
+  kind for the same target re-arms it, and anyone can cancel it knowing only the pair.
+* Due in under 15 minutes: an SQS message with ``DelaySeconds`` (whole seconds, rounded down; the
+  consumer waits out the sub-second rest, so a timer is neither early nor a second late). Later:
+  an EventBridge Scheduler one-time ``at()`` schedule of that name (``ActionAfterCompletion=DELETE``)
+  whose target is the timers queue. Both deliver the same :class:`TimerFired`.
+* A pending-timer item (``smsdesk.data.timers``) is the source of truth: a fire acts only while the
+  item exists with the same ``due_at``, so a cancel (item deleted) or a re-arm (item replaced) that
+  races a fire makes the stale fire a no-op. Actions also re-check their target, and the item is
+  removed after the action (a failed action is retried by SQS and still finds it).
+
+Each ``kind`` maps to an action in ``ACTIONS``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import math
+import re
+import time
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
+from smsdesk import aws, config, events, manifest, stats
+from smsdesk.data import conversations as conversations_repo
+from smsdesk.data import timers as repo
 from smsdesk.envelopes import TimerFired
+from smsdesk.models import iso, utcnow
 from smsdesk.observability import logger, metrics
 
 ACTIONS: dict[str, Callable[[TimerFired], None]] = {}
 
+#: SQS DelaySeconds maximum; longer timers go through Scheduler.
+SQS_MAX_DELAY_S = 900
+_NAME_OK = re.compile(r"[^0-9A-Za-z_.-]")
 
-def handle_timer(timer: TimerFired, record: SQSRecord) -> None:
+
+def timer_id(kind: str, target_id: str) -> str:
+    """The deterministic timer (and schedule) name: Scheduler allows 64 chars of ``[0-9A-Za-z_.-]``."""
+    name = _NAME_OK.sub("_", f"{kind}-{target_id}")
+    if len(name) > 64:
+        name = name[:47] + "-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return name
+
+
+def delay_seconds(due_at: dt.datetime, now: dt.datetime) -> int | None:
+    """Whole seconds of SQS delay for a timer due at ``due_at`` (rounded down, at least 0), or None if it
+    is too far away for SQS (then Scheduler)."""
+    remaining = (due_at - now).total_seconds()
+    if remaining >= SQS_MAX_DELAY_S:
+        return None
+    return max(0, math.floor(remaining))
+
+
+def at_expression(due_at: dt.datetime) -> str:
+    """Scheduler's one-time expression (UTC, whole seconds rounded up so it never fires early)."""
+    due = due_at.astimezone(dt.UTC)
+    if due.microsecond:
+        due = due.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return f"at({due.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def _message(tid: str, kind: str, target_id: str, due_at: dt.datetime, data: dict[str, Any]) -> str:
+    fired = TimerFired(timer_id=tid, kind=kind, target_id=target_id, due_at=due_at, data=data)
+    return fired.model_dump_json()
+
+
+def schedule(
+    kind: str, target_id: str, due_at: dt.datetime, *, data: dict[str, Any] | None = None, now: dt.datetime
+) -> str:
+    """Arm the ``kind`` timer of ``target_id`` for ``due_at`` (re-arming replaces it); returns its id."""
+    data = dict(data or {})
+    tid = timer_id(kind, target_id)
+    body = _message(tid, kind, target_id, due_at, data)
+    delay = delay_seconds(due_at, now)
+    repo.put(tid, kind, target_id, due_at, data, "sqs" if delay is not None else "scheduler")
+    if delay is not None:
+        _delete_schedule(tid)  # a re-arm from a far timer to a near one
+        aws.sqs().send_message(QueueUrl=config.queue_url(manifest.TIMERS_QUEUE), MessageBody=body, DelaySeconds=delay)
+        return tid
+    params: dict[str, Any] = {
+        "Name": tid,
+        "GroupName": config.schedule_group_name(),
+        "ScheduleExpression": at_expression(due_at),
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "Target": {
+            "Arn": config.queue_arn(manifest.TIMERS_QUEUE),
+            "RoleArn": config.scheduler_role_arn(),
+            "Input": body,
+        },
+    }
+    try:
+        aws.scheduler().create_schedule(**params)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConflictException":
+            raise
+        aws.scheduler().update_schedule(**params)
+    return tid
+
+
+def _delete_schedule(tid: str) -> None:
+    try:
+        aws.scheduler().delete_schedule(Name=tid, GroupName=config.schedule_group_name())
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("ResourceNotFoundException", "ValidationException"):
+            raise
+
+
+def cancel(tid: str) -> bool:
+    """Cancel a timer (idempotent). True if it was still pending. An SQS-delayed message may still
+    arrive; it finds no pending item and does nothing."""
+    pending = repo.get(tid)
+    removed = repo.delete(tid)
+    if pending is None or pending.get("via") == "scheduler":
+        _delete_schedule(tid)
+    return removed
+
+
+def cancel_for(kind: str, target_id: str) -> bool:
+    return cancel(timer_id(kind, target_id))
+
+
+def fire(timer: TimerFired, *, now: dt.datetime | None = None) -> bool:
+    """Run a due timer's action if it is still pending as this fire knows it; True if it acted."""
+    now = now or utcnow()
+    pending = repo.get(timer.timer_id)
+    if pending is None or pending.get("due_at") != iso(timer.due_at):
+        logger.info("stale timer ignored", extra={"timer_id": timer.timer_id, "due_at": iso(timer.due_at)})
+        return False
     action = ACTIONS.get(timer.kind)
-    metrics.add_metric(name="TimersFired", unit=MetricUnit.Count, value=1)
     if action is None:
         # A kind this version does not know (e.g. removed): nothing to re-check, so nothing to do.
         logger.warning("timer of unknown kind ignored", extra={"timer": timer.model_dump(mode="json")})
+    else:
+        action(timer)
+    repo.delete(timer.timer_id, due_at=timer.due_at)
+    return True
+
+
+def handle_timer(timer: TimerFired, record: SQSRecord) -> None:
+    _register_actions()
+    now = utcnow()
+    lateness = (now - timer.due_at).total_seconds()
+    if lateness < -1:
+        # Clock skew delivered it early: put it back for the rest of the delay.
+        delay = delay_seconds(timer.due_at, now) or 0
+        aws.sqs().send_message(
+            QueueUrl=config.queue_url(manifest.TIMERS_QUEUE), MessageBody=timer.model_dump_json(), DelaySeconds=delay
+        )
         return
-    action(timer)
+    if lateness < 0:
+        time.sleep(-lateness)  # the sub-second remainder DelaySeconds cannot express
+        now = utcnow()
+        lateness = (now - timer.due_at).total_seconds()
+    metrics.add_metric(name="TimersFired", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TimerLatenessMs", unit=MetricUnit.Milliseconds, value=max(0.0, lateness * 1000))
+    logger.info("timer fired", extra={"timer_id": timer.timer_id, "kind": timer.kind, "lateness_s": lateness})
+    fire(timer, now=now)
+
+
+def _register_actions() -> None:
+    """Modules with actions register them on import (kept lazy: they import this module)."""
+    from smsdesk import transfers  # noqa: F401
+
+
+# --------------------------------------------------------------------------------------------------
+# Max time in queue
+# --------------------------------------------------------------------------------------------------
+
+QUEUE_TIMEOUT = "queue_timeout"
+
+
+def schedule_queue_timeout(
+    conversation_id: str, enqueued_at: dt.datetime, max_queue_time_s: int, *, now: dt.datetime
+) -> str | None:
+    """Arm the queue timeout of a conversation enqueued at ``enqueued_at`` (None when 0 = no limit)."""
+    if max_queue_time_s <= 0:
+        return None
+    due = enqueued_at + dt.timedelta(seconds=max_queue_time_s)
+    return schedule(QUEUE_TIMEOUT, conversation_id, due, data={"enqueued_at": iso(enqueued_at)}, now=now)
+
+
+def queue_timed_out(timer: TimerFired) -> None:
+    """Mark the conversation timed out if it is still waiting (open, not assigned, not answered, the same
+    enqueue) and publish ``interaction.queue_timeout``; it stays in the queue."""
+    for _ in range(10):
+        got = conversations_repo.get(timer.target_id)
+        if got is None:
+            return
+        conv, version = got
+        enqueued = timer.data.get("enqueued_at")
+        waiting = conv.status == "open" and conv.assignee_id is None and conv.answered_at is None
+        if not waiting or conv.enqueued_at is None or conv.timed_out_at is not None:
+            return
+        if enqueued is not None and iso(conv.enqueued_at) != enqueued:
+            return
+        now = utcnow()
+        new = conv.model_copy(update={"timed_out_at": now})
+        try:
+            conversations_repo.write(new, version=version)
+        except conversations_repo.TransactionCanceled:
+            continue
+        stats.record_timed_out(new, now)
+        events.publish(
+            "interaction.queue_timeout",
+            {
+                "conversation_id": conv.id,
+                "channel_id": conv.channel_id,
+                "contact_id": conv.contact_id,
+                "number": conv.number,
+                "enqueued_at": iso(conv.enqueued_at),
+                "timed_out_at": iso(now),
+                "waited_s": round((now - conv.enqueued_at).total_seconds(), 3),
+            },
+        )
+        return
+    raise RuntimeError(f"conversation {timer.target_id} kept changing; timer retried")
+
+
+ACTIONS[QUEUE_TIMEOUT] = queue_timed_out

@@ -22,6 +22,8 @@ class User(BaseModel):
     name: str
     role: Role
     available: bool = False
+    capacity: int = Field(default=0, ge=0, description="Max open conversations from the queue; 0 = no limit")
+    open_count: int = Field(default=0, description="Open conversations assigned now (kept by the queue)")
     created_at: dt.datetime
     team_ids: list[str] = Field(default_factory=list)
 
@@ -81,7 +83,8 @@ def check_may_create(caller: Caller, role: Role) -> None:
 
 
 def to_user(profile: dict[str, Any]) -> User:
-    return User(**{**profile, "team_ids": sorted(profile.get("team_ids") or [])})
+    extra = {"open_count": max(0, int(profile.get("open_count") or 0))}
+    return User(**{**profile, **extra, "team_ids": sorted(profile.get("team_ids") or [])})
 
 
 def get_user(user_id: str) -> User:
@@ -97,10 +100,15 @@ def list_users(*, limit: int = 50, cursor: str | None = None) -> tuple[list[User
     return [to_user(p) for p in items], nxt
 
 
-def set_availability(user_id: str, available: bool) -> User:
-    """Switch a user's availability (only available users can be assigned conversations; issue 6
-    routes to them). One UpdateItem of that field, so concurrent profile changes are kept."""
-    profile = repo.set_available(user_id, available)
+def set_availability(user_id: str, available: bool | None, capacity: int | None = None) -> User:
+    """Switch a user's availability and/or capacity (only available users can be assigned
+    conversations; the queue routes to them). One UpdateItem of those fields, so concurrent profile
+    changes are kept. Becoming available (or more capacity) offers them waiting conversations."""
+    profile = repo.set_available(user_id, available, capacity)
     if profile is None:
         raise NotFound(f"user {user_id} not found", field="user_id")
+    if profile.get("available"):
+        from smsdesk import queueing  # late: queueing reads users' data, not the other way round
+
+        queueing.on_agent_freed(user_id, now=dt.datetime.now(dt.UTC))
     return to_user(profile)

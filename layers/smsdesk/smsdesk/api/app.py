@@ -11,7 +11,18 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from smsdesk.api.routes import channels, conversations, credits, lists, messages, system, teams, users
+from smsdesk.api.routes import (
+    channels,
+    conversations,
+    credits,
+    lists,
+    messages,
+    notifications,
+    system,
+    teams,
+    transfers,
+    users,
+)
 from smsdesk.errors import AppError, error_body
 from smsdesk.observability import logger
 
@@ -24,7 +35,7 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.enable_swagger(path="/docs")
-for _module in (system, users, teams, channels, lists, credits, messages, conversations):
+for _module in (system, users, teams, channels, lists, credits, messages, conversations, transfers, notifications):
     app.include_router(_module.router)
 
 

@@ -39,16 +39,26 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in {"PK", "SK", "GSI1PK", "GSI1SK", "type"}}
 
 
-def set_available(user_id: str, available: bool) -> dict[str, Any] | None:
-    """Set only ``available`` (an UpdateItem: the rest of the profile is left as it is); None if the
-    profile does not exist."""
+def set_available(user_id: str, available: bool | None, capacity: int | None = None) -> dict[str, Any] | None:
+    """Set only ``available`` and/or ``capacity`` (an UpdateItem: the rest of the profile, e.g. the
+    queue's ``open_count``, is left as it is); None if the profile does not exist."""
+    sets, values = [], {}
+    if available is not None:
+        sets.append("available = :a")
+        values[":a"] = {"BOOL": available}
+    if capacity is not None:
+        sets.append("#cap = :c")
+        values[":c"] = {"N": str(capacity)}
+    if not sets:
+        return get_profile(user_id)
     try:
         resp = aws.dynamodb().update_item(
             TableName=config.table_name(),
             Key=table.key(f"USER#{user_id}", "PROFILE"),
-            UpdateExpression="SET available = :a",
+            UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues={":a": {"BOOL": available}},
+            ExpressionAttributeValues=values,
+            **({"ExpressionAttributeNames": {"#cap": "capacity"}} if capacity is not None else {}),
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:

@@ -6,15 +6,17 @@ Provider secrets are write-only: accepted on create/patch, stored in Secrets Man
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import access, channels
+from smsdesk import access, channels, stats
 from smsdesk.api.identity import caller
-from smsdesk.models import Channel
+from smsdesk.errors import ValidationError
+from smsdesk.models import Channel, utcnow
 
 router = APIGatewayHttpRouter()
 
@@ -67,3 +69,24 @@ def patch_channel(channel_id: str, body: channels.ChannelPatch) -> Channel:
 def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
     caller(router).require_admin()
     return channels.grant_teams(channel_id, body.team_ids)
+
+
+def _instant(name: str) -> dt.datetime | None:
+    raw = (router.current_event.query_string_parameters or {}).get(name)
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be an ISO 8601 timestamp", field=name) from exc
+
+
+@router.get(
+    "/v1/channels/<channel_id>/stats",
+    summary="Service level of the channel's queue: ?from=&to= (ISO 8601; default the last 24 h, at most 31 days)",
+    tags=["channels"],
+)
+def channel_stats(channel_id: str) -> stats.ChannelStats:
+    channel = access.require_channel(caller(router), channel_id)
+    start, end = stats.window(_instant("from"), _instant("to"), utcnow())
+    return stats.channel_stats(channel, start, end)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import config, users
 from smsdesk.api.identity import caller
@@ -23,6 +23,7 @@ class Me(BaseModel):
     email: str | None = None
     name: str | None = None
     available: bool = False
+    capacity: int = 0
 
 
 @router.get("/health", summary="Liveness (public)", tags=["system"])
@@ -40,12 +41,14 @@ def me() -> Me:
         email=profile.get("email"),
         name=profile.get("name"),
         available=bool(profile.get("available", False)),
+        capacity=int(profile.get("capacity") or 0),
     )
 
 
 class AvailabilityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     available: bool
+    capacity: int | None = Field(default=None, ge=0, le=1000, description="Max open conversations; 0 = no limit")
 
 
 @router.put(
@@ -55,5 +58,12 @@ class AvailabilityRequest(BaseModel):
 )
 def set_availability(body: AvailabilityRequest) -> Me:
     who = caller(router)
-    user = users.set_availability(who.user_id, body.available)
-    return Me(user_id=who.user_id, role=who.role, email=user.email, name=user.name, available=user.available)
+    user = users.set_availability(who.user_id, body.available, body.capacity)
+    return Me(
+        user_id=who.user_id,
+        role=who.role,
+        email=user.email,
+        name=user.name,
+        available=user.available,
+        capacity=user.capacity,
+    )

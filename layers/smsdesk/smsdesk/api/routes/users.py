@@ -53,6 +53,17 @@ def list_users(
     return UserPage(items=items, next_cursor=nxt)
 
 
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    capacity: int = Field(ge=0, le=1000, description="Max open conversations from the queue; 0 = no limit")
+
+
+@router.patch("/v1/users/<user_id>", summary="Change a user's capacity (admin/owner)", tags=["users"])
+def patch_user(user_id: str, body: UserPatch) -> users.User:
+    caller(router).require_admin()
+    return users.set_availability(user_id, None, body.capacity)
+
+
 @router.get("/v1/users/<user_id>", summary="One user", tags=["users"])
 def get_user(user_id: str) -> users.User:
     caller(router)

@@ -1,0 +1,70 @@
+"""Service-level outcomes (issue 6), stored when they happen so the stats endpoint is a few queries.
+
+``PK=STATS#{channel_id}#{day of enqueued_at} SK={enqueued_at}#{conversation_id}#{kind}`` with
+``kind`` answered / abandoned / timed_out and ``wait_s``. The key depends only on the interaction,
+so recording an outcome twice (retries, racing closes) writes the same item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from smsdesk import aws, config
+from smsdesk.data import table
+from smsdesk.models import iso
+
+
+def put_outcome(channel_id: str, conversation_id: str, enqueued_at: dt.datetime, kind: str, wait_s: float) -> None:
+    item = {
+        "PK": f"STATS#{channel_id}#{enqueued_at.astimezone(dt.UTC).date().isoformat()}",
+        "SK": f"{iso(enqueued_at)}#{conversation_id}#{kind}",
+        "kind": kind,
+        "wait_s": round(wait_s, 3),
+        "conversation_id": conversation_id,
+    }
+    table.put(item)
+
+
+def outcomes(channel_id: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """Outcomes of interactions enqueued in [start, end): one query per day."""
+    out: list[dict[str, Any]] = []
+    day = start.astimezone(dt.UTC).date()
+    while day <= end.astimezone(dt.UTC).date():
+        kwargs: dict[str, Any] = {
+            "TableName": config.table_name(),
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"STATS#{channel_id}#{day.isoformat()}"},
+                ":a": {"S": iso(start)},
+                ":b": {"S": iso(end)},
+            },
+        }
+        while True:
+            resp = aws.dynamodb().query(**kwargs)
+            out.extend(table.deserialize(i) for i in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        day += dt.timedelta(days=1)
+    return [o for o in out if o["SK"] < iso(end)]
+
+
+def waiting_counts(channel_id: str) -> tuple[int, int]:
+    """(waiting for a first answer, of which unassigned) now, from the queue index."""
+    total = unassigned = 0
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "IndexName": "GSI3",
+        "KeyConditionExpression": "GSI3PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"QUEUE#{channel_id}"}},
+        "ProjectionExpression": "assignee_id",
+    }
+    while True:
+        resp = aws.dynamodb().query(**kwargs)
+        for raw in resp.get("Items", []):
+            total += 1
+            unassigned += "assignee_id" not in raw
+        if not resp.get("LastEvaluatedKey"):
+            return total, unassigned
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -1,0 +1,115 @@
+"""Service level of a channel's queue (issue 6).
+
+An interaction (a conversation's stay in the queue from ``enqueued_at``) is *answered* when an agent
+first replies (wait = answered_at − enqueued_at), *abandoned* when closed or deleted before that, and
+*timed out* when the queue timeout marked it. Compliance = answered within the channel's service
+level / (answered + abandoned). Outcomes are recorded when they happen (:mod:`smsdesk.data.stats`),
+and a window selects interactions by when they entered the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from smsdesk.data import stats as repo
+from smsdesk.errors import ValidationError
+from smsdesk.models import Channel, Conversation
+from smsdesk.observability import logger
+
+MAX_WINDOW = dt.timedelta(days=31)
+
+
+class ChannelStats(BaseModel):
+    channel_id: str
+    start: dt.datetime = Field(description="Window start (interactions enqueued from here)")
+    end: dt.datetime = Field(description="Window end (exclusive)")
+    service_level_s: int
+    compliance_pct: float | None = Field(description="Answered within the level / (answered + abandoned); null: none")
+    waiting_now: int = Field(description="Enqueued and not answered yet (assigned or not)")
+    unassigned_now: int = Field(description="Waiting and not assigned to anyone")
+    answered: int
+    answered_within_level: int
+    abandoned: int
+    timed_out: int
+    avg_wait_s: float | None = Field(description="Of answered interactions")
+    p90_wait_s: float | None = Field(description="Of answered interactions (nearest rank)")
+
+
+def p90(values: list[float]) -> float | None:
+    """Nearest-rank 90th percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def summarize(outcomes: Iterable[dict[str, Any]], service_level_s: int) -> dict[str, Any]:
+    """Counts, compliance and waits from outcome records (``kind``, ``wait_s``); pure."""
+    waits: list[float] = []
+    abandoned = timed_out = 0
+    for o in outcomes:
+        if o["kind"] == "answered":
+            waits.append(float(o["wait_s"]))
+        elif o["kind"] == "abandoned":
+            abandoned += 1
+        elif o["kind"] == "timed_out":
+            timed_out += 1
+    within = sum(1 for w in waits if w <= service_level_s)
+    base = len(waits) + abandoned
+    return {
+        "answered": len(waits),
+        "answered_within_level": within,
+        "abandoned": abandoned,
+        "timed_out": timed_out,
+        "compliance_pct": round(100 * within / base, 2) if base else None,
+        "avg_wait_s": round(sum(waits) / len(waits), 3) if waits else None,
+        "p90_wait_s": p90(waits),
+    }
+
+
+def window(start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The requested window (default: the last 24 h), at most 31 days, ``from`` before ``to``."""
+    end = end or now
+    start = start or end - dt.timedelta(days=1)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationError("from and to need a time zone (e.g. 2026-01-01T00:00:00Z)", field="from")
+    if start >= end:
+        raise ValidationError("from must be before to", field="from")
+    if end - start > MAX_WINDOW:
+        raise ValidationError("the window may span at most 31 days", field="to")
+    return start, end
+
+
+def channel_stats(channel: Channel, start: dt.datetime, end: dt.datetime) -> ChannelStats:
+    waiting, unassigned = repo.waiting_counts(channel.id)
+    summary = summarize(repo.outcomes(channel.id, start, end), channel.queue.service_level_s)
+    return ChannelStats(
+        channel_id=channel.id,
+        start=start,
+        end=end,
+        service_level_s=channel.queue.service_level_s,
+        waiting_now=waiting,
+        unassigned_now=unassigned,
+        **summary,
+    )
+
+
+def record(conv: Conversation, kind: str, at: dt.datetime) -> None:
+    """Record an interaction's outcome (no-op if it never entered the queue). Called after the
+    change committed; a failure is logged, never raised (the agent's action succeeded)."""
+    if conv.enqueued_at is None:
+        return
+    try:
+        repo.put_outcome(conv.channel_id, conv.id, conv.enqueued_at, kind, (at - conv.enqueued_at).total_seconds())
+    except Exception:
+        logger.exception("could not record a queue outcome", extra={"conversation_id": conv.id, "kind": kind})
+
+
+def record_timed_out(conv: Conversation, at: dt.datetime) -> None:
+    """For the queue-timeout action (Engineer G): count the interaction as timed out."""
+    record(conv, "timed_out", at)

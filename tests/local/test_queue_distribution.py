@@ -1,0 +1,194 @@
+"""Queue distribution on the local stack (issue 6): strategies, capacity, availability changes,
+arrival order and concurrent dispatchers. Inbounds go through ``conversations.record_inbound`` (what
+the inbound consumer calls); agents act through the public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from smsdesk import channels, conversations, queueing
+from smsdesk.local.stack import LocalStack
+from smsdesk.models import InboundSms
+
+pytestmark = pytest.mark.local
+
+Http = Callable[..., tuple[int, dict[str, str], Any]]
+_seq = iter(range(100, 10_000))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def setup(stack: LocalStack, http: Http, make_user: Any, strategy: str, n_agents: int) -> tuple[str, list[tuple]]:
+    """A channel with ``strategy`` granted to a new team of ``n_agents`` agents (sorted by user id)."""
+    base, owner = stack.base_url, auth(stack.token)
+    status, _, team = http("POST", f"{base}/v1/teams", headers=owner, body={"name": f"q-{uuid.uuid4().hex[:8]}"})
+    assert status == 201, team
+    body = {
+        "name": f"q-{uuid.uuid4().hex[:8]}",
+        "type": "two_way",
+        "sender": f"+3165{uuid.uuid4().int % 10**7:07d}",
+        "provider": "sandbox",
+        "queue": {"strategy": strategy},
+    }
+    status, _, ch = http("POST", f"{base}/v1/channels", headers=owner, body=body)
+    assert status == 201, ch
+    status, _, ch = http("PUT", f"{base}/v1/channels/{ch['id']}/teams", headers=owner, body={"team_ids": [team["id"]]})
+    assert status == 200, ch
+    agents = sorted(make_user("agent", team_ids=[team["id"]]) for _ in range(n_agents))
+    return ch["id"], agents
+
+
+def avail(stack: LocalStack, http: Http, token: str, available: bool, capacity: int | None = None) -> Any:
+    body: dict[str, Any] = {"available": available}
+    if capacity is not None:
+        body["capacity"] = capacity
+    status, _, me = http("PUT", f"{stack.base_url}/v1/me/availability", headers=auth(token), body=body)
+    assert status == 200, me
+    return me
+
+
+def inbound(channel_id: str) -> str:
+    ch = channels.get_channel(channel_id)
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": f"+3162{next(_seq):07d}"},
+        to=ch.sender,
+        text="hello",
+        received_at=dt.datetime.now(dt.UTC),
+    )
+    return conversations.record_inbound(ch, sms).conversation.id
+
+
+def assignee(conv_id: str) -> str | None:
+    conv = conversations.get(conv_id)
+    assert conv is not None
+    return conv.assignee_id
+
+
+def open_count(stack: LocalStack, http: Http, user_id: str) -> int:
+    status, _, user = http("GET", f"{stack.base_url}/v1/users/{user_id}", headers=auth(stack.token))
+    assert status == 200, user
+    return int(user["open_count"])
+
+
+def test_manual_stays_unassigned(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    avail(stack, http, agents[0][1], True)
+    conv_id = inbound(channel_id)
+    assert assignee(conv_id) is None
+    conv = conversations.get(conv_id)
+    assert conv is not None and conv.enqueued_at is not None
+
+
+def test_round_robin_skips_unavailable(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 3)
+    (a, ta), (b, tb), (c, tc) = agents
+    avail(stack, http, ta, True)
+    avail(stack, http, tc, True)
+    got = [assignee(inbound(channel_id)) for _ in range(4)]
+    assert got == [a, c, a, c]
+    avail(stack, http, tb, True)
+    got = [assignee(inbound(channel_id)) for _ in range(3)]
+    assert got == [a, b, c]
+    assert open_count(stack, http, a) == 3 and open_count(stack, http, b) == 1
+
+
+def test_capacity_waits_in_arrival_order_and_frees_on_close(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "least_busy", 2)
+    (a, ta), (b, tb) = agents
+    convs = [inbound(channel_id) for _ in range(4)]  # nobody available: all wait
+    assert [assignee(c) for c in convs] == [None] * 4
+    me = avail(stack, http, ta, True, capacity=2)
+    assert me["capacity"] == 2
+    assert [assignee(c) for c in convs] == [a, a, None, None]  # the two oldest
+    avail(stack, http, tb, True, capacity=1)
+    assert [assignee(c) for c in convs] == [a, a, b, None]
+    fifth = inbound(channel_id)
+    assert assignee(fifth) is None
+    status, _, _ = http("POST", f"{stack.base_url}/v1/conversations/{convs[0]}/close", headers=auth(ta))
+    assert status == 200
+    assert assignee(convs[3]) == a and assignee(fifth) is None  # arrival order
+    assert open_count(stack, http, a) == 2 and open_count(stack, http, b) == 1
+    # an admin raises b's capacity: the last one goes to b
+    status, _, user = http("PATCH", f"{stack.base_url}/v1/users/{b}", headers=auth(stack.token), body={"capacity": 2})
+    assert status == 200 and user["capacity"] == 2, user
+    queueing.dispatch(channel_id, now=dt.datetime.now(dt.UTC))
+    assert assignee(fifth) == b
+    # unavailable: ongoing conversations stay, nothing new
+    avail(stack, http, tb, False)
+    sixth = inbound(channel_id)
+    assert assignee(sixth) is None and assignee(fifth) == b
+
+
+def test_unassign_frees_capacity(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "longest_idle", 1)
+    (a, ta) = agents[0]
+    avail(stack, http, ta, True, capacity=1)
+    first, second = inbound(channel_id), inbound(channel_id)
+    assert (assignee(first), assignee(second)) == (a, None)
+    status, _, body = http("POST", f"{stack.base_url}/v1/conversations/{first}/unassign", headers=auth(ta))
+    assert status == 200, body
+    # `first` is back in the queue behind nobody (it kept its place), so it is offered first again
+    assert assignee(first) == a and assignee(second) is None
+    assert open_count(stack, http, a) == 1
+
+
+def test_concurrent_dispatchers_never_exceed_capacity(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 2)
+    convs = [inbound(channel_id) for _ in range(8)]
+    for _, token in agents:
+        avail(stack, http, token, False, capacity=3)
+    from smsdesk.data import users as users_repo
+
+    for uid, _ in agents:  # available without triggering a dispatch, so the threads race
+        users_repo.set_available(uid, True)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            queueing.dispatch(channel_id, now=dt.datetime.now(dt.UTC))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    got = [assignee(c) for c in convs]
+    assert got[:6].count(None) == 0 and got[6:] == [None, None]
+    for uid, _ in agents:
+        assert got.count(uid) == 3
+        assert open_count(stack, http, uid) == 3
+
+
+def test_enqueue_arms_queue_timeout_and_assignment_cancels_it(stack: LocalStack, http: Http, make_user: Any) -> None:
+    from smsdesk import timers
+    from smsdesk.data import timers as timers_repo
+
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 1)
+    status, _, ch = http(
+        "PATCH",
+        f"{stack.base_url}/v1/channels/{channel_id}",
+        headers=auth(stack.token),
+        body={"queue": {"strategy": "round_robin", "max_queue_time_s": 600}},
+    )
+    assert status == 200, ch
+    conv_id = inbound(channel_id)
+    tid = timers.timer_id(timers.QUEUE_TIMEOUT, conv_id)
+    assert timers_repo.get(tid) is not None and assignee(conv_id) is None
+    avail(stack, http, agents[0][1], True)
+    assert assignee(conv_id) == agents[0][0]
+    assert timers_repo.get(tid) is None
