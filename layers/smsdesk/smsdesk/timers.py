@@ -80,9 +80,10 @@ def schedule(
     tid = timer_id(kind, target_id)
     body = _message(tid, kind, target_id, due_at, data)
     delay = delay_seconds(due_at, now)
-    repo.put(tid, kind, target_id, due_at, data, "sqs" if delay is not None else "scheduler")
+    replaced = repo.put(tid, kind, target_id, due_at, data, "sqs" if delay is not None else "scheduler")
     if delay is not None:
-        _delete_schedule(tid)  # a re-arm from a far timer to a near one
+        if replaced and replaced.get("via") == "scheduler":
+            _delete_schedule(tid)  # a re-arm from a far timer to a near one
         aws.sqs().send_message(QueueUrl=config.queue_url(manifest.TIMERS_QUEUE), MessageBody=body, DelaySeconds=delay)
         return tid
     params: dict[str, Any] = {
@@ -118,11 +119,11 @@ def _delete_schedule(tid: str) -> None:
 def cancel(tid: str) -> bool:
     """Cancel a timer (idempotent). True if it was still pending. An SQS-delayed message may still
     arrive; it finds no pending item and does nothing."""
-    pending = repo.get(tid)
     removed = repo.delete(tid)
-    if pending is None or pending.get("via") == "scheduler":
+    # The row is written before its schedule, so no row means no schedule (a fired one deletes itself).
+    if removed and removed.get("via") == "scheduler":
         _delete_schedule(tid)
-    return removed
+    return removed is not None
 
 
 def cancel_for(kind: str, target_id: str) -> bool:

@@ -21,38 +21,45 @@ def _pk(timer_id: str) -> str:
     return f"TIMER#{timer_id}"
 
 
-def put(timer_id: str, kind: str, target_id: str, due_at: dt.datetime, data: dict[str, Any], via: str) -> None:
-    """Arm (or re-arm) a timer; the newest ``due_at`` wins."""
-    table.put(
-        {
-            "PK": _pk(timer_id),
-            "SK": "TIMER",
-            "kind": kind,
-            "target_id": target_id,
-            "due_at": iso(due_at),
-            "data": data,
-            "via": via,
-        }
-    )
+def put(
+    timer_id: str, kind: str, target_id: str, due_at: dt.datetime, data: dict[str, Any], via: str
+) -> dict[str, Any] | None:
+    """Arm (or re-arm) a timer; the newest ``due_at`` wins. Returns the timer it replaced, if any."""
+    item = {
+        "PK": _pk(timer_id),
+        "SK": "TIMER",
+        "kind": kind,
+        "target_id": target_id,
+        "due_at": iso(due_at),
+        "data": data,
+        "via": via,
+    }
+    resp = aws.dynamodb().put_item(TableName=config.table_name(), Item=table.serialize(item), ReturnValues="ALL_OLD")
+    old = resp.get("Attributes")
+    return table.deserialize(old) if old else None
 
 
 def get(timer_id: str) -> dict[str, Any] | None:
     return table.get(_pk(timer_id), "TIMER", consistent=True)
 
 
-def delete(timer_id: str, *, due_at: dt.datetime | None = None) -> bool:
-    """Remove the timer (only if it is still the one due at ``due_at`` when given); False if it was
-    already gone or re-armed."""
-    kwargs: dict[str, Any] = {"TableName": config.table_name(), "Key": table.key(_pk(timer_id), "TIMER")}
+def delete(timer_id: str, *, due_at: dt.datetime | None = None) -> dict[str, Any] | None:
+    """Remove the timer (only if it is still the one due at ``due_at`` when given); returns the removed
+    timer, or None if it was already gone or re-armed."""
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "Key": table.key(_pk(timer_id), "TIMER"),
+        "ReturnValues": "ALL_OLD",
+    }
     if due_at is None:
         kwargs["ConditionExpression"] = "attribute_exists(PK)"
     else:
         kwargs["ConditionExpression"] = "due_at = :d"
         kwargs["ExpressionAttributeValues"] = {":d": {"S": iso(due_at)}}
     try:
-        aws.dynamodb().delete_item(**kwargs)
+        resp = aws.dynamodb().delete_item(**kwargs)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+    return table.deserialize(resp["Attributes"])
