@@ -77,3 +77,13 @@ def make_user(stack: LocalStack) -> Any:
         return user_token(stack, email or f"{role}-{uuid.uuid4().hex[:10]}@example.com", role, team_ids)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def fast_pipeline(stack: LocalStack) -> Iterator[None]:
+    """Transient provider failures retry at once and sandbox receipts come quickly (the handlers run
+    in this process and read these per call). Use with ``pytest.mark.usefixtures("fast_pipeline")``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENDER_BACKOFF_BASE_S", "0")
+        mp.setenv("SANDBOX_RECEIPT_DELAY_S", "0.1")
+        yield

@@ -8,7 +8,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,18 +17,10 @@ from smsdesk import channels, conversations, lists
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
 
-pytestmark = pytest.mark.local
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 
 Http = Callable[..., tuple[int, dict[str, str], Any]]
 _seq = iter(range(100, 10_000))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_pipeline(stack: LocalStack) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SENDER_BACKOFF_BASE_S", "0")
-        mp.setenv("SANDBOX_RECEIPT_DELAY_S", "0.1")
-        yield
 
 
 def auth(token: str, **extra: str) -> dict[str, str]:

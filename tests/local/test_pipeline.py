@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -23,18 +23,9 @@ from smsdesk.connectors import sandbox
 from smsdesk.envelopes import OutboundJob
 from smsdesk.local.stack import LocalStack
 
-pytestmark = pytest.mark.local
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 
 Http = Callable[..., tuple[int, dict[str, str], Any]]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_retries(stack: LocalStack) -> Iterator[None]:
-    """Transient failures retry at once (the handlers run in this process and read this per call)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SENDER_BACKOFF_BASE_S", "0")
-        mp.setenv("SANDBOX_RECEIPT_DELAY_S", "0.2")
-        yield
 
 
 def auth(stack: LocalStack) -> dict[str, str]:
