@@ -46,7 +46,6 @@ from smsdesk.models import (
     SendRequest,
     StatusChange,
     View,
-    iso,
     utcnow,
 )
 from smsdesk.observability import logger
@@ -196,21 +195,7 @@ def inbound_message(channel: Channel, sms: InboundSms, number: str, conversation
     )
 
 
-def conversation_event(conv: Conversation, *, at: dt.datetime, by: str | None, **extra: Any) -> dict[str, Any]:
-    """The ``detail`` of every ``conversation.*`` event (docs/events.md)."""
-    return {
-        "conversation_id": conv.id,
-        "channel_id": conv.channel_id,
-        "contact_id": conv.contact_id,
-        "number": conv.number,
-        "status": conv.status,
-        "assignee_id": conv.assignee_id,
-        "reopened_count": conv.reopened_count,
-        "last_activity_at": iso(conv.last_activity_at),
-        "at": iso(at),
-        "by": by,
-        **extra,
-    }
+conversation_event = events.conversation_detail
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,10 +6,14 @@ documented in docs/events.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsdesk import aws, config, manifest
+
+if TYPE_CHECKING:
+    from smsdesk.models import Conversation
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents limit
 
@@ -35,3 +39,22 @@ def publish_many(events: list[tuple[str, dict[str, Any]]]) -> None:
         resp = aws.events().put_events(Entries=entries)
         if resp.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge rejected {resp['FailedEntryCount']} of {len(entries)} events")
+
+
+def conversation_detail(conv: Conversation, *, at: dt.datetime, by: str | None, **extra: Any) -> dict[str, Any]:
+    """The ``detail`` of every ``conversation.*`` event (docs/events.md)."""
+    from smsdesk.models import iso
+
+    return {
+        "conversation_id": conv.id,
+        "channel_id": conv.channel_id,
+        "contact_id": conv.contact_id,
+        "number": conv.number,
+        "status": conv.status,
+        "assignee_id": conv.assignee_id,
+        "reopened_count": conv.reopened_count,
+        "last_activity_at": iso(conv.last_activity_at),
+        "at": iso(at),
+        "by": by,
+        **extra,
+    }

@@ -25,7 +25,7 @@ from smsdesk.data import conversations as conv_repo
 from smsdesk.data import queueing as repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
-from smsdesk.models import Channel, Conversation, Strategy, iso
+from smsdesk.models import Channel, Conversation, Strategy
 from smsdesk.observability import logger
 
 _MAX_ROUNDS = 50
@@ -156,20 +156,7 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
 
 
 def _published(conv: Conversation, now: dt.datetime) -> None:
-    detail = {
-        "conversation_id": conv.id,
-        "channel_id": conv.channel_id,
-        "contact_id": conv.contact_id,
-        "number": conv.number,
-        "status": conv.status,
-        "assignee_id": conv.assignee_id,
-        "reopened_count": conv.reopened_count,
-        "last_activity_at": iso(conv.last_activity_at),
-        "at": iso(now),
-        "by": None,
-        "previous_assignee_id": None,
-        "strategy": "queue",
-    }
+    detail = events.conversation_detail(conv, at=now, by=None, previous_assignee_id=None, strategy="queue")
     try:
         events.publish_many([("conversation.assigned", detail)])
     except Exception:
