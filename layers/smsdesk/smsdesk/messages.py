@@ -27,7 +27,7 @@ from smsdesk.envelopes import OutboundJob
 from smsdesk.errors import AppError, Conflict, NotFound, PaymentRequired, ValidationError
 from smsdesk.models import Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
 from smsdesk.observability import logger
-from smsdesk.text import check_length, credits_for, parse_number, smart_encode
+from smsdesk.text import PhoneNumber, SegmentCount, check_length, credits_for, parse_number, smart_encode
 
 _MAX_ATTEMPTS = 25
 
@@ -265,9 +265,26 @@ def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversa
     lists.check_outbound(channel.id, number.e164)
     text = smart_encode(req.text, only_if_gsm=True).text if channel.smart_encoding else req.text
     count = check_length(text, channel.max_segments, field="text")
+    return queued_message(
+        channel, number, text, count, created_by=caller.user_id if caller else None, conversation_id=conversation_id
+    )
+
+
+def queued_message(
+    channel: Channel,
+    number: PhoneNumber,
+    text: str,
+    count: SegmentCount,
+    *,
+    created_by: str | None,
+    conversation_id: str | None,
+    message_id: str | None = None,
+    detail: str | None = None,
+) -> Message:
+    """A new outbound message as checked (number parsed, text counted), priced for its country."""
     now = utcnow()
     return Message(
-        id=ids.new_id(),
+        id=message_id or ids.new_id(),
         channel_id=channel.id,
         to=number.e164,
         sender=channel.sender,
@@ -277,8 +294,8 @@ def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversa
         segments=count.segments,
         credits=credits_for(count.segments, number.region, channel.country_multipliers),
         status="queued",
-        history=[StatusChange(status="queued", at=now)],
-        created_by=caller.user_id if caller else None,
+        history=[StatusChange(status="queued", at=now, detail=detail)],
+        created_by=created_by,
         created_at=now,
         provider=channel.provider,
         conversation_id=conversation_id,
@@ -559,23 +576,15 @@ def send_system(
         count = check_length(body, channel.max_segments, field="text")
     except AppError as exc:
         return skipped(exc.code)
-    now = utcnow()
-    message = Message(
-        id=message_id or ids.new_id(),
-        channel_id=channel.id,
-        to=number.e164,
-        sender=channel.sender,
-        country=number.region,
-        text=body,
-        encoding=count.encoding,
-        segments=count.segments,
-        credits=credits_for(count.segments, number.region, channel.country_multipliers),
-        status="queued",
-        history=[StatusChange(status="queued", at=now, detail=f"auto-reply: {reason}")],
+    message = queued_message(
+        channel,
+        number,
+        body,
+        count,
         created_by=None,
-        created_at=now,
-        provider=channel.provider,
         conversation_id=conversation_id,
+        message_id=message_id,
+        detail=f"auto-reply: {reason}",
     )
     recorded = _record_system(message)
     if recorded == "insufficient_credits":
