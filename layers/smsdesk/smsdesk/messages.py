@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from smsdesk import access, aws, channels, config, credits, events, ids, lists, manifest, status
 from smsdesk.auth import Caller
@@ -305,21 +305,32 @@ def queued_message(
 def record(message: Message) -> None:
     """Charge and record in ONE transaction: balance ``>= cost`` condition, ledger entry, message put.
     402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short."""
+    outcome = _charge_and_record(message)
+    if outcome == "insufficient_credits":
+        bal = credits.balance()
+        raise PaymentRequired(
+            f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; the balance is {bal}",
+            details={"balance": bal, "cost": message.credits},
+        )
+    if outcome == "exists":
+        raise Conflict(f"message {message.id} is already recorded", code="message_exists")
+
+
+def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insufficient_credits"]:
+    """The one charge-and-record transaction (retried on transaction conflicts): ``recorded``,
+    ``exists`` (the message id is taken) or ``insufficient_credits`` (nothing written)."""
     for attempt in range(5):
         items = [*credits.charge_items(message), repo.put_new(message)] if message.credits > 0 else []
-        if not items:
-            items = [repo.put_new(message)]
+        items = items or [repo.put_new(message)]
         try:
             credits_repo.transact(items)
-            return
+            return "recorded"
         except credits_repo.TransactionCanceled as exc:
-            if message.credits > 0 and exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
-                bal = credits.balance()
-                raise PaymentRequired(
-                    f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; "
-                    f"the balance is {bal}",
-                    details={"balance": bal, "cost": message.credits},
-                ) from exc
+            reasons = exc.reasons or []
+            if len(reasons) == len(items) and reasons[-1] == "ConditionalCheckFailed":
+                return "exists"
+            if message.credits > 0 and reasons and reasons[0] == "ConditionalCheckFailed":
+                return "insufficient_credits"
             time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # TransactionConflict: try again
     raise ServiceUnavailable("could not record the message, please retry")
 
@@ -586,7 +597,7 @@ def send_system(
         message_id=message_id,
         detail=f"auto-reply: {reason}",
     )
-    recorded = _record_system(message)
+    recorded = _charge_and_record(message)
     if recorded == "insufficient_credits":
         return skipped("insufficient_credits")
     if recorded == "exists":
@@ -600,22 +611,3 @@ def send_system(
     metrics.add_metric(name="AutoReplySent", unit=MetricUnit.Count, value=1)
     logger.info("auto-reply queued", extra={"message_id": message.id, "reason": reason, "channel_id": channel.id})
     return message
-
-
-def _record_system(message: Message) -> str:
-    """Charge and record like :func:`record`: ``recorded``, ``exists`` (the id is taken: an earlier
-    delivery of the same inbound sent it) or ``insufficient_credits``."""
-    for attempt in range(5):
-        items = [*credits.charge_items(message), repo.put_new(message)] if message.credits > 0 else []
-        items = items or [repo.put_new(message)]
-        try:
-            credits_repo.transact(items)
-            return "recorded"
-        except credits_repo.TransactionCanceled as exc:
-            reasons = exc.reasons or []
-            if len(reasons) == len(items) and reasons[-1] == "ConditionalCheckFailed":
-                return "exists"
-            if message.credits > 0 and reasons and reasons[0] == "ConditionalCheckFailed":
-                return "insufficient_credits"
-            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # TransactionConflict: try again
-    raise ServiceUnavailable("could not record the auto-reply, please retry")
