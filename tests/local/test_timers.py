@@ -133,24 +133,20 @@ def _waiting_conversation(stack: LocalStack, http: Http, max_queue_time_s: int) 
         received_at=utcnow(),
     )
     conv_id = conversations.record_inbound(channel, sms).conversation.id
-    conv, version = conv_repo.get(conv_id)  # type: ignore[misc]
-    if conv.enqueued_at is None:  # before the queue (issue 6, other half) enqueues on inbound
-        conv = conv.model_copy(update={"enqueued_at": conv.created_at})
-        conv_repo.write(conv, version=version)
-    assert conv.enqueued_at is not None
-    if timers_repo.get(timers.timer_id(timers.QUEUE_TIMEOUT, conv_id)) is None:
-        timers.schedule_queue_timeout(conv_id, conv.enqueued_at, max_queue_time_s, now=utcnow())
+    conv, _version = conv_repo.get(conv_id)  # type: ignore[misc]
+    assert conv.enqueued_at is not None  # the inbound enqueued it ...
+    assert timers_repo.get(timers.timer_id(timers.QUEUE_TIMEOUT, conv_id)) is not None  # ... and armed the timer
     return conv_id, conv.enqueued_at
 
 
 def test_queue_timeout_ignored_once_assigned(stack: LocalStack, http: Http, make_user: Any) -> None:
     conv_id, enqueued = _waiting_conversation(stack, http, 600)
     conv, version = conv_repo.get(conv_id)  # type: ignore[misc]
-    conv_repo.write(conv.model_copy(update={"assignee_id": "someone"}), version=version)
+    conv_repo.write(conv, conv.model_copy(update={"assignee_id": "someone"}), version=version)
     due = enqueued + dt.timedelta(seconds=600)
     tid = timers.timer_id(timers.QUEUE_TIMEOUT, conv_id)
     timer = TimerFired(
-        timer_id=tid, kind=timers.QUEUE_TIMEOUT, target_id=conv_id, due_at=due, data={"enqueued_at": _iso(enqueued)}
+        timer_id=tid, kind=timers.QUEUE_TIMEOUT, target_id=conv_id, due_at=due, data={"arrived_at": _iso(enqueued)}
     )
     assert timers.fire(timer, now=due) is True  # the fire ran, the action re-checked and did nothing
     assert conv_repo.get(conv_id)[0].timed_out_at is None  # type: ignore[index]

@@ -1,4 +1,5 @@
-"""Queue rules (issue 6), pure: eligibility, each strategy's choice, enqueueing, load deltas."""
+"""Queue rules (issue 6), pure: eligibility, each strategy's choice, enqueueing and overflow, load and
+queue-size deltas."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from smsdesk.data.queueing import load_delta, with_load
+from smsdesk.data.queueing import load_delta, size_delta, with_counters, with_load
 from smsdesk.models import Conversation
-from smsdesk.queueing import Agent, eligible, enqueue, pick
+from smsdesk.queueing import Agent, admitted, eligible, enqueue, full, pick, starts_interaction
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +159,77 @@ def test_stats_window_rules() -> None:
         window(T0 - dt.timedelta(days=32), T0, T0)
     with pytest.raises(ValidationError):
         window(dt.datetime(2026, 1, 1), T0, T0)  # naive
+
+
+T1 = T0 + dt.timedelta(minutes=1)
+T2 = T0 + dt.timedelta(minutes=2)
+
+
+def test_queue_state_waiting_overflow_or_none() -> None:
+    assert conv().queue_state() is None  # never enqueued
+    assert conv(enqueued_at=T0).queue_state() == "waiting"
+    assert conv(overflow_at=T0).queue_state() == "overflow"
+    assert conv(overflow_at=T0, enqueued_at=T1).queue_state() == "waiting"  # admitted from the overflow
+    assert conv(overflow_at=T0, assignee_id="u").queue_state() is None
+    assert conv(enqueued_at=T0, answered_at=T1).queue_state() is None
+    assert conv(enqueued_at=T0, status="closed").queue_state() is None
+    assert conv(overflow_at=T0, enqueued_at=T1).arrived_at == T0 and conv(enqueued_at=T1).arrived_at == T1
+
+
+def test_full_only_with_a_limit_and_never_ahead_of_the_overflow() -> None:
+    assert full(0, 100, 5) is False  # no limit
+    assert full(2, 1, 0) is False
+    assert full(2, 2, 0) is True
+    assert full(2, 0, 1) is True  # space, but others wait outside: they go first
+
+
+def test_enqueue_full_waits_outside_and_keeps_its_place() -> None:
+    outside = enqueue(conv(), T0, full=True)
+    assert (outside.enqueued_at, outside.overflow_at, outside.queue_state()) == (None, T0, "overflow")
+    assert not starts_interaction(outside) and enqueue(outside, T1, full=False) == outside
+    inside = enqueue(conv(answered_at=T0, enqueued_at=T0, overflow_at=T0), T1, full=False)
+    assert (inside.enqueued_at, inside.overflow_at, inside.answered_at) == (T1, None, None)  # a new interaction
+    entered = admitted(outside, T2)
+    assert entered is not None and (entered.enqueued_at, entered.overflow_at) == (T2, T0)
+    assert admitted(entered, T2) is None and admitted(conv(), T2) is None
+
+
+def _size(items: list) -> dict:
+    (only,) = items
+    return only["Update"]
+
+
+def test_size_delta_counts_moves_between_queue_and_overflow() -> None:
+    waiting, outside = conv(enqueued_at=T0), conv(overflow_at=T0)
+    assert size_delta(waiting, waiting.model_copy(update={"last_activity_at": T1})) == []
+    up = _size(size_delta(None, waiting))
+    assert up["Key"] == {"PK": {"S": "QUEUE#ch"}, "SK": {"S": "SIZE"}}
+    assert up["UpdateExpression"] == "ADD waiting :dw" and up["ExpressionAttributeValues"][":dw"] == {"N": "1"}
+    assert "ConditionExpression" not in up  # no limit
+    assigned = _size(size_delta(waiting, waiting.model_copy(update={"assignee_id": "u"})))
+    assert assigned["ExpressionAttributeValues"][":dw"] == {"N": "-1"} and "ConditionExpression" not in assigned
+    move = _size(size_delta(outside, admitted(outside, T1), cap=3))
+    assert move["UpdateExpression"] == "ADD waiting :dw, overflow :do"
+    assert move["ExpressionAttributeValues"][":do"] == {"N": "-1"}
+    assert move["ConditionExpression"] == "(attribute_not_exists(waiting) OR waiting < :cap)"
+
+
+def test_size_delta_holds_new_arrivals_to_the_cap_but_never_returns() -> None:
+    arrival = _size(size_delta(conv(), conv(enqueued_at=T0), cap=2))
+    assert "waiting < :cap" in arrival["ConditionExpression"] and "overflow <= :zero" in arrival["ConditionExpression"]
+    assert arrival["ExpressionAttributeValues"][":cap"] == {"N": "2"}
+    # a new interaction on an answered conversation is an arrival too
+    again = _size(size_delta(conv(enqueued_at=T0, answered_at=T0), conv(enqueued_at=T1), cap=2))
+    assert "ConditionExpression" in again
+    # an unassigned conversation going back to the queue is not refused by a full queue
+    back = _size(size_delta(conv(enqueued_at=T0, assignee_id="u"), conv(enqueued_at=T0), cap=2))
+    assert "ConditionExpression" not in back
+    # deleting a waiting conversation takes it out
+    gone = _size(size_delta(conv(overflow_at=T0), None))
+    assert gone["UpdateExpression"] == "ADD overflow :do"
+
+
+def test_with_counters_adds_load_and_size() -> None:
+    items = with_counters([], conv(enqueued_at=T0), conv(enqueued_at=T0, assignee_id="u"))
+    keys = [i["Update"]["Key"]["PK"]["S"] for i in items]
+    assert keys == ["USER#u", "QUEUE#ch"]

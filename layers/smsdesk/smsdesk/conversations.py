@@ -263,7 +263,8 @@ def _open_for(
         if outcome != "append":
             items.append(repo.pointer_open(channel.id, number, conv.id, expected=pointer))
         items.extend(contact_items)
-        items = queue_repo.with_load(items, original, conv)  # issue 6: agents' open_count
+        # issue 6: agents' open_count and the queue's size (a new interaction is admitted up to max_in_queue)
+        items = queue_repo.with_counters(items, original, conv, cap=channel.queue.max_in_queue)
         if not items:
             return conv, version or 0, outcome, msg
         try:
@@ -275,6 +276,13 @@ def _open_for(
             continue
         return conv, (version or 0) + 1, outcome, msg
     raise RuntimeError(f"conversation for {channel.id}/{number}: too many concurrent updates")
+
+
+def _arrive(channel: Channel, conv: Conversation, now: dt.datetime) -> Conversation:
+    """A new interaction enters the queue, or waits outside it when the queue is full (issue 6)."""
+    if not queueing.starts_interaction(conv):
+        return conv
+    return queueing.enqueue(conv, now, full=queueing.is_full(channel))
 
 
 def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None = None) -> InboundResult:
@@ -290,7 +298,7 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
                 number,
                 now,
                 message_for=lambda cid: inbound_message(channel, sms, number, cid),
-                change=lambda c, m: queueing.enqueue(with_inbound(c, m) if m else c, now),
+                change=lambda c, m: _arrive(channel, with_inbound(c, m) if m else c, now),
             )
         except _Duplicate:
             existing = messages_repo.get(inbound_message_id(sms.provider, sms.provider_id))
@@ -308,6 +316,8 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
         elif outcome == "reopen":
             batch.append(("conversation.reopened", conversation_event(conv, at=now, by=None)))
         batch.append(("message.received", messages.status_event(msg, "received", None)))
+        if conv.queue_state() == "overflow" and conv.overflow_at == now:
+            batch.append(("interaction.overflowed", conversation_event(conv, at=now, by=None)))
         _publish(batch)
         queueing.enqueued(conv, channel, now=now)
         if conv.assignee_id is None and channel.queue.strategy != "manual":
@@ -366,7 +376,7 @@ def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Cha
             return conv
         try:
             items = [repo.put(change.conv, version=version), *change.extra]
-            repo.transact(queue_repo.with_load(items, conv, change.conv))
+            repo.transact(queue_repo.with_counters(items, conv, change.conv))
         except repo.TransactionCanceled as exc:
             for index, error in change.errors.items():
                 if index < len(exc.reasons) and exc.reasons[index] == "ConditionalCheckFailed":
@@ -374,6 +384,7 @@ def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Cha
             _backoff(attempt)
             continue
         _publish(change.events)
+        queueing.left(conv, change.conv, now=utcnow())  # issue 6: its place may admit one from outside
         return change.conv
     raise Conflict(f"conversation {conversation_id} is changing too quickly; retry")
 
@@ -444,7 +455,7 @@ def close(caller: Caller, conversation_id: str) -> Conversation:
 
     before = get(conversation_id)
     conv = _cas(caller, conversation_id, step)
-    if before is not None and before.status == "open" and before.enqueued_at and before.answered_at is None:
+    if before is not None and before.status == "open" and before.arrived_at and before.answered_at is None:
         stats.record(conv, "abandoned", now)  # issue 6: closed before an agent answered
         queueing.left_queue(conv.id)
     queueing.on_agent_freed(conv.assignee_id, now=now)  # issue 6: freed capacity
@@ -498,7 +509,7 @@ def delete(caller: Caller, conversation_id: str) -> int:
             break
         current, version = got
         pointer = repo.get_pointer(current.channel_id, current.number)
-        items = queue_repo.with_load([repo.tombstone(current, version=version)], current, None)
+        items = queue_repo.with_counters([repo.tombstone(current, version=version)], current, None)
         if pointer is not None and pointer.conversation_id == current.id:
             items.append(repo.pointer_delete(current.channel_id, current.number, current.id))
         try:
@@ -525,6 +536,7 @@ def delete(caller: Caller, conversation_id: str) -> int:
     if conv.status == "open":
         if conv.answered_at is None:
             stats.record(conv, "abandoned", now)  # issue 6: deleted before an agent answered
+        queueing.left(conv, None, now=now)  # issue 6: its place in the queue
         queueing.on_agent_freed(conv.assignee_id, now=now)  # issue 6: freed capacity
     return removed
 
@@ -548,13 +560,14 @@ def record_outbound(conversation_id: str, msg: Message) -> Conversation | None:
         if new == conv:
             return conv
         try:
-            repo.write(new, version=version)
+            repo.write(conv, new, version=version)
         except repo.TransactionCanceled:
             _backoff(attempt)
             continue
-        if conv.answered_at is None and new.answered_at is not None and new.enqueued_at is not None:
+        if conv.answered_at is None and new.answered_at is not None and new.arrived_at is not None:
             stats.record(new, "answered", new.answered_at)  # issue 6: service level
             queueing.left_queue(new.id)
+            queueing.left(conv, new, now=utcnow())
         return new
     raise RuntimeError(f"conversation {conversation_id}: too many concurrent updates")
 
@@ -629,7 +642,7 @@ def _discard(conv: Conversation, version: int) -> bool:
     """Remove a conversation this request just created, unless someone used it meanwhile."""
     try:
         repo.transact(
-            queue_repo.with_load(
+            queue_repo.with_counters(
                 [repo.tombstone(conv, version=version), repo.pointer_delete(conv.channel_id, conv.number, conv.id)],
                 conv,
                 None,

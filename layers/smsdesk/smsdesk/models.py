@@ -256,6 +256,9 @@ class Contact(BaseModel):
     created_at: dt.datetime
 
 
+QueueState = Literal["waiting", "overflow"]
+
+
 class Conversation(BaseModel):
     """One thread between a channel and a customer number; at most one is open per (channel, number)."""
 
@@ -275,7 +278,12 @@ class Conversation(BaseModel):
     #: Out-of-hours auto-reply is sent at most once per conversation per (channel-local) day.
     ooh_replied_on: dt.date | None = None
     # Queue (issue 6): waiting since, first agent reply, transfer state.
-    enqueued_at: dt.datetime | None = None
+    enqueued_at: dt.datetime | None = Field(default=None, description="Entered the channel's queue")
+    overflow_at: dt.datetime | None = Field(
+        default=None,
+        description="Arrived while the queue was full (max_in_queue): waited outside it from here, "
+        "entering in arrival order as space freed (enqueued_at is set then)",
+    )
     answered_at: dt.datetime | None = None
     answered_by: str | None = None
     #: Waited longer than the channel's ``max_queue_time_s`` (stays in the queue; issue 6 timers).
@@ -283,6 +291,21 @@ class Conversation(BaseModel):
     #: A pending transfer: who handed it over and when; cleared when the receiver takes it.
     transferred_from: str | None = None
     transferred_at: dt.datetime | None = None
+
+    @property
+    def arrived_at(self) -> dt.datetime | None:
+        """When the current interaction arrived (before an overflow wait, if any): waits count from here."""
+        return self.overflow_at or self.enqueued_at
+
+    def queue_state(self) -> QueueState | None:
+        """``waiting`` in the queue, ``overflow`` (waiting outside it: the queue was full), or None (not
+        waiting: assigned, answered, closed, or never enqueued). Only unassigned, unanswered open
+        conversations wait; the queue's size counters follow this state."""
+        if self.status != "open" or self.assignee_id is not None or self.answered_at is not None:
+            return None
+        if self.enqueued_at is not None:
+            return "waiting"
+        return "overflow" if self.overflow_at is not None else None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -5,6 +5,15 @@
 * :func:`dispatch` offers the oldest waiting conversations, one at a time, to the best eligible agent
   (available, below capacity, member of a team granted the channel) by the channel's strategy.
   ``manual`` channels are never dispatched: anyone may pick.
+* Max interactions in queue (``max_in_queue``, 0 = no limit): a new interaction that finds the queue
+  full, or others already waiting outside it, waits in the channel's *overflow* (``overflow_at``;
+  still in the Unassigned view, so nobody is lost). :func:`admit` moves the oldest overflow ones into
+  the queue as space frees; it runs at the start of every :func:`dispatch` and after each assignment,
+  and every change that takes a conversation out of the queue (assign, answer, close, delete) calls
+  :func:`dispatch_quietly`. The cap is a condition of the admitting transaction (the size counters in
+  :mod:`smsdesk.data.queueing`), so concurrent inbounds never exceed it.
+* Waits (service level, max time in queue) count from arrival (:attr:`Conversation.arrived_at`),
+  the overflow included: the customer waited all the same.
 * Each assignment is ONE transaction: the conversation (conditioned on its version, so two dispatchers
   never both assign it), the agent's ``open_count`` +1 (conditioned on available and
   ``open_count < capacity``) and the round-robin mark; a lost race re-reads and tries again.
@@ -25,7 +34,7 @@ from smsdesk.data import conversations as conv_repo
 from smsdesk.data import queueing as repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
-from smsdesk.models import Channel, Conversation, Strategy
+from smsdesk.models import Channel, Conversation, Strategy, iso
 from smsdesk.observability import logger
 
 _MAX_ROUNDS = 50
@@ -90,14 +99,36 @@ def pick(strategy: Strategy, agents: Sequence[Agent], *, last_rr: str | None = N
     return min(pool, key=lambda a: (a.last_assigned_at or _EPOCH, a.open_count, a.user_id))
 
 
-def enqueue(conv: Conversation, now: dt.datetime) -> Conversation:
-    """An inbound on an open, unassigned conversation that is not waiting yet (new, reopened, or
-    answered before and since unassigned) starts a new interaction in the queue at ``now``."""
+def starts_interaction(conv: Conversation) -> bool:
+    """Whether an inbound on ``conv`` starts a new interaction: it is open, unassigned and not waiting
+    yet (new, reopened, or answered before and since unassigned). A waiting one keeps its place."""
     if conv.status != "open" or conv.assignee_id is not None:
+        return False
+    return conv.arrived_at is None or conv.answered_at is not None
+
+
+def enqueue(conv: Conversation, now: dt.datetime, *, full: bool = False) -> Conversation:
+    """The new interaction of an inbound at ``now`` (see :func:`starts_interaction`; otherwise ``conv``
+    unchanged): in the queue, or in the overflow when the queue is ``full``."""
+    if not starts_interaction(conv):
         return conv
-    if conv.enqueued_at is not None and conv.answered_at is None:
-        return conv  # already waiting: keeps its place
-    return conv.model_copy(update={"enqueued_at": now, "answered_at": None, "answered_by": None, "timed_out_at": None})
+    reset = {"answered_at": None, "answered_by": None, "timed_out_at": None}
+    if full:
+        return conv.model_copy(update={"enqueued_at": None, "overflow_at": now, **reset})
+    return conv.model_copy(update={"enqueued_at": now, "overflow_at": None, **reset})
+
+
+def admitted(conv: Conversation, now: dt.datetime) -> Conversation | None:
+    """An overflow conversation entering the queue at ``now`` (None if it no longer waits outside)."""
+    if conv.queue_state() != "overflow":
+        return None
+    return conv.model_copy(update={"enqueued_at": now})
+
+
+def full(max_in_queue: int, waiting: int, overflow: int) -> bool:
+    """Whether a new interaction must wait outside the queue: the cap is reached, or others already
+    wait outside (they go first). 0 = no limit."""
+    return max_in_queue > 0 and (waiting >= max_in_queue or overflow > 0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,10 +148,49 @@ def _members(channel: Channel) -> list[Agent]:
     return out
 
 
+def is_full(channel: Channel) -> bool:
+    """:func:`full` from the channel's stored counters (no read when there is no limit)."""
+    if channel.queue.max_in_queue <= 0:
+        return False
+    return full(channel.queue.max_in_queue, *repo.size(channel.id))
+
+
+def admit(channel: Channel, *, now: dt.datetime) -> int:
+    """Move the oldest conversations waiting outside the queue into it while there is space; returns
+    how many entered. Each entry is one transaction held to ``waiting < max_in_queue``."""
+    cap = channel.queue.max_in_queue
+    entered = 0
+    for _ in range(_MAX_ROUNDS):
+        items = repo.overflow(channel.id, limit=1)
+        if not items or (cap > 0 and repo.size(channel.id)[0] >= cap):
+            return entered
+        got = conv_repo.get(items[0]["id"])
+        if got is None:
+            continue
+        conv, version = got
+        new = admitted(conv, now)
+        if new is None:
+            continue  # the index lagged: read again
+        try:
+            conv_repo.transact(repo.with_counters([conv_repo.put(new, version=version)], conv, new, cap=cap))
+        except conv_repo.TransactionCanceled:
+            continue  # changed meanwhile, or the queue filled up: re-read both
+        entered += 1
+        try:
+            detail = events.conversation_detail(new, at=now, by=None, arrived_at=iso(conv.overflow_at))
+            events.publish_many([("interaction.admitted", detail)])
+        except Exception:
+            logger.exception("could not publish interaction.admitted", extra={"conversation_id": new.id})
+    logger.warning("admission stopped after too many rounds", extra={"channel_id": channel.id})
+    return entered
+
+
 def dispatch(channel_id: str, *, now: dt.datetime) -> int:
-    """Assign the channel's waiting conversations, oldest first, while an eligible agent exists.
-    Returns how many were assigned. Safe to run concurrently (see the module docstring)."""
+    """Admit waiting-outside conversations into the queue (:func:`admit`), then assign the queue's
+    conversations, oldest first, while an eligible agent exists. Returns how many were assigned. Safe to
+    run concurrently (see the module docstring)."""
     channel = channels.get_channel(channel_id)
+    admit(channel, now=now)
     if channel.queue.strategy == "manual" or not channel.team_ids:
         return 0
     assigned = 0
@@ -144,6 +214,7 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
                     conv_repo.put(new, version=version),
                     repo.take(agent.user_id, now),
                     repo.rr_put(channel.id, agent.user_id),
+                    *repo.size_delta(conv, new),
                 ]
             )
         except conv_repo.TransactionCanceled:
@@ -151,6 +222,8 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
         assigned += 1
         _published(new, now)
         left_queue(new.id)
+        if channel.queue.max_in_queue > 0:
+            admit(channel, now=now)  # the place it left (without a limit nobody waits outside)
     logger.warning("dispatch stopped after too many rounds", extra={"channel_id": channel_id})
     return assigned
 
@@ -189,14 +262,22 @@ def on_agent_freed(user_id: str | None, *, now: dt.datetime) -> None:
 
 
 def enqueued(conv: Conversation, channel: Channel, *, now: dt.datetime) -> None:
-    """After a commit that enqueued ``conv`` at ``now``: arm its max-time-in-queue timer (the timer
-    action re-checks that it still waits). Logged, never raised: the inbound is recorded."""
-    if conv.enqueued_at != now or conv.answered_at is not None or channel.queue.max_queue_time_s <= 0:
+    """After a commit that started an interaction of ``conv`` at ``now`` (in the queue or outside it):
+    arm its max-time-in-queue timer (the timer action re-checks that it still waits). Logged, never
+    raised: the inbound is recorded."""
+    if conv.arrived_at != now or conv.queue_state() is None or channel.queue.max_queue_time_s <= 0:
         return
     try:
         timers.schedule_queue_timeout(conv.id, now, channel.queue.max_queue_time_s, now=now)
     except Exception:
         logger.exception("could not arm the queue timeout", extra={"conversation_id": conv.id})
+
+
+def left(before: Conversation | None, after: Conversation | None, *, now: dt.datetime) -> None:
+    """After a commit from ``before`` to ``after``: if it took a conversation out of the queue, its place
+    may admit one waiting outside (and the queue may be offered again)."""
+    if before is not None and before.queue_state() == "waiting" and (after is None or after.queue_state() != "waiting"):
+        dispatch_quietly([before.channel_id], now=now)
 
 
 def left_queue(conversation_id: str) -> None:

@@ -1,10 +1,11 @@
 """Service level of a channel's queue (issue 6).
 
-An interaction (a conversation's stay in the queue from ``enqueued_at``) is *answered* when an agent
-first replies (wait = answered_at − enqueued_at), *abandoned* when closed or deleted before that, and
+An interaction (a conversation's wait from its arrival, ``arrived_at``: entering the queue, or the
+overflow when the queue was full) is *answered* when an agent first replies (wait = answered_at −
+arrived_at), *abandoned* when closed or deleted before that, and
 *timed out* when the queue timeout marked it. Compliance = answered within the channel's service
 level / (answered + abandoned). Outcomes are recorded when they happen (:mod:`smsdesk.data.stats`),
-and a window selects interactions by when they entered the queue.
+and a window selects interactions by when they arrived.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class ChannelStats(BaseModel):
     compliance_pct: float | None = Field(description="Answered within the level / (answered + abandoned); null: none")
     waiting_now: int = Field(description="Enqueued and not answered yet (assigned or not)")
     unassigned_now: int = Field(description="Waiting and not assigned to anyone")
+    max_in_queue: int = Field(description="The channel's queue cap (0 = no limit)")
+    overflow_now: int = Field(
+        description="Waiting outside the full queue (not in waiting_now); they enter in arrival order"
+    )
     answered: int
     answered_within_level: int
     abandoned: int
@@ -95,6 +100,8 @@ def channel_stats(channel: Channel, start: dt.datetime, end: dt.datetime) -> Cha
         service_level_s=channel.queue.service_level_s,
         waiting_now=waiting,
         unassigned_now=unassigned,
+        max_in_queue=channel.queue.max_in_queue,
+        overflow_now=repo.overflow_count(channel.id),
         **summary,
     )
 
@@ -102,10 +109,11 @@ def channel_stats(channel: Channel, start: dt.datetime, end: dt.datetime) -> Cha
 def record(conv: Conversation, kind: str, at: dt.datetime) -> None:
     """Record an interaction's outcome (no-op if it never entered the queue). Called after the
     change committed; a failure is logged, never raised (the agent's action succeeded)."""
-    if conv.enqueued_at is None:
+    arrived = conv.arrived_at
+    if arrived is None:
         return
     try:
-        repo.put_outcome(conv.channel_id, conv.id, conv.enqueued_at, kind, (at - conv.enqueued_at).total_seconds())
+        repo.put_outcome(conv.channel_id, conv.id, arrived, kind, (at - arrived).total_seconds())
     except Exception:
         logger.exception("could not record a queue outcome", extra={"conversation_id": conv.id, "kind": kind})
 

@@ -181,33 +181,32 @@ QUEUE_TIMEOUT = "queue_timeout"
 
 
 def schedule_queue_timeout(
-    conversation_id: str, enqueued_at: dt.datetime, max_queue_time_s: int, *, now: dt.datetime
+    conversation_id: str, arrived_at: dt.datetime, max_queue_time_s: int, *, now: dt.datetime
 ) -> str | None:
-    """Arm the queue timeout of a conversation enqueued at ``enqueued_at`` (None when 0 = no limit)."""
+    """Arm the queue timeout of an interaction that arrived at ``arrived_at`` (None when 0 = no limit)."""
     if max_queue_time_s <= 0:
         return None
-    due = enqueued_at + dt.timedelta(seconds=max_queue_time_s)
-    return schedule(QUEUE_TIMEOUT, conversation_id, due, data={"enqueued_at": iso(enqueued_at)}, now=now)
+    due = arrived_at + dt.timedelta(seconds=max_queue_time_s)
+    return schedule(QUEUE_TIMEOUT, conversation_id, due, data={"arrived_at": iso(arrived_at)}, now=now)
 
 
 def queue_timed_out(timer: TimerFired) -> None:
-    """Mark the conversation timed out if it is still waiting (open, not assigned, not answered, the same
-    enqueue) and publish ``interaction.queue_timeout``; it stays in the queue."""
+    """Mark the conversation timed out if the same interaction still waits (open, not assigned, not
+    answered; in the queue or outside it) and publish ``interaction.queue_timeout``; it stays where it is."""
     for _ in range(10):
         got = conversations_repo.get(timer.target_id)
         if got is None:
             return
         conv, version = got
-        enqueued = timer.data.get("enqueued_at")
-        waiting = conv.status == "open" and conv.assignee_id is None and conv.answered_at is None
-        if not waiting or conv.enqueued_at is None or conv.timed_out_at is not None:
+        arrived = timer.data.get("arrived_at", timer.data.get("enqueued_at"))
+        if conv.queue_state() is None or conv.arrived_at is None or conv.timed_out_at is not None:
             return
-        if enqueued is not None and iso(conv.enqueued_at) != enqueued:
+        if arrived is not None and iso(conv.arrived_at) != arrived:
             return
         now = utcnow()
         new = conv.model_copy(update={"timed_out_at": now})
         try:
-            conversations_repo.write(new, version=version)
+            conversations_repo.write(conv, new, version=version)
         except conversations_repo.TransactionCanceled:
             continue
         stats.record_timed_out(new, now)
@@ -218,9 +217,11 @@ def queue_timed_out(timer: TimerFired) -> None:
                 "channel_id": conv.channel_id,
                 "contact_id": conv.contact_id,
                 "number": conv.number,
-                "enqueued_at": iso(conv.enqueued_at),
+                "arrived_at": iso(conv.arrived_at),
+                "enqueued_at": iso(conv.enqueued_at) if conv.enqueued_at else None,
+                "in_overflow": conv.queue_state() == "overflow",
                 "timed_out_at": iso(now),
-                "waited_s": round((now - conv.enqueued_at).total_seconds(), 3),
+                "waited_s": round((now - conv.arrived_at).total_seconds(), 3),
             },
         )
         return

@@ -12,7 +12,6 @@ import datetime as dt
 from smsdesk import access, conversations, events, timers
 from smsdesk.auth import Caller
 from smsdesk.data import conversations as repo
-from smsdesk.data import queueing as queue_repo
 from smsdesk.data import users as users_repo
 from smsdesk.envelopes import TimerFired
 from smsdesk.errors import Conflict, Forbidden
@@ -121,7 +120,7 @@ def transfer_return(timer: TimerFired) -> None:
             return
         try:
             # Moves the conversation between the agents' open counts (issue 6 capacity) in the same write.
-            repo.transact(queue_repo.with_load([repo.put(new, version=version)], conv, new))
+            repo.write(conv, new, version=version)
         except repo.TransactionCanceled:
             continue
         now = utcnow()

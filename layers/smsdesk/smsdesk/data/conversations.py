@@ -5,7 +5,9 @@ Keys:
   concurrent inbounds, replies and agent actions never overwrite each other's changes):
   GSI1 ``VIEW#{channel_id}#{unassigned|assigned|closed}`` / ``{last_activity}#{id}`` (inbox views,
   most recent first); GSI2 ``ASSIGNEE#{user_id}`` / ``{last_activity}#{id}`` (open and assigned: Mine);
-  GSI3 ``QUEUE#{channel_id}`` / ``{enqueued_at}#{id}`` (open, enqueued and not answered yet: issue 6).
+  GSI3 ``QUEUE#{channel_id}`` / ``{enqueued_at}#{id}`` (open, enqueued and not answered yet: issue 6);
+  an unassigned conversation waiting outside a full queue uses GSI2 as ``OVERFLOW#{channel_id}`` /
+  ``{overflow_at}#{id}`` (arrival order; GSI2 is free while nobody holds it).
   Every key is derived from the stored model (:func:`index_keys`), so a status change rewrites them
   on the one item.
 * pointer ``PK=OPEN#{channel_id}#{e164} SK=CONV``: ``conversation_id`` of the latest conversation
@@ -26,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smsdesk import aws, config
-from smsdesk.data import table
+from smsdesk.data import queueing, table
 from smsdesk.data.credits import TransactionCanceled, TransactItem, transact
 from smsdesk.models import Conversation, dump, iso
 
@@ -57,6 +59,8 @@ def index_keys(conv: Conversation) -> dict[str, str]:
     keys = {"GSI1PK": f"VIEW#{conv.channel_id}#{view_state(conv)}", "GSI1SK": sort}
     if conv.status == "open" and conv.assignee_id:
         keys |= {"GSI2PK": f"ASSIGNEE#{conv.assignee_id}", "GSI2SK": sort}
+    elif conv.queue_state() == "overflow" and conv.overflow_at:
+        keys |= {"GSI2PK": f"OVERFLOW#{conv.channel_id}", "GSI2SK": f"{iso(conv.overflow_at)}#{conv.id}"}
     if conv.status == "open" and conv.enqueued_at and not conv.answered_at:
         keys |= {"GSI3PK": f"QUEUE#{conv.channel_id}", "GSI3SK": f"{iso(conv.enqueued_at)}#{conv.id}"}
     return keys
@@ -95,8 +99,10 @@ def put(conv: Conversation, *, version: int | None) -> TransactItem:
     return {"Put": body}
 
 
-def write(conv: Conversation, *, version: int | None) -> None:
-    transact([put(conv, version=version)])
+def write(before: Conversation | None, after: Conversation, *, version: int | None) -> None:
+    """Write ``after`` over ``before`` (read at ``version``) with the counters it moves (agents' load,
+    the queue's size: :func:`smsdesk.data.queueing.with_counters`)."""
+    transact(queueing.with_counters([put(after, version=version)], before, after))
 
 
 # -- pointer ----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Service-level outcomes (issue 6), stored when they happen so the stats endpoint is a few queries.
 
-``PK=STATS#{channel_id}#{day of enqueued_at} SK={enqueued_at}#{conversation_id}#{kind}`` with
+``PK=STATS#{channel_id}#{day of arrived_at} SK={arrived_at}#{conversation_id}#{kind}`` with
 ``kind`` answered / abandoned / timed_out and ``wait_s``. The key depends only on the interaction,
 so recording an outcome twice (retries, racing closes) writes the same item.
 """
@@ -15,10 +15,10 @@ from smsdesk.data import table
 from smsdesk.models import iso
 
 
-def put_outcome(channel_id: str, conversation_id: str, enqueued_at: dt.datetime, kind: str, wait_s: float) -> None:
+def put_outcome(channel_id: str, conversation_id: str, arrived_at: dt.datetime, kind: str, wait_s: float) -> None:
     item = {
-        "PK": f"STATS#{channel_id}#{enqueued_at.astimezone(dt.UTC).date().isoformat()}",
-        "SK": f"{iso(enqueued_at)}#{conversation_id}#{kind}",
+        "PK": f"STATS#{channel_id}#{arrived_at.astimezone(dt.UTC).date().isoformat()}",
+        "SK": f"{iso(arrived_at)}#{conversation_id}#{kind}",
         "kind": kind,
         "wait_s": round(wait_s, 3),
         "conversation_id": conversation_id,
@@ -67,4 +67,22 @@ def waiting_counts(channel_id: str) -> tuple[int, int]:
             unassigned += "assignee_id" not in raw
         if not resp.get("LastEvaluatedKey"):
             return total, unassigned
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def overflow_count(channel_id: str) -> int:
+    """Conversations waiting outside the channel's full queue now (the overflow index)."""
+    total = 0
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "IndexName": "GSI2",
+        "KeyConditionExpression": "GSI2PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"OVERFLOW#{channel_id}"}},
+        "Select": "COUNT",
+    }
+    while True:
+        resp = aws.dynamodb().query(**kwargs)
+        total += int(resp.get("Count", 0))
+        if not resp.get("LastEvaluatedKey"):
+            return total
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import access, channels, stats
+from smsdesk import access, channels, queueing, stats
 from smsdesk.api.identity import caller
 from smsdesk.errors import ValidationError
 from smsdesk.models import Channel, utcnow
@@ -62,13 +62,18 @@ def get_channel(channel_id: str) -> Channel:
 )
 def patch_channel(channel_id: str, body: channels.ChannelPatch) -> Channel:
     caller(router).require_admin()
-    return channels.update_channel(channel_id, body, host=_host())
+    channel = channels.update_channel(channel_id, body, host=_host())
+    if "queue" in body.model_fields_set:  # a larger cap, another strategy: let waiting conversations in
+        queueing.dispatch_quietly([channel.id], now=utcnow())
+    return channel
 
 
 @router.put("/v1/channels/<channel_id>/teams", summary="Grant the channel to exactly these teams", tags=["channels"])
 def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
     caller(router).require_admin()
-    return channels.grant_teams(channel_id, body.team_ids)
+    channel = channels.grant_teams(channel_id, body.team_ids)
+    queueing.dispatch_quietly([channel.id], now=utcnow())  # new teams' agents may take waiting conversations
+    return channel
 
 
 def _instant(name: str) -> dt.datetime | None:
