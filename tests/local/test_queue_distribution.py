@@ -129,3 +129,46 @@ def test_enqueue_arms_queue_timeout_and_assignment_cancels_it(stack: LocalStack,
     avail(stack, http, agents[0][1], True)
     assert assignee(conv_id) == agents[0][0]
     assert timers_repo.get(tid) is None
+
+
+def test_assign_and_transfer_respect_capacity(
+    stack: LocalStack, http: Http, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capacity is a maximum for people too: assigning or transferring to a colleague at capacity is a
+    clear 409 (nothing changes), re-assigning to the same colleague stays idempotent."""
+    channel_id, agents = setup(stack, http, make_user, "manual", 2)
+    (a, ta), (b, tb) = agents
+    avail(stack, http, ta, True, capacity=1)
+    avail(stack, http, tb, True, capacity=1)
+    first, second, third = inbound(channel_id), inbound(channel_id), inbound(channel_id)
+    base = f"{stack.base_url}/v1/conversations"
+    status, _, body = http("POST", f"{base}/{first}/assign", headers=auth(ta), body={"user_id": a})
+    assert status == 200, body
+    status, _, body = http("POST", f"{base}/{first}/assign", headers=auth(ta), body={"user_id": a})
+    assert status == 200 and body["assignee_id"] == a  # idempotent at capacity
+    status, _, err = http("POST", f"{base}/{second}/assign", headers=auth(stack.token), body={"user_id": a})
+    assert status == 409, err
+    assert err["error"]["code"] == "user_at_capacity" and err["error"]["field"] == "user_id"
+    assert (err["error"]["capacity"], err["error"]["open_count"]) == (1, 1)
+    assert assignee(second) is None and open_count(stack, http, a) == 1
+    # b takes the second; a cannot hand the first to b now
+    status, _, body = http("POST", f"{base}/{second}/assign", headers=auth(tb), body={"user_id": b})
+    assert status == 200, body
+    status, _, err = http("POST", f"{base}/{first}/transfer", headers=auth(ta), body={"user_id": b})
+    assert status == 409 and err["error"]["code"] == "user_at_capacity", err
+    assert assignee(first) == a and open_count(stack, http, b) == 1
+    # a stale read of b's load does not get past the write's own condition
+    from smsdesk.data import users as users_repo
+
+    real = users_repo.get_profile
+    stale = {**real(b), "open_count": 0}  # type: ignore[dict-item]
+    calls: list[str] = []
+
+    def once_stale(user_id: str) -> Any:
+        calls.append(user_id)
+        return stale if len(calls) == 1 else real(user_id)
+
+    monkeypatch.setattr(users_repo, "get_profile", once_stale)
+    status, _, err = http("POST", f"{base}/{third}/assign", headers=auth(stack.token), body={"user_id": b})
+    assert status == 409 and err["error"]["code"] == "user_at_capacity", err
+    assert len(calls) == 2 and assignee(third) is None and open_count(stack, http, b) == 1

@@ -72,6 +72,10 @@ class UserUnavailable(Conflict):
     code = "user_unavailable"
 
 
+class UserAtCapacity(Conflict):
+    code = "user_at_capacity"
+
+
 class CannotAssign(ValidationError):
     code = "cannot_assign"
 
@@ -364,8 +368,44 @@ class _Change:
     conv: Conversation
     events: list[tuple[str, dict[str, Any]]]
     extra: list[dict[str, Any]] = field(default_factory=list)
-    #: index in the transaction (1 = first extra item) → the error its failed condition means
-    errors: dict[int, AppError] = field(default_factory=dict)
+    #: index in the transaction (1 = first extra item) → the error its failed condition means (or a
+    #: function that finds out which after the fact; None: it no longer fails, try again)
+    errors: dict[int, AppError | Callable[[], AppError | None]] = field(default_factory=dict)
+
+
+def _not_receivable(user_id: str, profile: dict[str, Any] | None) -> AppError | None:
+    """Why ``user_id`` cannot receive a conversation now (None: they can): unavailable, or at their
+    capacity (max open conversations; issue 6)."""
+    if profile is None or not profile.get("available"):
+        return UserUnavailable(f"user {user_id} is not available", field="user_id")
+    agent = queueing.Agent.from_profile({"user_id": user_id, **profile})
+    if not queueing.has_capacity(agent):
+        return UserAtCapacity(
+            f"user {user_id} has {agent.open_count} open conversations, their capacity is {agent.capacity}",
+            field="user_id",
+            details={"capacity": agent.capacity, "open_count": agent.open_count},
+        )
+    return None
+
+
+_Guard = tuple[list[dict[str, Any]], dict[int, AppError | Callable[[], AppError | None]]]
+
+
+def receiver_guard(user_id: str, profile: dict[str, Any], channel: Channel) -> _Guard:
+    """Checks of a colleague receiving a conversation (assign, transfer): may use the channel (422
+    ``cannot_assign``), available (409 ``user_unavailable``), below capacity (409 ``user_at_capacity``).
+    Returns the ``extra`` items and ``errors`` of the :class:`_Change`: the write re-checks availability and
+    capacity in the same transaction as it moves their load."""
+    if not access.may_use(profile.get("role", "agent"), set(profile.get("team_ids") or []), channel.team_ids):
+        raise CannotAssign(f"user {user_id} may not use channel {channel.id}", field="user_id")
+    error = _not_receivable(user_id, profile)
+    if error is not None:
+        raise error
+
+    def why() -> AppError | None:
+        return _not_receivable(user_id, users_repo.get_profile(user_id))  # None: it changed back, retry
+
+    return [users_repo.require_available(user_id, below_capacity=True)], {1: why}
 
 
 def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Channel], _Change | None]) -> Conversation:
@@ -380,7 +420,9 @@ def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Cha
         except repo.TransactionCanceled as exc:
             for index, error in change.errors.items():
                 if index < len(exc.reasons) and exc.reasons[index] == "ConditionalCheckFailed":
-                    raise error from exc
+                    found = error if isinstance(error, AppError) else error()
+                    if found is not None:
+                        raise found from exc
             _backoff(attempt)
             continue
         _publish(change.events)
@@ -390,8 +432,8 @@ def _cas(caller: Caller, conversation_id: str, step: Callable[[Conversation, Cha
 
 
 def assign(caller: Caller, conversation_id: str, user_id: str) -> Conversation:
-    """Assign to a colleague who is available and may use the channel (409 ``user_unavailable``,
-    422 ``cannot_assign``; 409 ``conversation_closed``). Availability is re-checked in the write."""
+    """Assign to a colleague (:func:`receiver_guard`: may use the channel, available, below capacity;
+    409 ``conversation_closed``). Availability and capacity are re-checked in the write."""
     now = utcnow()
     profile = users_repo.get_profile(user_id)
     if profile is None:
@@ -400,21 +442,12 @@ def assign(caller: Caller, conversation_id: str, user_id: str) -> Conversation:
     def step(conv: Conversation, channel: Channel) -> _Change | None:
         if conv.status != "open":
             raise ConversationClosed(f"conversation {conv.id} is closed; reopen it first", field="conversation_id")
-        if not access.may_use(profile.get("role", "agent"), set(profile.get("team_ids") or []), channel.team_ids):
-            raise CannotAssign(f"user {user_id} may not use channel {channel.id}", field="user_id")
-        if not profile.get("available"):
-            raise UserUnavailable(f"user {user_id} is not available", field="user_id")
         if conv.assignee_id == user_id:
             return None
+        extra, errors = receiver_guard(user_id, profile, channel)
         new = conv.model_copy(update={"assignee_id": user_id})
         detail = conversation_event(new, at=now, by=caller.user_id, previous_assignee_id=conv.assignee_id)
-        unavailable = UserUnavailable(f"user {user_id} is not available", field="user_id")
-        return _Change(
-            new,
-            [("conversation.assigned", detail)],
-            extra=[users_repo.require_available(user_id)],
-            errors={1: unavailable},
-        )
+        return _Change(new, [("conversation.assigned", detail)], extra=extra, errors=errors)
 
     return _cas(caller, conversation_id, step)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from smsdesk import access, conversations, events, timers
+from smsdesk import conversations, events, timers
 from smsdesk.auth import Caller
 from smsdesk.data import conversations as repo
 from smsdesk.data import users as users_repo
@@ -41,22 +41,13 @@ def transfer(caller: Caller, conversation_id: str, user_id: str, *, now: dt.date
             raise Forbidden("only the assignee or an admin may transfer this conversation")
         if user_id == conv.assignee_id:
             raise conversations.CannotAssign("the conversation is already with this user", field="user_id")
-        if not access.may_use(profile.get("role", "agent"), set(profile.get("team_ids") or []), channel.team_ids):
-            raise conversations.CannotAssign(f"user {user_id} may not use channel {channel.id}", field="user_id")
-        if not profile.get("available"):
-            raise conversations.UserUnavailable(f"user {user_id} is not available", field="user_id")
+        extra, errors = conversations.receiver_guard(user_id, profile, channel)
         origin = conv.assignee_id or caller.user_id
         new = conv.model_copy(update={"assignee_id": user_id, "transferred_from": origin, "transferred_at": now})
         detail = conversations.conversation_event(
             new, at=now, by=caller.user_id, previous_assignee_id=conv.assignee_id, transferred_from=origin
         )
-        unavailable = conversations.UserUnavailable(f"user {user_id} is not available", field="user_id")
-        return conversations._Change(
-            new,
-            [("conversation.transferred", detail)],
-            extra=[users_repo.require_available(user_id)],
-            errors={1: unavailable},
-        )
+        return conversations._Change(new, [("conversation.transferred", detail)], extra=extra, errors=errors)
 
     conv = conversations._cas(caller, conversation_id, step)
     limit = seen["channel"].queue.max_transfer_s

@@ -68,13 +68,19 @@ def set_available(user_id: str, available: bool | None, capacity: int | None = N
     return _strip(table.deserialize(resp["Attributes"]))
 
 
-def require_available(user_id: str) -> dict[str, Any]:
-    """A transaction item that holds only while the user exists and is available (assignments)."""
-    return {
-        "ConditionCheck": {
-            "TableName": config.table_name(),
-            "Key": table.key(f"USER#{user_id}", "PROFILE"),
-            "ConditionExpression": "available = :t",
-            "ExpressionAttributeValues": {":t": {"BOOL": True}},
-        }
+def require_available(user_id: str, *, below_capacity: bool = False) -> dict[str, Any]:
+    """A transaction item that holds only while the user exists and is available (assignments), and
+    with ``below_capacity`` while their ``open_count`` is below their ``capacity`` (0/absent = no limit)."""
+    check: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "Key": table.key(f"USER#{user_id}", "PROFILE"),
+        "ConditionExpression": "available = :t",
+        "ExpressionAttributeValues": {":t": {"BOOL": True}},
     }
+    if below_capacity:
+        check["ConditionExpression"] += (
+            " AND (attribute_not_exists(#cap) OR #cap = :zero OR attribute_not_exists(open_count) OR open_count < #cap)"
+        )
+        check["ExpressionAttributeNames"] = {"#cap": "capacity"}
+        check["ExpressionAttributeValues"][":zero"] = {"N": "0"}
+    return {"ConditionCheck": check}
