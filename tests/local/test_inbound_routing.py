@@ -310,8 +310,9 @@ def test_without_credits_the_opt_out_still_happens_and_the_reply_is_skipped(
 
 
 @pytest.fixture(scope="module")
-def closed(stack: LocalStack, http: Http) -> dict[str, Any]:
-    """A channel that is never open (hours enabled, no ranges) with an out-of-hours message."""
+def closed(stack: LocalStack, http: Http, ch: dict[str, Any]) -> dict[str, Any]:
+    """A channel that is never open (hours enabled, no ranges) with an out-of-hours message (``ch``
+    tops up the credits its replies cost)."""
     hours = {"enabled": True, "timezone": "Europe/Amsterdam", "out_of_hours_message": "We are closed, back at 9."}
     return create_channel(stack, http, sender="+3197010000024", business_hours=hours)
 

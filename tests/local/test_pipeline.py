@@ -269,9 +269,12 @@ def test_receipt_before_the_provider_id_is_kept_and_applied(
 
 
 @pytest.fixture
-def parked(stack: LocalStack, http: Http) -> Callable[[], tuple[dict[str, Any], dict[str, Any]]]:
+def parked(
+    stack: LocalStack, http: Http, channel: dict[str, Any]
+) -> Callable[[], tuple[dict[str, Any], dict[str, Any]]]:
     """A message that stays ``queued``: its channel allows one SMS per 60 s and another went first, so
-    the sender parks its job on the queue (delayed, with its reserved slot) instead of sending it."""
+    the sender parks its job on the queue (delayed, with its reserved slot) instead of sending it.
+    (``channel`` tops up the credits.)"""
 
     def make() -> tuple[dict[str, Any], dict[str, Any]]:
         ch = create_channel(stack, http, throughput_mps=1 / 60)
@@ -411,7 +414,10 @@ class FakeTwilio:
                 self.callbacks.append(resp.status)
 
 
-def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_twilio_channel_end_to_end(
+    stack: LocalStack, http: Http, monkeypatch: pytest.MonkeyPatch, channel: dict[str, Any]
+) -> None:
+    """(``channel`` tops up the credits.)"""
     fake = FakeTwilio()
     monkeypatch.setenv("TWILIO_API_BASE", fake.base)
     try:
