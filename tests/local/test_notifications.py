@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from queue_helpers import avail, inbound, setup
 
 from smsdesk import channels, conversations
 from smsdesk.local.stack import LocalStack
@@ -112,3 +113,21 @@ def test_feed_by_preference_and_access(stack: LocalStack, http: Http, make_user:
     assert feed(stack, http, a_tok)[0]["read_at"] is not None
     s, _, err = http("POST", f"{base}/v1/notifications/{nid}/read", headers=auth(b_tok))
     assert s == 404 and err["error"]["code"] == "not_found"  # someone else's
+
+
+def test_a_queue_assignment_notifies_the_agent_not_the_whole_team(
+    stack: LocalStack, http: Http, make_user: Any
+) -> None:
+    """On a distributing channel, an inbound the queue hands to A right away is A's message (and A's
+    assignment); colleagues who follow unassigned conversations are not pinged for it."""
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 2)
+    (a, ta), (_b, tb) = agents
+    avail(stack, http, ta, True)
+    conv_id = inbound(channel_id)
+    got = conversations.get(conv_id)
+    assert got is not None and got.assignee_id == a
+    items = wait_feed(stack, http, ta, lambda i: len(i) >= 2)
+    assert sorted(n["kind"] for n in items) == ["assigned_to_me", "new_message_mine"]
+    assert {n["conversation_id"] for n in items} == {conv_id}
+    time.sleep(1.0)  # the notifier had time to (wrongly) notify B
+    assert feed(stack, http, tb) == []

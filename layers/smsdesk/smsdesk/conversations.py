@@ -314,18 +314,23 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
                 continue
             return InboundResult(got[0], stored, created=False, reopened=False, duplicate=True)
         assert msg is not None
+        queueing.enqueued(conv, channel, now=now)
+        routed = conv
+        if conv.queue_state() == "waiting" and channel.queue.strategy != "manual":
+            queueing.dispatch_quietly([channel.id], now=now)
+            routed = get(conv.id) or conv
+        # One batch after routing: message.received says whose conversation it is once the queue offered
+        # it (assignee_id; conversation.assigned is published by the dispatch itself).
         batch: list[tuple[str, dict[str, Any]]] = []
         if outcome == "create":
             batch.append(("conversation.created", conversation_event(conv, at=now, by=None)))
         elif outcome == "reopen":
             batch.append(("conversation.reopened", conversation_event(conv, at=now, by=None)))
-        batch.append(("message.received", messages.status_event(msg, "received", None)))
         if conv.queue_state() == "overflow" and conv.overflow_at == now:
             batch.append(("interaction.overflowed", conversation_event(conv, at=now, by=None)))
+        received = messages.status_event(msg, "received", None) | {"assignee_id": routed.assignee_id}
+        batch.append(("message.received", received))
         _publish(batch)
-        queueing.enqueued(conv, channel, now=now)
-        if conv.assignee_id is None and channel.queue.strategy != "manual":
-            queueing.dispatch_quietly([channel.id], now=now)
         return InboundResult(conv, msg, created=outcome == "create", reopened=outcome == "reopen", duplicate=False)
     raise RuntimeError(f"inbound {sms.provider}/{sms.provider_id}: its conversation keeps disappearing")
 

@@ -1,7 +1,7 @@
 """Bus events -> per-user notifications (feed + ``notification.created`` on the bus).
 
 ``message.received`` notifies the users who may use the channel, by their preferences and whether
-the conversation is theirs, a colleague's or unassigned; ``conversation.assigned`` and
+the conversation was theirs, a colleague's or unassigned when the message arrived (the event says); ``conversation.assigned`` and
 ``conversation.transferred`` notify the new assignee. Other events are ignored.
 """
 
@@ -53,12 +53,15 @@ def handle_event(event: EventBridgeEvent) -> None:
     detail, kind = event.detail, event.detail_type
     at = _event_time(event)
     if kind == "message.received" and detail.get("conversation_id"):
-        got = conversations_repo.get(detail["conversation_id"], consistent=False)
-        if got is None:
-            return
-        conv = got[0]
-        channel = channels.get_channel(conv.channel_id)
-        recipients = notifications.recipients_of_message(conv.assignee_id, channel.team_ids, _candidates())
+        if "assignee_id" in detail:  # whose conversation it was when the message arrived
+            assignee_id, channel_id = detail["assignee_id"], detail["channel_id"]
+        else:  # an event from before the detail carried it: the conversation as it is now
+            got = conversations_repo.get(detail["conversation_id"], consistent=False)
+            if got is None:
+                return
+            assignee_id, channel_id = got[0].assignee_id, got[0].channel_id
+        channel = channels.get_channel(channel_id)
+        recipients = notifications.recipients_of_message(assignee_id, channel.team_ids, _candidates())
         message_id, by = detail.get("message_id"), None
     elif kind in ("conversation.assigned", "conversation.transferred") and detail.get("assignee_id"):
         assignee = detail["assignee_id"]
