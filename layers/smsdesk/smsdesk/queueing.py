@@ -140,12 +140,8 @@ def _members(channel: Channel) -> list[Agent]:
     ids: set[str] = set()
     for team_id in channel.team_ids:
         ids.update(teams_repo.member_ids(team_id))
-    out = []
-    for user_id in sorted(ids):
-        profile = users_repo.get_profile(user_id)
-        if profile is not None:
-            out.append(Agent.from_profile(profile))
-    return out
+    profiles = users_repo.get_profiles(sorted(ids)) if ids else []
+    return sorted((Agent.from_profile(p) for p in profiles if p.get("user_id")), key=lambda a: a.user_id)
 
 
 def is_full(channel: Channel) -> bool:

@@ -57,21 +57,6 @@ def transact(ops: list[dict[str, Any]]) -> None:
         raise ConditionFailed(reasons) from exc
 
 
-def batch_get(keys: list[tuple[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
-    """BatchGetItem (≤100 keys per call), unprocessed keys retried; items in no particular order."""
-    out: list[dict[str, Any]] = []
-    name = config.table_name()
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {
-            name: {"Keys": [table.key(pk, sk) for pk, sk in keys[start : start + 100]], "ConsistentRead": consistent}
-        }
-        while request:
-            resp = aws.dynamodb().batch_get_item(RequestItems=request)
-            out.extend(table.deserialize(i) for i in resp.get("Responses", {}).get(name, []))
-            request = resp.get("UnprocessedKeys") or {}
-    return out
-
-
 def strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEYS}
 
@@ -101,7 +86,7 @@ def get_channel(channel_id: str, *, consistent: bool = False) -> dict[str, Any] 
 
 
 def get_channels(channel_ids: list[str]) -> list[dict[str, Any]]:
-    return [strip(i) for i in batch_get([(f"CHANNEL#{c}", "META") for c in channel_ids])]
+    return [strip(i) for i in table.batch_get([(f"CHANNEL#{c}", "META") for c in channel_ids])]
 
 
 def create_channel(channel: dict[str, Any]) -> None:

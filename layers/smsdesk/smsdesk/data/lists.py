@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from smsdesk.data import table
-from smsdesk.data.channels import ConditionFailed, batch_get, strip, transact
+from smsdesk.data.channels import ConditionFailed, strip, transact
 
 ALL = "ALL"
 Kind = Literal["block", "optout"]
@@ -30,7 +30,7 @@ def entries_for(e164: str, channel_id: str | None, kinds: tuple[Kind, ...]) -> l
     """Every entry of ``kinds`` for the number, account-wide and (if given) for the channel."""
     scopes = [ALL] + ([channel_id] if channel_id else [])
     keys = [(f"{_PK[k]}#{s}", e164) for k in kinds for s in scopes]
-    return batch_get(keys)
+    return table.batch_get(keys)
 
 
 def _entry_item(kind: Kind, entry: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,21 @@ def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
     return deserialize(item) if item else None
 
 
+def batch_get(keys: list[tuple[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+    """BatchGetItem (≤100 keys per call), unprocessed keys retried; items in no particular order."""
+    out: list[dict[str, Any]] = []
+    name = config.table_name()
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {
+            name: {"Keys": [key(pk, sk) for pk, sk in keys[start : start + 100]], "ConsistentRead": consistent}
+        }
+        while request:
+            resp = aws.dynamodb().batch_get_item(RequestItems=request)
+            out.extend(deserialize(i) for i in resp.get("Responses", {}).get(name, []))
+            request = resp.get("UnprocessedKeys") or {}
+    return out
+
+
 def put(item: dict[str, Any], *, condition: str | None = None) -> None:
     kwargs: dict[str, Any] = {"TableName": config.table_name(), "Item": serialize(item)}
     if condition:

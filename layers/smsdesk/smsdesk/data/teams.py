@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsdesk.data import table
-from smsdesk.data.channels import batch_get, strip, transact
+from smsdesk.data.channels import strip, transact
 
 
 def create_team(team: dict[str, Any]) -> None:
@@ -51,7 +51,7 @@ def get_team(team_id: str) -> dict[str, Any] | None:
 
 
 def get_teams(team_ids: list[str]) -> list[dict[str, Any]]:
-    return [strip(i) for i in batch_get([(f"TEAM#{t}", "META") for t in team_ids])]
+    return [strip(i) for i in table.batch_get([(f"TEAM#{t}", "META") for t in team_ids])]
 
 
 def list_teams(*, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:

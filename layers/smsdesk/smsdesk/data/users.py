@@ -30,6 +30,11 @@ def get_profile(user_id: str) -> dict[str, Any] | None:
     return _strip(item) if item else None
 
 
+def get_profiles(user_ids: list[str]) -> list[dict[str, Any]]:
+    """The existing profiles of ``user_ids`` (BatchGetItem: one call per 100), in no particular order."""
+    return [_strip(i) for i in table.batch_get([(f"USER#{u}", "PROFILE") for u in user_ids])]
+
+
 def list_profiles(*, limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     items, nxt = table.query("USERS", index="GSI1", limit=limit, cursor=cursor)
     return [_strip(i) for i in items], nxt
