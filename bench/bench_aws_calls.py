@@ -115,6 +115,7 @@ def scenarios(stack: Any) -> list[Row]:
     rows.extend(_send_scenarios(stack))
     rows.extend(_inbound_scenarios(stack))
     rows.extend(_dispatch_scenarios(stack))
+    rows.extend(_overflow_scenarios(stack))
     return rows
 
 
@@ -257,6 +258,41 @@ def _dispatch_scenarios(stack: Any) -> list[Row]:
             _local.label = None
     assert assigned == 1 and (conversations.get(conv.id) or conv).assignee_id == me["user_id"]
     return [_row("assignment (dispatch one waiting conversation, round robin, 1 agent)", c, {"dispatch"})]
+
+
+def _overflow_scenarios(stack: Any) -> list[Row]:
+    """Max interactions in queue (issue 6): a manual channel with ``max_in_queue`` 1 and one conversation
+    waiting. Counted: an inbound that waits outside the full queue (webhooks + inbound), and closing the
+    waiting one, which admits the one outside into the queue (api)."""
+    status, channel = http(
+        stack,
+        "POST",
+        "/v1/channels",
+        {
+            "name": "bench-overflow",
+            "type": "two_way",
+            "sender": "+3197010000097",
+            "provider": "sandbox",
+            "queue": {"strategy": "manual", "max_in_queue": 1},
+        },
+    )
+    if status not in (200, 201):
+        return []
+    _inbound_and_wait(stack, channel, "+31612349960", "first: waits in the queue")
+    with counting() as outside:
+        _inbound_and_wait(stack, channel, "+31612349961", "second: waits outside")
+    _, page = http(stack, "GET", f"/v1/conversations?view=unassigned&channel_id={channel['id']}")
+    by_number = {c["number"]: c for c in page["items"]}
+    first, second = by_number["+31612349960"], by_number["+31612349961"]
+    assert first["enqueued_at"] and second["overflow_at"] and not second["enqueued_at"], page
+    with counting() as admit:
+        assert http(stack, "POST", f"/v1/conversations/{first['id']}/close")[0] == 200
+    _, after = http(stack, "GET", f"/v1/conversations/{second['id']}")
+    assert after["enqueued_at"], after
+    return [
+        _row("inbound SMS into a full queue: waits outside (webhooks + inbound)", outside, {"webhooks", "inbound"}),
+        _row("close a waiting conversation, admitting the oldest from outside (api)", admit, {"api:POST"}),
+    ]
 
 
 #: Filled by :func:`run`: (timer path, timers, median ms, max ms) — end-to-end lateness of the action.
