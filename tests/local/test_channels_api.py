@@ -92,6 +92,33 @@ def test_patch_is_validated_as_a_whole(stack: LocalStack, http: Any) -> None:
     assert status == 404 and out["error"]["code"] == "not_found"
 
 
+def test_patch_changes_only_the_given_queue_and_hours_fields(stack: LocalStack, http: Any) -> None:
+    ch = new_channel(stack, http, type="two_way", sender="+31612340003")
+    url = f"{stack.base_url}/v1/channels/{ch['id']}"
+    body = {
+        "queue": {"strategy": "round_robin", "service_level_s": 30},
+        "business_hours": {"enabled": True, "timezone": "Europe/Amsterdam", "out_of_hours_message": "Closed"},
+    }
+    status, _, out = http("PATCH", url, headers=auth(stack.token), body=body)
+    assert status == 200, out
+    status, _, out = http(
+        "PATCH",
+        url,
+        headers=auth(stack.token),
+        body={"queue": {"max_in_queue": 5}, "business_hours": {"enabled": False}},
+    )
+    assert status == 200, out
+    assert (out["queue"]["strategy"], out["queue"]["service_level_s"], out["queue"]["max_in_queue"]) == (
+        "round_robin",
+        30,
+        5,
+    )
+    hours = out["business_hours"]
+    assert (hours["enabled"], hours["timezone"], hours["out_of_hours_message"]) == (False, "Europe/Amsterdam", "Closed")
+    status, _, out = http("PATCH", url, headers=auth(stack.token), body={"queue": {"max_in_queue": -1}})
+    assert status == 422 and out["error"]["field"].startswith("queue"), out
+
+
 def test_secrets_live_in_secrets_manager_only(stack: LocalStack, http: Any) -> None:
     from smsdesk import channels
 

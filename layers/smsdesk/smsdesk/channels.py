@@ -58,6 +58,10 @@ class ChannelCreate(ChannelSettings):
         return v
 
 
+#: Settings objects a PATCH merges into (the others, maps included, are replaced whole).
+_MERGED = frozenset({"business_hours", "queue"})
+
+
 class ChannelPatch(BaseModel):
     """``PATCH /v1/channels/{id}`` body: any settings; the result is validated as a whole."""
 
@@ -78,8 +82,12 @@ class ChannelPatch(BaseModel):
     validity_s: int | None = None
     message_type: str | None = None
     help_text: str | None = None
-    business_hours: dict[str, Any] | None = None
-    queue: dict[str, Any] | None = None
+    business_hours: dict[str, Any] | None = Field(
+        default=None, description='Only the fields given change (e.g. {"enabled": false}); `weekly` is replaced whole'
+    )
+    queue: dict[str, Any] | None = Field(
+        default=None, description='Only the fields given change (e.g. {"max_in_queue": 5} keeps the strategy)'
+    )
     provider_secret: dict[str, str] | None = Field(
         default=None, description="Replaces the whole secret; {} removes it.", max_length=20
     )
@@ -243,7 +251,11 @@ def update_channel(channel_id: str, patch: ChannelPatch, *, host: str) -> Channe
     merged = current.model_dump(
         mode="json", exclude={"id", "created_at", "updated_at", "has_secret", "team_ids", "webhook_urls"}
     )
-    merged.update(changes)
+    for name, value in changes.items():
+        if name in _MERGED and isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **value}  # fields left out keep their value
+        else:
+            merged[name] = value
     try:
         settings = ChannelCreate.model_validate(merged)
     except PydanticValidationError as exc:

@@ -69,15 +69,36 @@ class BusinessHours(BaseModel):
 
 
 class QueueSettings(BaseModel):
-    """Contact-center queue settings (used by the queue issue; stored with the channel now)."""
+    """The channel's contact-center queue (docs/architecture.md, ``queueing.py``)."""
 
     model_config = ConfigDict(extra="forbid")
-    strategy: Strategy = "manual"
-    service_level_s: int = Field(default=60, ge=1, le=86_400)
-    max_in_queue: int = Field(default=0, ge=0, description="0 = no limit")
-    max_transfer_s: int = Field(default=0, ge=0, description="0 = no limit")
-    max_queue_time_s: int = Field(default=0, ge=0, description="0 = no limit")
-    reopen_window_h: int = Field(default=24, ge=0, le=24 * 90)
+    strategy: Strategy = Field(
+        default="manual",
+        description="manual: stays Unassigned for anyone to pick; round_robin, least_busy (fewest open), "
+        "longest_idle: offered to an available agent below capacity in a team granted the channel",
+    )
+    service_level_s: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="Answered (first agent reply) within this many seconds counts as in level",
+    )
+    max_in_queue: int = Field(
+        default=0,
+        ge=0,
+        description="Interactions waiting in the queue at most; more wait outside it, in order. 0 = no limit",
+    )
+    max_transfer_s: int = Field(
+        default=0, ge=0, description="A transfer not taken within this returns to the original agent. 0 = no limit"
+    )
+    max_queue_time_s: int = Field(
+        default=0,
+        ge=0,
+        description="Waiting longer (since arrival) marks it timed out and publishes interaction.queue_timeout. 0 = no limit",
+    )
+    reopen_window_h: int = Field(
+        default=24, ge=0, le=24 * 90, description="An inbound within this many hours of closing reopens it; 0 = never"
+    )
 
 
 class ChannelSettings(BaseModel):
