@@ -219,3 +219,44 @@ def test_overflow_wait_counts_from_arrival(stack: LocalStack, http: Http, make_u
     assert after is not None and after.timed_out_at is not None and after.queue_state() == "overflow"
     assert stats(stack, http, channel_id)["timed_out"] == 1
     assert counters_match(stack, http, channel_id) == (1, 1)
+
+
+def test_a_customer_back_after_a_close_starts_a_new_interaction(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """Closing ends the interaction: when the customer writes again (the conversation reopens) they join
+    the back of the queue, held to the cap like any arrival, not their old place."""
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=1)
+    first = inbound(channel_id)
+    act(stack, http, stack.token, first, "close")
+    second = inbound(channel_id)
+    assert state(second) == "waiting"
+    again = inbound_from(channel_id, first)
+    assert again == first  # reopened within the window
+    back = conversations.get(first)
+    assert back is not None and back.reopened_count == 1
+    assert back.queue_state() == "overflow" and back.enqueued_at is None and back.overflow_at is not None
+    got = stats(stack, http, channel_id)
+    assert (got["abandoned"], got["unassigned_now"], got["overflow_now"]) == (1, 1, 1), got
+    counters_match(stack, http, channel_id)
+
+
+def test_an_agent_starting_a_waiting_conversation_frees_its_place(
+    stack: LocalStack, http: Http, make_user: Any
+) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1, max_in_queue=1)
+    (a, ta) = agents[0]
+    first, second = inbound(channel_id), inbound(channel_id)
+    assert (state(first), state(second)) == ("waiting", "overflow")
+    status, _, body = http(
+        "POST", f"{stack.base_url}/v1/credits/top-ups", headers=auth(stack.token), body={"credits": 5, "reference": "q"}
+    )
+    assert status in (200, 201), body
+    number = conversations.get(first).number  # type: ignore[union-attr]
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/conversations",
+        headers=auth(ta),
+        body={"channel_id": channel_id, "to": number, "text": "Hi, this is A from support"},
+    )
+    assert status == 202 and body["created"] is False, body
+    assert assignee(first) == a and state(second) == "waiting"
+    counters_match(stack, http, channel_id)

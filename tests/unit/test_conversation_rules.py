@@ -98,6 +98,19 @@ def test_reopen_and_close() -> None:
     again = conversations.reopened(closed, T0 + dt.timedelta(hours=1))
     assert again.status == "open" and again.closed_at is None and again.reopened_count == 1
     assert again.assignee_id == "u1" and again.last_activity_at == T0 + dt.timedelta(hours=1)
+    # the closed interaction is over: reopened, it does not wait (the next inbound starts a new one)
+    waited = conversations.closed(conv(enqueued_at=T0, overflow_at=T0, timed_out_at=T0), None, T0)
+    fresh = conversations.reopened(waited, T0)
+    assert (fresh.enqueued_at, fresh.overflow_at, fresh.timed_out_at, fresh.queue_state()) == (None, None, None, None)
+
+
+def test_overflow_index_keys_only_while_waiting_outside() -> None:
+    outside = conv(overflow_at=T0)
+    keys = repo.index_keys(outside)
+    assert keys["GSI2PK"] == "OVERFLOW#CH" and keys["GSI2SK"].endswith("#C1") and "GSI3PK" not in keys
+    admitted = repo.index_keys(conv(overflow_at=T0, enqueued_at=T0))
+    assert "GSI2PK" not in admitted and admitted["GSI3PK"] == "QUEUE#CH"
+    assert repo.index_keys(conv(overflow_at=T0, assignee_id="u1"))["GSI2PK"] == "ASSIGNEE#u1"
 
 
 def test_index_keys_follow_the_view() -> None:

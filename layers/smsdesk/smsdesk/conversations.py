@@ -135,7 +135,9 @@ def new_conversation(channel_id: str, contact_id: str, number: str, now: dt.date
 
 
 def reopened(conv: Conversation, now: dt.datetime) -> Conversation:
-    """Closed → open again (the assignee stays: the customer continues with the same colleague)."""
+    """Closed → open again (the assignee stays: the customer continues with the same colleague). Closing
+    ended the interaction (answered or abandoned), so it is not waiting any more: the next inbound starts
+    a new one, at the back of the queue."""
     return conv.model_copy(
         update={
             "status": "open",
@@ -143,6 +145,11 @@ def reopened(conv: Conversation, now: dt.datetime) -> Conversation:
             "closed_by": None,
             "reopened_count": conv.reopened_count + 1,
             "last_activity_at": max(conv.last_activity_at, now),
+            "enqueued_at": None,
+            "overflow_at": None,
+            "answered_at": None,
+            "answered_by": None,
+            "timed_out_at": None,
         }
     )
 
@@ -278,6 +285,7 @@ def _open_for(
                 raise _Duplicate from exc
             _backoff(attempt)
             continue
+        queueing.left(original, conv, now=now)  # an agent starting it claimed it out of the queue
         return conv, (version or 0) + 1, outcome, msg
     raise RuntimeError(f"conversation for {channel.id}/{number}: too many concurrent updates")
 
