@@ -260,3 +260,48 @@ def test_an_agent_starting_a_waiting_conversation_frees_its_place(
     assert status == 202 and body["created"] is False, body
     assert assignee(first) == a and state(second) == "waiting"
     counters_match(stack, http, channel_id)
+
+
+def test_closes_racing_arrivals_keep_the_cap_the_order_and_the_counters(
+    stack: LocalStack, http: Http, make_user: Any
+) -> None:
+    """Two closes (each admitting from outside) race four new arrivals: the queue never holds more than
+    the cap, the ones admitted are the oldest outside, and the counters match the conversations."""
+    from smsdesk.auth import Caller
+
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=2)
+    waiting = [inbound(channel_id) for _ in range(2)]
+    outside = [inbound(channel_id) for _ in range(3)]
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+    arrived: list[str] = []
+
+    def close(conv_id: str) -> None:
+        try:
+            barrier.wait()
+            conversations.close(owner, conv_id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def arrive() -> None:
+        try:
+            barrier.wait()
+            arrived.append(inbound(channel_id))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=close, args=(c,)) for c in waiting]
+    threads += [threading.Thread(target=arrive) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(arrived) == 4
+    queueing.dispatch(channel_id, now=dt.datetime.now(dt.UTC))  # any admission a race left for later
+    # the two oldest outside entered; the third and every new arrival wait outside, in arrival order
+    assert [state(c) for c in outside] == ["waiting", "waiting", "overflow"]
+    assert all(state(c) == "overflow" for c in arrived)
+    order = [i["id"] for i in queue_repo.overflow(channel_id, limit=10)]
+    assert order[0] == outside[2] and sorted(order[1:]) == sorted(arrived)
+    assert counters_match(stack, http, channel_id) == (2, 5)
