@@ -375,3 +375,45 @@ def test_concurrent_inbounds_out_of_hours_get_one_reply(stack: LocalStack, http:
     assert outbox(stack, http, number, want=2) == ["We are closed, back at 9."] * 2
     time.sleep(0.3)
     assert len(outbox(stack, http, number)) == 2
+
+
+class _Died(Exception):
+    """The invocation dying half-way (a timeout, a crash): SQS will deliver the record again."""
+
+
+@pytest.mark.parametrize("dies_in", ["send_system", "enqueue"])
+def test_a_retry_finishes_an_out_of_hours_reply_a_crash_interrupted(
+    stack: LocalStack, http: Http, closed: dict[str, Any], monkeypatch: pytest.MonkeyPatch, dies_in: str
+) -> None:
+    """The inbound is filed, then the invocation dies before its reply was sent (before the reply was
+    recorded, or after it was recorded and charged but before it was queued). The redelivered record
+    finishes it: one reply, charged once; a later redelivery sends nothing more."""
+    number = "+31612350073" if dies_in == "send_system" else "+31612350074"
+    channel = channels.get_channel(closed["id"])
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBIN{uuid.uuid4().hex}",
+        **{"from": number},
+        to=closed["sender"],
+        text="hello?",
+        received_at=dt.datetime(2026, 3, 9, 20, 0, tzinfo=dt.UTC),
+    )
+    before = http("GET", f"{stack.base_url}/v1/credits", headers=auth(stack))[2]["balance"]
+    real = getattr(messages, dies_in)
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise _Died
+
+    with monkeypatch.context() as m:
+        m.setattr(messages, dies_in, dies)
+        with pytest.raises(_Died):
+            consumer.process(channel, sms)
+    assert getattr(messages, dies_in) is real
+    assert outbox(stack, http, number, want=0, timeout=0.5) == []
+    assert consumer.process(channel, sms) == "duplicate"  # the retry: filed already, the reply is finished
+    assert outbox(stack, http, number, want=1) == ["We are closed, back at 9."]
+    assert consumer.process(channel, sms) == "duplicate"  # a plain redelivery: nothing more
+    time.sleep(0.5)
+    assert len(outbox(stack, http, number)) == 1
+    after = http("GET", f"{stack.base_url}/v1/credits", headers=auth(stack))[2]["balance"]
+    assert before - after == 1

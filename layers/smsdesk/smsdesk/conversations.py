@@ -343,10 +343,11 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
     raise RuntimeError(f"inbound {sms.provider}/{sms.provider_id}: its conversation keeps disappearing")
 
 
-def set_ooh_replied(conversation_id: str, day: dt.date) -> bool:
-    """Claim today's out-of-hours reply for a conversation: True only for the first caller per
-    ``day`` (a conditional write, so concurrent inbounds send one reply)."""
-    return repo.set_ooh_replied(conversation_id, day)
+def set_ooh_replied(conversation_id: str, day: dt.date, message_id: str) -> bool:
+    """Claim ``day``'s out-of-hours reply of a conversation for the inbound ``message_id``: True only
+    for the first message per day (a conditional write, so concurrent inbounds send one reply), and
+    again for that message's retries (so a retry finishes a reply a crashed attempt had claimed)."""
+    return repo.set_ooh_replied(conversation_id, day, message_id)
 
 
 def get(conversation_id: str) -> Conversation | None:

@@ -602,7 +602,15 @@ def send_system(
         return skipped("insufficient_credits")
     if recorded == "exists":
         logger.info("auto-reply already recorded", extra={"message_id": message.id, "reason": reason})
-        return get(message.id)
+        existing = get(message.id)
+        if existing is not None and existing.status == "queued":
+            # The attempt that recorded it may have died before queueing it (a retry brought us here).
+            # Queue it (again): the sender sends each attempt of a message at most once.
+            try:
+                enqueue(existing)
+            except ServiceUnavailable:
+                return skipped("enqueue_failed")
+        return existing
     try:
         enqueue(message)
     except ServiceUnavailable:

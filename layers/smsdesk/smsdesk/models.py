@@ -298,6 +298,8 @@ class Conversation(BaseModel):
     reopened_count: int = 0
     #: Out-of-hours auto-reply is sent at most once per conversation per (channel-local) day.
     ooh_replied_on: dt.date | None = None
+    #: The inbound message that claimed that day's reply (its retry may claim again and finish the reply).
+    ooh_replied_for: str | None = None
     # Queue (issue 6): waiting since, first agent reply, transfer state.
     enqueued_at: dt.datetime | None = Field(default=None, description="Entered the channel's queue")
     overflow_at: dt.datetime | None = Field(

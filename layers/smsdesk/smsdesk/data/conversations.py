@@ -178,18 +178,19 @@ def pointer_delete(channel_id: str, number: str, conversation_id: str) -> Transa
 # -- out-of-hours marker ------------------------------------------------------------------------------
 
 
-def set_ooh_replied(conversation_id: str, day: dt.date) -> bool:
-    """Set ``ooh_replied_on = day`` unless it already is; True only for the caller that set it.
+def set_ooh_replied(conversation_id: str, day: dt.date, message_id: str) -> bool:
+    """Set ``ooh_replied_on = day`` (claimed for the inbound ``message_id``) unless another message
+    claimed that day already; True for the claiming message, again if it asks again (a retry).
     Bumps ``version`` so a concurrent whole-item write re-reads instead of undoing it."""
     try:
         aws.dynamodb().update_item(
             TableName=config.table_name(),
             Key=table.key(f"CONV#{conversation_id}", "META"),
-            UpdateExpression="SET ooh_replied_on = :d, #v = #v + :one",
+            UpdateExpression="SET ooh_replied_on = :d, ooh_replied_for = :m, #v = #v + :one",
             ConditionExpression="attribute_exists(PK) AND attribute_not_exists(deleting) "
-            "AND (attribute_not_exists(ooh_replied_on) OR ooh_replied_on <> :d)",
+            "AND (attribute_not_exists(ooh_replied_on) OR ooh_replied_on <> :d OR ooh_replied_for = :m)",
             ExpressionAttributeNames={"#v": "version"},
-            ExpressionAttributeValues={":d": {"S": day.isoformat()}, ":one": {"N": "1"}},
+            ExpressionAttributeValues={":d": {"S": day.isoformat()}, ":m": {"S": message_id}, ":one": {"N": "1"}},
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -26,8 +26,10 @@ Exactly once, even across retries:
   came after it, and the consent history gets one entry per STOP. If the invocation fails half-way,
   the record is released and the retry does it all again (each step is safe to repeat).
 * Ordinary messages need no such record (one write fewer per message): a duplicate is detected by
-  ``record_inbound`` and does nothing more. The price: if the invocation dies between filing the
-  message and sending the out-of-hours reply, that reply is not sent (the message is in the inbox).
+  ``record_inbound`` and changes nothing. Out of hours, a duplicate still finishes the reply: the
+  day's claim names the inbound message that made it (so its retry may claim again), the reply's id
+  derives from the inbound, and an auto-reply recorded but never queued is queued on the retry, so
+  an invocation that died half-way is completed by the retry, and a plain redelivery sends nothing.
 """
 
 from __future__ import annotations
@@ -131,12 +133,14 @@ def process(channel: Channel, sms: InboundSms) -> str:
         once = _once(lambda: _keyword(channel, sms, number, decision))
         return str(once(inbound={"provider": sms.provider, "provider_id": sms.provider_id})["outcome"])
     result = conversations.record_inbound(channel, sms)
+    if decision.outcome == "out_of_hours":
+        # Also for a duplicate: an attempt that filed the message may have died before its reply; the
+        # claim and the reply's derived id make finishing it safe (and a no-op if it was sent).
+        _out_of_hours(channel, sms, number, decision, result.conversation.id, result.message.id)
     if result.duplicate:
         _log(channel, sms, "duplicate", decision, conversation_id=result.conversation.id)
         metrics.add_metric(name="InboundDuplicate", unit=MetricUnit.Count, value=1)
         return "duplicate"
-    if decision.outcome == "out_of_hours":
-        _out_of_hours(channel, sms, number, decision, result.conversation.id)
     _log(channel, sms, decision.outcome, decision, conversation_id=result.conversation.id)
     return decision.outcome
 
@@ -208,11 +212,13 @@ def reply_id(sms: InboundSms, kind: str) -> str:
 # -- out of hours ---------------------------------------------------------------------------------------
 
 
-def _out_of_hours(channel: Channel, sms: InboundSms, number: str, decision: Route, conversation_id: str) -> None:
+def _out_of_hours(
+    channel: Channel, sms: InboundSms, number: str, decision: Route, conversation_id: str, message_id: str
+) -> None:
     if not decision.reply:
         return  # closed, but no out-of-hours message configured: the message just waits in the inbox
     day = hours.local_day(channel.business_hours, sms.received_at)
-    if not conversations.set_ooh_replied(conversation_id, day):
+    if not conversations.set_ooh_replied(conversation_id, day, message_id):
         logger.info(
             "out-of-hours reply already sent today", extra={"conversation_id": conversation_id, "day": str(day)}
         )
