@@ -172,3 +172,29 @@ def test_assign_and_transfer_respect_capacity(
     status, _, err = http("POST", f"{base}/{third}/assign", headers=auth(stack.token), body={"user_id": b})
     assert status == 409 and err["error"]["code"] == "user_at_capacity", err
     assert len(calls) == 2 and assignee(third) is None and open_count(stack, http, b) == 1
+
+
+def test_dispatch_steps_over_an_index_that_lags(
+    stack: LocalStack, http: Http, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue index is eventually consistent: it may still list a conversation that was assigned.
+    Dispatch skips it and offers the next ones instead of re-reading the stale entry until it gives up."""
+    from smsdesk.data import queueing as queue_repo
+
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 1)
+    (a, ta) = agents[0]
+    avail(stack, http, ta, True)
+    taken = inbound(channel_id)
+    avail(stack, http, ta, False)
+    later = [inbound(channel_id), inbound(channel_id)]
+    assert assignee(taken) == a and [assignee(c) for c in later] == [None, None]
+    real, reads = queue_repo.waiting, []
+
+    def lagging(channel: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        reads.append(limit)
+        return [{"id": taken}, *real(channel, limit=limit)][:limit]  # `taken` is listed though assigned
+
+    monkeypatch.setattr(queue_repo, "waiting", lagging)
+    avail(stack, http, ta, True)
+    assert [assignee(c) for c in later] == [a, a]
+    assert len(reads) <= 8, reads

@@ -156,21 +156,24 @@ def admit(channel: Channel, *, now: dt.datetime) -> int:
     how many entered. Each entry is one transaction held to ``waiting < max_in_queue``."""
     cap = channel.queue.max_in_queue
     entered = 0
+    tried: set[str] = set()  # the index may lag behind a write: never retry the same one in a call
     for _ in range(_MAX_ROUNDS):
-        items = repo.overflow(channel.id, limit=1)
+        items = [i for i in repo.overflow(channel.id, limit=len(tried) + 1) if i["id"] not in tried]
         if not items or (cap > 0 and repo.size(channel.id)[0] >= cap):
             return entered
+        tried.add(items[0]["id"])
         got = conv_repo.get(items[0]["id"])
         if got is None:
             continue
         conv, version = got
         new = admitted(conv, now)
         if new is None:
-            continue  # the index lagged: read again
+            continue  # admitted or taken meanwhile, the index lagged: the next one
         try:
             conv_repo.transact(repo.with_counters([conv_repo.put(new, version=version)], conv, new, cap=cap))
         except conv_repo.TransactionCanceled:
-            continue  # changed meanwhile, or the queue filled up: re-read both
+            tried.discard(conv.id)  # changed meanwhile (read it again), or the queue filled up (checked above)
+            continue
         entered += 1
         try:
             detail = events.conversation_detail(new, at=now, by=None, arrived_at=iso(conv.overflow_at))
@@ -190,19 +193,21 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
     if channel.queue.strategy == "manual" or not channel.team_ids:
         return 0
     assigned = 0
+    tried: set[str] = set()  # the index may lag behind a write: never re-read the same stale entry
     for _ in range(_MAX_ROUNDS):
-        items = repo.waiting(channel.id, limit=1)
+        items = [i for i in repo.waiting(channel.id, limit=len(tried) + 1) if i["id"] not in tried]
         if not items:
             return assigned
         agent = pick(channel.queue.strategy, _members(channel), last_rr=repo.rr_last(channel.id))
         if agent is None:
             return assigned
+        tried.add(items[0]["id"])
         got = conv_repo.get(items[0]["id"])
         if got is None:
             continue
         conv, version = got
-        if conv.status != "open" or conv.assignee_id is not None:
-            continue  # the index lagged: read again
+        if conv.queue_state() != "waiting":
+            continue  # assigned, answered or closed meanwhile, the index lagged: the next one
         new = conv.model_copy(update={"assignee_id": agent.user_id})
         try:
             conv_repo.transact(
@@ -214,7 +219,8 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
                 ]
             )
         except conv_repo.TransactionCanceled:
-            continue  # a concurrent dispatcher or agent won: re-read
+            tried.discard(conv.id)  # a concurrent dispatcher or agent won: read both again
+            continue
         assigned += 1
         _published(new, now)
         left_queue(new.id)
