@@ -5,6 +5,7 @@ space frees; concurrent arrivals never exceed the cap; the size counters always 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -325,3 +326,24 @@ def test_admission_steps_over_an_index_that_lags(
     act(stack, http, stack.token, first, "close")
     assert [state(c) for c in (second, third)] == ["waiting", "overflow"]
     assert len(reads) <= 6, reads
+
+
+def test_the_queue_view_lists_who_waits_in_order(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1, max_in_queue=2)
+    (_a, ta) = agents[0]
+    convs = [inbound(channel_id) for _ in range(4)]
+    status, _, view = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue", headers=auth(ta))
+    assert status == 200, view
+    assert (view["strategy"], view["max_in_queue"]) == ("manual", 2)
+    assert [(e["position"], e["conversation_id"]) for e in view["waiting"]] == [(1, convs[0]), (2, convs[1])]
+    assert [(e["position"], e["conversation_id"]) for e in view["overflow"]] == [(1, convs[2]), (2, convs[3])]
+    assert view["overflow"][0]["enqueued_at"] is None and view["waiting"][0]["enqueued_at"]
+    assert view["waiting"][0]["waited_s"] >= view["waiting"][1]["waited_s"] >= 0
+    assert view["waiting"][0]["last_message_preview"] == "hello"
+    status, _, view = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue?limit=1", headers=auth(ta))
+    assert status == 200 and len(view["waiting"]) == 1 and len(view["overflow"]) == 1, view
+    status, _, err = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue?limit=0", headers=auth(ta))
+    assert status == 422 and "limit" in json.dumps(err), err
+    _, outsider_token = make_user("agent")
+    status, _, err = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue", headers=auth(outsider_token))
+    assert status == 403 and err["error"]["field"] == "channel_id", err

@@ -9,7 +9,7 @@ import pytest
 
 from smsdesk.data.queueing import load_delta, size_delta, with_counters, with_load
 from smsdesk.models import Conversation
-from smsdesk.queueing import Agent, admitted, eligible, enqueue, full, pick, starts_interaction
+from smsdesk.queueing import Agent, admitted, eligible, enqueue, entries, full, pick, starts_interaction
 
 
 @pytest.fixture(autouse=True)
@@ -233,3 +233,13 @@ def test_with_counters_adds_load_and_size() -> None:
     items = with_counters([], conv(enqueued_at=T0), conv(enqueued_at=T0, assignee_id="u"))
     keys = [i["Update"]["Key"]["PK"]["S"] for i in items]
     assert keys == ["USER#u", "QUEUE#ch"]
+
+
+def test_queue_entries_number_positions_and_wait_from_arrival() -> None:
+    now = T0 + dt.timedelta(minutes=10)
+    inside = conv(id="c1", enqueued_at=T1)
+    admitted_from_outside = conv(id="c2", overflow_at=T0, enqueued_at=T2)
+    got = entries([inside, admitted_from_outside], now)
+    assert [(e.position, e.conversation_id) for e in got] == [(1, "c1"), (2, "c2")]
+    assert got[0].waited_s == 540.0 and got[1].waited_s == 600.0  # the time outside counts
+    assert got[1].arrived_at == T0 and got[1].enqueued_at == T2

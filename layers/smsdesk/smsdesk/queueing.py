@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from smsdesk import channels, events, timers
 from smsdesk.data import channels as channels_repo
 from smsdesk.data import conversations as conv_repo
@@ -129,6 +131,65 @@ def full(max_in_queue: int, waiting: int, overflow: int) -> bool:
     """Whether a new interaction must wait outside the queue: the cap is reached, or others already
     wait outside (they go first). 0 = no limit."""
     return max_in_queue > 0 and (waiting >= max_in_queue or overflow > 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# The queue as a supervisor sees it
+# --------------------------------------------------------------------------------------------------
+
+
+class QueueEntry(BaseModel):
+    position: int = Field(description="1 = next (in the queue: next to be offered; outside: next to enter)")
+    conversation_id: str
+    contact_id: str
+    number: str
+    arrived_at: dt.datetime
+    enqueued_at: dt.datetime | None = Field(description="Entered the queue (null: still outside it)")
+    waited_s: float = Field(description="Since arrival, outside the queue included")
+    timed_out_at: dt.datetime | None = None
+    last_message_preview: str | None = None
+
+
+class QueueView(BaseModel):
+    channel_id: str
+    strategy: Strategy
+    max_in_queue: int = Field(description="0 = no limit")
+    waiting: list[QueueEntry] = Field(description="In the queue, unassigned, oldest first")
+    overflow: list[QueueEntry] = Field(description="Outside the full queue, in arrival order: they enter first to last")
+
+
+def entries(convs: Sequence[Conversation], now: dt.datetime) -> list[QueueEntry]:
+    """Conversations in queue order → positions and waits (pure)."""
+    out = []
+    for position, conv in enumerate(convs, start=1):
+        arrived = conv.arrived_at or conv.created_at
+        out.append(
+            QueueEntry(
+                position=position,
+                conversation_id=conv.id,
+                contact_id=conv.contact_id,
+                number=conv.number,
+                arrived_at=arrived,
+                enqueued_at=conv.enqueued_at,
+                waited_s=round(max(0.0, (now - arrived).total_seconds()), 3),
+                timed_out_at=conv.timed_out_at,
+                last_message_preview=conv.last_message_preview,
+            )
+        )
+    return out
+
+
+def view(channel: Channel, *, now: dt.datetime, limit: int = 50) -> QueueView:
+    """The channel's queue and overflow, oldest first (at most ``limit`` of each; two index reads)."""
+    waiting = [conv_repo.from_item(i) for i in repo.waiting(channel.id, limit=limit)]
+    outside = [conv_repo.from_item(i) for i in repo.overflow(channel.id, limit=limit)]
+    return QueueView(
+        channel_id=channel.id,
+        strategy=channel.queue.strategy,
+        max_in_queue=channel.queue.max_in_queue,
+        waiting=entries([c for c in waiting if c.queue_state() == "waiting"], now),
+        overflow=entries([c for c in outside if c.queue_state() == "overflow"], now),
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -76,6 +76,19 @@ def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
     return channel
 
 
+@router.get(
+    "/v1/channels/<channel_id>/queue",
+    summary="Who waits now, in order: the queue (next to be offered first) and, when it is full, "
+    "those waiting outside it (next to enter first); ?limit= per list (default 50, at most 200)",
+    tags=["channels"],
+)
+def channel_queue(
+    channel_id: str, limit: Annotated[int, Query(ge=1, le=200, description="At most this many per list")] = 50
+) -> queueing.QueueView:
+    channel = access.require_channel(caller(router), channel_id)
+    return queueing.view(channel, now=utcnow(), limit=limit)
+
+
 def _instant(name: str) -> dt.datetime | None:
     raw = (router.current_event.query_string_parameters or {}).get(name)
     if not raw:
