@@ -459,3 +459,62 @@ def test_status_changes_are_events(stack: LocalStack, http: Any, channel: dict[s
     evs += drain(lambda _: False, timeout=0.3)
     refunds = [e for e in evs if e["detail-type"] == "credits.refunded" and e["detail"]["message_id"] == recorded.id]
     assert len(refunds) == 1
+
+
+class _Died(Exception):
+    """The invocation dying between the charge-and-record transaction and queueing the job."""
+
+
+def test_a_keyed_retry_finishes_a_send_that_died_before_queueing(
+    stack: LocalStack, http: Any, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt charged and recorded the message, then died before queueing it. The retry with
+    the same Idempotency-Key finishes that message (queued, delivered) instead of sending a second one:
+    charged once, one SMS."""
+    from smsdesk import messages
+
+    key, bal = uuid.uuid4().hex, balance(stack, http)
+    req = {"channel_id": channel["id"], "to": NUMBER, "text": f"resumed {key[:6]}"}
+    real = messages.enqueue
+    with monkeypatch.context() as m:
+
+        def dies(message: Any) -> None:
+            raise _Died
+
+        m.setattr(messages, "enqueue", dies)
+        status, _, _ = send(stack, http, req, **{"Idempotency-Key": key})
+    assert status == 500 and messages.enqueue is real
+    assert balance(stack, http) == bal - 1  # charged, recorded, not queued
+    status, _, again = send(stack, http, req, **{"Idempotency-Key": key})
+    assert status == 202, again
+    deadline = time.monotonic() + 20
+    got: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        got = http("GET", f"{stack.base_url}/v1/messages/{again['id']}", headers=auth(stack.token))[2]
+        if got["status"] == "delivered":
+            break
+        time.sleep(0.2)
+    assert got["status"] == "delivered", got
+    assert balance(stack, http) == bal - 1
+    page = http("GET", f"{stack.base_url}/v1/messages?channel_id={channel['id']}&limit=100", headers=auth(stack.token))[
+        2
+    ]
+    assert [m["id"] for m in page["items"] if m["text"] == req["text"]] == [again["id"]]
+
+
+def test_a_key_names_one_message_even_after_its_record_expired(
+    stack: LocalStack, http: Any, channel: dict[str, Any]
+) -> None:
+    from smsdesk import messages
+    from smsdesk.auth import Caller
+    from smsdesk.errors import AppError
+    from smsdesk.models import SendRequest
+
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    req = SendRequest(channel_id=channel["id"], to=NUMBER, text="first body")
+    first = messages._send(owner, req, message_id="01KEYEDSEND0000000000000A1")
+    again = messages._send(owner, req, message_id="01KEYEDSEND0000000000000A1")
+    assert again.id == first.id
+    with pytest.raises(AppError) as err:
+        messages._send(owner, req.model_copy(update={"text": "other body"}), message_id="01KEYEDSEND0000000000000A1")
+    assert err.value.code == "idempotency_key_reused"

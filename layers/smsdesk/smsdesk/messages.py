@@ -307,13 +307,17 @@ def record(message: Message) -> None:
     402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short."""
     outcome = _charge_and_record(message)
     if outcome == "insufficient_credits":
-        bal = credits.balance()
-        raise PaymentRequired(
-            f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; the balance is {bal}",
-            details={"balance": bal, "cost": message.credits},
-        )
+        raise _payment_required(message)
     if outcome == "exists":
         raise Conflict(f"message {message.id} is already recorded", code="message_exists")
+
+
+def _payment_required(message: Message) -> PaymentRequired:
+    bal = credits.balance()
+    return PaymentRequired(
+        f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; the balance is {bal}",
+        details={"balance": bal, "cost": message.credits},
+    )
 
 
 def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insufficient_credits"]:
@@ -363,7 +367,9 @@ def send(
     length 422, credits 402), charge + record in one transaction, enqueue, ``message.queued``.
 
     With ``idempotency_key`` the whole send runs once per (caller, key): a retry returns the first
-    response; the same key with a different body is 422 ``idempotency_key_reused``.
+    response; the same key with a different body is 422 ``idempotency_key_reused``. The message id
+    derives from (caller, key), so a retry after an attempt that died between recording and queueing
+    finishes that message (:func:`_resume`) instead of charging and sending a second one.
     ``conversation_id``: an agent's reply or first message in that conversation (issue 5).
     """
     if not idempotency_key:
@@ -371,13 +377,37 @@ def send(
     return Message.model_validate(_send_once(caller, req, idempotency_key, lambda_context, conversation_id))
 
 
-def _send(caller: Caller, req: SendRequest, conversation_id: str | None = None) -> Message:
+def _send(
+    caller: Caller, req: SendRequest, conversation_id: str | None = None, *, message_id: str | None = None
+) -> Message:
     channel = access.require_channel(caller, req.channel_id)
     message = build(caller, channel, req, conversation_id=conversation_id)
-    record(message)
+    if message_id is not None:
+        message = message.model_copy(update={"id": message_id})
+    outcome = _charge_and_record(message)
+    if outcome == "insufficient_credits":
+        raise _payment_required(message)
+    if outcome == "exists":  # only with a derived id (a keyed send)
+        return _resume(message)
     enqueue(message)
     _publish_status(message, "queued", previous=None)
     return message
+
+
+def _resume(message: Message) -> Message:
+    """A keyed send whose message (derived id) is recorded already: an earlier attempt got that far and
+    died before answering (or the key's idempotency record expired). Queue it if it never left
+    ``queued`` (the sender sends each attempt of a message at most once) and return it. The same key for
+    another message is 422 ``idempotency_key_reused``."""
+    existing = get(message.id)
+    if existing is None:  # deleted meanwhile (its conversation was): nothing to resume
+        raise Conflict(f"message {message.id} is gone; send again with a new Idempotency-Key", code="message_exists")
+    if (existing.channel_id, existing.to, existing.text) != (message.channel_id, message.to, message.text):
+        raise IdempotencyKeyReused("this Idempotency-Key was already used for another message", field="Idempotency-Key")
+    if existing.status == "queued":
+        enqueue(existing)
+        _publish_status(existing, "queued", previous=None)
+    return existing
 
 
 def _send_once(
@@ -403,9 +433,13 @@ def _send_once(
     if lambda_context is not None:
         cfg.register_lambda_context(lambda_context)  # in-progress records expire with the invocation
 
+    # The message id derives from (caller, key): a retry after an attempt that recorded (and charged) the
+    # message but died before queueing it finishes that message instead of sending a second one.
+    message_id = ids.stable_id("send", caller.user_id, key)
+
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=cfg)
     def send_message(request: dict[str, Any]) -> dict[str, Any]:
-        return _send(caller, req, conversation_id).model_dump(mode="json")
+        return _send(caller, req, conversation_id, message_id=message_id).model_dump(mode="json")
 
     body = req.model_dump(mode="json")
     if conversation_id:

@@ -64,7 +64,8 @@ class MessagePage(BaseModel):
     description="Checks, each with its own error: channel access (404/403), channel enabled (409 "
     "`channel_disabled`), number (422 `invalid_phone_number`), blocklist/opt-out (422), length (422 "
     "`message_too_long`), credits (402 `insufficient_credits` with `balance` and `cost`). Send an "
-    "`Idempotency-Key` header to make retries safe: the same key returns the first response.",
+    "`Idempotency-Key` header to make retries safe: the same key returns the first response, and a key "
+    "names one message (a retry after a failed attempt finishes that message; it never sends a second).",
     tags=["messages"],
     responses={202: {"description": "Queued", "content": {"application/json": {"model": Message}}}},
 )
