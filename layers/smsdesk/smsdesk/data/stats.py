@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from smsdesk import aws, config
+from smsdesk import config
 from smsdesk.data import table
 from smsdesk.models import iso
 
@@ -27,25 +27,20 @@ def put_outcome(channel_id: str, conversation_id: str, arrived_at: dt.datetime, 
 
 
 def outcomes(channel_id: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """Outcomes of interactions enqueued in [start, end): one query per day."""
+    """Outcomes of interactions that arrived in [start, end): one query per day."""
     out: list[dict[str, Any]] = []
     day = start.astimezone(dt.UTC).date()
     while day <= end.astimezone(dt.UTC).date():
-        kwargs: dict[str, Any] = {
-            "TableName": config.table_name(),
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {
+        for resp in table.query_pages(
+            TableName=config.table_name(),
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :a AND :b",
+            ExpressionAttributeValues={
                 ":pk": {"S": f"STATS#{channel_id}#{day.isoformat()}"},
                 ":a": {"S": iso(start)},
                 ":b": {"S": iso(end)},
             },
-        }
-        while True:
-            resp = aws.dynamodb().query(**kwargs)
+        ):
             out.extend(table.deserialize(i) for i in resp.get("Items", []))
-            if not resp.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         day += dt.timedelta(days=1)
     return [o for o in out if o["SK"] < iso(end)]
 
@@ -53,36 +48,28 @@ def outcomes(channel_id: str, start: dt.datetime, end: dt.datetime) -> list[dict
 def waiting_counts(channel_id: str) -> tuple[int, int]:
     """(waiting for a first answer, of which unassigned) now, from the queue index."""
     total = unassigned = 0
-    kwargs: dict[str, Any] = {
-        "TableName": config.table_name(),
-        "IndexName": "GSI3",
-        "KeyConditionExpression": "GSI3PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"QUEUE#{channel_id}"}},
-        "ProjectionExpression": "assignee_id",
-    }
-    while True:
-        resp = aws.dynamodb().query(**kwargs)
+    for resp in table.query_pages(
+        TableName=config.table_name(),
+        IndexName="GSI3",
+        KeyConditionExpression="GSI3PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"QUEUE#{channel_id}"}},
+        ProjectionExpression="assignee_id",
+    ):
         for raw in resp.get("Items", []):
             total += 1
             unassigned += "assignee_id" not in raw
-        if not resp.get("LastEvaluatedKey"):
-            return total, unassigned
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return total, unassigned
 
 
 def overflow_count(channel_id: str) -> int:
     """Conversations waiting outside the channel's full queue now (the overflow index)."""
-    total = 0
-    kwargs: dict[str, Any] = {
-        "TableName": config.table_name(),
-        "IndexName": "GSI2",
-        "KeyConditionExpression": "GSI2PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"OVERFLOW#{channel_id}"}},
-        "Select": "COUNT",
-    }
-    while True:
-        resp = aws.dynamodb().query(**kwargs)
-        total += int(resp.get("Count", 0))
-        if not resp.get("LastEvaluatedKey"):
-            return total
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return sum(
+        int(resp.get("Count", 0))
+        for resp in table.query_pages(
+            TableName=config.table_name(),
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"OVERFLOW#{channel_id}"}},
+            Select="COUNT",
+        )
+    )

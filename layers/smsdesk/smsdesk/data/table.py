@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +71,16 @@ def batch_get(keys: list[tuple[str, str]], *, consistent: bool = False) -> list[
             out.extend(deserialize(i) for i in resp.get("Responses", {}).get(name, []))
             request = resp.get("UnprocessedKeys") or {}
     return out
+
+
+def query_pages(**kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a Query (``kwargs`` as for the client's ``query``), following ``LastEvaluatedKey``."""
+    while True:
+        resp = aws.dynamodb().query(**kwargs)
+        yield resp
+        if not resp.get("LastEvaluatedKey"):
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
 
 
 def put(item: dict[str, Any], *, condition: str | None = None) -> None:
