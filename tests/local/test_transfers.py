@@ -5,64 +5,30 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from queue_helpers import Http, auth, avail, inbound, setup
 
-from smsdesk import channels, conversations, timers, transfers
+from smsdesk import timers, transfers
 from smsdesk.data import timers as timers_repo
 from smsdesk.local.stack import LocalStack
-from smsdesk.models import InboundSms, utcnow
 
 pytestmark = pytest.mark.local
-
-Http = Callable[..., tuple[int, dict[str, str], Any]]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def desk(stack: LocalStack, http: Http, make_user: Any) -> dict[str, Any]:
-    """A channel (max transfer 2 s) granted to team T; agents A, B (available) and C (unavailable)."""
-    base, h = stack.base_url, auth(stack.token)
-    status, _, team = http("POST", f"{base}/v1/teams", headers=h, body={"name": f"T-{uuid.uuid4().hex[:6]}"})
-    assert status == 201, team
-    body = {
-        "name": f"tr-{uuid.uuid4().hex[:8]}",
-        "type": "two_way",
-        "sender": f"+3165{uuid.uuid4().int % 10**7:07d}",
-        "provider": "sandbox",
-        "queue": {"max_transfer_s": 2},
-    }
-    status, _, ch = http("POST", f"{base}/v1/channels", headers=h, body=body)
-    assert status == 201, ch
-    status, _, _ = http("PUT", f"{base}/v1/channels/{ch['id']}/teams", headers=h, body={"team_ids": [team["id"]]})
-    assert status == 200
-    agents = {}
-    for name in ("A", "B", "C"):
-        uid, token = make_user("agent", [team["id"]])
-        if name != "C":
-            s, _, out = http("PUT", f"{base}/v1/me/availability", headers=auth(token), body={"available": True})
-            assert s == 200, out
-        agents[name] = (uid, token)
-    return {"ch": ch["id"], "agents": agents}
+    """A channel (max transfer 2 s) granted to a team of agents A, B (available) and C (unavailable)."""
+    channel_id, agents = setup(stack, http, make_user, "manual", 3, max_transfer_s=2)
+    named = dict(zip("ABC", agents, strict=True))
+    for name in "AB":
+        avail(stack, http, named[name][1], True)
+    return {"ch": channel_id, "agents": named}
 
 
 def assigned_to_a(stack: LocalStack, http: Http, desk: dict[str, Any]) -> str:
-    channel = channels.get_channel(desk["ch"])
-    sms = InboundSms(
-        provider="sandbox",
-        provider_id=f"SBXIN{uuid.uuid4().hex}",
-        **{"from": f"+3161{uuid.uuid4().int % 10**7:07d}"},
-        to=channel.sender,
-        text="help",
-        received_at=utcnow(),
-    )
-    conv_id = conversations.record_inbound(channel, sms).conversation.id
+    conv_id = inbound(desk["ch"])
     a_id, _ = desk["agents"]["A"]
     s, _, out = http(
         "POST", f"{stack.base_url}/v1/conversations/{conv_id}/assign", headers=auth(stack.token), body={"user_id": a_id}
