@@ -323,10 +323,9 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
             return InboundResult(got[0], stored, created=False, reopened=False, duplicate=True)
         assert msg is not None
         queueing.enqueued(conv, channel, now=now)
-        routed = conv
+        assignee_id = conv.assignee_id
         if conv.queue_state() == "waiting" and channel.queue.strategy != "manual":
-            queueing.dispatch_quietly([channel.id], now=now)
-            routed = get(conv.id) or conv
+            assignee_id = queueing.dispatch_quietly([channel.id], now=now).get(conv.id)
         # One batch after routing: message.received says whose conversation it is once the queue offered
         # it (assignee_id; conversation.assigned is published by the dispatch itself).
         batch: list[tuple[str, dict[str, Any]]] = []
@@ -336,7 +335,7 @@ def record_inbound(channel: Channel, sms: InboundSms, *, now: dt.datetime | None
             batch.append(("conversation.reopened", conversation_event(conv, at=now, by=None)))
         if conv.queue_state() == "overflow" and conv.overflow_at == now:
             batch.append(("interaction.overflowed", conversation_event(conv, at=now, by=None)))
-        received = messages.status_event(msg, "received", None) | {"assignee_id": routed.assignee_id}
+        received = messages.status_event(msg, "received", None) | {"assignee_id": assignee_id}
         batch.append(("message.received", received))
         _publish(batch)
         return InboundResult(conv, msg, created=outcome == "create", reopened=outcome == "reopen", duplicate=False)

@@ -302,22 +302,18 @@ def queued_message(
     )
 
 
-def record(message: Message) -> None:
+def record(message: Message) -> Literal["recorded", "exists"]:
     """Charge and record in ONE transaction: balance ``>= cost`` condition, ledger entry, message put.
-    402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short."""
+    402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short;
+    ``exists`` (nothing written) if a message with this id is recorded already."""
     outcome = _charge_and_record(message)
     if outcome == "insufficient_credits":
-        raise _payment_required(message)
-    if outcome == "exists":
-        raise Conflict(f"message {message.id} is already recorded", code="message_exists")
-
-
-def _payment_required(message: Message) -> PaymentRequired:
-    bal = credits.balance()
-    return PaymentRequired(
-        f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; the balance is {bal}",
-        details={"balance": bal, "cost": message.credits},
-    )
+        bal = credits.balance()
+        raise PaymentRequired(
+            f"this message costs {message.credits} credit{'s' if message.credits != 1 else ''}; the balance is {bal}",
+            details={"balance": bal, "cost": message.credits},
+        )
+    return outcome
 
 
 def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insufficient_credits"]:
@@ -384,10 +380,7 @@ def _send(
     message = build(caller, channel, req, conversation_id=conversation_id)
     if message_id is not None:
         message = message.model_copy(update={"id": message_id})
-    outcome = _charge_and_record(message)
-    if outcome == "insufficient_credits":
-        raise _payment_required(message)
-    if outcome == "exists":  # only with a derived id (a keyed send)
+    if record(message) == "exists":  # only with a derived id (a keyed send)
         return _resume(message)
     enqueue(message)
     _publish_status(message, "queued", previous=None)
@@ -401,7 +394,7 @@ def _resume(message: Message) -> Message:
     another message is 422 ``idempotency_key_reused``."""
     existing = get(message.id)
     if existing is None:  # deleted meanwhile (its conversation was): nothing to resume
-        raise Conflict(f"message {message.id} is gone; send again with a new Idempotency-Key", code="message_exists")
+        raise Conflict(f"message {message.id} is gone; send again with a new Idempotency-Key", code="message_gone")
     if (existing.channel_id, existing.to, existing.text) != (message.channel_id, message.to, message.text):
         raise IdempotencyKeyReused("this Idempotency-Key was already used for another message", field="Idempotency-Key")
     if existing.status == "queued":

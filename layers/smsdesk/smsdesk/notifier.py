@@ -12,7 +12,6 @@ import datetime as dt
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from smsdesk import channels, notifications
-from smsdesk.data import conversations as conversations_repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
 from smsdesk.observability import logger
@@ -53,14 +52,9 @@ def handle_event(event: EventBridgeEvent) -> None:
     detail, kind = event.detail, event.detail_type
     at = _event_time(event)
     if kind == "message.received" and detail.get("conversation_id"):
-        if "assignee_id" in detail:  # whose conversation it was when the message arrived
-            assignee_id, channel_id = detail["assignee_id"], detail["channel_id"]
-        else:  # an event from before the detail carried it: the conversation as it is now
-            got = conversations_repo.get(detail["conversation_id"], consistent=False)
-            if got is None:
-                return
-            assignee_id, channel_id = got[0].assignee_id, got[0].channel_id
-        channel = channels.get_channel(channel_id)
+        channel = channels.get_channel(detail["channel_id"])
+        # whose conversation it was once the inbound was routed: the event says (no re-read, no race)
+        assignee_id = detail.get("assignee_id")
         recipients = notifications.recipients_of_message(assignee_id, channel.team_ids, _candidates())
         message_id, by = detail.get("message_id"), None
     elif kind in ("conversation.assigned", "conversation.transferred") and detail.get("assignee_id"):

@@ -245,15 +245,15 @@ def admit(channel: Channel, *, now: dt.datetime) -> int:
     return entered
 
 
-def dispatch(channel_id: str, *, now: dt.datetime) -> int:
+def dispatch(channel_id: str, *, now: dt.datetime) -> dict[str, str]:
     """Admit waiting-outside conversations into the queue (:func:`admit`), then assign the queue's
-    conversations, oldest first, while an eligible agent exists. Returns how many were assigned. Safe to
-    run concurrently (see the module docstring)."""
+    conversations, oldest first, while an eligible agent exists. Returns what it assigned
+    (conversation id → user id). Safe to run concurrently (see the module docstring)."""
     channel = channels.get_channel(channel_id)
     admit(channel, now=now)
+    assigned: dict[str, str] = {}
     if channel.queue.strategy == "manual" or not channel.team_ids:
-        return 0
-    assigned = 0
+        return assigned
     tried: set[str] = set()  # the index may lag behind a write: never re-read the same stale entry
     for _ in range(_MAX_ROUNDS):
         items = [i for i in repo.waiting(channel.id, limit=len(tried) + 1) if i["id"] not in tried]
@@ -282,7 +282,7 @@ def dispatch(channel_id: str, *, now: dt.datetime) -> int:
         except conv_repo.TransactionCanceled:
             tried.discard(conv.id)  # a concurrent dispatcher or agent won: read both again
             continue
-        assigned += 1
+        assigned[new.id] = agent.user_id
         _published(new, now)
         left_queue(new.id)
         if channel.queue.max_in_queue > 0:
@@ -299,15 +299,17 @@ def _published(conv: Conversation, now: dt.datetime) -> None:
         logger.exception("could not publish conversation.assigned", extra={"conversation_id": conv.id})
 
 
-def dispatch_quietly(channel_ids: Sequence[str], *, now: dt.datetime) -> None:
+def dispatch_quietly(channel_ids: Sequence[str], *, now: dt.datetime) -> dict[str, str]:
     """Dispatch after a change that may let waiting conversations in (inbound, freed capacity, an
     agent available). The change itself is committed already, so a failure here is logged: the next
-    trigger dispatches again."""
+    trigger dispatches again. Returns what was assigned (conversation id → user id)."""
+    assigned: dict[str, str] = {}
     for channel_id in channel_ids:
         try:
-            dispatch(channel_id, now=now)
+            assigned |= dispatch(channel_id, now=now)
         except Exception:
             logger.exception("dispatch failed", extra={"channel_id": channel_id})
+    return assigned
 
 
 def channels_of(user_id: str) -> list[str]:

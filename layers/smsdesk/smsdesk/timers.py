@@ -198,7 +198,7 @@ def queue_timed_out(timer: TimerFired) -> None:
         if got is None:
             return
         conv, version = got
-        arrived = timer.data.get("arrived_at", timer.data.get("enqueued_at"))
+        arrived = timer.data.get("arrived_at")
         if conv.queue_state() is None or conv.arrived_at is None or conv.timed_out_at is not None:
             return
         if arrived is not None and iso(conv.arrived_at) != arrived:
