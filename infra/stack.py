@@ -70,30 +70,8 @@ RULE_MAX_EVENT_AGE = Duration.hours(2)
 API_RATE_LIMIT = 100
 API_BURST_LIMIT = 200
 
-COGNITO_ADMIN_ACTIONS = (
-    "cognito-idp:AdminCreateUser",
-    "cognito-idp:AdminAddUserToGroup",
-    "cognito-idp:AdminRemoveUserFromGroup",
-    "cognito-idp:AdminGetUser",
-    "cognito-idp:AdminDisableUser",
-    "cognito-idp:AdminEnableUser",
-    "cognito-idp:AdminSetUserPassword",
-    "cognito-idp:ListUsers",
-    "cognito-idp:AdminListGroupsForUser",
-)
-SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
-SECRETS_WRITE_ACTIONS = (
-    "secretsmanager:CreateSecret",
-    "secretsmanager:PutSecretValue",
-    "secretsmanager:DeleteSecret",
-    "secretsmanager:TagResource",
-)
-SCHEDULE_ACTIONS = (
-    "scheduler:CreateSchedule",
-    "scheduler:DeleteSchedule",
-    "scheduler:GetSchedule",
-    "scheduler:UpdateSchedule",
-)
+#: AWS End User Messaging SMS resources SendTextMessage is authorised on (origination and its settings).
+SMS_ORIGINATION_KINDS = ("phone-number", "sender-id", "pool", "configuration-set", "opt-out-list")
 
 ACCESS_LOG_FORMAT = apigw_v1.AccessLogFormat.custom(
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
@@ -504,6 +482,8 @@ class SmsdeskStack(Stack):
             }
         elif isinstance(resource, m.SecretsPrefix):
             values = {resource.env: self.secrets_prefix}
+        elif isinstance(resource, m.SmsOriginations):
+            values = {}
         else:  # pragma: no cover - a new Resource kind must be wired here
             raise TypeError(f"no deployed value for {resource!r}")
         expected = set(m.env_names(resource))
@@ -512,17 +492,14 @@ class SmsdeskStack(Stack):
         return values
 
     def _grant(self, fn: m.Function, role: iam.Role, access: m.Access) -> None:
-        r, level = access.resource, access.level
-        bad = ValueError(f"{fn.name}: access level {level!r} makes no sense on {type(r).__name__} {r.name!r}")
+        """One statement per access: the manifest's actions (``access.iam_actions``) on that resource only."""
+        r = access.resource
+        actions = [a for a in access.iam_actions if a != "iam:PassRole"]
         if isinstance(r, m.Table):
             table = self.tables[r.name]
-            if level == "read":
-                table.grant_read_data(role)
-            elif level == "read_write":
-                table.grant_read_write_data(role)
-            else:
-                raise bad
+            resources = [table.table_arn]
             if r.gsis:
+                resources.append(f"{table.table_arn}/index/*")
                 _ack(
                     role,
                     f"AwsSolutions-IAM5[Resource::{self._nag_resource(f'{table.table_arn}/index/*')}]",
@@ -530,21 +507,16 @@ class SmsdeskStack(Stack):
                     "covers the table's own indexes only.",
                 )
         elif isinstance(r, m.Queue):
-            if level != "send":
-                raise bad
-            self.queues[r.name].grant_send_messages(role)
+            resources = [self.queues[r.name].queue_arn]
         elif isinstance(r, m.Topic):
-            if level != "publish":
-                raise bad
-            self.topics[r.name].grant_publish(role)
+            topic = self.topics[r.name]
+            resources = [topic.topic_arn]
+            if topic.master_key is not None:
+                topic.master_key.grant(role, "kms:GenerateDataKey*", "kms:Decrypt")
         elif isinstance(r, m.Bus):
-            if level != "put_events":
-                raise bad
-            self.bus.grant_put_events_to(role)
+            resources = [self.bus.event_bus_arn]
         elif isinstance(r, m.ScheduleGroup):
-            if level != "manage_schedules":
-                raise bad
-            role.add_to_policy(iam.PolicyStatement(actions=list(SCHEDULE_ACTIONS), resources=[self.schedules_arn]))
+            resources = [self.schedules_arn]
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=["iam:PassRole"],
@@ -559,27 +531,30 @@ class SmsdeskStack(Stack):
                 f"stage's own group {self.schedule_group_name}, and PassRole only the scheduler role.",
             )
         elif isinstance(r, m.UserPool):
-            if level != "manage_users":
-                raise bad
-            role.add_to_policy(
-                iam.PolicyStatement(actions=list(COGNITO_ADMIN_ACTIONS), resources=[self.user_pool.user_pool_arn])
-            )
+            resources = [self.user_pool.user_pool_arn]
         elif isinstance(r, m.SecretsPrefix):
-            if level == "read":
-                actions = list(SECRETS_READ_ACTIONS)
-            elif level == "read_write":
-                actions = [*SECRETS_READ_ACTIONS, *SECRETS_WRITE_ACTIONS]
-            else:
-                raise bad
-            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[self._secrets_arn()]))
+            resources = [self._secrets_arn()]
             _ack(
                 role,
                 f"AwsSolutions-IAM5[Resource::{self._nag_resource(self._secrets_arn())}]",
                 "Provider credentials are one secret per channel, created at run time under the stage's prefix "
                 f"{self.secrets_prefix} (the trailing * also covers Secrets Manager's random ARN suffix).",
             )
-        else:  # pragma: no cover
-            raise bad
+        elif isinstance(r, m.SmsOriginations):
+            resources = [self._sms_arn(kind) for kind in SMS_ORIGINATION_KINDS]
+            for arn in resources:
+                _ack(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{self._nag_resource(arn)}]",
+                    "Each channel names its own origination identity (phone number, sender ID or pool) and "
+                    "configuration set at run time; the grant is SendTextMessage only, in this account and region.",
+                )
+        else:  # pragma: no cover - a new Resource kind must be wired here
+            raise TypeError(f"{fn.name}: no grant for {r!r}")
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+    def _sms_arn(self, kind: str) -> str:
+        return self.format_arn(service="sms-voice", resource=kind, resource_name="*")
 
     def _secrets_arn(self) -> str:
         return self.format_arn(
@@ -643,6 +618,7 @@ class SmsdeskStack(Stack):
         for resource in spec.resources:
             environment.update(self._env_values(resource))
         environment.update(spec.env)
+        assert set(environment) == set(m.function_env_names(spec)), f"{spec.name}: environment != manifest"
 
         function = lambda_.Function(
             self,

@@ -295,33 +295,43 @@ def test_no_managed_policies_and_no_star_resources(synth: Synth) -> None:
             assert not any(a.endswith(":*") or a == "*" for a in _actions(st)), (lid, st)
 
 
-WRITE_TABLE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+SQS_CONSUME_ACTIONS = {
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+}
+
+SQS_DESTINATION_ACTIONS = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
 
 
 @pytest.mark.parametrize("fn", m.FUNCTIONS, ids=lambda f: f.name)
-def test_grants_follow_access_levels(synth: Synth, fn: m.Function) -> None:
+def test_each_role_grants_exactly_its_manifest_entry(synth: Synth, fn: m.Function) -> None:
+    """The role is the manifest entry: per access, its ``iam_actions`` on that resource and nothing else
+    (the same table the local stack enforces), plus writing to its own log group."""
     stack = synth.stack
     statements = synth.policy_statements(stack.functions[fn.name].role)
-
-    def actions_on(resource) -> set[str]:
-        return {a for st in statements if resource in _resources(st) for a in _actions(st)}
-
+    expected = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    trigger_queues = {t.queue.name for t in fn.triggers if isinstance(t, m.QueueTrigger)}
+    if trigger_queues:
+        expected |= SQS_CONSUME_ACTIONS  # the event source mapping's, on the trigger queue only
+    if any(isinstance(t, m.BusRule) for t in fn.triggers):
+        expected |= SQS_DESTINATION_ACTIONS  # the async invocation's on-failure destination (the rule's DLQ)
     for access in fn.access:
+        expected |= set(access.iam_actions)
         r = access.resource
-        if isinstance(r, m.Table):
-            acts = actions_on(_getatt(synth.lid(stack.tables[r.name])))
-            assert {"dynamodb:GetItem", "dynamodb:Query"} <= acts
-            if access.level == "read":
-                assert not acts & WRITE_TABLE_ACTIONS
-            else:
-                assert acts >= WRITE_TABLE_ACTIONS
-        elif isinstance(r, m.Queue):
-            assert "sqs:SendMessage" in actions_on(_getatt(synth.lid(stack.queues[r.name])))
-        elif isinstance(r, m.Bus):
-            assert actions_on(_getatt(synth.lid(stack.bus))) == {"events:PutEvents"}
-        elif isinstance(r, m.UserPool):
-            acts = actions_on(_getatt(synth.lid(stack.user_pool)))
-            assert {"cognito-idp:AdminCreateUser", "cognito-idp:AdminAddUserToGroup"} <= acts
+        construct = {
+            m.Table: lambda r: stack.tables[r.name],
+            m.Queue: lambda r: stack.queues[r.name],
+            m.Bus: lambda r: stack.bus,
+            m.UserPool: lambda r: stack.user_pool,
+        }.get(type(r))
+        if construct is not None:
+            arn = _getatt(synth.lid(construct(r)))
+            on = {a for st in statements if arn in _resources(st) for a in _actions(st)}
+            consumed = SQS_CONSUME_ACTIONS if r.name in trigger_queues and isinstance(r, m.Queue) else set()
+            assert on == set(access.iam_actions) | consumed, (fn.name, r.name)
         elif isinstance(r, m.ScheduleGroup):
             passrole = [st for st in statements if "iam:PassRole" in _actions(st)]
             assert passrole == [
@@ -336,21 +346,29 @@ def test_grants_follow_access_levels(synth: Synth, fn: m.Function) -> None:
             assert len(sched) == 1
             assert f":schedule/smsdesk-{STAGE}-{m.SCHEDULE_GROUP.name}/*" in json.dumps(sched[0]["Resource"])
         elif isinstance(r, m.SecretsPrefix):
-            st = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
-            assert len(st) == 1
-            assert f":secret:smsdesk/{STAGE}/providers/*" in json.dumps(st[0]["Resource"])
-            writes = {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"}
-            assert (writes <= set(_actions(st[0]))) == (access.level == "read_write")
-    # Nothing beyond the manifest: no secrets/users/scheduler grants without the matching access.
-    all_actions = {a for st in statements for a in _actions(st)}
-    if m.PROVIDER_SECRETS not in fn.resources:
-        assert not any(a.startswith("secretsmanager:") for a in all_actions)
-    if m.USER_POOL not in fn.resources:
-        assert not any(a.startswith("cognito-idp:") for a in all_actions)
-    if m.SCHEDULE_GROUP not in fn.resources:
-        assert not any(a.startswith("scheduler:") or a == "iam:PassRole" for a in all_actions)
-    if m.EVENT_BUS not in fn.resources:
-        assert "events:PutEvents" not in all_actions
+            (st,) = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
+            assert f":secret:smsdesk/{STAGE}/providers/*" in json.dumps(st["Resource"])
+            assert set(_actions(st)) == set(access.iam_actions)
+        elif isinstance(r, m.SmsOriginations):
+            (st,) = [s for s in statements if "sms-voice:SendTextMessage" in _actions(s)]
+            assert ":sms-voice:" in json.dumps(st["Resource"]) and ":phone-number/*" in json.dumps(st["Resource"])
+    granted = {a for st in statements for a in _actions(st)}
+    assert granted == expected
+
+
+def test_the_grants_the_deployed_features_need(synth: Synth) -> None:
+    """What issue 10 found missing in a deployed stack: the notifier's PutEvents (and its bus name), the
+    aws_sms connector's SendTextMessage, the user-creation rollback's AdminDeleteUser."""
+    stack = synth.stack
+
+    def actions(name: str) -> set[str]:
+        return {a for st in synth.policy_statements(stack.functions[name].role) for a in _actions(st)}
+
+    assert "events:PutEvents" in actions("notifier")
+    env = synth.resources[synth.lid(stack.functions["notifier"].function)]["Properties"]["Environment"]["Variables"]
+    assert m.EVENT_BUS.env in env
+    assert "sms-voice:SendTextMessage" in actions("sender")
+    assert "cognito-idp:AdminDeleteUser" in actions("api")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -81,9 +81,7 @@ def make_user(stack: LocalStack) -> Any:
 
 @pytest.fixture(scope="module")
 def fast_pipeline(stack: LocalStack) -> Iterator[None]:
-    """Transient provider failures retry at once and sandbox receipts come quickly (the handlers run
-    in this process and read these per call). Use with ``pytest.mark.usefixtures("fast_pipeline")``."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SENDER_BACKOFF_BASE_S", "0")
-        mp.setenv("SANDBOX_RECEIPT_DELAY_S", "0.1")
+    """Transient provider failures retry at once and sandbox receipts come quickly (the sender's
+    environment, as a deployed function's configuration). Use with ``pytest.mark.usefixtures("fast_pipeline")``."""
+    with stack.configure("sender", SENDER_BACKOFF_BASE_S="0", SANDBOX_RECEIPT_DELAY_S="0.1"):
         yield

@@ -414,30 +414,32 @@ class FakeTwilio:
                 self.callbacks.append(resp.status)
 
 
-def test_twilio_channel_end_to_end(
-    stack: LocalStack, http: Http, monkeypatch: pytest.MonkeyPatch, channel: dict[str, Any]
-) -> None:
+def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, channel: dict[str, Any]) -> None:
     """(``channel`` tops up the credits.)"""
     fake = FakeTwilio()
-    monkeypatch.setenv("TWILIO_API_BASE", fake.base)
-    try:
-        ch = create_channel(
-            stack,
-            http,
-            type="two_way",
-            sender="+31612345600",
-            provider="twilio",
-            provider_settings={"account_sid": ACCOUNT_SID},
-            provider_secret={"auth_token": TWILIO_TOKEN},
-        )
-        assert ch["webhook_urls"]["status"].startswith(f"http://127.0.0.1:{stack.gateway.port}/webhooks/twilio/")
-        msg = send(stack, http, ch["id"], "+31687654321", text="Hi from Twilio")
-        done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
-        (created,) = fake.created
-        assert (created["To"], created["From"], created["Body"]) == ("+31687654321", "+31612345600", "Hi from Twilio")
-        assert created["StatusCallback"] == ch["webhook_urls"]["status"] and done["provider_id"] == created["sid"]
-        assert fake.callbacks == [200, 200]
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
+    with stack.configure("sender", TWILIO_API_BASE=fake.base):
+        try:
+            ch = create_channel(
+                stack,
+                http,
+                type="two_way",
+                sender="+31612345600",
+                provider="twilio",
+                provider_settings={"account_sid": ACCOUNT_SID},
+                provider_secret={"auth_token": TWILIO_TOKEN},
+            )
+            assert ch["webhook_urls"]["status"].startswith(f"http://127.0.0.1:{stack.gateway.port}/webhooks/twilio/")
+            msg = send(stack, http, ch["id"], "+31687654321", text="Hi from Twilio")
+            done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
+            (created,) = fake.created
+            assert (created["To"], created["From"], created["Body"]) == (
+                "+31687654321",
+                "+31612345600",
+                "Hi from Twilio",
+            )
+            assert created["StatusCallback"] == ch["webhook_urls"]["status"] and done["provider_id"] == created["sid"]
+            assert fake.callbacks == [200, 200]
+        finally:
+            fake.server.shutdown()
+            fake.server.server_close()
     assert config.is_local()

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smsdesk import aws, config, ratelimit, sender
+from smsdesk import aws, ratelimit, sender
 from smsdesk.data import ratelimit as ddb_store
 from smsdesk.envelopes import OutboundJob
 from smsdesk.models import Channel, Message, StatusChange
@@ -95,7 +95,6 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TABLE_NAME", "main-test")
     with mock_aws():
         aws.reset()
-        config.table_name.cache_clear()
         boto3.client("dynamodb").create_table(
             TableName="main-test",
             KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
@@ -107,7 +106,6 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         )
         yield
     aws.reset()
-    config.table_name.cache_clear()
 
 
 @pytest.mark.usefixtures("ddb")

@@ -6,6 +6,7 @@ In the local stack ``AWS_ENDPOINT_URL`` points every client at moto: the code pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -15,9 +16,17 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 
 
+#: Called with each new client. Empty in Lambda; the local stack adds the check that refuses what the
+#: calling function's IAM role would not allow (``smsdesk.local.iam``).
+client_hooks: list[Callable[[Any], None]] = []
+
+
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)
+    c = boto3.session.Session().client(service, config=_CONFIG)
+    for hook in client_hooks:
+        hook(c)
+    return c
 
 
 def dynamodb() -> Any:

@@ -1,13 +1,12 @@
 """Run-time settings, read from the environment the manifest defines (CDK or the local stack fills it).
 
-Values are read lazily and cached per process: importing this module costs nothing, and a Lambda
-only fails on a missing variable when it actually needs that resource.
+Values are read lazily, on each use (a dictionary lookup): importing this module costs nothing, and a
+Lambda only fails on a missing variable when it actually needs that resource.
 """
 
 from __future__ import annotations
 
 import os
-from functools import cache
 
 from smsdesk import manifest
 
@@ -23,12 +22,10 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
-@cache
 def table_name() -> str:
     return env(manifest.MAIN_TABLE.env)
 
 
-@cache
 def idempotency_table_name() -> str:
     return env(manifest.IDEMPOTENCY_TABLE.env)
 

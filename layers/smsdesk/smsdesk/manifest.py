@@ -107,6 +107,15 @@ class SecretsPrefix:
     env: str
 
 
+@dataclass(frozen=True)
+class SmsOriginations:
+    """The account's AWS End User Messaging SMS origination identities (phone numbers, sender IDs,
+    pools, configuration sets). Channels name theirs at run time, so code finds none by environment."""
+
+    name: str
+    env: None = None
+
+
 MAIN_TABLE = Table(
     name="main",
     pk="PK",
@@ -142,12 +151,13 @@ SCHEDULE_GROUP = ScheduleGroup(
 )
 USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
 PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
+SMS_ORIGINATIONS = SmsOriginations("sms-originations")
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, IDEMPOTENCY_TABLE)
 QUEUES: tuple[Queue, ...] = (INBOUND_QUEUE, OUTBOUND_QUEUE, RECEIPTS_QUEUE, BULK_QUEUE, TIMERS_QUEUE)
 TOPICS: tuple[Topic, ...] = (AWS_SMS_INBOUND_TOPIC, AWS_SMS_EVENTS_TOPIC)
 
-Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix
+Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix | SmsOriginations
 
 # --------------------------------------------------------------------------------------------------
 # Access: what a function may do with a resource (IAM in AWS; environment variables everywhere)
@@ -158,16 +168,67 @@ AccessLevel = Literal[
     "read_write",  # table: + PutItem/UpdateItem/DeleteItem/TransactWrite; secrets: + Create/Put/Delete
     "send",  # queue: SendMessage
     "put_events",  # bus: PutEvents
-    "manage_schedules",  # schedule group: Create/Delete/Get schedule + iam:PassRole on the scheduler role
+    "manage_schedules",  # schedule group: Create/Update/Delete schedule + iam:PassRole on the scheduler role
     "manage_users",  # user pool: AdminCreateUser, AdminAddUserToGroup, ...
     "publish",  # topic: Publish
+    "send_text",  # SMS originations: SendTextMessage
 ]
+
+_TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+_SECRETS_READ = ("secretsmanager:GetSecretValue",)
+
+#: The IAM actions each access level grants, per resource kind: exactly what the code calls, nothing more.
+#: The CDK stack writes these into each function's role (``infra/stack.py``); the local stack refuses
+#: every other action (``smsdesk/local/iam.py``), so a missing grant fails a test, not a deployment.
+#: (TransactWriteItems / TransactGetItems are authorised per item by IAM: Put/Update/Delete/ConditionCheck.)
+IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Table", "read"): _TABLE_READ,
+    ("Table", "read_write"): (
+        *_TABLE_READ,
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ),
+    ("Queue", "send"): ("sqs:SendMessage",),  # SendMessageBatch is authorised as SendMessage
+    ("Topic", "publish"): ("sns:Publish",),
+    ("Bus", "put_events"): ("events:PutEvents",),
+    ("ScheduleGroup", "manage_schedules"): (
+        "scheduler:CreateSchedule",
+        "scheduler:UpdateSchedule",
+        "scheduler:DeleteSchedule",
+        "iam:PassRole",  # on the scheduler's role only, passed to scheduler.amazonaws.com
+    ),
+    ("UserPool", "manage_users"): (
+        "cognito-idp:AdminCreateUser",
+        "cognito-idp:AdminSetUserPassword",
+        "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminDeleteUser",  # rolls back a user whose creation failed half-way
+    ),
+    ("SecretsPrefix", "read"): _SECRETS_READ,
+    ("SecretsPrefix", "read_write"): (
+        *_SECRETS_READ,
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:DeleteSecret",
+    ),
+    ("SmsOriginations", "send_text"): ("sms-voice:SendTextMessage",),
+}
 
 
 @dataclass(frozen=True)
 class Access:
     resource: Resource
     level: AccessLevel
+
+    def __post_init__(self) -> None:
+        if (type(self.resource).__name__, self.level) not in IAM_ACTIONS:
+            raise ValueError(f"access level {self.level!r} makes no sense on {type(self.resource).__name__}")
+
+    @property
+    def iam_actions(self) -> tuple[str, ...]:
+        """The IAM actions this access grants (on this resource only)."""
+        return IAM_ACTIONS[(type(self.resource).__name__, self.level)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,7 +318,6 @@ API = Function(
         *_CORE,
         Access(IDEMPOTENCY_TABLE, "read_write"),
         Access(OUTBOUND_QUEUE, "send"),
-        Access(BULK_QUEUE, "send"),
         Access(TIMERS_QUEUE, "send"),
         Access(SCHEDULE_GROUP, "manage_schedules"),
         Access(USER_POOL, "manage_users"),
@@ -279,7 +339,6 @@ WEBHOOKS = Function(
     timeout_s=10,
     access=(
         Access(MAIN_TABLE, "read"),
-        Access(IDEMPOTENCY_TABLE, "read_write"),
         Access(PROVIDER_SECRETS, "read"),
         Access(INBOUND_QUEUE, "send"),
         Access(RECEIPTS_QUEUE, "send"),
@@ -318,6 +377,7 @@ SENDER = Function(
         Access(IDEMPOTENCY_TABLE, "read_write"),
         Access(OUTBOUND_QUEUE, "send"),
         Access(PROVIDER_SECRETS, "read"),
+        Access(SMS_ORIGINATIONS, "send_text"),
     ),
     triggers=(QueueTrigger(OUTBOUND_QUEUE, batch_size=10, max_concurrency=20),),
 )
@@ -328,7 +388,7 @@ RECEIPTS = Function(
     entry="receipts",
     memory_mb=512,
     timeout_s=30,
-    access=(*_CORE, Access(IDEMPOTENCY_TABLE, "read_write")),
+    access=_CORE,
     triggers=(QueueTrigger(RECEIPTS_QUEUE, batch_size=10),),
 )
 
@@ -338,7 +398,8 @@ FANOUT = Function(
     entry="fanout",
     memory_mb=1024,
     timeout_s=150,
-    access=(*_CORE, Access(OUTBOUND_QUEUE, "send"), Access(BULK_QUEUE, "send")),
+    # Foundation stub: it only logs each record, so it may do nothing else (campaigns add their grants).
+    access=(),
     triggers=(QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),),
 )
 
@@ -350,8 +411,6 @@ TIMERS = Function(
     timeout_s=30,
     access=(
         *_CORE,
-        Access(OUTBOUND_QUEUE, "send"),
-        Access(BULK_QUEUE, "send"),
         Access(TIMERS_QUEUE, "send"),
         Access(SCHEDULE_GROUP, "manage_schedules"),
     ),
@@ -364,7 +423,7 @@ NOTIFIER = Function(
     entry="notifier",
     memory_mb=512,
     timeout_s=30,
-    access=(Access(MAIN_TABLE, "read_write"),),
+    access=_CORE,  # writes the feed, publishes notification.created
     triggers=(BusRule("notifications", detail_type_prefixes=("conversation.", "message.")),),
 )
 
@@ -380,7 +439,16 @@ def function(name: str) -> Function:
 
 def all_resources() -> tuple[Resource, ...]:
     """Every resource, each once, in a stable order."""
-    out: list[Resource] = [*TABLES, *QUEUES, *TOPICS, EVENT_BUS, SCHEDULE_GROUP, USER_POOL, PROVIDER_SECRETS]
+    out: list[Resource] = [
+        *TABLES,
+        *QUEUES,
+        *TOPICS,
+        EVENT_BUS,
+        SCHEDULE_GROUP,
+        USER_POOL,
+        PROVIDER_SECRETS,
+        SMS_ORIGINATIONS,
+    ]
     return tuple(out)
 
 
@@ -393,6 +461,8 @@ def env_names(resource: Resource) -> tuple[str, ...]:
         return (resource.env, resource.role_env, _queue(resource.target_queue).arn_env)
     if isinstance(resource, UserPool):
         return (resource.env, resource.client_env)
+    if isinstance(resource, SmsOriginations):
+        return ()
     return (resource.env,)
 
 
@@ -415,3 +485,12 @@ COMMON_ENV_NAMES = (
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
 )
+
+
+def function_env_names(fn: Function) -> tuple[str, ...]:
+    """Every environment variable ``fn`` receives: the common settings, its resources' and its own."""
+    names = [*COMMON_ENV_NAMES]
+    for resource in fn.resources:
+        names.extend(n for n in env_names(resource) if n not in names)
+    names.extend(n for n in fn.env if n not in names)
+    return tuple(names)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from smsdesk import manifest
+from smsdesk.local import isolation
 from smsdesk.local.invocations import InvocationLog
 from smsdesk.local.moto_server import ACCOUNT_ID
 
@@ -48,10 +51,18 @@ class FunctionRegistry:
     not use resolvers and stay concurrent.
     """
 
-    def __init__(self, repo_root: Path, region: str, log: InvocationLog) -> None:
+    def __init__(
+        self,
+        repo_root: Path,
+        region: str,
+        log: InvocationLog,
+        env_of: Callable[[manifest.Function], dict[str, str]] | None = None,
+    ) -> None:
         self.repo_root = repo_root
         self.region = region
         self.log = log
+        #: The function's own environment (``LocalStack.function_env``); None: the process' (unit tests).
+        self._env_of = env_of
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
         self._http_lock = threading.Lock()
@@ -69,9 +80,15 @@ class FunctionRegistry:
                 if spec is None or spec.loader is None:
                     raise ImportError(f"cannot load {path}")
                 mod = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(mod)
+                with self._scope(fn):  # module-level code runs in the function's environment too
+                    spec.loader.exec_module(mod)
                 self._modules[fn.name] = mod
             return mod
+
+    def _scope(self, fn: manifest.Function) -> Any:
+        if self._env_of is None:
+            return contextlib.nullcontext()
+        return isolation.invocation(fn.name, self._env_of(fn))
 
     def handler(self, fn: manifest.Function) -> Any:
         return getattr(self.load(fn), fn.handler.rpartition(".")[2])
@@ -93,11 +110,13 @@ class FunctionRegistry:
         error: str | None = None
         result: Any = None
         try:
-            if trigger == "http":
-                with self._http_lock:
-                    result = self.handler(fn)(event, self.context(fn))
-            else:
-                result = self.handler(fn)(event, self.context(fn))
+            handler = self.handler(fn)
+            with self._scope(fn):
+                if trigger == "http":
+                    with self._http_lock:
+                        result = handler(event, self.context(fn))
+                else:
+                    result = handler(event, self.context(fn))
             return result
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"

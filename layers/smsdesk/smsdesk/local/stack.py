@@ -6,17 +6,21 @@ Usable in-process (tests) or from the CLI::
         requests.get(stack.base_url + "/v1/me", headers={"authorization": f"Bearer {stack.token}"})
         stack.invocations.wait_for(lambda e: e.get("function") == "timers")
 
-The handlers run in this process, so the stack sets this process' environment (the union of every
-function's environment, see :meth:`LocalStack.env`) and restores it on :meth:`stop`.
+The handlers run in this process, each invocation with only its own function's environment and
+grants (:meth:`LocalStack.function_env`, ``smsdesk.local.isolation`` and ``smsdesk.local.iam``). Outside
+invocations (the runtime itself, tests' own setup) the process environment holds every resource's
+variable (:meth:`LocalStack.env`); the stack restores it on :meth:`stop`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,21 @@ log = logging.getLogger("smsdesk_local")
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_PORT = 8787
 _CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+#: What the Lambda runtime (plus, locally, the moto endpoint and the sandbox provider) gives every function.
+_RUNTIME_ENV = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ENDPOINT_URL",
+    "SMSDESK_LOCAL",
+    "STAGE",
+    "DEFAULT_COUNTRY",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_METRICS_DISABLED",
+    "POWERTOOLS_LOG_LEVEL",
+    "SANDBOX_CALLBACK_BASE",
+)
 
 
 class LocalStack:
@@ -67,7 +86,11 @@ class LocalStack:
         self.startup_s = 0.0
         self.restored = False
         self._env: dict[str, str] = {}
+        self._function_env: dict[str, dict[str, str]] = {}
         self._saved_env: dict[str, str | None] = {}
+        self.access: Any = None
+        self.sms_voice: Any = None
+        self._isolated = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -99,6 +122,45 @@ class LocalStack:
         """The environment the handlers run with (every manifest resource + common settings)."""
         return dict(self._env)
 
+    def function_env(self, fn: manifest.Function | str) -> dict[str, str]:
+        """The environment ``fn``'s handler runs with, as Lambda would give it: the runtime's variables,
+        the manifest's (``manifest.function_env_names``) and, locally, the moto endpoint. The dict is
+        the live one (a warm container's): :meth:`configure` changes it."""
+        fn = manifest.function(fn) if isinstance(fn, str) else fn
+        env = self._function_env.get(fn.name)
+        if env is None:
+            env = {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
+            env.update({k: self._env[k] for k in _RUNTIME_ENV if k in self._env})
+            env.update(
+                {
+                    "AWS_LAMBDA_FUNCTION_NAME": f"smsdesk-local-{fn.name}",
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+                    "POWERTOOLS_SERVICE_NAME": f"smsdesk-{fn.name}",
+                }
+            )
+            for name in manifest.function_env_names(fn):
+                if name in self._env and name not in env:
+                    env[name] = self._env[name]
+            env.update(fn.env)
+            self._function_env[fn.name] = env
+        return env
+
+    @contextlib.contextmanager
+    def configure(self, function: str, **values: str) -> Iterator[None]:
+        """Set environment variables of one function for the block (``aws lambda
+        update-function-configuration`` in AWS), e.g. ``configure("sender", SENDER_BACKOFF_BASE_S="0")``."""
+        env = self.function_env(function)
+        saved = {k: env.get(k) for k in values}
+        env.update(values)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    env.pop(k, None)
+                else:
+                    env[k] = v
+
     def info(self) -> dict[str, Any]:
         return self.tokens.info() if self.tokens else {"base_url": self.base_url}
 
@@ -129,25 +191,29 @@ class LocalStack:
         self._env.update(values)
 
     def _reset_clients(self) -> None:
-        from smsdesk import aws, config
+        from smsdesk import aws
 
         aws.reset()
-        config.table_name.cache_clear()
-        config.idempotency_table_name.cache_clear()
+
+    def _client_hooks(self) -> list[Any]:
+        return [self.access.attach, self.sms_voice.attach]
 
     def start(self) -> LocalStack:
         if self._started:
             return self
         t0 = time.perf_counter()
+        from smsdesk import aws
+        from smsdesk.local import isolation, sms_voice, state
         from smsdesk.local import resources as res_mod
         from smsdesk.local import seed as seed_mod
-        from smsdesk.local import state
         from smsdesk.local.auth import JwtAuthorizer
         from smsdesk.local.functions import FunctionRegistry
         from smsdesk.local.gateway import Gateway
+        from smsdesk.local.iam import AccessChecker
         from smsdesk.local.moto_server import MotoServer
         from smsdesk.local.pollers import BusRulePoller, QueuePoller
         from smsdesk.local.scheduler_driver import SchedulerDriver
+        from smsdesk.local.sms_voice import LocalSmsVoice
 
         self._stop.clear()
         self.moto = MotoServer(host="127.0.0.1", port=0)
@@ -179,9 +245,15 @@ class LocalStack:
                 self.restored = state.restore(self.state_dir, self.region)
             self.resources = res_mod.create_resources(self.region)
             self._set_env(self.resources.env)
+            # Each handler: its own environment, and only the AWS calls its manifest entry grants.
+            self.access = AccessChecker(self.resources)
+            self.sms_voice = LocalSmsVoice(sms_voice.topic_arn(self.resources), self.region)
+            aws.client_hooks.extend(self._client_hooks())
+            isolation.install()
+            self._isolated = True
             self._reset_clients()
 
-            self.functions = FunctionRegistry(self.repo_root, self.region, self.invocations)
+            self.functions = FunctionRegistry(self.repo_root, self.region, self.invocations, self.function_env)
             r = self.resources
             authorizer = JwtAuthorizer(
                 issuer=r.issuer,
@@ -310,6 +382,16 @@ class LocalStack:
             if path:
                 log.info("state saved to %s", path)
         self.moto.stop()
+        if self._isolated:
+            from smsdesk import aws
+            from smsdesk.local import isolation
+
+            for hook in self._client_hooks():
+                with contextlib.suppress(ValueError):
+                    aws.client_hooks.remove(hook)
+            isolation.uninstall()
+            self._isolated = False
+        self._function_env = {}
         for k, v in self._saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
