@@ -14,6 +14,10 @@ Security choices (least privilege; cdk-nag AwsSolutions clean):
 * SNS: one customer-managed KMS key (rotation on) for the SMS topics and the alarm topic, because
   AWS End User Messaging SMS and CloudWatch can only publish to encrypted topics if the key policy lets
   them, which the AWS-managed ``aws/sns`` key does not;
+* nothing is dropped silently: every queue, bus rule target, Scheduler target and SNS -> SQS subscription
+  has a dead-letter queue with an alarm; more alarms watch the outbound queue's age, API 5xx, DynamoDB
+  throttles and each function's errors and throttles, all to the alarm topic; one CloudWatch dashboard
+  (``smsdesk-<stage>``) shows sends, deliveries, failures, inbound, queues, errors and the API;
 * X-Ray tracing is OFF: the code does not use the X-Ray SDK (Powertools Tracer is not imported), active
   tracing would only add the service map at the cost of a ``Resource::*`` IAM grant per function.
 """
@@ -69,6 +73,33 @@ RULE_MAX_EVENT_AGE = Duration.hours(2)
 #: HTTP API default-stage throttling (requests/s and burst), protects Lambda concurrency and cost.
 API_RATE_LIMIT = 100
 API_BURST_LIMIT = 200
+#: The application's Powertools metrics (``smsdesk.observability.metrics``): namespace and the ``service``
+#: dimension every function's metrics carry.
+APP_METRICS_NAMESPACE = "smsdesk"
+APP_METRICS_SERVICE = "smsdesk"
+#: Dashboard rows of application metrics (names the code emits with ``metrics.add_metric``).
+DASHBOARD_APP_METRICS: dict[str, tuple[str, ...]] = {
+    "Outbound SMS: sent, delivery receipts, failures": (
+        "SenderSent",
+        "ReceiptsApplied",
+        "SenderFailed",
+        "SenderDeadLettered",
+        "SenderRetried",
+        "SenderRateDelayed",
+    ),
+    "Inbound SMS": (
+        "InboundAdmitted",
+        "InboundRejected",
+        "InboundOptOut",
+        "InboundOptIn",
+        "InboundHelp",
+        "InboundOutOfHours",
+        "InboundDuplicate",
+        "AutoReplySent",
+        "AutoReplySkipped",
+    ),
+}
+DASHBOARD_PERIOD = Duration.minutes(5)
 
 #: AWS End User Messaging SMS resources SendTextMessage is authorised on (origination and its settings).
 SMS_ORIGINATION_KINDS = ("phone-number", "sender-id", "pool", "configuration-set", "opt-out-list")
@@ -156,6 +187,7 @@ class SmsdeskStack(Stack):
         layer = SharedLayer(self, "SharedLayer", runtime=RUNTIME, architecture=ARCHITECTURE).layer
         for spec in m.FUNCTIONS:
             self._function(spec, layer)
+        self._dashboard()
         self._outputs()
 
     # ---------------------------------------------------------------------------------------------
@@ -231,14 +263,23 @@ class SmsdeskStack(Stack):
             topic.add_subscription(subs.EmailSubscription(alarm_email))
         return topic
 
-    def _alarm(self, construct_id: str, metric: cw.Metric, description: str) -> cw.Alarm:
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cw.IMetric,
+        description: str,
+        *,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+        comparison_operator: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ) -> cw.Alarm:
         alarm = metric.create_alarm(
             self,
             construct_id,
             alarm_description=description,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=comparison_operator,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
@@ -275,6 +316,35 @@ class SmsdeskStack(Stack):
             deletion_protection=self.stage != "dev",
         )
         self.tables[spec.name] = table
+        self._alarm(
+            f"{_pascal(spec.name)}TableThrottlesAlarm",
+            self._table_throttles(spec),
+            f"{self.prefix}: DynamoDB throttled reads/writes on the {spec.name} table or its indexes",
+        )
+
+    def _table_throttles(self, spec: m.Table) -> cw.MathExpression:
+        """Read + write throttle events of the table and each of its GSIs (on-demand tables throttle too:
+        hot partitions, account limits), summed per period."""
+        table_name = self.tables[spec.name].table_name
+        using: dict[str, cw.IMetric] = {}
+        for label, extra in [
+            ("table", {}),
+            *((g.name.lower(), {"GlobalSecondaryIndexName": g.name}) for g in spec.gsis),
+        ]:
+            for kind in ("Read", "Write"):
+                using[f"{spec.name}_{label}_{kind.lower()}"] = cw.Metric(
+                    namespace="AWS/DynamoDB",
+                    metric_name=f"{kind}ThrottleEvents",
+                    dimensions_map={"TableName": table_name, **extra},
+                    statistic="Sum",
+                    period=Duration.minutes(5),
+                )
+        return cw.MathExpression(
+            expression="SUM(METRICS())",
+            using_metrics=using,
+            label=f"{spec.name}: throttle events",
+            period=Duration.minutes(5),
+        )
 
     def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
         return sqs.Queue(
@@ -304,6 +374,29 @@ class SmsdeskStack(Stack):
             dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
             f"{self.prefix}: messages in {spec.dlq_name} (failed {spec.max_receive_count} times on {spec.name})",
         )
+        if spec.age_alarm_s is not None:
+            self._alarm(
+                f"{base}AgeAlarm",
+                queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(1), statistic="Maximum"),
+                f"{self.prefix}: the oldest message in {spec.name} has waited over {spec.age_alarm_s} s "
+                "for 3 minutes (consumer failing, throttled or not keeping up)",
+                threshold=spec.age_alarm_s,
+                evaluation_periods=3,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            )
+
+    def _dead_letter_queue_with_alarm(self, construct_id: str, name: str, of_what: str) -> sqs.Queue:
+        """A DLQ that is not a queue's redrive target (Scheduler's, an SNS subscription's): cdk-nag's SQS3
+        is acknowledged, and any message in it alarms."""
+        dlq = self._dead_letter_queue(construct_id)
+        self.dlqs[name] = dlq
+        _ack(dlq, "AwsSolutions-SQS3", f"This queue IS a dead-letter queue: {of_what}.")
+        self._alarm(
+            f"{construct_id}Alarm",
+            dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+            f"{self.prefix}: messages in {name} ({of_what})",
+        )
+        return dlq
 
     def _topic(self, spec: m.Topic) -> None:
         topic = sns.Topic(
@@ -326,7 +419,14 @@ class SmsdeskStack(Stack):
             )
         )
         for name in spec.subscribers:
-            topic.add_subscription(subs.SqsSubscription(self.queues[name], raw_message_delivery=True))
+            dlq = self._dead_letter_queue_with_alarm(
+                f"{_pascal(spec.name)}{_pascal(name)}SubscriptionDlq",
+                spec.subscription_dlq_name(name),
+                f"what SNS could not deliver from {spec.name} to the {name} queue",
+            )
+            topic.add_subscription(
+                subs.SqsSubscription(self.queues[name], raw_message_delivery=True, dead_letter_queue=dlq)
+            )
         self.topics[spec.name] = topic
 
     # ---------------------------------------------------------------------------------------------
@@ -363,8 +463,16 @@ class SmsdeskStack(Stack):
                 },
             ),
         )
+        self.schedule_dlq = self._dead_letter_queue_with_alarm(
+            "ScheduleDlq",
+            spec.dlq_name,
+            f"timers Scheduler could not deliver to the {spec.target_queue} queue after its retries",
+        )
         role.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.schedule_target_queue.queue_arn])
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                resources=[self.schedule_target_queue.queue_arn, self.schedule_dlq.queue_arn],
+            )
         )
         self.scheduler_role = role
 
@@ -452,6 +560,12 @@ class SmsdeskStack(Stack):
             user_pool_clients=[self.user_pool_client],
             authorizer_name="cognito",
         )
+        self._alarm(
+            "ApiServerErrorsAlarm",
+            self.api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+            f"{self.prefix}: the HTTP API answered 5xx (smsdesk answers bad input with 4xx, so any 5xx is a bug, "
+            "a timeout or an integration failure)",
+        )
 
     # ---------------------------------------------------------------------------------------------
     # Functions
@@ -474,6 +588,7 @@ class SmsdeskStack(Stack):
                 resource.env: self.schedule_group.schedule_group_name,
                 resource.role_env: self.scheduler_role.role_arn,
                 target.arn_env: self.queues[target.name].queue_arn,
+                resource.dlq_env: self.schedule_dlq.queue_arn,
             }
         elif isinstance(resource, m.UserPool):
             values = {
@@ -734,6 +849,123 @@ class SmsdeskStack(Stack):
         )
 
     # ---------------------------------------------------------------------------------------------
+    # Dashboard
+    # ---------------------------------------------------------------------------------------------
+
+    def _app_metric(self, name: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=APP_METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": APP_METRICS_SERVICE},
+            statistic="Sum",
+            period=DASHBOARD_PERIOD,
+            label=name,
+        )
+
+    def _dashboard(self) -> None:
+        """One dashboard for the stage: traffic first, then queues, functions, API and tables."""
+        period = DASHBOARD_PERIOD
+        wide, half = 24, 12
+        rows: list[list[cw.IWidget]] = [
+            [
+                cw.GraphWidget(title=title, left=[self._app_metric(n) for n in names], width=half, height=6)
+                for title, names in DASHBOARD_APP_METRICS.items()
+            ],
+            [
+                cw.GraphWidget(
+                    title="Queue depth (visible messages)",
+                    left=[
+                        q.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=n)
+                        for n, q in self.queues.items()
+                    ],
+                    width=half,
+                    height=6,
+                ),
+                cw.GraphWidget(
+                    title="Queue age (oldest message, s)",
+                    left=[
+                        q.metric_approximate_age_of_oldest_message(period=period, statistic="Maximum", label=n)
+                        for n, q in self.queues.items()
+                    ],
+                    left_annotations=[
+                        cw.HorizontalAnnotation(value=q.age_alarm_s, label=f"{q.name} age alarm")
+                        for q in m.QUEUES
+                        if q.age_alarm_s is not None
+                    ],
+                    width=half,
+                    height=6,
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="Dead-letter queues (visible messages)",
+                    left=[
+                        q.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=n)
+                        for n, q in self.dlqs.items()
+                    ],
+                    width=half,
+                    height=6,
+                ),
+                cw.GraphWidget(
+                    title="Lambda errors per function",
+                    left=[
+                        d.function.metric_errors(period=period, statistic="Sum", label=n)
+                        for n, d in self.functions.items()
+                    ],
+                    width=half,
+                    height=6,
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="API requests and errors",
+                    left=[
+                        self.api.metric_count(period=period, statistic="Sum", label="requests"),
+                        self.api.metric_client_error(period=period, statistic="Sum", label="4xx"),
+                        self.api.metric_server_error(period=period, statistic="Sum", label="5xx"),
+                    ],
+                    width=half,
+                    height=6,
+                ),
+                cw.GraphWidget(
+                    title="API latency (ms)",
+                    left=[
+                        self.api.metric_latency(period=period, statistic="p50", label="latency p50"),
+                        self.api.metric_latency(period=period, statistic="p99", label="latency p99"),
+                        self.api.metric_integration_latency(period=period, statistic="p99", label="integration p99"),
+                    ],
+                    width=half,
+                    height=6,
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="Lambda throttles per function",
+                    left=[
+                        d.function.metric_throttles(period=period, statistic="Sum", label=n)
+                        for n, d in self.functions.items()
+                    ],
+                    width=half,
+                    height=6,
+                ),
+                cw.GraphWidget(
+                    title="DynamoDB throttle events",
+                    left=[self._table_throttles(t) for t in m.TABLES],
+                    width=half,
+                    height=6,
+                ),
+            ],
+            [cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=wide, height=6)],
+        ]
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=self.prefix,
+            default_interval=Duration.hours(6),
+            widgets=rows,
+        )
+
+    # ---------------------------------------------------------------------------------------------
     # Outputs
     # ---------------------------------------------------------------------------------------------
 
@@ -744,6 +976,7 @@ class SmsdeskStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.prefix, description="CloudWatch dashboard of the stage")
         CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
         CfnOutput(self, "SecretsPrefix", value=self.secrets_prefix)
         for name, topic in self.topics.items():

@@ -482,15 +482,16 @@ def test_rule_count(synth: Synth) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_scheduler_role_only_sends_to_target_queue(synth: Synth) -> None:
+def test_scheduler_role_only_sends_to_target_queue_and_its_dlq(synth: Synth) -> None:
     stack = synth.stack
     role = synth.resources[synth.lid(stack.scheduler_role)]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     target = synth.lid(stack.queues[m.SCHEDULE_GROUP.target_queue])
+    dlq = synth.lid(stack.schedule_dlq)  # Scheduler sends what it cannot deliver to its dead-letter queue
     assert synth.policy_statements(stack.scheduler_role) == [
-        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": _getatt(target)}
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": [_getatt(dlq), _getatt(target)]}
     ]
     synth.template.has_resource_properties(
         "AWS::Scheduler::ScheduleGroup", {"Name": f"smsdesk-{STAGE}-{m.SCHEDULE_GROUP.name}"}

@@ -50,6 +50,10 @@ def scheduler_role_arn() -> str:
     return env(manifest.SCHEDULE_GROUP.role_env)
 
 
+def scheduler_dlq_arn() -> str:
+    return env(manifest.SCHEDULE_GROUP.dlq_env)
+
+
 def user_pool_id() -> str:
     return env(manifest.USER_POOL.env)
 

@@ -53,6 +53,8 @@ class Queue:
     #: Receives before a message moves to the queue's dead-letter queue.
     max_receive_count: int = 5
     retention_days: int = 14
+    #: Alarm when the oldest message has waited longer than this (seconds); None = no age alarm.
+    age_alarm_s: int | None = None
 
     @property
     def dlq_name(self) -> str:
@@ -71,6 +73,10 @@ class Topic:
     env: str
     subscribers: tuple[str, ...]  # queue names; raw message delivery
 
+    def subscription_dlq_name(self, queue: str) -> str:
+        """Dead-letter queue of the subscription of ``queue``: messages SNS could not deliver to it."""
+        return f"{self.name}-{queue}-subscription-dlq"
+
 
 @dataclass(frozen=True)
 class Bus:
@@ -82,12 +88,19 @@ class Bus:
 
 @dataclass(frozen=True)
 class ScheduleGroup:
-    """EventBridge Scheduler group for one-time timers; every schedule targets ``target_queue``."""
+    """EventBridge Scheduler group for one-time timers; every schedule targets ``target_queue``, and
+    what Scheduler cannot deliver there (after its retries) goes to the group's dead-letter queue, whose
+    ARN every schedule names (``dlq_env``)."""
 
     name: str
     env: str
     role_env: str
     target_queue: str
+    dlq_env: str
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-schedules-dlq"
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,9 @@ IDEMPOTENCY_TABLE = Table(
 )
 
 INBOUND_QUEUE = Queue("inbound", env="INBOUND_QUEUE_URL", visibility_timeout_s=180)
-OUTBOUND_QUEUE = Queue("outbound", env="OUTBOUND_QUEUE_URL", visibility_timeout_s=180, max_receive_count=8)
+OUTBOUND_QUEUE = Queue(
+    "outbound", env="OUTBOUND_QUEUE_URL", visibility_timeout_s=180, max_receive_count=8, age_alarm_s=300
+)
 RECEIPTS_QUEUE = Queue("receipts", env="RECEIPTS_QUEUE_URL", visibility_timeout_s=180)
 BULK_QUEUE = Queue("bulk", env="BULK_QUEUE_URL", visibility_timeout_s=900, max_receive_count=3)
 TIMERS_QUEUE = Queue("timers", env="TIMERS_QUEUE_URL", visibility_timeout_s=180)
@@ -147,7 +162,11 @@ AWS_SMS_EVENTS_TOPIC = Topic("aws-sms-events", env="AWS_SMS_EVENTS_TOPIC_ARN", s
 
 EVENT_BUS = Bus("events", env="EVENT_BUS_NAME")
 SCHEDULE_GROUP = ScheduleGroup(
-    "timers", env="SCHEDULE_GROUP_NAME", role_env="SCHEDULER_ROLE_ARN", target_queue="timers"
+    "timers",
+    env="SCHEDULE_GROUP_NAME",
+    role_env="SCHEDULER_ROLE_ARN",
+    target_queue="timers",
+    dlq_env="SCHEDULER_DLQ_ARN",
 )
 USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
 PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
@@ -457,8 +476,9 @@ def env_names(resource: Resource) -> tuple[str, ...]:
     if isinstance(resource, Queue):
         return (resource.env, resource.arn_env)
     if isinstance(resource, ScheduleGroup):
-        # Creating a schedule needs the group, the role Scheduler assumes and the target queue's ARN.
-        return (resource.env, resource.role_env, _queue(resource.target_queue).arn_env)
+        # Creating a schedule needs the group, the role Scheduler assumes, the target queue's ARN and the
+        # dead-letter queue's ARN.
+        return (resource.env, resource.role_env, _queue(resource.target_queue).arn_env, resource.dlq_env)
     if isinstance(resource, UserPool):
         return (resource.env, resource.client_env)
     if isinstance(resource, SmsOriginations):

@@ -5,7 +5,9 @@
 * Due in under 15 minutes: an SQS message with ``DelaySeconds`` (whole seconds, rounded down; the
   consumer waits out the sub-second rest, so a timer is neither early nor a second late). Later:
   an EventBridge Scheduler one-time ``at()`` schedule of that name (``ActionAfterCompletion=DELETE``)
-  whose target is the timers queue. Both deliver the same :class:`TimerFired`.
+  whose target is the timers queue. Both deliver the same :class:`TimerFired`. Scheduler retries a
+  failed delivery (``SCHEDULE_RETRY_ATTEMPTS`` times within ``SCHEDULE_MAX_EVENT_AGE_S``), then puts the
+  timer in the schedule group's dead-letter queue (alarmed; the failure is in the message attributes).
 * A pending-timer item (``smsdesk.data.timers``) is the source of truth: a fire acts only while the
   item exists with the same ``due_at``, so a cancel (item deleted) or a re-arm (item replaced) that
   races a fire makes the stale fire a no-op. Actions also re-check their target, and the item is
@@ -39,6 +41,9 @@ ACTIONS: dict[str, Callable[[TimerFired], None]] = {}
 
 #: SQS DelaySeconds maximum; longer timers go through Scheduler.
 SQS_MAX_DELAY_S = 900
+#: Scheduler's retry policy for a timer it cannot deliver to the timers queue, before the dead-letter queue.
+SCHEDULE_RETRY_ATTEMPTS = 20
+SCHEDULE_MAX_EVENT_AGE_S = 6 * 3600
 _NAME_OK = re.compile(r"[^0-9A-Za-z_.-]")
 
 
@@ -97,6 +102,11 @@ def schedule(
             "Arn": config.queue_arn(manifest.TIMERS_QUEUE),
             "RoleArn": config.scheduler_role_arn(),
             "Input": body,
+            "DeadLetterConfig": {"Arn": config.scheduler_dlq_arn()},
+            "RetryPolicy": {
+                "MaximumRetryAttempts": SCHEDULE_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_S,
+            },
         },
     }
     try:

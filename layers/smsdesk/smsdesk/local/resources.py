@@ -55,6 +55,9 @@ class LocalResources:
     rules: list[RuleWiring] = field(default_factory=list)
     schedule_group: str = ""
     scheduler_role_arn: str = ""
+    #: Dead-letter queues that are not a queue's redrive target (Scheduler's, SNS subscriptions'):
+    #: logical name -> (url, arn).
+    dead_letter_queues: dict[str, tuple[str, str]] = field(default_factory=dict)
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     secrets_prefix: str = SECRETS_PREFIX
@@ -129,6 +132,17 @@ def _create_queue(name: str, *, visibility_s: int, retention_days: int, max_rece
     return QueueRef(name=name, url=url, arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn)
 
 
+def _create_dead_letter_queue(res: LocalResources, logical: str) -> str:
+    """A plain queue that only receives what something could not deliver; returns its ARN."""
+    sqs = aws.sqs()
+    url = sqs.create_queue(QueueName=physical(logical), Attributes={"MessageRetentionPeriod": str(MAX_RETENTION_S)})[
+        "QueueUrl"
+    ]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    res.dead_letter_queues[logical] = (url, arn)
+    return arn
+
+
 def _create_schedule_group(name: str) -> None:
     sch = aws.scheduler()
     # Look first: moto's create_schedule_group replaces an existing group (and drops its schedules)
@@ -194,6 +208,7 @@ def create_resources(region: str) -> LocalResources:
     env[group.env] = res.schedule_group
     env[group.role_env] = res.scheduler_role_arn
     env[manifest.queue(group.target_queue).arn_env] = res.queues[group.target_queue].arn
+    env[group.dlq_env] = _create_dead_letter_queue(res, group.dlq_name)
     env[manifest.USER_POOL.env] = res.user_pool_id
     env[manifest.USER_POOL.client_env] = res.user_pool_client_id
     env[manifest.PROVIDER_SECRETS.env] = res.secrets_prefix
@@ -220,12 +235,27 @@ def _create_messaging(res: LocalResources) -> None:
         arn = sns.create_topic(Name=physical(topic.name))["TopicArn"]
         res.topics[topic.name] = arn
         env[topic.env] = arn
-        existing = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=arn).get("Subscriptions", [])}
+        existing = {
+            s["Endpoint"]: s["SubscriptionArn"]
+            for s in sns.list_subscriptions_by_topic(TopicArn=arn).get("Subscriptions", [])
+        }
         res.subscriptions[topic.name] = []
         for qname in topic.subscribers:
             qarn = res.queues[qname].arn
-            if qarn not in existing:
-                sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+            redrive = json.dumps(
+                {"deadLetterTargetArn": _create_dead_letter_queue(res, topic.subscription_dlq_name(qname))}
+            )
+            if qarn in existing:
+                sns.set_subscription_attributes(
+                    SubscriptionArn=existing[qarn], AttributeName="RedrivePolicy", AttributeValue=redrive
+                )
+            else:
+                sns.subscribe(
+                    TopicArn=arn,
+                    Protocol="sqs",
+                    Endpoint=qarn,
+                    Attributes={"RawMessageDelivery": "true", "RedrivePolicy": redrive},
+                )
             res.subscriptions[topic.name].append(qarn)
     events = aws.events()
     res.bus_name = physical(manifest.EVENT_BUS.name)

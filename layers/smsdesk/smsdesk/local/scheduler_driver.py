@@ -12,6 +12,11 @@ creation, until ``EndDate``). ``cron(...)`` is not supported (logged once, never
 ``State=DISABLED`` is skipped; after a one-time schedule fires it is deleted if
 ``ActionAfterCompletion=DELETE`` and otherwise kept but never fired again. FlexibleTimeWindow is
 treated as OFF (fire at the due time). Each fire is recorded with its lateness.
+
+A delivery that fails is not retried (``RetryPolicy`` is not simulated): it goes straight to the target's
+``DeadLetterConfig`` queue, as Scheduler does once the retries are exhausted: the ``Input`` as body,
+the failure in the message attributes (``ERROR_CODE``, ``ERROR_MESSAGE``, ``SCHEDULE_ARN``,
+``TARGET_ARN``, ...).
 """
 
 from __future__ import annotations
@@ -148,6 +153,8 @@ class SchedulerDriver(threading.Thread):
                 continue
             due = k.due
             error = self._deliver(k.detail or {})
+            if error is not None:
+                self._dead_letter(k.detail or {}, error)
             fired = time.time()
             target = (k.detail or {}).get("Target", {}).get("Arn", "")
             if k.kind == "rate":
@@ -165,6 +172,39 @@ class SchedulerDriver(threading.Thread):
             # Logged after the completion action, so a reader of the log sees the schedule's final state.
             self.log.schedule_fire(schedule=name, target=target, due=due, fired=fired, error=error)
 
+    def _queue_url(self, arn: str) -> str:
+        url = self._queue_urls.get(arn)
+        if url is None:
+            parts = arn.split(":")
+            url = aws.sqs().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            self._queue_urls[arn] = url
+        return url
+
+    def _dead_letter(self, s: dict[str, Any], error: str) -> None:
+        target = s.get("Target") or {}
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not dlq:
+            log.error("schedule %s: undeliverable and no dead-letter queue: the event is lost", s.get("Name"))
+            return
+        head, _, rest = error.partition(": ")
+        code, message = (head, rest) if head.isidentifier() and rest else ("DeliveryFailed", error)
+        attributes = {
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message,
+            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+            "RETRY_ATTEMPTS": "0",
+            "SCHEDULE_ARN": s.get("Arn") or s.get("Name") or "",
+            "TARGET_ARN": target.get("Arn", ""),
+        }
+        try:
+            aws.sqs().send_message(
+                QueueUrl=self._queue_url(dlq),
+                MessageBody=target.get("Input") or "{}",
+                MessageAttributes={k: {"DataType": "String", "StringValue": v[:1000]} for k, v in attributes.items()},
+            )
+        except Exception:
+            log.exception("schedule %s: could not dead-letter to %s: the event is lost", s.get("Name"), dlq)
+
     def _deliver(self, s: dict[str, Any]) -> str | None:
         target = s.get("Target") or {}
         arn: str = target.get("Arn", "")
@@ -174,11 +214,7 @@ class SchedulerDriver(threading.Thread):
         parts = arn.split(":")
         if len(parts) >= 6 and parts[2] == "sqs":
             try:
-                url = self._queue_urls.get(arn)
-                if url is None:
-                    url = aws.sqs().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-                    self._queue_urls[arn] = url
-                kwargs: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
+                kwargs: dict[str, Any] = {"QueueUrl": self._queue_url(arn), "MessageBody": body}
                 group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
                 if group_id:
                     kwargs["MessageGroupId"] = group_id
