@@ -84,6 +84,11 @@ def test_top_ups_and_ledger_pages(stack: LocalStack, http: Any) -> None:
         ({"credits": 5}, "reference"),
         ({"credits": 5, "reference": ""}, "reference"),
         ({"credits": "many", "reference": "x"}, "credits"),
+        ({"credits": "5", "reference": "x"}, "credits"),
+        ({"credits": True, "reference": "x"}, "credits"),
+        ({"credits": 5.0, "reference": "x"}, "credits"),
+        ({"credits": 2.5, "reference": "x"}, "credits"),
+        ({"credits": None, "reference": "x"}, "credits"),
         ({"credits": 5, "reference": "x", "extra": 1}, "extra"),
     ],
 )

@@ -13,6 +13,8 @@ from smsdesk.auth import Caller
 from smsdesk.errors import AppError, Forbidden
 from smsdesk.models import Channel, utcnow
 
+TWILIO = {"account_sid": "AC" + "0" * 32}
+
 
 @pytest.mark.parametrize(
     ("role", "user_teams", "channel_teams", "ok"),
@@ -64,12 +66,14 @@ def test_webhook_urls() -> None:
 
 def test_two_way_sender_error_names_sender() -> None:
     with pytest.raises(PydanticValidationError) as exc:
-        channels.ChannelCreate(name="x", type="two_way", sender="Acme", provider="twilio")
+        channels.ChannelCreate(name="x", type="two_way", sender="Acme", provider="twilio", provider_settings=TWILIO)
     assert exc.value.errors()[0]["loc"] == ("sender",)
-    ok = channels.ChannelCreate(name="x", type="two_way", sender="+31 6 1234 5678", provider="twilio")
+    ok = channels.ChannelCreate(
+        name="x", type="two_way", sender="+31 6 1234 5678", provider="twilio", provider_settings=TWILIO
+    )
     assert ok.sender == "+31612345678"
     with pytest.raises(AppError) as exc2:  # one-way: the text engine's sender-ID rules
-        channels.ChannelCreate(name="x", type="one_way", sender="A&B", provider="twilio")
+        channels.ChannelCreate(name="x", type="one_way", sender="A&B", provider="twilio", provider_settings=TWILIO)
     assert exc2.value.field == "sender" and exc2.value.code == "invalid_sender_id"
 
 
@@ -96,6 +100,7 @@ def _channel(has_secret: bool = True, cid: str = "C-cache") -> Channel:
         type="one_way",
         sender="Acme",
         provider="twilio",
+        provider_settings=TWILIO,
         created_at=now,
         updated_at=now,
         has_secret=has_secret,

@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic import ValidationError as PydanticValidationError
 
 from smsdesk import aws, config, ids, teams
+from smsdesk.connectors.settings import SettingsError, check_secret
 from smsdesk.data import channels as repo
 from smsdesk.errors import Conflict, NotFound, ValidationError
 from smsdesk.models import Channel, ChannelSettings, ChannelType, ProviderName, dump, iso, utcnow
+from smsdesk.text import CountryMultipliers, ReplyText
 
 SECRET_CACHE_S = 60.0
 _secret_cache: dict[str, tuple[float, dict[str, str]]] = {}
@@ -38,8 +40,9 @@ class ChannelCreate(ChannelSettings):
 
     provider_secret: dict[str, str] | None = Field(
         default=None,
-        description="Write-only provider credentials (twilio: auth_token; sandbox: signing_key, generated "
-        "when absent). Stored in Secrets Manager, never returned.",
+        description="Write-only provider credentials, the provider's known keys only (twilio: auth_token "
+        "(required), webhook_shared_key; sandbox: signing_key, generated when absent; aws_sms: none, it uses "
+        "the function's IAM role). Stored in Secrets Manager, never returned.",
         max_length=20,
     )
 
@@ -77,11 +80,11 @@ class ChannelPatch(BaseModel):
     default_region: str | None = None
     max_segments: int | None = None
     smart_encoding: bool | None = None
-    country_multipliers: dict[str, int] | None = None
+    country_multipliers: CountryMultipliers | None = None
     throughput_mps: float | None = None
     validity_s: int | None = None
     message_type: str | None = None
-    help_text: str | None = None
+    help_text: ReplyText | None = None
     business_hours: dict[str, Any] | None = Field(
         default=None, description='Only the fields given change (e.g. {"enabled": false}); `weekly` is replaced whole'
     )
@@ -89,7 +92,9 @@ class ChannelPatch(BaseModel):
         default=None, description='Only the fields given change (e.g. {"max_in_queue": 5} keeps the strategy)'
     )
     provider_secret: dict[str, str] | None = Field(
-        default=None, description="Replaces the whole secret; {} removes it.", max_length=20
+        default=None,
+        description="Replaces the whole secret; {} removes it (refused for twilio, whose auth_token is required).",
+        max_length=20,
     )
 
 
@@ -101,7 +106,13 @@ def get_channel(channel_id: str) -> Channel:
     item = repo.get_channel(channel_id) if channel_id else None
     if item is None:
         raise NotFound(f"channel {channel_id} not found", field="channel_id")
-    return Channel.model_validate(item)
+    return _load(item)
+
+
+def _load(item: dict[str, Any]) -> Channel:
+    """A stored channel, read leniently: what older versions stored beyond today's rules (a multiplier
+    below 1, an unknown provider setting, an empty auto-reply) is dropped, never used or returned."""
+    return Channel.model_validate(item, context={"stored": True})
 
 
 def secret_name(channel_id: str) -> str:
@@ -132,7 +143,7 @@ def get_provider_secret(channel: Channel) -> dict[str, str]:
 def find_by_sender(provider: str, sender: str) -> Channel | None:
     """The channel an inbound SMS to ``sender`` belongs to (issue 5)."""
     item = repo.find_by_sender(provider, sender)
-    return Channel.model_validate(item) if item else None
+    return _load(item) if item else None
 
 
 # -- secrets --------------------------------------------------------------------------------------------
@@ -168,6 +179,16 @@ def _delete_secret(channel_id: str) -> None:
     _forget_secret(channel_id)
 
 
+def _checked_secret(provider: str, given: dict[str, str] | None) -> dict[str, str]:
+    """``given`` as the provider's secret (known keys, required ones present), or a 422 naming
+    ``provider_secret.<key>`` (never a value). ``None``/``{}``: no secret, which Twilio refuses."""
+    try:
+        return check_secret(provider, given or {})
+    except SettingsError as exc:
+        where = f"provider_secret.{exc.key}" if exc.key else "provider_secret"
+        raise ValidationError(f"{where}: {exc.message}", field=where) from None
+
+
 def _secret_for(provider: str, given: dict[str, str] | None) -> dict[str, str]:
     value = dict(given or {})
     if provider == "sandbox" and not value.get("signing_key"):
@@ -198,10 +219,10 @@ def _now() -> dt.datetime:
 
 def create_channel(body: ChannelCreate, *, host: str) -> Channel:
     _check_provider(body.provider)
+    secret = _secret_for(body.provider, _checked_secret(body.provider, body.provider_secret))
     now = _now()
     cid = ids.new_id()
     settings = body.model_dump(exclude={"provider_secret"})
-    secret = _secret_for(body.provider, body.provider_secret)
     channel = Channel(
         **settings,
         id=cid,
@@ -240,7 +261,7 @@ def update_channel(channel_id: str, patch: ChannelPatch, *, host: str) -> Channe
     old = repo.get_channel(channel_id, consistent=True)
     if old is None:
         raise NotFound(f"channel {channel_id} not found", field="channel_id")
-    current = Channel.model_validate(old)
+    current = _load(old)
     for fixed in ("type", "provider"):
         value = getattr(patch, fixed)
         if value is not None and value != getattr(current, fixed):
@@ -261,7 +282,12 @@ def update_channel(channel_id: str, patch: ChannelPatch, *, host: str) -> Channe
     except PydanticValidationError as exc:
         raise _field_error(exc) from exc
     secret_changed = "provider_secret" in patch.model_fields_set
-    secret = _secret_for(current.provider, patch.provider_secret) if secret_changed else None
+    if secret_changed:
+        secret = _secret_for(current.provider, _checked_secret(current.provider, patch.provider_secret))
+    else:
+        secret = None
+        if not current.has_secret:  # a provider that needs a secret is never left without one
+            _checked_secret(current.provider, {})
     has_secret = bool(secret) if secret_changed else current.has_secret
     channel = Channel(
         **settings.model_dump(exclude={"provider_secret"}),
@@ -319,7 +345,7 @@ def list_channels(
     else:
         items, nxt = repo.get_channels(sorted(usable)), None
         items.sort(key=lambda c: (c["name"].lower(), c["id"]))
-    return [Channel.model_validate(i) for i in items], nxt
+    return [_load(i) for i in items], nxt
 
 
 def grant_teams(channel_id: str, team_ids: list[str]) -> Channel:
@@ -329,7 +355,7 @@ def grant_teams(channel_id: str, team_ids: list[str]) -> Channel:
     old = repo.get_channel(channel_id, consistent=True)
     if old is None:
         raise NotFound(f"channel {channel_id} not found", field="channel_id")
-    current = Channel.model_validate(old)
+    current = _load(old)
     now = _later(current.updated_at)
     try:
         repo.set_grants(old, wanted, now=iso(now))

@@ -24,7 +24,9 @@ EntryKind = Literal["top_up", "charge", "refund"]
 
 class TopUpRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    credits: int = Field(gt=0, le=100_000_000, description="Credits to add")
+    credits: int = Field(
+        gt=0, le=100_000_000, strict=True, description='Credits to add: a whole number (not "5", 5.0 or true)'
+    )
     reference: str = Field(min_length=1, max_length=200, description="Invoice or payment reference")
 
 

@@ -319,9 +319,10 @@ def record(message: Message) -> Literal["recorded", "exists"]:
 def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insufficient_credits"]:
     """The one charge-and-record transaction (retried on transaction conflicts): ``recorded``,
     ``exists`` (the message id is taken) or ``insufficient_credits`` (nothing written)."""
+    if message.segments < 1 or message.credits < message.segments:  # pricing guarantees it: never send for free
+        raise ValueError(f"message {message.id}: {message.credits} credits for {message.segments} segments")
     for attempt in range(5):
-        items = [*credits.charge_items(message), repo.put_new(message)] if message.credits > 0 else []
-        items = items or [repo.put_new(message)]
+        items = [*credits.charge_items(message), repo.put_new(message)]
         try:
             credits_repo.transact(items)
             return "recorded"
@@ -329,7 +330,7 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
             reasons = exc.reasons or []
             if len(reasons) == len(items) and reasons[-1] == "ConditionalCheckFailed":
                 return "exists"
-            if message.credits > 0 and reasons and reasons[0] == "ConditionalCheckFailed":
+            if reasons and reasons[0] == "ConditionalCheckFailed":
                 return "insufficient_credits"
             time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # TransactionConflict: try again
     raise ServiceUnavailable("could not record the message, please retry")

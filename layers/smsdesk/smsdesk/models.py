@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_core import ValidationError as CoreValidationError
 
-from smsdesk.text import validate_sender_id
+from smsdesk.connectors.settings import SettingsError, check_settings, stored_settings
+from smsdesk.text import CountryMultipliers, MessageText, ReplyText, validate_sender_id
 
 ProviderName = Literal["sandbox", "aws_sms", "twilio"]
 ChannelType = Literal["one_way", "two_way"]
@@ -56,7 +59,7 @@ class BusinessHours(BaseModel):
     timezone: str = "Europe/Amsterdam"
     weekly: dict[Weekday, list[TimeRange]] = Field(default_factory=dict)
     holidays: list[dt.date] = Field(default_factory=list)
-    out_of_hours_message: str | None = Field(default=None, max_length=1600)
+    out_of_hours_message: ReplyText | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +104,30 @@ class QueueSettings(BaseModel):
     )
 
 
+def _provider_settings(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    """Typed per provider (``connectors/settings.py``): known keys only, no credentials; errors name
+    the key (``provider_settings.<key>``). Stored data (``context={"stored": True}``) keeps the
+    provider's known keys only."""
+    provider = info.data.get("provider")
+    if provider is None:  # the provider itself is invalid: that error is the one to report
+        return value
+    if info.context and info.context.get("stored"):
+        return stored_settings(provider, value)
+    try:
+        return check_settings(provider, value)
+    except SettingsError as exc:
+        raise CoreValidationError.from_exception_data(
+            "provider_settings",
+            [
+                {
+                    "type": PydanticCustomError("provider_setting", exc.message),
+                    "loc": (exc.key,) if exc.key is not None else (),
+                    "input": "<hidden>",  # may be a credential: never echoed
+                }
+            ],
+        ) from None
+
+
 class ChannelSettings(BaseModel):
     """Everything about a channel an admin can set (all but ``name``/``type``/``sender``/``provider``
     have defaults)."""
@@ -110,20 +137,22 @@ class ChannelSettings(BaseModel):
     type: ChannelType
     sender: str = Field(description="one_way: alphanumeric sender ID (3-11); two_way: E.164 number")
     provider: ProviderName
-    provider_settings: dict[str, str] = Field(
+    provider_settings: Annotated[dict[str, str], AfterValidator(_provider_settings)] = Field(
         default_factory=dict,
-        description="Non-secret provider settings (aws_sms: origination_identity, configuration_set; "
-        "twilio: account_sid, messaging_service_sid).",
+        validate_default=True,
+        description="Non-secret provider settings, the provider's known keys only (sandbox: none; aws_sms: "
+        "origination_identity, configuration_set; twilio: account_sid (required), messaging_service_sid). "
+        "Credentials (token, secret, password, *_key...) are refused here: they go in provider_secret.",
     )
     enabled: bool = True
     default_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     max_segments: int = Field(default=10, ge=1, le=10)
     smart_encoding: bool = False
-    country_multipliers: dict[str, int] = Field(default_factory=lambda: {"*": 1})
+    country_multipliers: CountryMultipliers = Field(default_factory=lambda: {"*": 1})
     throughput_mps: float = Field(default=1.0, gt=0, le=1000, description="Messages per second the sender may do")
     validity_s: int = Field(default=4 * 3600, ge=60, le=72 * 3600, description="Queued longer than this: expired")
     message_type: Literal["transactional", "promotional"] = "transactional"
-    help_text: str | None = Field(default=None, max_length=1600)
+    help_text: ReplyText | None = None
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
@@ -221,9 +250,9 @@ class Message(BaseModel):
 
 class SendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    channel_id: str = Field(min_length=1)
+    channel_id: str = Field(min_length=1, max_length=64)
     to: str = Field(min_length=1, max_length=40, description="Recipient as typed; normalised to E.164")
-    text: str = Field(min_length=1, max_length=5000)
+    text: MessageText = Field(description="1-5000 characters; not only spaces or control characters")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pydantic
 import pytest
 
 from smsdesk import cli
-from smsdesk.text import InvalidPhoneNumber, MergeError, TextSettings, preview
+from smsdesk.text import EmptyMessage, InvalidPhoneNumber, MergeError, TextSettings, preview
 
 
 def test_preview_plain():
@@ -52,9 +52,15 @@ def test_preview_bad_number_raises():
         preview("x", to="020 123 4567")
 
 
-def test_preview_empty():
-    p = preview("")
-    assert (p.segments, p.credits, p.within_limit, p.units_left) == (0, 0, True, 160)
+@pytest.mark.parametrize("text", ["", "  \n", "\x00\x1b", "\u200b"])
+def test_preview_refuses_a_text_without_content(text):
+    with pytest.raises(EmptyMessage):
+        preview(text)
+
+
+def test_preview_refuses_a_text_merged_to_nothing():
+    with pytest.raises(EmptyMessage):
+        preview("{{name|}}", contact={"name": " "})
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,16 @@ from smsdesk.text.gsm import (
     is_gsm,
     non_gsm_characters,
 )
-from smsdesk.text.limits import EmptyMessage, MessageTooLong, check_length
+from smsdesk.text.limits import (
+    EmptyMessage,
+    InvalidText,
+    MessageText,
+    MessageTooLong,
+    ReplyText,
+    check_length,
+    check_text,
+    has_content,
+)
 from smsdesk.text.merge import MergeError, render_template, template_fields
 from smsdesk.text.phone import (
     InvalidPhoneNumber,
@@ -19,7 +28,7 @@ from smsdesk.text.phone import (
     validate_sender_id,
 )
 from smsdesk.text.preview import Preview, TextSettings, preview
-from smsdesk.text.pricing import credits_for, multiplier_for
+from smsdesk.text.pricing import CountryMultipliers, credits_for, multiplier_for
 from smsdesk.text.segments import (
     GSM7,
     UCS2,
@@ -38,20 +47,26 @@ __all__ = [
     "GSM_EXTENDED",
     "SMART_TABLE",
     "UCS2",
+    "CountryMultipliers",
     "EmptyMessage",
     "InvalidPhoneNumber",
     "InvalidSenderId",
+    "InvalidText",
     "MergeError",
+    "MessageText",
     "MessageTooLong",
     "PhoneNumber",
     "Preview",
     "Replacement",
+    "ReplyText",
     "SegmentCount",
     "SmartEncoded",
     "TextSettings",
     "check_length",
+    "check_text",
     "count_segments",
     "credits_for",
+    "has_content",
     "is_gsm",
     "max_units",
     "multiplier_for",

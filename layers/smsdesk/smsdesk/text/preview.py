@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smsdesk.text.limits import DEFAULT_MAX_SEGMENTS, MAX_SEGMENTS_LIMIT
+from smsdesk.text.limits import DEFAULT_MAX_SEGMENTS, MAX_SEGMENTS_LIMIT, check_text
 from smsdesk.text.merge import render_template, template_fields
 from smsdesk.text.phone import parse_number
-from smsdesk.text.pricing import credits_for, multiplier_for, normalise_multipliers
+from smsdesk.text.pricing import CountryMultipliers, credits_for, multiplier_for
 from smsdesk.text.segments import Encoding, count_segments, max_units
 from smsdesk.text.smart import smart_encode
 
@@ -22,13 +22,8 @@ class TextSettings(BaseModel):
 
     smart_encoding: bool = False
     max_segments: int = Field(default=DEFAULT_MAX_SEGMENTS, ge=1, le=MAX_SEGMENTS_LIMIT)
-    country_multipliers: dict[str, int] = Field(default_factory=lambda: {"*": 1})
+    country_multipliers: CountryMultipliers = Field(default_factory=lambda: {"*": 1})
     default_region: str = Field(default="NL", pattern=r"^[A-Za-z]{2}$")
-
-    @field_validator("country_multipliers")
-    @classmethod
-    def _multipliers(cls, v: dict[str, int]) -> dict[str, int]:
-        return normalise_multipliers(v)
 
     @field_validator("default_region")
     @classmethod
@@ -74,22 +69,26 @@ def preview(
     contact: Mapping[str, Any] | None = None,
     default_region: str | None = None,
 ) -> Preview:
-    """Preview ``text`` as the channel would send it. Never raises for a too-long text.
+    """Preview ``text`` as the channel would send it. Never raises for a too-long text; raises
+    :class:`~smsdesk.text.limits.EmptyMessage` for a text without content (before or after the merge:
+    nothing the channel would send).
 
     1. ``contact`` given: the template is rendered (:class:`~smsdesk.text.merge.MergeError` on a
        missing field). Without it the template is counted as written, placeholders included.
     2. Smart encoding (``settings.smart_encoding``) replaces typographic characters, but only when
        the result is then entirely GSM-7 (otherwise it would not save anything).
-    3. Count, compare with ``settings.max_segments`` (``within_limit``; an empty text is within).
+    3. Count, compare with ``settings.max_segments`` (``within_limit``).
     4. ``to`` given: parsed to E.164 (``InvalidPhoneNumber`` if not a mobile number) in
        ``default_region`` (default: ``settings.default_region``) and credits use its country's
        multiplier; without ``to`` credits use the ``"*"`` multiplier (1 by default).
     """
     s = settings or TextSettings()
+    check_text(text)
     fields = template_fields(text)
     merged = contact is not None
     if merged:
         text = render_template(text, contact)
+        check_text(text)
     replacements: list[ReplacementOut] = []
     if s.smart_encoding:
         enc = smart_encode(text, only_if_gsm=True)

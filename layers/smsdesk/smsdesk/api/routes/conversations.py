@@ -14,20 +14,21 @@ from smsdesk import conversations
 from smsdesk.api.identity import caller
 from smsdesk.errors import ValidationError
 from smsdesk.models import Conversation, Message, View
+from smsdesk.text import MessageText
 
 router = APIGatewayHttpRouter()
 
 
 class ReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=5000)
+    text: MessageText
 
 
 class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_id: str = Field(min_length=1)
     to: str = Field(min_length=1, max_length=40, description="The customer's number as typed; normalised to E.164")
-    text: str = Field(min_length=1, max_length=5000)
+    text: MessageText
 
 
 class AssignRequest(BaseModel):

@@ -10,12 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import config, messages
+from smsdesk import channels, config, messages
 from smsdesk.api.identity import caller
-from smsdesk.data import channels as channels_repo
-from smsdesk.errors import NotFound, ValidationError
+from smsdesk.errors import ValidationError
 from smsdesk.models import Message, MessageStatus, SendRequest
-from smsdesk.text import Preview, TextSettings, preview
+from smsdesk.text import MessageText, Preview, TextSettings, preview
 
 router = APIGatewayHttpRouter()
 
@@ -23,24 +22,26 @@ router = APIGatewayHttpRouter()
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(max_length=5000, description="Message text; may contain {{field|default}} placeholders.")
-    channel_id: str | None = Field(default=None, description="Use this channel's text settings.")
-    to: str | None = Field(default=None, description="Recipient as typed; priced by its country.")
-    fields: dict[str, str] | None = Field(default=None, description="Contact fields for mail merge.")
+    text: MessageText = Field(
+        description="Message text; may contain {{field|default}} placeholders. Not only spaces or control characters."
+    )
+    channel_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Use this channel's text settings."
+    )
+    to: str | None = Field(default=None, max_length=40, description="Recipient as typed; priced by its country.")
+    fields: dict[str, str] | None = Field(default=None, max_length=200, description="Contact fields for mail merge.")
 
 
 def text_settings(channel_id: str | None) -> TextSettings:
     """The text settings that apply: the channel's, or the account defaults."""
     if channel_id is None:
         return TextSettings(default_region=config.default_country())
-    channel = channels_repo.get_channel(channel_id)
-    if channel is None:
-        raise NotFound(f"channel {channel_id} not found", field="channel_id")
+    channel = channels.get_channel(channel_id)  # as stored, sanitised: multipliers are whole numbers >= 1
     return TextSettings(
-        smart_encoding=channel.get("smart_encoding", False),
-        max_segments=channel.get("max_segments", 10),
-        country_multipliers=channel.get("country_multipliers") or {"*": 1},
-        default_region=channel.get("default_region") or config.default_country(),
+        smart_encoding=channel.smart_encoding,
+        max_segments=channel.max_segments,
+        country_multipliers=channel.country_multipliers,
+        default_region=channel.default_region or config.default_country(),
     )
 
 
