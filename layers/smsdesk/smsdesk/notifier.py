@@ -74,4 +74,6 @@ def handle_event(event: EventBridgeEvent) -> None:
         by=by,
         at=at,
     )
-    logger.info("notifications", extra={"detail_type": kind, "event_id": event.get_id, "notifications_created": len(created)})
+    logger.info(
+        "notifications", extra={"detail_type": kind, "event_id": event.get_id, "notifications_created": len(created)}
+    )
