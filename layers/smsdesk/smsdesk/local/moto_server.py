@@ -7,6 +7,8 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
+from smsdesk.local import moto_transactions
+
 ACCOUNT_ID = "123456789012"  # moto's default account
 _DYNAMODB_LOCK = threading.Lock()
 
@@ -46,6 +48,7 @@ class MotoServer:
         # One access-log line per AWS call would drown the handlers' own logs.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         serialise_dynamodb()
+        moto_transactions.install()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
