@@ -58,6 +58,7 @@ RECIPE_VERSION = "2"
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "unstable"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 #: Debian packages making up a working interpreter (stdlib included) with its own C library.
 DEBIAN_LIBS = (
     "libc6",
@@ -289,7 +290,8 @@ def lambda_python(py_version: str = LAMBDA_PYTHON_VERSION, *, fetch: bool = True
             raise LayerError(f"SMSDESK_LAMBDA_PYTHON={explicit} is not a final CPython {py_version}")
         return explicit
     fetched = BUILD_DIR / f"python{py_version}" / "bin" / f"python{py_version}"
-    for candidate in (shutil.which(f"python{py_version}"), fetched):
+    complete = fetched if (fetched.parents[1] / ".complete").exists() else None
+    for candidate in (shutil.which(f"python{py_version}"), complete):
         if candidate and Path(candidate).exists() and _acceptable(str(candidate), py_version):
             return str(candidate)
     if not fetch:
@@ -312,14 +314,17 @@ def fetch_debian_python(py_version: str, root: Path) -> None:
             f"CPython {py_version} is needed to compile the layer's bytecode: install it (python{py_version} on"
             f" PATH) or set SMSDESK_LAMBDA_PYTHON to it; on Debian/Ubuntu the build fetches it itself"
         )
+    if not Path(DEBIAN_KEYRING).is_file():
+        raise LayerError(
+            f"CPython {py_version} is needed to compile the layer's bytecode and {DEBIAN_KEYRING} (to fetch"
+            f" Debian's) is missing: install python{py_version} (on PATH) or set SMSDESK_LAMBDA_PYTHON to it"
+        )
     if root.exists():
         shutil.rmtree(root)
     apt = root / "apt"
     for d in (apt / "lists" / "partial", apt / "cache" / "archives" / "partial", apt / "debs"):
         d.mkdir(parents=True)
-    (apt / "sources.list").write_text(
-        f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {DEBIAN_MIRROR} {DEBIAN_SUITE} main\n"
-    )
+    (apt / "sources.list").write_text(f"deb [signed-by={DEBIAN_KEYRING}] {DEBIAN_MIRROR} {DEBIAN_SUITE} main\n")
     (apt / "status").write_text("")
     options = [
         f"-oDir::Etc::SourceList={apt / 'sources.list'}",
@@ -327,9 +332,10 @@ def fetch_debian_python(py_version: str, root: Path) -> None:
         f"-oDir::State::Lists={apt / 'lists'}",
         f"-oDir::Cache={apt / 'cache'}",
         f"-oDir::State::status={apt / 'status'}",
-        "-oAPT::Sandbox::User=root",
         "-qq",
     ]
+    if os.geteuid() == 0:  # the files are ours: no download sandbox user (it could not write here)
+        options.append("-oAPT::Sandbox::User=root")
     print(f"[smsdesk layer] fetching CPython {py_version} from Debian {DEBIAN_SUITE} into {root}", file=sys.stderr)
     subprocess.run(["apt-get", *options, "update"], check=True)
     packages = [f"python{py_version}-minimal", f"libpython{py_version}-minimal", f"libpython{py_version}-stdlib"]
@@ -351,6 +357,11 @@ def fetch_debian_python(py_version: str, root: Path) -> None:
         f'"$root/usr/bin/python{py_version}" "$@"\n'
     )
     wrapper.chmod(0o755)
+    # Debian compiles the standard library when installing the package; do the same (Lambda's is compiled).
+    subprocess.run(
+        [str(wrapper), "-m", "compileall", "-q", str(root / "usr" / "lib" / f"python{py_version}")], check=True
+    )
+    (root / ".complete").write_text("")
 
 
 # --------------------------------------------------------------------------------------------------
