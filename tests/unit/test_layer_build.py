@@ -202,6 +202,42 @@ def test_build_installs_the_lock_and_ships_bytecode_for_the_runtime(tmp_path: Pa
     assert str(tmp_path).encode() not in pyc_bytes
 
 
+#: CPython 3.14's bytecode magic number (3627), fixed for every 3.14.x release.
+PY314_MAGIC = (3627).to_bytes(2, "little") + b"\r\n"
+
+
+def test_build_compiles_for_python_3_14_when_one_is_at_hand(tmp_path: Path) -> None:
+    """With the runtime's interpreter present (`make synth` fetches it into build/), the layer's .pyc are 3.14's.
+
+    Skipped on a fresh clone: tests contact no registry; `verify_layer` checks every real build the same way.
+    """
+    try:
+        python = lb.lambda_python("3.14", fetch=False)
+    except lb.LayerError:
+        pytest.skip("no CPython 3.14 here (make synth or `python -m infra.layer_build python` fetches one)")
+    src = _package(tmp_path)
+    wheel, digest = _wheel(tmp_path / "wheels")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(lb.Lock("3.14", (lb.Pin("tinydep", "1.0", (digest,)),)).text())
+    site = lb.build_layer(
+        tmp_path / "out",
+        lock_path=lock,
+        platform="manylinux2014_aarch64",
+        py_version="3.14",
+        source=src,
+        compile_python=python,
+        pip_extra=["--no-index", "--find-links", str(wheel.parent)],
+    )
+    pycs = sorted(site.rglob("*.pyc"))
+    assert sorted(str(p.relative_to(site)) for p in pycs) == [
+        "smsdesk/__pycache__/__init__.cpython-314.pyc",
+        "smsdesk/api/__pycache__/__init__.cpython-314.pyc",
+        "smsdesk/api/__pycache__/app.cpython-314.pyc",
+        "tinydep/__pycache__/__init__.cpython-314.pyc",
+    ]
+    assert {_pyc_header(p) for p in pycs} == {(PY314_MAGIC, 0b01)}
+
+
 def test_build_refuses_a_wheel_that_is_not_the_locked_one(tmp_path: Path) -> None:
     src = _package(tmp_path)
     wheel, _ = _wheel(tmp_path / "wheels")
