@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # pytest workers: 2 cores on CI; override with `make test PYTEST_WORKERS=0`.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast lint format synth deploy bench clean
+.PHONY: install run test test-fast lint format synth deploy bench lock clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,11 @@ deploy: install ## synth with $(CONTEXT), then deploy that stack with your AWS c
 	$(PY) -m infra.app $(CONTEXT)
 	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
 
-bench: install ## benchmarks: AWS calls per operation, cold-start imports, text-engine throughput
+bench: install ## benchmarks: cold start from the built layer, AWS calls per operation, text-engine throughput
 	$(PY) bench/run.py
+
+lock: install ## re-resolve pyproject.toml's runtime dependencies into layers/lambda-requirements.txt (the layer's wheels)
+	$(PY) -m infra.layer_build lock
 
 clean:
 	rm -rf cdk.out build .pytest_cache .ruff_cache .hypothesis

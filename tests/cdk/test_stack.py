@@ -1,7 +1,7 @@
 """The CDK stack, checked against the manifest (synthesized ONCE per module; bundling skipped).
 
 Also: cdk-nag (AwsSolutions) passes on the stack and does fail on an unacknowledged finding, and the
-layer's local bundler builds the right pip command and copy (without running pip).
+layer's local bundler is wired to the lock and the runtime (the build itself: tests/unit/test_layer_build.py).
 """
 
 from __future__ import annotations
@@ -552,56 +552,38 @@ def test_alarm_topic_encrypted(synth: Synth) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Layer bundler (unit; pip is not run)
+# Layer bundler (unit; the build itself is tested in tests/unit/test_layer_build.py)
 # --------------------------------------------------------------------------------------------------
 
 
-def test_layer_requirements_come_from_pyproject() -> None:
-    import tomllib
+def test_layer_is_built_from_the_lock_for_the_runtime(monkeypatch) -> None:
+    from infra import layer_build
 
-    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert layer_mod.runtime_dependencies() == deps
-
-
-def test_layer_pip_command() -> None:
     assert layer_mod.python_version(lambda_.Runtime.PYTHON_3_14) == "3.14"
     assert layer_mod.pip_platform(lambda_.Architecture.ARM_64) == "manylinux2014_aarch64"
-    bundler = layer_mod.LocalLayerBundler(
-        requirements=["pydantic>=2.10,<3", "boto3>=1.40"], platform="manylinux2014_aarch64", py_version="3.14"
+    # the lock is resolved for the Python version the functions run
+    assert layer_build.read_lock().python_version == layer_mod.python_version(RUNTIME)
+    shared = layer_mod.SharedLayer(Stack(App()), "L", runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64)
+    bundler = shared.bundler
+    assert (bundler.platform, bundler.py_version, bundler.lock_path) == (
+        "manylinux2014_aarch64",
+        layer_mod.python_version(RUNTIME),
+        layer_build.LOCK,
     )
-    cmd = bundler.command("/out")
-    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
-    joined = " ".join(cmd)
-    for part in (
-        "--platform manylinux2014_aarch64",
-        "--implementation cp",
-        "--python-version 3.14",
-        "--only-binary=:all:",
-        "--target /out/python",
-    ):
-        assert part in joined
-    assert cmd[-2:] == ["pydantic>=2.10,<3", "boto3>=1.40"]
-
-
-def test_layer_try_bundle_copies_package_without_local(tmp_path: Path, monkeypatch) -> None:
-    src = tmp_path / "src" / "smsdesk"
-    (src / "local").mkdir(parents=True)
-    (src / "api" / "__pycache__").mkdir(parents=True)
-    (src / "__init__.py").write_text("")
-    (src / "api" / "app.py").write_text("x = 1\n")
-    (src / "api" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
-    (src / "local" / "stack.py").write_text("import moto\n")
-    calls: list[list[str]] = []
-    monkeypatch.setattr(layer_mod.subprocess, "run", lambda cmd, check: calls.append(cmd))
-    monkeypatch.setattr(layer_mod, "LAYER_SOURCE", tmp_path / "src")
-    out = tmp_path / "out"
-    bundler = layer_mod.LocalLayerBundler(requirements=["boto3"], platform="p", py_version="3.14", source=src)
-    assert bundler.try_bundle(str(out)) is True
-    assert calls == [bundler.command(out)]
-    shipped = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert shipped == ["python/smsdesk/__init__.py", "python/smsdesk/api/app.py"]
-    # The hash ignores local/ and caches too.
-    h1 = layer_mod.asset_hash(["boto3"], "p", "3.14", src)
-    (src / "local" / "other.py").write_text("")
-    assert layer_mod.asset_hash(["boto3"], "p", "3.14", src) == h1
-    assert layer_mod.asset_hash(["boto3", "x"], "p", "3.14", src) != h1
+    assert shared.asset_hash == layer_build.asset_hash(
+        layer_build.LOCK.read_text(), "manylinux2014_aarch64", layer_mod.python_version(RUNTIME), bundler.source
+    )
+    calls: list[tuple] = []
+    monkeypatch.setattr(layer_mod, "build_layer", lambda out, **kw: calls.append((out, kw)))
+    assert bundler.try_bundle("/out") is True
+    assert calls == [
+        (
+            "/out",
+            {
+                "lock_path": layer_build.LOCK,
+                "platform": "manylinux2014_aarch64",
+                "py_version": layer_mod.python_version(RUNTIME),
+                "source": bundler.source,
+            },
+        )
+    ]
