@@ -1,5 +1,9 @@
 """Seed the first user (the account owner) and keep a working token in ``.smsdesk/local.json``.
 
+``local.json`` (mode 0600, under the git-ignored ``.smsdesk/``) holds the ID token, which expires
+within the hour, so scripts and the README's examples can use the API; it never holds the password,
+a credential that lasts. ``smsdesk local`` shows the password only on a terminal (see ``cli.py``).
+
 The token is the Cognito **ID token** (``aud`` = the app client, carries ``email`` and
 ``cognito:groups``), which the HTTP API JWT authorizer accepts. moto 5.2.5 ignores the client's
 token validity (every token lasts 1 h), so :class:`TokenKeeper` refreshes it (REFRESH_TOKEN_AUTH,
@@ -95,13 +99,13 @@ class TokenKeeper:
             return self.id_token
 
     def info(self) -> dict[str, Any]:
+        """What ``local.json`` holds: the short-lived token scripts use, never the password."""
         return {
             "base_url": self.base_url,
             "token": self.token,
             "token_expires_at": int(self.expires_at),
             "admin_user_id": self.user_id,
             "email": ADMIN_EMAIL,
-            "password": self.password,
         }
 
     def write(self) -> None:
