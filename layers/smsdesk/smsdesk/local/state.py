@@ -9,8 +9,9 @@ it applies the request and persists the change **before** the response is handed
   under a lock, so the journal order is the order moto applied them, and replaying the journal in
   that order on top of the last snapshot rebuilds the same tables (DynamoDB requests carry all
   their data; conditions and expressions depend only on the items). A background thread folds the
-  journal into ``dynamodb.state`` (a pickle of moto's backend) every ``compact_interval_s`` and on
-  a clean stop; each journal record has a sequence number and the snapshot names the last one it
+  journal into ``dynamodb.state`` (a pickle of moto's backend) every ``compact_interval_s``, after
+  ``compact_records`` writes (a crashed stack replays at most about that many on start) and on a
+  clean stop; each journal record has a sequence number and the snapshot names the last one it
   holds, so a crash between writing the snapshot and truncating the journal replays nothing twice.
 - **Cognito, Secrets Manager, EventBridge Scheduler** (rare writes; moto invents ids such as a
   user's ``sub`` and secret version ids, so their requests cannot be replayed): the service's
@@ -112,11 +113,18 @@ def classify(environ: dict[str, Any]) -> str | None:
 
 class StateStore:
     def __init__(
-        self, state_dir: str | os.PathLike[str], region: str, *, compact_interval_s: float = 30.0, fsync: bool = False
+        self,
+        state_dir: str | os.PathLike[str],
+        region: str,
+        *,
+        compact_interval_s: float = 30.0,
+        compact_records: int = 1000,
+        fsync: bool = False,
     ) -> None:
         self.dir = Path(state_dir)
         self.region = region
         self.compact_interval_s = compact_interval_s
+        self.compact_records = compact_records
         self.fsync = fsync
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._key = self._load_key()
@@ -127,6 +135,7 @@ class StateStore:
         self._seq = 0  # the last journal record written (or replayed)
         self._snapshot_seq = 0  # the last journal record dynamodb.state holds
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._restored = False  # never overwrite the files with backends we did not load
 
@@ -242,6 +251,8 @@ class StateStore:
         os.write(self._journal_fd, line)  # one write(2): whole, or (process killed before it) absent
         if self.fsync:
             os.fsync(self._journal_fd)
+        if self._seq - self._snapshot_seq >= self.compact_records:
+            self._wake.set()
 
     def _replay(self) -> int:
         from werkzeug.test import Client
@@ -274,8 +285,9 @@ class StateStore:
             replayed += 1
         return replayed
 
-    def compact(self) -> None:
-        """Fold the DynamoDB journal into ``dynamodb.state`` (and snapshot every service)."""
+    def compact(self, *, every_service: bool = False) -> None:
+        """Fold the DynamoDB journal into ``dynamodb.state`` (the other services are snapshotted on
+        each write; ``every_service`` snapshots them again, for a clean stop)."""
         if not self._restored:
             return
         with self._locks["dynamodb"]:
@@ -286,7 +298,7 @@ class StateStore:
                     os.ftruncate(self._journal_fd, 0)
                 else:
                     (self.dir / JOURNAL).unlink(missing_ok=True)
-        for service in SERVICES[1:]:
+        for service in SERVICES[1:] if every_service else ():
             with self._locks[service]:
                 self._snapshot(service)
 
@@ -321,7 +333,11 @@ class StateStore:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.compact_interval_s):
+        while True:
+            self._wake.wait(self.compact_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.compact()
             except Exception:
@@ -330,9 +346,10 @@ class StateStore:
     def close(self) -> None:
         """Stop compacting, fold the journal into the snapshots, close the journal."""
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
-        self.compact()
+        self.compact(every_service=True)
         with self._locks["dynamodb"]:
             if self._journal_fd is not None:
                 os.close(self._journal_fd)
