@@ -95,6 +95,7 @@ def _compaction(items: int) -> tuple[float, float, float, int]:
         stack = LocalStack(port=0, local_json=f"{tmp}/a.json", state_dir=state, warm=False, seed=False)
         stack.save_interval_s = 3600
         with stack:
+            stack.store.compact_records = items + 100  # keep the whole journal
             ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
             for i in range(items):
                 ddb.put_item(
@@ -130,7 +131,7 @@ def main() -> None:
     fold, replay, fresh, size = _compaction(args.items)
     print(
         f"\nA journal of {args.items} PutItems ({size / 1e6:.1f} MB): folded into the snapshot in "
-        f"{fold * 1000:.0f} ms (every service snapshotted); a start that replays it {replay:.1f} s "
+        f"{fold * 1000:.0f} ms; a start that replays it {replay:.1f} s "
         f"(start and stop of a stack without state: {fresh:.1f} s)"
     )
 
