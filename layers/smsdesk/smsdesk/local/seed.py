@@ -48,9 +48,9 @@ def seed_admin(password: str | None) -> tuple[str, str]:
         profile = users.create_user(ADMIN_EMAIL, ADMIN_NAME, "owner", password=password)
         return profile["user_id"], password
     sub = next(a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "sub")
-    if not password:  # restored user whose password we lost: set a new one
-        password = generate_password()
-        idp.admin_set_user_password(UserPoolId=pool, Username=ADMIN_EMAIL, Password=password, Permanent=True)
+    # A restored user: make the password we hold (derived from the state key, or new) the one that works.
+    password = password or generate_password()
+    idp.admin_set_user_password(UserPoolId=pool, Username=ADMIN_EMAIL, Password=password, Permanent=True)
     return sub, password
 
 
@@ -113,8 +113,10 @@ class TokenKeeper:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info(), indent=2) + "\n")
-        os.chmod(tmp, 0o600)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, even briefly
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(self.info(), indent=2) + "\n")
         tmp.replace(self.path)
 
     def start(self) -> None:
