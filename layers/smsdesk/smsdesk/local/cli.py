@@ -32,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--state-dir",
         default=None,
-        help="keep DynamoDB, Cognito, Scheduler and Secrets Manager data here across restarts",
+        help="keep DynamoDB, Cognito, Scheduler and Secrets Manager data here across restarts and crashes "
+        "(each write is on disk before it is answered; files encrypted with <dir>/key)",
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1")
     parser.add_argument("--default-country", default=os.environ.get("DEFAULT_COUNTRY") or "NL")
@@ -70,6 +71,18 @@ def _console_logging() -> None:
     logger.propagate = False
 
 
+def terminal_info(info: dict[str, Any], password: str | None, tty: bool) -> dict[str, Any]:
+    """What ``smsdesk local`` prints on stdout: the sign-in password and the token only when stdout is
+    a terminal, so they never land in a log file or a CI transcript (the token is in ``local.json``,
+    the password can be shown again by starting on a terminal)."""
+    shown = dict(info)
+    if tty and password:
+        shown["password"] = password
+    elif not tty:
+        shown.pop("token", None)
+    return shown
+
+
 def func(args: argparse.Namespace) -> int:
     from smsdesk.local.paths import repo_root
     from smsdesk.local.stack import LocalStack
@@ -100,8 +113,8 @@ def func(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"smsdesk local: cannot start: {exc}", file=sys.stderr)
             return 1
-        info = stack.info()
-        print(json.dumps(info, indent=2), flush=True)
+        password = stack.tokens.password if stack.tokens else None
+        print(json.dumps(terminal_info(stack.info(), password, sys.stdout.isatty()), indent=2), flush=True)
         print(
             f"\nsmsdesk local ready in {stack.startup_s:.2f} s"
             + (" (state restored)" if stack.restored else "")

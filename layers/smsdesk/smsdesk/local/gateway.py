@@ -187,6 +187,19 @@ def to_http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(result["statusCode"]), headers, body
 
 
+class GatewayServer(ThreadingHTTPServer):
+    """One daemon thread per connection, and a listen backlog for bursts of clients.
+
+    ``socketserver``'s default backlog is 5: a burst of concurrent connections overflows the
+    kernel's accept queue before the accept loop drains it, and the surplus clients stall on SYN
+    retransmits or are reset. The kernel caps the backlog at ``net.core.somaxconn``.
+    """
+
+    request_queue_size = 1024
+    daemon_threads = True  # a client holding a keep-alive connection never blocks shutdown
+    block_on_close = False
+
+
 class Gateway:
     def __init__(
         self,
@@ -215,8 +228,7 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = GatewayServer((host, port), Handler)
         self._thread: threading.Thread | None = None
 
     @property

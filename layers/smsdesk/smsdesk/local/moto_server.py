@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -36,8 +38,10 @@ def serialise_dynamodb() -> None:
 
 
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, wrap: Callable[[Any], Any] | None = None) -> None:
+        """``wrap`` wraps moto's WSGI application (the ``--state-dir`` journal, ``local/state.py``)."""
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._wrap = wrap
         self.endpoint = ""
 
     def start(self, *, reset: bool = True) -> str:
@@ -50,6 +54,9 @@ class MotoServer:
         serialise_dynamodb()
         moto_transactions.install()
         self._server.start()
+        if self._wrap:  # before anyone knows the endpoint, so before any request
+            wsgi = self._server._server  # werkzeug's server; its handlers call ``server.app`` per request
+            wsgi.app = self._wrap(wsgi.app)  # type: ignore[union-attr]
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         return self.endpoint

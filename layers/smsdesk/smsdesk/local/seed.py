@@ -1,5 +1,9 @@
 """Seed the first user (the account owner) and keep a working token in ``.smsdesk/local.json``.
 
+``local.json`` (mode 0600, under the git-ignored ``.smsdesk/``) holds the ID token, which expires
+within the hour, so scripts and the README's examples can use the API; it never holds the password,
+a credential that lasts. ``smsdesk local`` shows the password only on a terminal (see ``cli.py``).
+
 The token is the Cognito **ID token** (``aud`` = the app client, carries ``email`` and
 ``cognito:groups``), which the HTTP API JWT authorizer accepts. moto 5.2.5 ignores the client's
 token validity (every token lasts 1 h), so :class:`TokenKeeper` refreshes it (REFRESH_TOKEN_AUTH,
@@ -44,9 +48,9 @@ def seed_admin(password: str | None) -> tuple[str, str]:
         profile = users.create_user(ADMIN_EMAIL, ADMIN_NAME, "owner", password=password)
         return profile["user_id"], password
     sub = next(a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "sub")
-    if not password:  # restored user whose password we lost: set a new one
-        password = generate_password()
-        idp.admin_set_user_password(UserPoolId=pool, Username=ADMIN_EMAIL, Password=password, Permanent=True)
+    # A restored user: make the password we hold (derived from the state key, or new) the one that works.
+    password = password or generate_password()
+    idp.admin_set_user_password(UserPoolId=pool, Username=ADMIN_EMAIL, Password=password, Permanent=True)
     return sub, password
 
 
@@ -95,13 +99,13 @@ class TokenKeeper:
             return self.id_token
 
     def info(self) -> dict[str, Any]:
+        """What ``local.json`` holds: the short-lived token scripts use, never the password."""
         return {
             "base_url": self.base_url,
             "token": self.token,
             "token_expires_at": int(self.expires_at),
             "admin_user_id": self.user_id,
             "email": ADMIN_EMAIL,
-            "password": self.password,
         }
 
     def write(self) -> None:
@@ -109,8 +113,10 @@ class TokenKeeper:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info(), indent=2) + "\n")
-        os.chmod(tmp, 0o600)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, even briefly
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(self.info(), indent=2) + "\n")
         tmp.replace(self.path)
 
     def start(self) -> None:

@@ -15,7 +15,6 @@ variable (:meth:`LocalStack.env`); the stack restores it on :meth:`stop`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -99,6 +98,7 @@ class LocalStack:
         self.gateway: Any = None
         self.functions: Any = None
         self.tokens: Any = None
+        self.store: Any = None  # smsdesk.local.state.StateStore with a state_dir
         from smsdesk.local.invocations import InvocationLog
 
         self.invocations = InvocationLog()
@@ -216,7 +216,9 @@ class LocalStack:
         from smsdesk.local.sms_voice import LocalSmsVoice
 
         self._stop.clear()
-        self.moto = MotoServer(host="127.0.0.1", port=0)
+        if self.state_dir:
+            self.store = state.StateStore(self.state_dir, self.region, compact_interval_s=self.save_interval_s)
+        self.moto = MotoServer(host="127.0.0.1", port=0, wrap=self.store.wrap if self.store else None)
         endpoint = self.moto.start()
         self._started = True
         try:
@@ -241,8 +243,8 @@ class LocalStack:
                 }
             )
             self._reset_clients()
-            if self.state_dir:
-                self.restored = state.restore(self.state_dir, self.region)
+            if self.store:
+                self.restored = self.store.restore()
             self.resources = res_mod.create_resources(self.region)
             self._set_env(self.resources.env)
             # Each handler: its own environment, and only the AWS calls its manifest entry grants.
@@ -307,10 +309,10 @@ class LocalStack:
                     poll_s=self.scheduler_poll_s,
                 )
             )
-            if self.state_dir:
-                self._threads.append(threading.Thread(target=self._autosave, name="local-state-save", daemon=True))
             for t in self._threads:
                 t.start()
+            if self.store:
+                self.store.start()
             self.gateway.start()
             if self.tokens:
                 self.tokens.start()
@@ -323,15 +325,8 @@ class LocalStack:
         return self
 
     def _seed(self, seed_mod: Any) -> None:
-        seed_file = self.state_dir / "seed.json" if self.state_dir else None
-        password = None
-        if seed_file and seed_file.exists():
-            password = json.loads(seed_file.read_text()).get("password")
-        user_id, password = seed_mod.seed_admin(password)
-        if seed_file:
-            seed_file.parent.mkdir(parents=True, exist_ok=True)
-            seed_file.write_text(json.dumps({"email": seed_mod.ADMIN_EMAIL, "password": password}) + "\n")
-            seed_file.chmod(0o600)
+        # With a state dir the password is derived from its key (the same on every start, stored nowhere).
+        user_id, password = seed_mod.seed_admin(self.store.derive_password() if self.store else None)
         self.tokens = seed_mod.TokenKeeper(
             password=password,
             user_id=user_id,
@@ -351,20 +346,16 @@ class LocalStack:
             except Exception:
                 log.exception("could not import function %s", fn.name)
 
-    def _autosave(self) -> None:
-        while not self._stop.wait(self.save_interval_s):
-            self.save_state()
-
     def save_state(self) -> Path | None:
-        if not self.state_dir:
+        """Fold the write journal into snapshots now (every write is on disk already; see local/state.py)."""
+        if not self.store:
             return None
-        from smsdesk.local import state
-
         try:
-            return state.save(self.state_dir, self.region)
+            self.store.compact()
         except Exception:
             log.exception("could not save state to %s", self.state_dir)
             return None
+        return self.state_dir
 
     def stop(self) -> None:
         if not self._started:
@@ -377,10 +368,13 @@ class LocalStack:
         for t in self._threads:
             t.join(timeout=self.poll_wait_s + 35)
         self._threads = []
-        if self.state_dir:
-            path = self.save_state()
-            if path:
-                log.info("state saved to %s", path)
+        if self.store:
+            try:
+                self.store.close()
+                log.info("state saved to %s", self.state_dir)
+            except Exception:
+                log.exception("could not save state to %s", self.state_dir)
+            self.store = None
         self.moto.stop()
         if self._isolated:
             from smsdesk import aws
