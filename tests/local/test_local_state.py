@@ -124,7 +124,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path, http: Any) -> None:
                 "type": "one_way",
                 "sender": "Acme",
                 "provider": "twilio",
-                "provider_settings": {"account_sid": "AC123"},
+                "provider_settings": {"account_sid": "AC" + "0123456789abcdef" * 2},
                 "provider_secret": {"auth_token": "tw-durable-" + "y" * 20},
             },
         )
@@ -174,7 +174,7 @@ def test_state_dir_keeps_no_secret_in_clear_text(tmp_path: Path, http: Any) -> N
                 "type": "one_way",
                 "sender": "Acme",
                 "provider": "twilio",
-                "provider_settings": {"account_sid": "AC123"},
+                "provider_settings": {"account_sid": "AC" + "0123456789abcdef" * 2},
                 "provider_secret": {"auth_token": secret_value},
             },
         )
