@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apigw import FakeContext, http_event
 
+from apigw import FakeContext, http_event
 from smsdesk import manifest
 from smsdesk.data import table
 from smsdesk.errors import ValidationError
