@@ -16,9 +16,7 @@ Events (docs/events.md) are published after the commit; a bus failure is logged,
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import random
 import time
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from smsdesk.data import messages as messages_repo
 from smsdesk.data import queueing as queue_repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
+from smsdesk.data.table import decode_position, encode_position
 from smsdesk.errors import AppError, Conflict, NotFound, ValidationError
 from smsdesk.models import (
     Channel,
@@ -718,32 +717,22 @@ class ConversationPage(BaseModel):
     cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page; null: last page")
 
 
-def _encode(pos: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(pos, separators=(",", ":")).encode()).decode()
-
-
-def _decode(cursor: str | None, name: str = "cursor") -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        pos = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(pos, dict):
-            raise TypeError
-        return pos
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(f"{name} is not valid", field=name) from exc
-
-
 def detail(caller: Caller, conversation_id: str, *, limit: int = 100, before: str | None = None) -> ConversationDetail:
     """The conversation with its latest ``limit`` messages in order (``before``: older ones)."""
     conv, _version, _channel = _load(caller, conversation_id)
-    items, last = repo.page(index="GSI3", pk=f"CONV#{conv.id}", limit=limit, start=_decode(before, "before").get("k"))
+    items, last = repo.page(
+        index="GSI3",
+        pk=f"CONV#{conv.id}",
+        limit=limit,
+        start=decode_position(before, "k", field="before"),
+        cursor_field="before",
+    )
     msgs = [messages_repo.split(i)[0] for i in reversed(items)]
     return ConversationDetail(
         **conv.model_dump(),
         contact=contacts_repo.get(conv.contact_id),
         messages=msgs,
-        messages_cursor=_encode({"k": last}) if last else None,
+        messages_cursor=encode_position("k", last) if last else None,
     )
 
 
@@ -769,7 +758,6 @@ def list_view(
     * ``unassigned`` / ``others`` (assigned to someone else) / ``closed``: one query per usable channel
       on its view partition (GSI1), merged; the cursor keeps a position per channel.
     """
-    pos = _decode(cursor)
     if channel_id is not None:
         allowed: set[str] | None = {access.require_channel(caller, channel_id).id}
     else:
@@ -778,13 +766,19 @@ def list_view(
         return ConversationPage(items=[])
     if view == "mine":
         items, last = repo.page(
-            index="GSI2", pk=f"ASSIGNEE#{caller.user_id}", limit=limit, start=pos.get("k"), channel_ids=allowed
+            index="GSI2",
+            pk=f"ASSIGNEE#{caller.user_id}",
+            limit=limit,
+            start=decode_position(cursor, "k"),
+            channel_ids=allowed,
         )
-        return ConversationPage(items=[repo.from_item(i) for i in items], cursor=_encode({"k": last}) if last else None)
+        return ConversationPage(
+            items=[repo.from_item(i) for i in items], cursor=encode_position("k", last) if last else None
+        )
     state = _STATE[view]
     not_me = caller.user_id if view == "others" else None
     ids_ = sorted(allowed) if allowed is not None else _all_channel_ids()
-    positions: dict[str, Any] = pos.get("c") or {cid: None for cid in ids_}
+    positions: dict[str, Any] = decode_position(cursor, "c") or {cid: None for cid in ids_}
     merged: list[tuple[str, dict[str, Any]]] = []
     exhausted: dict[str, bool] = {}
     for cid in ids_:
@@ -804,5 +798,5 @@ def list_view(
         if left or not done:
             new_pos[cid] = repo.raw_key(mine[-1], "GSI1") if mine else positions[cid]
     return ConversationPage(
-        items=[repo.from_item(i) for _, i in taken], cursor=_encode({"c": new_pos}) if new_pos else None
+        items=[repo.from_item(i) for _, i in taken], cursor=encode_position("c", new_pos) if new_pos else None
     )

@@ -10,9 +10,7 @@ Every status change is published as ``message.<status>`` (docs/events.md).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from smsdesk import access, aws, channels, config, credits, events, ids, lists, 
 from smsdesk.auth import Caller
 from smsdesk.data import credits as credits_repo
 from smsdesk.data import messages as repo
+from smsdesk.data.table import decode_position, encode_position
 from smsdesk.envelopes import OutboundJob
 from smsdesk.errors import AppError, Conflict, NotFound, PaymentRequired, ValidationError
 from smsdesk.models import Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
@@ -455,22 +454,6 @@ def _send_once(
 # --------------------------------------------------------------------------------------------------
 
 
-def _encode(pos: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(pos, separators=(",", ":")).encode()).decode()
-
-
-def _decode(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        pos = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(pos, dict):
-            raise TypeError
-        return pos
-    except (ValueError, TypeError) as exc:
-        raise ValidationError("cursor is not valid", field="cursor") from exc
-
-
 def _all_channel_ids() -> list[str]:
     out: list[str] = []
     cursor: str | None = None
@@ -499,7 +482,6 @@ def list_messages(
       position per channel), which keeps writes spread over per-channel partitions.
     """
     since_key = iso(since) if since else None
-    pos = _decode(cursor)
     if channel_id is not None:
         channel = access.require_channel(caller, channel_id)
         allowed: set[str] | None = {channel.id}
@@ -515,14 +497,14 @@ def list_messages(
             index="GSI2",
             pk=f"MSGTO#{e164}",
             limit=limit,
-            start=pos.get("k"),
+            start=decode_position(cursor, "k"),
             since=since_key,
             status=status_,
             channel_ids=allowed,
         )
-        return [repo.split(i)[0] for i in items], _encode({"k": last}) if last else None
+        return [repo.split(i)[0] for i in items], encode_position("k", last) if last else None
     ids_ = sorted(allowed) if allowed is not None else _all_channel_ids()
-    positions: dict[str, Any] = pos.get("c") or {cid: None for cid in ids_}
+    positions: dict[str, Any] = decode_position(cursor, "c") or {cid: None for cid in ids_}
     merged: list[tuple[str, dict[str, Any]]] = []
     exhausted: dict[str, bool] = {}
     for cid in ids_:
@@ -551,7 +533,7 @@ def list_messages(
         else:
             if left or not exhausted[cid]:
                 new_pos[cid] = positions[cid]
-    next_cursor = _encode({"c": new_pos}) if new_pos else None
+    next_cursor = encode_position("c", new_pos) if new_pos else None
     return [repo.split(i)[0] for _, i in taken], next_cursor
 
 

@@ -71,6 +71,12 @@ class BusinessHours(BaseModel):
         return v
 
 
+#: Bounds of the queue settings: far beyond any real contact center, small enough that every count,
+#: timestamp and timer they lead to stays in range (DynamoDB numbers, datetimes, Scheduler dates).
+MAX_IN_QUEUE = 100_000
+MAX_WAIT_S = 30 * 86_400
+
+
 class QueueSettings(BaseModel):
     """The channel's contact-center queue (docs/architecture.md, ``queueing.py``)."""
 
@@ -89,14 +95,19 @@ class QueueSettings(BaseModel):
     max_in_queue: int = Field(
         default=0,
         ge=0,
+        le=MAX_IN_QUEUE,
         description="Interactions waiting in the queue at most; more wait outside it, in order. 0 = no limit",
     )
     max_transfer_s: int = Field(
-        default=0, ge=0, description="A transfer not taken within this returns to the original agent. 0 = no limit"
+        default=0,
+        ge=0,
+        le=MAX_WAIT_S,
+        description="A transfer not taken within this returns to the original agent. 0 = no limit",
     )
     max_queue_time_s: int = Field(
         default=0,
         ge=0,
+        le=MAX_WAIT_S,
         description="Waiting longer (since arrival) marks it timed out and publishes interaction.queue_timeout. 0 = no limit",
     )
     reopen_window_h: int = Field(
@@ -145,7 +156,11 @@ class ChannelSettings(BaseModel):
         "Credentials (token, secret, password, *_key...) are refused here: they go in provider_secret.",
     )
     enabled: bool = True
-    default_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    default_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="Country (ISO 3166 alpha-2) of numbers typed without a country code",
+    )
     max_segments: int = Field(default=10, ge=1, le=10)
     smart_encoding: bool = False
     country_multipliers: CountryMultipliers = Field(default_factory=lambda: {"*": 1})
@@ -168,9 +183,16 @@ class ChannelSettings(BaseModel):
             if not phonenumbers.is_valid_number(num):
                 raise ValueError("two_way sender is not a valid phone number")
             self.sender = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-        if self.default_region:
-            self.default_region = self.default_region.upper()
         return self
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{v!r} is not a country phone numbers are known for (ISO 3166 alpha-2, e.g. NL)")
+        return v.upper()
 
 
 class Channel(ChannelSettings):

@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field
 from smsdesk import aws, config
 from smsdesk.auth import Caller, Role
 from smsdesk.data import users as repo
-from smsdesk.errors import Conflict, Forbidden, NotFound
+from smsdesk.errors import Conflict, Forbidden, NotFound, ValidationError
+
+#: Cognito's answers to a user it will not create as given: the e-mail (or the name) is the problem.
+_REFUSED_INPUT = frozenset(
+    {"InvalidParameterException", "CodeDeliveryFailureException", "UserLambdaValidationException"}
+)
 
 
 class User(BaseModel):
@@ -32,7 +37,8 @@ def create_user(email: str, name: str, role: Role, *, password: str | None = Non
     """Create the Cognito user, put it in its role's group and store its profile.
 
     With ``password`` the password is set permanent (local seeding, tests); without, Cognito e-mails
-    a temporary password. An existing e-mail is a 409 ``conflict`` on ``email``. If a later step
+    a temporary password. An existing e-mail is a 409 ``conflict`` on ``email``; an e-mail (or name)
+    Cognito refuses, or cannot deliver the invitation to, a 422 on that field. If a later step
     fails, the Cognito user is deleted again, so no half-created user remains.
     """
     idp = aws.cognito()
@@ -51,8 +57,12 @@ def create_user(email: str, name: str, role: Role, *, password: str | None = Non
     try:
         resp = idp.admin_create_user(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "UsernameExistsException":
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "UsernameExistsException":
             raise Conflict(f"a user with e-mail {email} already exists", field="email") from exc
+        if error.get("Code") in _REFUSED_INPUT:
+            field = "name" if "name" in error.get("Message", "").lower().replace("username", "") else "email"
+            raise ValidationError(f"Cognito refused the {field}: {error.get('Message', '')}", field=field) from exc
         raise
     try:
         attrs = {a["Name"]: a["Value"] for a in resp["User"].get("Attributes", [])}

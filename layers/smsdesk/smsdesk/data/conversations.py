@@ -266,6 +266,7 @@ def page(
     not_assignee: str | None = None,
     channel_ids: set[str] | None = None,
     newest_first: bool = True,
+    cursor_field: str = "cursor",
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Up to ``limit`` raw items of one index partition after ``start`` (a raw key), most recent
     first. Filters (``assignee_id <> not_assignee``, allowed channels) can make a query come back
@@ -288,6 +289,7 @@ def page(
         limit=limit,
         start=start,
         newest_first=newest_first,
+        cursor_field=cursor_field,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,6 +21,9 @@ from botocore.exceptions import ClientError
 from smsdesk import aws, config
 from smsdesk.data import table
 from smsdesk.errors import ValidationError
+
+#: A ledger month partition, as ledger cursors carry it.
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 BALANCE_PK, BALANCE_SK = "CREDITS", "BALANCE"
 
@@ -108,11 +112,18 @@ def list_ledger(*, limit: int, cursor: str | None, now_month: str) -> tuple[list
     """Ledger entries newest first across month partitions; cursor = (month, last key) as base64 JSON."""
     pos: dict[str, Any] = {"m": now_month, "k": None}
     if cursor:
-        try:
-            pos = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            str(pos["m"])
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValidationError("cursor is not valid", field="cursor") from exc
+        pos = table.decode_cursor(cursor)
+        if not (
+            isinstance(pos, dict)
+            and set(pos) == {"m", "k"}
+            and isinstance(pos["m"], str)
+            and _MONTH.fullmatch(pos["m"])
+            and pos["m"] <= now_month
+            and (pos["k"] is None or isinstance(pos["k"], dict))
+        ):
+            raise ValidationError(
+                "cursor is not valid: pass the cursor a response of this same list returned", field="cursor"
+            )
     first = get_balance(consistent=False).get("first_month")
     if not first:
         return [], None

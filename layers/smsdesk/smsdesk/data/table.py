@@ -96,16 +96,72 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, *, field: str = "cursor") -> Any:
+    """The JSON value a cursor carries (None for none); 422 on ``field`` if it is not one of ours."""
     if not cursor:
         return None
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
-        from smsdesk.errors import ValidationError
+        raise _bad_cursor(field) from exc
 
-        raise ValidationError("cursor is not valid", field="cursor") from exc
+
+def _bad_cursor(field: str, what: str = "is not valid") -> Exception:
+    from smsdesk.errors import ValidationError
+
+    return ValidationError(f"{field} {what}: pass the cursor a response of this same list returned", field=field)
+
+
+def encode_position(mode: str, value: Any) -> str:
+    """A list cursor ``{mode: value}`` (``mode`` says how the list pages, e.g. one key or one per channel)."""
+    return base64.urlsafe_b64encode(json.dumps({mode: value}, separators=(",", ":")).encode()).decode()
+
+
+def decode_position(cursor: str | None, mode: str, *, field: str = "cursor") -> Any:
+    """The value of a cursor :func:`encode_position` made with ``mode`` (None without a cursor); 422
+    on ``field`` for anything else. ``mode`` ``"c"`` (a position per channel) must map ids to raw keys
+    or None, each checked by the query it resumes (:func:`check_start`)."""
+    pos = decode_cursor(cursor, field=field)
+    if pos is None:
+        return None
+    if not (isinstance(pos, dict) and list(pos) == [mode]):
+        raise _bad_cursor(field, "belongs to another list (or other filters)")
+    value = pos[mode]
+    if mode == "c" and not (isinstance(value, dict) and all(v is None or isinstance(v, dict) for v in value.values())):
+        raise _bad_cursor(field)
     return value
+
+
+def check_start(
+    start: Any,
+    *,
+    index: str | None,
+    partition: str,
+    sk_prefix: str | None = None,
+    sk_min: str | None = None,
+    field: str = "cursor",
+) -> dict[str, Any] | None:
+    """``start`` (a raw key decoded from a client's cursor) if it can resume this very query: the key
+    attributes of the table (and ``index``), all strings, in ``partition`` and within the sort key's
+    condition. A cursor of another list, or of this list with other filters, is a 422 on ``field``,
+    never a query DynamoDB refuses."""
+    if start is None:
+        return None
+    names = {"PK", "SK"} | ({f"{index}PK", f"{index}SK"} if index else set())
+    if not (
+        isinstance(start, dict)
+        and set(start) == names
+        and all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in start.values())
+    ):
+        raise _bad_cursor(field)
+    sort = start[f"{index}SK" if index else "SK"]["S"]
+    if (
+        start[f"{index}PK" if index else "PK"]["S"] != partition
+        or (sk_prefix is not None and not sort.startswith(sk_prefix))
+        or (sk_min is not None and sort < sk_min)
+    ):
+        raise _bad_cursor(field, "belongs to another list (or other filters)")
+    return start
 
 
 def query(
@@ -137,7 +193,7 @@ def query(
     }
     if index:
         kwargs["IndexName"] = index
-    start = decode_cursor(cursor)
+    start = check_start(decode_cursor(cursor), index=index, partition=pk_value, sk_prefix=sk_prefix)
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = aws.dynamodb().query(**kwargs)
@@ -173,14 +229,19 @@ def index_page(
     values: dict[str, Any],
     filters: list[str],
     limit: int,
-    start: dict[str, Any] | None,
+    start: Any,
     newest_first: bool = True,
+    cursor_field: str = "cursor",
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Up to ``limit`` items of one GSI partition after ``start`` (a raw key).
 
     Filter expressions can make a query come back short, so it is repeated until the page is full or
     the partition is exhausted. Returns the items and the raw key to resume after (None: exhausted).
+    ``start`` comes from a client's cursor: it must lie in the partition (``values[":pk"]``) and at or
+    after ``values[":since"]`` if the key condition has one (:func:`check_start`; 422 on ``cursor_field``).
     """
+    since = values.get(":since", {}).get("S")
+    start = check_start(start, index=index, partition=values[":pk"]["S"], sk_min=since, field=cursor_field)
     kwargs: dict[str, Any] = {
         "TableName": config.table_name(),
         "IndexName": index,

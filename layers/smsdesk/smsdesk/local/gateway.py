@@ -67,7 +67,8 @@ def compile_route(fn: manifest.Function, route: manifest.HttpRoute) -> Route:
         else:
             regex += "/" + re.escape(p)
             literal += 1
-    return Route(fn, route, re.compile(f"^{regex or '/'}$"), tuple(params), greedy, literal)
+    # DOTALL: a path parameter may hold any character (%0A included), as API Gateway routes it.
+    return Route(fn, route, re.compile(f"^{regex or '/'}$", re.DOTALL), tuple(params), greedy, literal)
 
 
 def manifest_routes() -> list[Route]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import access, channels, queueing, stats
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
 from smsdesk.models import Channel, utcnow
 
@@ -35,7 +36,9 @@ def _host() -> str:
     return router.current_event.request_context.domain_name or ""
 
 
-@router.post("/v1/channels", summary="Create a channel", tags=["channels"])
+@router.post(
+    "/v1/channels", summary="Create a channel", tags=["channels"], openapi_extensions=errors(403, 409), status_code=201
+)
 def create_channel(body: channels.ChannelCreate) -> tuple[Channel, int]:
     caller(router).require_admin()
     return channels.create_channel(body, host=_host()), 201
@@ -50,7 +53,12 @@ def list_channels(
     return ChannelPage(items=items, next_cursor=nxt)
 
 
-@router.get("/v1/channels/<channel_id>", summary="One channel (403 if the caller may not use it)", tags=["channels"])
+@router.get(
+    "/v1/channels/<channel_id>",
+    summary="One channel (403 if the caller may not use it)",
+    tags=["channels"],
+    openapi_extensions=errors(403),
+)
 def get_channel(channel_id: str) -> Channel:
     return access.require_channel(caller(router), channel_id)
 
@@ -59,6 +67,7 @@ def get_channel(channel_id: str) -> Channel:
     "/v1/channels/<channel_id>",
     summary="Change settings (type and provider are fixed); `enabled` enables/disables",
     tags=["channels"],
+    openapi_extensions=errors(403, 409),
 )
 def patch_channel(channel_id: str, body: channels.ChannelPatch) -> Channel:
     caller(router).require_admin()
@@ -68,7 +77,12 @@ def patch_channel(channel_id: str, body: channels.ChannelPatch) -> Channel:
     return channel
 
 
-@router.put("/v1/channels/<channel_id>/teams", summary="Grant the channel to exactly these teams", tags=["channels"])
+@router.put(
+    "/v1/channels/<channel_id>/teams",
+    summary="Grant the channel to exactly these teams",
+    tags=["channels"],
+    openapi_extensions=errors(403, 409),
+)
 def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
     caller(router).require_admin()
     channel = channels.grant_teams(channel_id, body.team_ids)
@@ -81,6 +95,7 @@ def grant_teams(channel_id: str, body: ChannelTeams) -> Channel:
     summary="Who waits now, in order: the queue (next to be offered first) and, when it is full, "
     "those waiting outside it (next to enter first); ?limit= per list (default 50, at most 200)",
     tags=["channels"],
+    openapi_extensions=errors(403),
 )
 def channel_queue(
     channel_id: str, limit: Annotated[int, Query(ge=1, le=200, description="At most this many per list")] = 50
@@ -103,6 +118,7 @@ def _instant(name: str) -> dt.datetime | None:
     "/v1/channels/<channel_id>/stats",
     summary="Service level of the channel's queue: ?from=&to= (ISO 8601; default the last 24 h, at most 31 days)",
     tags=["channels"],
+    openapi_extensions=errors(403),
 )
 def channel_stats(channel_id: str) -> stats.ChannelStats:
     channel = access.require_channel(caller(router), channel_id)

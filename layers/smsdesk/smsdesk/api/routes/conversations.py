@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import conversations
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
 from smsdesk.models import Conversation, Message, View
 from smsdesk.text import MessageText
@@ -64,6 +65,7 @@ def _json(status: int, body: BaseModel) -> Response:
     description="`unassigned`: open, nobody's; `mine`: open, yours; `others`: open, assigned to someone "
     "else; `closed`.",
     tags=["conversations"],
+    openapi_extensions=errors(403, 404),
 )
 def list_conversations(
     view: Annotated[View, Query()] = "unassigned",
@@ -81,6 +83,7 @@ def list_conversations(
     "The conversation is assigned to you if nobody has it. `Idempotency-Key` makes retries safe.",
     tags=["conversations"],
     responses={202: {"description": "Queued", "content": {"application/json": {"model": Started}}}},
+    openapi_extensions=errors(402, 403, 404, 409, 503),
 )
 def start_conversation(body: StartRequest) -> Response[Started]:
     who = caller(router)
@@ -99,6 +102,7 @@ def start_conversation(body: StartRequest) -> Response[Started]:
     "/v1/conversations/<conversation_id>",
     summary="One conversation with its messages in order (inbound and outbound, with delivery status)",
     tags=["conversations"],
+    openapi_extensions=errors(403),
 )
 def get_conversation(
     conversation_id: str,
@@ -114,6 +118,7 @@ def get_conversation(
     description="422 `one_way_channel` on one-way channels, 409 `conversation_closed` on a closed one.",
     tags=["conversations"],
     responses={202: {"description": "Queued", "content": {"application/json": {"model": Message}}}},
+    openapi_extensions=errors(402, 403, 409, 503),
 )
 def reply(conversation_id: str, body: ReplyRequest) -> Response[Message]:
     msg = conversations.reply(
@@ -132,17 +137,28 @@ def reply(conversation_id: str, body: ReplyRequest) -> Response[Message]:
     description="409 `user_unavailable`, 422 `cannot_assign` (unknown user or no access to the channel), "
     "409 `conversation_closed`.",
     tags=["conversations"],
+    openapi_extensions=errors(403, 409),
 )
 def assign(conversation_id: str, body: AssignRequest) -> Conversation:
     return conversations.assign(caller(router), conversation_id, body.user_id)
 
 
-@router.post("/v1/conversations/<conversation_id>/unassign", summary="Back to Unassigned", tags=["conversations"])
+@router.post(
+    "/v1/conversations/<conversation_id>/unassign",
+    summary="Back to Unassigned",
+    tags=["conversations"],
+    openapi_extensions=errors(403, 409),
+)
 def unassign(conversation_id: str) -> Conversation:
     return conversations.unassign(caller(router), conversation_id)
 
 
-@router.post("/v1/conversations/<conversation_id>/close", summary="Close", tags=["conversations"])
+@router.post(
+    "/v1/conversations/<conversation_id>/close",
+    summary="Close",
+    tags=["conversations"],
+    openapi_extensions=errors(403, 409),
+)
 def close(conversation_id: str) -> Conversation:
     return conversations.close(caller(router), conversation_id)
 
@@ -151,6 +167,7 @@ def close(conversation_id: str) -> Conversation:
     "/v1/conversations/<conversation_id>/reopen",
     summary="Reopen (409 `conversation_open_exists` if another one is open for the number)",
     tags=["conversations"],
+    openapi_extensions=errors(403, 409),
 )
 def reopen(conversation_id: str) -> Conversation:
     return conversations.reopen(caller(router), conversation_id)
@@ -160,6 +177,7 @@ def reopen(conversation_id: str) -> Conversation:
     "/v1/conversations/<conversation_id>",
     summary="Delete for good with every message (owner only)",
     tags=["conversations"],
+    openapi_extensions=errors(403, 409),
 )
 def delete(conversation_id: str) -> Deleted:
     removed = conversations.delete(caller(router), conversation_id)

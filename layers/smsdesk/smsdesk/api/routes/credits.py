@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from smsdesk import credits
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.credits import Balance, LedgerEntry, LedgerPage, TopUpRequest
 
 router = APIGatewayHttpRouter()
@@ -27,6 +28,7 @@ def get_balance() -> Balance:
     summary="Add credits (admin/owner)",
     tags=["credits"],
     responses={201: {"description": "Ledger entry", "content": {"application/json": {"model": LedgerEntry}}}},
+    openapi_extensions=errors(403),
 )
 def top_up(body: TopUpRequest) -> Response[LedgerEntry]:
     entry = credits.top_up(caller(router), body.credits, body.reference)
@@ -37,6 +39,7 @@ def top_up(body: TopUpRequest) -> Response[LedgerEntry]:
     "/v1/credits/ledger",
     summary="Every balance change, newest first; sums to the balance (admin/owner)",
     tags=["credits"],
+    openapi_extensions=errors(403),
 )
 def get_ledger(
     cursor: Annotated[str | None, Query()] = None,

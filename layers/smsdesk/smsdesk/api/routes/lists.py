@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import channels, lists
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.errors import NotFound, ValidationError
 
 router = APIGatewayHttpRouter()
@@ -75,7 +76,7 @@ def _list_filter(channel_id: str | None, account_wide: bool) -> tuple[str | None
 # -- blocklist ---------------------------------------------------------------------------------------
 
 
-@router.get("/v1/blocklist", summary="List blocklist entries", tags=["lists"])
+@router.get("/v1/blocklist", summary="List blocklist entries", tags=["lists"], openapi_extensions=errors(403, 404))
 def list_blocklist(
     channel_id: ChannelQ = None,
     account_wide: Annotated[bool, Query()] = False,
@@ -88,7 +89,13 @@ def list_blocklist(
     return BlockPage(items=items, next_cursor=nxt)
 
 
-@router.post("/v1/blocklist", summary="Add (or replace) a blocklist entry", tags=["lists"])
+@router.post(
+    "/v1/blocklist",
+    summary="Add (or replace) a blocklist entry",
+    tags=["lists"],
+    openapi_extensions=errors(403, 404),
+    status_code=201,
+)
 def add_block(body: BlockCreate) -> tuple[lists.BlockEntry, int]:
     who = caller(router)
     who.require_admin()
@@ -97,7 +104,13 @@ def add_block(body: BlockCreate) -> tuple[lists.BlockEntry, int]:
     return lists.add_block(cid, e164, direction=body.direction, reason=body.reason, by=who.user_id), 201
 
 
-@router.delete("/v1/blocklist/<number>", summary="Remove a blocklist entry", tags=["lists"])
+@router.delete(
+    "/v1/blocklist/<number>",
+    summary="Remove a blocklist entry",
+    tags=["lists"],
+    openapi_extensions=errors(403),
+    status_code=204,
+)
 def remove_block(number: str, channel_id: ChannelQ = None) -> Response[None]:
     caller(router).require_admin()
     cid, region = _scope(channel_id)
@@ -110,7 +123,7 @@ def remove_block(number: str, channel_id: ChannelQ = None) -> Response[None]:
 # -- opt-outs ------------------------------------------------------------------------------------------
 
 
-@router.get("/v1/opt-outs", summary="List opt-outs", tags=["lists"])
+@router.get("/v1/opt-outs", summary="List opt-outs", tags=["lists"], openapi_extensions=errors(403, 404))
 def list_opt_outs(
     channel_id: ChannelQ = None,
     account_wide: Annotated[bool, Query()] = False,
@@ -123,7 +136,13 @@ def list_opt_outs(
     return OptOutPage(items=items, next_cursor=nxt)
 
 
-@router.post("/v1/opt-outs", summary="Record an opt-out (with its consent record)", tags=["lists"])
+@router.post(
+    "/v1/opt-outs",
+    summary="Record an opt-out (with its consent record)",
+    tags=["lists"],
+    openapi_extensions=errors(403, 404),
+    status_code=201,
+)
 def add_opt_out(body: OptOutCreate) -> tuple[lists.OptOut, int]:
     who = caller(router)
     who.require_admin()
@@ -132,7 +151,13 @@ def add_opt_out(body: OptOutCreate) -> tuple[lists.OptOut, int]:
     return lists.opt_out(cid, e164, reason=body.reason, source=body.source, by=who.user_id), 201
 
 
-@router.delete("/v1/opt-outs/<number>", summary="Remove an opt-out (opt-in), recording why", tags=["lists"])
+@router.delete(
+    "/v1/opt-outs/<number>",
+    summary="Remove an opt-out (opt-in), recording why",
+    tags=["lists"],
+    openapi_extensions=errors(403),
+    status_code=204,
+)
 def remove_opt_out(
     number: str,
     reason: Annotated[str, Query(min_length=1, max_length=500, description="Why the number may be texted again")],
@@ -149,7 +174,10 @@ def remove_opt_out(
 
 
 @router.get(
-    "/v1/opt-outs/<number>/history", summary="The number's consent history (every opt-out/opt-in)", tags=["lists"]
+    "/v1/opt-outs/<number>/history",
+    summary="The number's consent history (every opt-out/opt-in)",
+    tags=["lists"],
+    openapi_extensions=errors(403),
 )
 def consent_history(number: str, limit: Limit = 100, cursor: Cursor = None) -> ConsentPage:
     caller(router).require_admin()

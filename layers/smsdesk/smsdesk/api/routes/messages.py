@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import channels, config, messages
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
 from smsdesk.models import Message, MessageStatus, SendRequest
 from smsdesk.text import MessageText, Preview, TextSettings, preview
@@ -45,7 +46,12 @@ def text_settings(channel_id: str | None) -> TextSettings:
     )
 
 
-@router.post("/v1/messages/preview", summary="Count encoding, segments and credits of a text", tags=["messages"])
+@router.post(
+    "/v1/messages/preview",
+    summary="Count encoding, segments and credits of a text",
+    tags=["messages"],
+    openapi_extensions=errors(403, 404),
+)
 def preview_message(body: PreviewRequest) -> Preview:
     caller(router)
     return preview(body.text, settings=text_settings(body.channel_id), to=body.to, contact=body.fields)
@@ -69,6 +75,7 @@ class MessagePage(BaseModel):
     "names one message (a retry after a failed attempt finishes that message; it never sends a second).",
     tags=["messages"],
     responses={202: {"description": "Queued", "content": {"application/json": {"model": Message}}}},
+    openapi_extensions=errors(402, 403, 404, 409, 503),
 )
 def send_message(body: SendRequest) -> Response[Message]:
     who = caller(router)
@@ -79,7 +86,12 @@ def send_message(body: SendRequest) -> Response[Message]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=msg.model_dump(mode="json"))
 
 
-@router.get("/v1/messages", summary="Sent overview: newest first, only channels you may use", tags=["messages"])
+@router.get(
+    "/v1/messages",
+    summary="Sent overview: newest first, only channels you may use",
+    tags=["messages"],
+    openapi_extensions=errors(403, 404),
+)
 def list_messages(
     channel_id: Annotated[str | None, Query()] = None,
     status: Annotated[MessageStatus | None, Query()] = None,
@@ -97,6 +109,11 @@ def list_messages(
     return MessagePage(items=items, cursor=nxt)
 
 
-@router.get("/v1/messages/<message_id>", summary="One message with its status history", tags=["messages"])
+@router.get(
+    "/v1/messages/<message_id>",
+    summary="One message with its status history",
+    tags=["messages"],
+    openapi_extensions=errors(403),
+)
 def get_message(message_id: str) -> Message:
     return messages.get_for(caller(router), message_id)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import config, users
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.data import users as users_repo
 
 router = APIGatewayHttpRouter()
@@ -55,6 +56,7 @@ class AvailabilityRequest(BaseModel):
     "/v1/me/availability",
     summary="Set yourself available or unavailable (only available users get conversations assigned)",
     tags=["users"],
+    openapi_extensions=errors(404),
 )
 def set_availability(body: AvailabilityRequest) -> Me:
     who = caller(router)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import teams
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 
 router = APIGatewayHttpRouter()
 
@@ -29,7 +30,13 @@ class TeamPage(BaseModel):
     next_cursor: str | None = None
 
 
-@router.post("/v1/teams", summary="Create a team (names are unique)", tags=["teams"])
+@router.post(
+    "/v1/teams",
+    summary="Create a team (names are unique)",
+    tags=["teams"],
+    openapi_extensions=errors(403, 409),
+    status_code=201,
+)
 def create_team(body: TeamCreate) -> tuple[teams.Team, int]:
     caller(router).require_admin()
     return teams.create_team(body.name), 201
@@ -50,7 +57,9 @@ def get_team(team_id: str) -> teams.Team:
     return teams.get_team(team_id)
 
 
-@router.put("/v1/teams/<team_id>/members", summary="Set a team's members", tags=["teams"])
+@router.put(
+    "/v1/teams/<team_id>/members", summary="Set a team's members", tags=["teams"], openapi_extensions=errors(403, 409)
+)
 def set_members(team_id: str, body: TeamMembers) -> teams.Team:
     caller(router).require_admin()
     return teams.set_members(team_id, body.user_ids)

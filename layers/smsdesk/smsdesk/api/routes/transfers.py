@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import transfers
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.models import Conversation
 
 router = APIGatewayHttpRouter()
@@ -24,6 +25,7 @@ class TransferRequest(BaseModel):
     description="The assignee (or an admin) transfers; the receiver takes it with `accept` or a first reply. "
     "409 `user_unavailable`, 422 `cannot_assign`, 409 `conversation_closed`, 403 if it is someone else's.",
     tags=["conversations"],
+    openapi_extensions=errors(403, 409),
 )
 def transfer(conversation_id: str, body: TransferRequest) -> Conversation:
     return transfers.transfer(caller(router), conversation_id, body.user_id)
@@ -34,6 +36,7 @@ def transfer(conversation_id: str, body: TransferRequest) -> Conversation:
     summary="Take a conversation transferred to you (cancels its return)",
     description="409 `no_pending_transfer` if it is not assigned to you.",
     tags=["conversations"],
+    openapi_extensions=errors(403, 409),
 )
 def accept(conversation_id: str) -> Conversation:
     return transfers.accept(caller(router), conversation_id)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import teams, users
 from smsdesk.api.identity import caller
+from smsdesk.api.openapi import errors
 from smsdesk.auth import Role
 
 router = APIGatewayHttpRouter()
@@ -33,6 +34,8 @@ class UserPage(BaseModel):
     "/v1/users",
     summary="Create a user (Cognito e-mails a temporary password); admins create agents, the owner any role",
     tags=["users"],
+    openapi_extensions=errors(403, 409),
+    status_code=201,
 )
 def create_user(body: UserCreate) -> tuple[users.User, int]:
     who = caller(router)
@@ -58,7 +61,12 @@ class UserPatch(BaseModel):
     capacity: int = Field(ge=0, le=1000, description="Max open conversations from the queue; 0 = no limit")
 
 
-@router.patch("/v1/users/<user_id>", summary="Change a user's capacity (admin/owner)", tags=["users"])
+@router.patch(
+    "/v1/users/<user_id>",
+    summary="Change a user's capacity (admin/owner)",
+    tags=["users"],
+    openapi_extensions=errors(403),
+)
 def patch_user(user_id: str, body: UserPatch) -> users.User:
     caller(router).require_admin()
     return users.set_availability(user_id, None, body.capacity)
