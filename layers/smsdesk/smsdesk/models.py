@@ -187,10 +187,12 @@ class ChannelSettings(BaseModel):
 
     @field_validator("default_region")
     @classmethod
-    def _region(cls, v: str | None) -> str | None:
+    def _region(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return None
         if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            if info.context and info.context.get("stored"):
+                return None  # stored before regions were checked: the account's default applies
             raise ValueError(f"{v!r} is not a country phone numbers are known for (ISO 3166 alpha-2, e.g. NL)")
         return v.upper()
 

@@ -1,0 +1,118 @@
+"""The local stack's sustained send rate: messages accepted by the API and delivered (sandbox receipts
+applied) per second, on a small table and again after the table has grown.
+
+``n`` messages go to ``POST /v1/messages`` from ``clients`` threads at once (a channel with a high
+limit, so the limiter is not what is measured); the rate is ``n`` / (time from the first accept to the
+last ``delivered``). Then ``filler`` unrelated items are written straight into the table (moto, not
+the API) and the same batch runs again: a rate that falls as the table grows means some path costs
+more per item of table (moto's transaction copy did).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import urllib.request
+from typing import Any
+
+
+def _http(stack: Any, method: str, path: str, body: Any = None) -> Any:
+    req = urllib.request.Request(
+        stack.base_url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _statuses(ids: list[str]) -> dict[str, str]:
+    from smsdesk import aws, config
+    from smsdesk.data import table
+
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 100):
+        keys = [table.key(f"MSG#{m}", "META") for m in ids[i : i + 100]]
+        resp = aws.dynamodb().batch_get_item(RequestItems={config.table_name(): {"Keys": keys}})
+        for item in resp["Responses"].get(config.table_name(), []):
+            out[item["id"]["S"]] = item["status"]["S"]
+    return out
+
+
+def _fill(n: int) -> None:
+    from smsdesk import aws, config
+
+    client = aws.dynamodb()
+    for start in range(0, n, 25):
+        batch = [
+            {"PutRequest": {"Item": {"PK": {"S": f"FILL#{start + i}"}, "SK": {"S": "X"}, "pad": {"S": "x" * 200}}}}
+            for i in range(min(25, n - start))
+        ]
+        client.batch_write_item(RequestItems={config.table_name(): batch})
+
+
+def _table_items() -> int:
+    from moto.dynamodb.models import dynamodb_backends
+
+    from smsdesk import config
+
+    for backends in dynamodb_backends.values():
+        for backend in backends.values():
+            if config.table_name() in backend.tables:
+                return backend.tables[config.table_name()].item_count
+    return 0
+
+
+def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float = 600) -> float:
+    ids: list[str] = []
+    lock = threading.Lock()
+    numbers = iter(range(n))
+
+    def client() -> None:
+        for i in numbers:
+            msg = _http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": f"+316{i:08d}", "text": "x"})
+            with lock:
+                ids.append(msg["id"])
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        statuses = _statuses(ids)
+        if sum(s == "delivered" for s in statuses.values()) == n:
+            return n / (time.perf_counter() - t0)
+        time.sleep(0.25)
+    raise RuntimeError("not all delivered in time")
+
+
+def run(n: int = 300, filler: int = 20_000, clients: int = 8) -> list[tuple[int, int, float]]:
+    """``[(table items before, messages, delivered per second), ...]`` for the small and the grown table."""
+    from smsdesk.local.stack import LocalStack
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(port=0, local_json=f"{tmp}/local.json") as stack:
+        body = {"name": "rate", "type": "one_way", "sender": "Rate", "provider": "sandbox", "throughput_mps": 1000}
+        channel = _http(stack, "POST", "/v1/channels", body)
+        _http(stack, "POST", "/v1/credits/top-ups", {"credits": 4 * n, "reference": "bench"})
+        with stack.configure("sender", SANDBOX_RECEIPT_DELAY_S="0"):
+            for fill in (0, filler):
+                _fill(fill)
+                size = _table_items()
+                rows.append((size, n, measure(stack, channel["id"], n, clients)))
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    filler = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
+    for size, count, rate in run(n, filler):
+        print(f"table {size:>7} items: {count} messages delivered at {rate:.1f} msg/s")
