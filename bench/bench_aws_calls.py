@@ -113,6 +113,7 @@ def scenarios(stack: Any) -> list[Row]:
         assert http(stack, "POST", "/v1/messages/preview", {"text": "hello", "to": "+31612345678"})[0] == 200
     rows.append(_row("POST /v1/messages/preview (no channel)", c))
     rows.extend(_send_scenarios(stack))
+    rows.extend(_aws_sms_scenarios(stack))
     rows.extend(_inbound_scenarios(stack))
     rows.extend(_dispatch_scenarios(stack))
     rows.extend(_overflow_scenarios(stack))
@@ -147,8 +148,38 @@ def _send_scenarios(stack: Any) -> list[Row]:
     ]
 
 
-def _send_and_wait(stack: Any, channel_id: str) -> dict[str, Any]:
-    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": "+31612345678", "text": "hi"})
+def _aws_sms_scenarios(stack: Any) -> list[Row]:
+    """The same send through AWS End User Messaging SMS (the local stand-in answers SendTextMessage and
+    publishes TEXT_DELIVERED to the events topic → SNS → the receipts queue): a real provider's path,
+    without the sandbox carrier's own bookkeeping (its outbox and attempt counter) in the sender's count."""
+    status, channel = http(
+        stack,
+        "POST",
+        "/v1/channels",
+        {
+            "name": "bench-aws",
+            "type": "two_way",
+            "sender": "+3197010000096",
+            "provider": "aws_sms",
+            "throughput_mps": 50,
+        },
+    )
+    if status not in (200, 201):
+        return []
+    _send_and_wait(stack, channel["id"], to="+31612345679")  # warm-up
+    with counting() as c:
+        msg = _send_and_wait(stack, channel["id"], to="+31612345679")
+    assert msg["status"] == "delivered", msg
+    return [
+        _row("aws_sms: POST /v1/messages (accept: api)", c, {"api:POST"}),
+        _row("aws_sms: send one queued message (sender, incl. SendTextMessage)", c, {"sender"}),
+        _row("aws_sms: delivery receipt (receipts, TEXT_DELIVERED via SNS)", c, {"webhooks", "receipts"}),
+        _row("aws_sms: bus events it caused (notifier)", c, {"notifier"}),
+    ]
+
+
+def _send_and_wait(stack: Any, channel_id: str, to: str = "+31612345678") -> dict[str, Any]:
+    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "hi"})
     assert status == 202, msg
     final: dict[str, Any] = {}
 

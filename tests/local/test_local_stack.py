@@ -222,7 +222,13 @@ def test_bus_rule_matches_like_eventbridge(stack: LocalStack) -> None:
             },
             {
                 "Source": "smsdesk",
-                "DetailType": "conversation.created",
+                "DetailType": "message.sent",  # the notifier does nothing with it: not invoked
+                "Detail": "{}",
+                "EventBusName": stack.resources.bus_name,
+            },
+            {
+                "Source": "smsdesk",
+                "DetailType": "conversation.assigned",
                 "Detail": json.dumps({"id": "c1"}),
                 "EventBusName": stack.resources.bus_name,
             },

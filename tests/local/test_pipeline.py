@@ -241,20 +241,20 @@ def test_duplicate_and_late_receipts_change_nothing(stack: LocalStack, http: Htt
     assert after["status"] == "delivered" and after["history"] == done["history"] and after["error"] is None
 
 
-def test_receipt_before_the_provider_id_is_kept_and_applied(
+def test_a_receipt_before_the_sent_write_is_applied_and_the_sms_charged_and_sent_once(
     stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The carrier's DLR overtakes our own bookkeeping: it is stored, then applied by mark_sent."""
+    """The carrier's DLR overtakes our own bookkeeping: it names the message, so it is applied at once
+    (with the provider's id); the sender's own ``sent`` write then changes nothing."""
     real_deliver = sandbox._deliver_later
 
     def deliver_now(url: str, events: list[dict[str, Any]], key: str, delay_s: float) -> None:
         since = stack.invocations.last_seq
         for event in events:  # before send() even returns, so before mark_sent
             assert sandbox.post_signed(url, event, key) == 200
-        applied = 0
-        while applied < len(events):  # the receipts consumer handles them while the id is unknown
-            run = stack.invocations.wait_for(lambda e: e.get("function") == "receipts", since=since, timeout=20)
-            since, applied = run["seq"], applied + run["records"] - run["failures"]
+        # the "sent" callback names its message: answered without a queue message; "delivered" is applied
+        run = stack.invocations.wait_for(lambda e: e.get("function") == "receipts", since=since, timeout=20)
+        assert run["records"] == 1 and run["failures"] == 0
 
     monkeypatch.setattr(sandbox, "_deliver_later", deliver_now)
     try:
@@ -262,7 +262,83 @@ def test_receipt_before_the_provider_id_is_kept_and_applied(
         done = wait_status(stack, http, msg["id"], "delivered", timeout=10)
     finally:
         monkeypatch.setattr(sandbox, "_deliver_later", real_deliver)
+    assert [h["status"] for h in done["history"]] == ["queued", "sending", "delivered"]
+    (attempt,) = outbox(stack, http, msg["id"])
+    assert done["provider_id"] == attempt["provider_id"] and not done["refunded"]
+    assert [e["kind"] for e in ledger_for(stack, http, msg["id"])] == ["charge"]
+
+
+def test_a_duplicated_receipt_is_applied_once_and_a_sent_callback_costs_nothing(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "_deliver_later", lambda *a, **k: None)  # the carrier stays silent
+    msg = send(stack, http, channel["id"], "+31612345675")
+    sent = wait_status(stack, http, msg["id"], "sent", timeout=20)
+    key = signing_key(channel["id"])
+    pid, at = sent["provider_id"], sent["history"][-1]["at"]
+    since = stack.invocations.last_seq
+    # a "sent" callback for a message already sent changes nothing: no queue message, no invocation
+    event = {"id": "S1", "message_id": pid, "status": "sent", "at": at, "client_ref": msg["id"]}
+    assert signed_post(stack, channel["id"], event, key, http) == 200
+    # the provider retries its DLR: the same event twice
+    dlr = {"id": "D1", "message_id": pid, "status": "delivered", "at": at, "client_ref": msg["id"]}
+    for _ in range(2):
+        assert signed_post(stack, channel["id"], dlr, key, http) == 200
+    applied = 0
+    deadline = time.monotonic() + 10
+    while applied < 2 and time.monotonic() < deadline:
+        runs = [e for e in stack.invocations.entries(function="receipts") if e["seq"] > since]
+        applied = sum(e["records"] - e["failures"] for e in runs)
+        time.sleep(0.1)
+    time.sleep(0.3)
+    runs = [e for e in stack.invocations.entries(function="receipts") if e["seq"] > since]
+    assert sum(e["records"] for e in runs) == 2 and all(e["failures"] == 0 for e in runs)
+    done = get_message(stack, http, msg["id"])
     assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
+    assert done["parts_delivered"] == 1 and [e["kind"] for e in ledger_for(stack, http, msg["id"])] == ["charge"]
+
+
+class Killed(BaseException):
+    """The sender's process dies (a timeout, an out-of-memory kill): nothing after this line runs."""
+
+
+def test_a_sender_killed_between_claim_and_send_sends_once_on_the_next_delivery(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsdesk import access, messages
+    from smsdesk.auth import Caller
+    from smsdesk.models import SendRequest
+
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    ch = access.require_channel(owner, channel["id"])
+    msg = messages.build(owner, ch, SendRequest(channel_id=ch.id, to="+31612345676", text="once"))
+    messages.record(msg)  # recorded and charged; its job is what the test delivers by hand
+    job = OutboundJob(message_id=msg.id, channel_id=msg.channel_id, created_at=msg.created_at)
+    monkeypatch.setenv("SENDER_LEASE_S", "1")
+    real_send = sandbox.SandboxConnector.send
+
+    def killed(self: Any, *args: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(sandbox.SandboxConnector, "send", killed)
+    with pytest.raises(Killed):
+        sender.process(job)
+    assert get_message(stack, http, msg.id)["status"] == "sending" and outbox(stack, http, msg.id) == []
+    monkeypatch.setattr(sandbox.SandboxConnector, "send", real_send)
+    # SQS delivers the job again while the dead invocation's claim still holds: retried later, not sent
+    record = SQSRecord(
+        {"messageId": "r", "body": job.model_dump_json(), "attributes": {"ApproximateReceiveCount": "8"}}
+    )
+    with pytest.raises(messages.ClaimInProgress):
+        sender.handle_outbound(job, record)  # not dead-lettered nor refunded: the claim decides
+    assert outbox(stack, http, msg.id) == [] and get_message(stack, http, msg.id)["status"] == "sending"
+    time.sleep(2.1)  # the claim's lease expires
+    assert sender.process(job) == "sent"
+    assert sender.process(job) == "skipped"  # and once more: at most once
+    done = wait_status(stack, http, msg.id, "delivered", timeout=20)
+    assert len(outbox(stack, http, msg.id)) == 1 and not done["refunded"]
+    assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
+    assert [e["kind"] for e in ledger_for(stack, http, msg.id)] == ["charge"]
 
 
 # -- sender edge cases --------------------------------------------------------------------------------------
@@ -437,7 +513,9 @@ def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, channel: dict[
                 "+31612345600",
                 "Hi from Twilio",
             )
-            assert created["StatusCallback"] == ch["webhook_urls"]["status"] and done["provider_id"] == created["sid"]
+            # The callback URL names the message (Twilio signs it), so its receipts need no id lookup.
+            assert created["StatusCallback"] == f"{ch['webhook_urls']['status']}?smsdesk_message_id={msg['id']}"
+            assert done["provider_id"] == created["sid"]
             assert fake.callbacks == [200, 200]
         finally:
             fake.server.shutdown()

@@ -325,37 +325,54 @@ def test_out_of_order_and_duplicate_receipts(stack: LocalStack, http: Any, chann
     from smsdesk import messages
 
     msg = _recorded(stack, http)
-    assert messages.mark_sending(msg.id) is not None
-    assert messages.mark_sending(msg.id) is not None  # a retry of a sending message may try again
+    claimed = messages.claim(msg.id, attempt=0, lease_s=30)
+    assert claimed is not None and claimed.entered and claimed.message.status == "sending"
+    with pytest.raises(messages.ClaimInProgress):  # the same job delivered twice: the first one holds it
+        messages.claim(msg.id, attempt=0, lease_s=30)
+    messages.release(msg.id, attempt=0)  # attempt 0 failed transiently
+    assert messages.claim(msg.id, attempt=0, lease_s=30) is None  # ...so its duplicate cannot send
+    retry = messages.claim(msg.id, attempt=1, lease_s=30)  # the retry may try again
+    assert retry is not None and not retry.entered
     pid = f"p-{uuid.uuid4().hex}"
-    messages.mark_sent(msg.id, provider_id=pid, parts=1)
-    assert messages.mark_sending(msg.id) is None  # already with the provider: never send twice
-    delivered = _receipt(pid, "delivered", "r-d")
-    for r in (delivered, _receipt(pid, "sent", "r-s"), delivered, _receipt(pid, "undelivered", "r-u")):
+    messages.mark_sent(msg.id, provider_id=pid, parts=1, attempt=1)
+    assert messages.claim(msg.id, attempt=2, lease_s=30) is None  # already with the provider: never send twice
+    delivered = _receipt(pid, "delivered", "r-d", message_id=msg.id)
+    for r in (
+        delivered,
+        _receipt(pid, "sent", "r-s", message_id=msg.id),
+        delivered,
+        _receipt(pid, "undelivered", "r-u", message_id=msg.id),
+    ):
         messages.apply_receipt(r)
     got = messages.get(msg.id)
-    assert got is not None and got.status == "delivered"
+    assert got is not None and got.status == "delivered" and got.provider_id == pid
     assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
-    assert messages.mark_sending(msg.id) is None
+    assert messages.claim(msg.id, attempt=0, lease_s=30) is None
 
 
-def test_early_receipt_is_kept_and_applied_by_mark_sent(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+def test_receipts_before_mark_sent_are_applied_at_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """Receipts name their message, so one that overtakes mark_sent is applied, not parked."""
     from smsdesk import messages
 
     msg = _recorded(stack, http, "x" * 200)
-    messages.mark_sending(msg.id)
+    messages.claim(msg.id, attempt=0, lease_s=30)
     pid = f"p-{uuid.uuid4().hex}"
-    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2))
-    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2))  # duplicate
-    assert messages.get(msg.id).status == "sending"  # type: ignore[union-attr]
-    messages.apply_receipt(_receipt(pid, "delivered", "e2", part=2, parts=2))
-    messages.mark_sent(msg.id, provider_id=pid, parts=2)
+    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2, message_id=msg.id))
+    messages.apply_receipt(_receipt(pid, "delivered", "e1", part=1, parts=2, message_id=msg.id))  # duplicate
     got = messages.get(msg.id)
-    assert got is not None and got.status == "delivered"
+    assert got is not None and (got.status, got.parts_delivered, got.provider_id) == ("sent", 1, pid)
+    messages.apply_receipt(_receipt(pid, "delivered", "e2", part=2, parts=2, message_id=msg.id))
+    messages.mark_sent(msg.id, provider_id=pid, parts=2, attempt=0)
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "delivered" and got.provider_id == pid
     assert (got.parts_total, got.parts_delivered) == (2, 2)
-    from smsdesk.data import messages as repo
-
-    assert repo.early_receipts("sandbox", pid) == []  # applied and removed
+    assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
+    # A receipt naming the message but another provider message id is not applied to it.
+    other = _recorded(stack, http)
+    messages.claim(other.id, attempt=0, lease_s=30)
+    messages.mark_sent(other.id, provider_id="p-mine", parts=1, attempt=0)
+    messages.apply_receipt(_receipt("p-not-mine", "failed", "x1", message_id=other.id))
+    assert messages.get(other.id).status == "sent"  # type: ignore[union-attr]
 
 
 def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
@@ -364,15 +381,37 @@ def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel
     from smsdesk import messages
 
     msg = _recorded(stack, http, "x" * 400)  # 3 parts
-    messages.mark_sending(msg.id)
+    messages.claim(msg.id, attempt=0, lease_s=30)
     pid = f"p-{uuid.uuid4().hex}"
-    messages.mark_sent(msg.id, provider_id=pid, parts=3)
-    receipts = [_receipt(pid, s, f"{s}-{p}", part=p, parts=3) for p in (1, 2, 3) for s in ("sent", "delivered")]
+    messages.mark_sent(msg.id, provider_id=pid, parts=3, attempt=0)
+    receipts = [
+        _receipt(pid, s, f"{s}-{p}", part=p, parts=3, message_id=msg.id)
+        for p in (1, 2, 3)
+        for s in ("sent", "delivered")
+    ]
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(messages.apply_receipt, receipts * 2))
     got = messages.get(msg.id)
     assert got is not None and got.status == "delivered" and got.parts_delivered == 3
     assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
+
+
+def test_concurrent_whole_message_receipts_apply_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smsdesk import messages
+
+    msg = _recorded(stack, http)
+    messages.claim(msg.id, attempt=0, lease_s=30)
+    pid = f"p-{uuid.uuid4().hex}"
+    receipts = [_receipt(pid, "delivered", "d", message_id=msg.id), _receipt(pid, "sent", "s", message_id=msg.id)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(messages.apply_receipt, receipts * 4))
+    messages.mark_sent(msg.id, provider_id=pid, parts=1, attempt=0)
+    got = messages.get(msg.id)
+    assert got is not None and got.status == "delivered" and got.provider_id == pid
+    statuses = [h.status for h in got.history]
+    assert statuses in (["queued", "sending", "delivered"], ["queued", "sending", "sent", "delivered"])
 
 
 def test_fail_refunds_exactly_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
@@ -383,7 +422,7 @@ def test_fail_refunds_exactly_once(stack: LocalStack, http: Any, channel: dict[s
     bal = credits.balance()
     msg = _recorded(stack, http, "x" * 200)
     assert credits.balance() == bal - 2
-    messages.mark_sending(msg.id)
+    messages.claim(msg.id, attempt=0, lease_s=30)
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: messages.fail(msg.id, code="provider_rejected", message="bad"), range(4)))
     messages.fail(msg.id, code="expired", message="late")
@@ -395,8 +434,8 @@ def test_fail_refunds_exactly_once(stack: LocalStack, http: Any, channel: dict[s
     refunds = [e for e in page.items if e.kind == "refund" and e.message_id == msg.id]
     assert len(refunds) == 1 and refunds[0].amount == 2
     # A failed message stays failed: receipts and sends cannot revive it.
-    messages.apply_receipt(_receipt("whatever", "delivered", "x"))
-    assert messages.mark_sending(msg.id) is None
+    messages.apply_receipt(_receipt("whatever", "delivered", "x", message_id=msg.id))
+    assert messages.claim(msg.id, attempt=1, lease_s=30) is None
 
 
 def capture_events(stack: LocalStack, prefixes: list[str]) -> Any:

@@ -242,7 +242,7 @@ def test_send_posts_the_messages_api_request(fake: FakeTwilio) -> None:
     assert req["headers"]["Authorization"] == "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
     form = {k: v[0] for k, v in req["form"].items()}
     assert form["To"] == "+31687654321" and form["From"] == "+31612345678" and form["Body"] == "Hello €"
-    assert form["StatusCallback"] == URL
+    assert form["StatusCallback"] == URL + "?smsdesk_message_id=MSG1"  # receipts name their message
     assert 2990 <= int(form["ValidityPeriod"]) <= 3000  # validity 3600 s, created 600 s ago
 
 

@@ -68,10 +68,16 @@ def test_routes_do_not_overlap_between_functions():
 
 
 def test_bus_rule_pattern_uses_the_bus_source_and_prefixes():
+    rule = m.BusRule("r", detail_types=("a.b",), detail_type_prefixes=("conversation.",))
+    assert rule.pattern() == {"source": ["smsdesk"], "detail-type": ["a.b", {"prefix": "conversation."}]}
+
+
+def test_the_notifier_is_invoked_only_for_the_events_it_acts_on():
+    """Every other event would be an invocation doing nothing (a sent SMS alone causes four)."""
     rule = m.NOTIFIER.triggers[0]
     assert rule.pattern() == {
         "source": ["smsdesk"],
-        "detail-type": [{"prefix": "conversation."}, {"prefix": "message."}],
+        "detail-type": ["message.received", "conversation.assigned", "conversation.transferred"],
     }
 
 

@@ -198,7 +198,7 @@ class Pacing:
 
         monkeypatch.setattr(sender, "time", Time)
         monkeypatch.setattr(sender.messages, "get", lambda _id: msg)
-        monkeypatch.setattr(sender.channels, "get_channel", lambda _id: self.channel)
+        monkeypatch.setattr(sender.channels, "get_channel_cached", lambda _id, **_: self.channel)
         monkeypatch.setattr(
             sender.ratelimit, "reserve", lambda cid, mps: _RESERVE(cid, mps, now=clock.now, store=self.store)
         )

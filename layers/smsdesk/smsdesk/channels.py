@@ -30,6 +30,10 @@ from smsdesk.text import CountryMultipliers, ReplyText
 SECRET_CACHE_S = 60.0
 _secret_cache: dict[str, tuple[float, dict[str, str]]] = {}
 _secret_lock = threading.Lock()
+#: How long the send path (sender, status webhooks) may use a channel it read: a change (disabled, new
+#: rate) reaches a warm container within this many seconds; this container's own writes at once.
+CHANNEL_CACHE_S = 5.0
+_channel_cache: dict[str, tuple[float, Channel]] = {}
 
 #: Hosts for which webhook URLs use plain http (the local stack).
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -107,6 +111,30 @@ def get_channel(channel_id: str) -> Channel:
     if item is None:
         raise NotFound(f"channel {channel_id} not found", field="channel_id")
     return _load(item)
+
+
+def get_channel_cached(channel_id: str, *, max_age_s: float | None = None) -> Channel:
+    """:func:`get_channel`, reused for up to ``CHANNEL_CACHE_S`` seconds by this container (the send path
+    reads the same few channels for every message and every receipt)."""
+    max_age = CHANNEL_CACHE_S if max_age_s is None else max_age_s
+    now = time.monotonic()
+    with _secret_lock:
+        hit = _channel_cache.get(channel_id)
+    if hit and now - hit[0] < max_age:
+        return hit[1]
+    channel = get_channel(channel_id)
+    with _secret_lock:
+        _channel_cache[channel_id] = (now, channel)
+    return channel
+
+
+def forget_channel(channel_id: str | None = None) -> None:
+    """Drop the cached channel (all of them without an id)."""
+    with _secret_lock:
+        if channel_id is None:
+            _channel_cache.clear()
+        else:
+            _channel_cache.pop(channel_id, None)
 
 
 def _load(item: dict[str, Any]) -> Channel:
@@ -299,6 +327,7 @@ def update_channel(channel_id: str, patch: ChannelPatch, *, host: str) -> Channe
         webhook_urls=webhook_urls(host, current.provider, current.id) if host else current.webhook_urls,
     )
     # The channel first: a conflict then changes nothing, not even the secret.
+    forget_channel(channel_id)
     try:
         repo.replace_channel(old, _stored(channel))
     except repo.ConditionFailed as exc:
@@ -357,6 +386,7 @@ def grant_teams(channel_id: str, team_ids: list[str]) -> Channel:
         raise NotFound(f"channel {channel_id} not found", field="channel_id")
     current = _load(old)
     now = _later(current.updated_at)
+    forget_channel(channel_id)
     try:
         repo.set_grants(old, wanted, now=iso(now))
     except repo.ConditionFailed as exc:

@@ -74,6 +74,10 @@ class OutboundJob(_Envelope):
 
     message_id: str
     attempt: int = 0
+    #: What the sender needs before it claims the message, so it does not read it first (jobs queued
+    #: before these existed lack them: the sender then reads the message).
+    channel_id: str | None = None
+    created_at: dt.datetime | None = None
     #: A send slot the sender already reserved for this attempt (epoch seconds; see smsdesk.ratelimit).
     slot_at: float | None = None
 

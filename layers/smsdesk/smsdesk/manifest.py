@@ -392,8 +392,7 @@ SENDER = Function(
     memory_mb=512,
     timeout_s=30,
     access=(
-        *_CORE,
-        Access(IDEMPOTENCY_TABLE, "read_write"),
+        *_CORE,  # the message row is the send attempt's idempotency record: no idempotency table
         Access(OUTBOUND_QUEUE, "send"),
         Access(PROVIDER_SECRETS, "read"),
         Access(SMS_ORIGINATIONS, "send_text"),
@@ -443,7 +442,13 @@ NOTIFIER = Function(
     memory_mb=512,
     timeout_s=30,
     access=_CORE,  # writes the feed, publishes notification.created
-    triggers=(BusRule("notifications", detail_type_prefixes=("conversation.", "message.")),),
+    # Only what notifier.handle_event acts on: every other event would be an invocation doing nothing
+    # (a sent message alone causes four message.* events).
+    triggers=(
+        BusRule(
+            "notifications", detail_types=("message.received", "conversation.assigned", "conversation.transferred")
+        ),
+    ),
 )
 
 FUNCTIONS: tuple[Function, ...] = (API, WEBHOOKS, INBOUND, SENDER, RECEIPTS, FANOUT, TIMERS, NOTIFIER)

@@ -1,10 +1,13 @@
 """Messages: sending (checks, charge, enqueue), status changes from the pipeline, the sent overview.
 
 The pipeline (``smsdesk.sender``, ``smsdesk.receipts``) changes a message only through
-:func:`mark_sending`, :func:`mark_sent`, :func:`fail` and :func:`apply_receipt`. Each reads the item,
-asks the pure rules in :mod:`smsdesk.status` for the next state and writes it conditioned on the
-item's ``version``, retrying on a conflict: concurrent receipts can never regress a status, and a
-refund is written in the same transaction as the ``refunded`` flag, so it happens exactly once.
+:func:`claim`, :func:`mark_sent`, :func:`fail` and :func:`apply_receipt`. The common steps are ONE
+conditional write each, whose condition carries the statuses it may move from (no read first): the
+claim of a send attempt, ``sent``, a receipt that moves the whole message forward. When the condition
+fails, DynamoDB returns the item, and the pure rules in :mod:`smsdesk.status` decide from it; a write
+they want is conditioned on the item's ``version`` and retried on a conflict. So concurrent receipts
+can never regress a status, and a refund is written in the same transaction as the ``refunded`` flag,
+so it happens exactly once.
 Every status change is published as ``message.<status>`` (docs/events.md).
 """
 
@@ -24,7 +27,7 @@ from smsdesk.data import messages as repo
 from smsdesk.data.table import decode_position, encode_position
 from smsdesk.envelopes import OutboundJob
 from smsdesk.errors import AppError, Conflict, NotFound, PaymentRequired, ValidationError
-from smsdesk.models import Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
+from smsdesk.models import STATUS_RANK, Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
 from smsdesk.observability import logger
 from smsdesk.text import PhoneNumber, SegmentCount, check_length, credits_for, parse_number, smart_encode
 
@@ -86,11 +89,23 @@ class _Write:
     after: Callable[[], None] | None = None
 
 
-def _cas(message_id: str, step: Callable[[Message, dict[str, Any]], _Write | None]) -> Message | None:
+Published = list[tuple[Message, str, str | None]]
+"""Status events still to publish: (message, status entered, previous status)."""
+
+
+def _cas(
+    message_id: str,
+    step: Callable[[Message, dict[str, Any]], _Write | None],
+    *,
+    first: dict[str, Any] | None = None,
+    events_out: Published | None = None,
+) -> Message | None:
     """Read → ``step`` → conditional write, retried on a version conflict. Returns the written message
-    (or the current one if ``step`` wanted no write); None if the message does not exist."""
+    (or the current one if ``step`` wanted no write); None if the message does not exist. ``first``: the
+    item as already known (e.g. returned by a failed conditional write), used instead of the first read.
+    ``events_out``: collect the status event there instead of publishing it."""
     for attempt in range(_MAX_ATTEMPTS):
-        item = repo.get(message_id)
+        item = first if attempt == 0 and first is not None else repo.get(message_id)
         if item is None:
             return None
         msg, extra = repo.split(item)
@@ -104,6 +119,7 @@ def _cas(message_id: str, step: Callable[[Message, dict[str, Any]], _Write | Non
                 receipt_ids=write.receipt_ids if write.receipt_ids is not None else extra["receipt_ids"],
                 part_status=write.part_status if write.part_status is not None else extra["part_status"],
                 refund=write.refund,
+                claim=extra["claim"],
             ),
             *write.extra_items,
         ]
@@ -113,82 +129,162 @@ def _cas(message_id: str, step: Callable[[Message, dict[str, Any]], _Write | Non
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
             continue
         if write.entered:
-            _publish_status(write.message, write.entered, previous=msg.status)
+            _emit(write.message, write.entered, msg.status, events_out)
         if write.after:
             write.after()
         return write.message
     raise RuntimeError(f"message {message_id}: too many concurrent updates")
 
 
-def mark_sending(message_id: str) -> Message | None:
-    """Claim the message for the sender. None if not found, or already ``sent`` or final (skip it:
-    re-sending would send the SMS twice). A retry of a ``sending`` message returns it unchanged."""
+class ClaimInProgress(Conflict):
+    """Another invocation holds a live claim on this very attempt (SQS delivered its job twice): retry
+    later; if that invocation died, its lease expires and the retry sends."""
+
+    code = "claim_in_progress"
+
+
+@dataclass
+class Claim:
+    message: Message
+    #: The claim moved the message ``queued`` → ``sending`` (``message.sending`` is to be published).
+    entered: bool
+
+
+def claim(message_id: str, *, attempt: int, lease_s: int) -> Claim | None:
+    """Claim send attempt ``attempt`` of the message: the message row is its own idempotency record.
+
+    One conditional write in the common case (``queued`` → ``sending`` for the first attempt; a later
+    attempt takes over an earlier attempt's claim). None: skip the job (the message is gone, ``sent`` or
+    final, or this attempt already ran or was superseded). Raises :class:`ClaimInProgress` while another
+    invocation's lease on this attempt is live. A claim whose invocation died expires after ``lease_s``.
+    """
+    now = utcnow()
+    old: dict[str, Any] | None = None
+    for from_queued in (attempt == 0, attempt != 0):
+        try:
+            item = repo.claim(message_id, attempt=attempt, now=now, lease_s=lease_s, from_queued=from_queued)
+            return Claim(repo.split(item)[0], entered=from_queued)
+        except repo.ConditionFailed as exc:
+            old = exc.item
+        if old is None or old.get("status") != ("sending" if from_queued else "queued"):
+            break  # the other variant cannot apply either
+    if old is not None and old.get("status") == "sending" and int(old.get("send_attempt", -1)) == attempt:
+        lease = int(old.get("send_lease", 0))
+        if lease != repo.LEASE_DONE and lease >= int(now.timestamp()):
+            raise ClaimInProgress(f"message {message_id}: attempt {attempt} is being sent by another invocation")
+    return None
+
+
+def release(message_id: str, *, attempt: int) -> None:
+    """Attempt ``attempt`` ended without sending (transient error; the next attempt is queued)."""
+    repo.release(message_id, attempt=attempt)
+
+
+def mark_sent(
+    message_id: str,
+    *,
+    provider_id: str,
+    parts: int | None,
+    attempt: int | None = None,
+    events_out: Published | None = None,
+) -> None:
+    """The provider accepted the message: store its id and move it to ``sent``. One conditional write
+    for the attempt that holds the claim; otherwise (a receipt overtook us, or the claim moved on) the
+    rules decide from the item that write returned: the provider id is stored, the status never
+    regresses."""
+    now = utcnow()
+    first: dict[str, Any] | None = None
+    if attempt is not None:
+        try:
+            item = repo.mark_sent(message_id, attempt=attempt, provider_id=provider_id, parts=parts, now=now)
+        except repo.ConditionFailed as exc:
+            if exc.item is None:
+                logger.warning("mark_sent: message not found", extra={"message_id": message_id})
+                return
+            first = exc.item
+        else:
+            _emit(repo.split(item)[0], "sent", "sending", events_out)
+            return
 
     def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
-        moved = status.advance(msg, "sending", utcnow())
-        return _Write(moved, entered="sending") if moved else None
-
-    msg = _cas(message_id, step)
-    if msg is None or msg.status != "sending":
-        return None
-    return msg
-
-
-def mark_sent(message_id: str, *, provider_id: str, parts: int | None) -> None:
-    """The provider accepted the message: store its id (and the id → message mapping, same
-    transaction), then apply receipts that arrived before the id was known."""
-    holder: dict[str, str] = {}
-
-    def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
-        holder["provider"] = msg.provider
-        updates: dict[str, Any] = {"provider_id": provider_id}
+        updates: dict[str, Any] = {}
+        if msg.provider_id is None:
+            updates["provider_id"] = provider_id
         if parts and parts > (msg.parts_total or 0):
             updates["parts_total"] = parts
         base = msg.model_copy(update=updates)
-        moved = status.advance(base, "sent", utcnow())
-        if moved is None and msg.provider_id == provider_id and updates.get("parts_total") is None:
+        moved = status.advance(base, "sent", now)
+        if moved is None and not updates:
             return None
-        mapping = repo.put_provider_mapping(msg.provider, provider_id, msg.id)
-        return _Write(moved or base, entered="sent" if moved else None, extra_items=[mapping])
+        return _Write(moved or base, entered="sent" if moved else None)
 
-    if _cas(message_id, step) is None:
+    if _cas(message_id, step, first=first, events_out=events_out) is None:
         logger.warning("mark_sent: message not found", extra={"message_id": message_id})
-        return
-    _apply_early(holder["provider"], provider_id, message_id)
 
 
-def _apply_early(provider: str, provider_id: str, message_id: str) -> None:
-    for receipt in repo.early_receipts(provider, provider_id):
-        _apply_to(message_id, receipt)
-        repo.delete_early_receipt(receipt)
-
-
-def fail(message_id: str, *, code: str, message: str) -> None:
+def fail(
+    message_id: str,
+    *,
+    code: str,
+    message: str,
+    unless_sent: bool = False,
+    events_out: Published | None = None,
+) -> bool:
     """→ ``failed`` with the error, refunding its credits exactly once (the provider never accepted
-    it: permanent error, ``expired``, retries exhausted, ``enqueue_failed``). No-op if final."""
+    it: permanent error, ``expired``, retries exhausted, ``enqueue_failed``). No-op if final (or, with
+    ``unless_sent``, already ``sent``: the provider has it). True if the message failed now."""
+    done: list[bool] = []
 
     def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
+        done.clear()
+        if unless_sent and msg.status == "sent":
+            return None
         moved = status.advance(msg, "failed", utcnow(), code)
         if moved is None:
             return None
         moved = moved.model_copy(update={"error": MessageError(code=code, message=message)})
+        done.append(True)
         if msg.refunded or msg.credits <= 0:
             return _Write(moved, entered="failed")
         moved = moved.model_copy(update={"refunded": True})
         items, entry = credits.refund_items(msg, reason=code)
         return _Write(moved, entered="failed", extra_items=items, refund=True, after=lambda: credits.refunded(entry))
 
-    _cas(message_id, step)
+    return _cas(message_id, step, events_out=events_out) is not None and bool(done)
 
 
 def apply_receipt(receipt: Receipt) -> None:
-    """Apply a delivery receipt (monotonic; duplicates no-op; multi-part combined). A receipt for a
-    provider id not stored yet is kept and applied by :func:`mark_sent`."""
+    """Apply a delivery receipt (monotonic; duplicates no-op; multi-part combined).
+
+    A receipt that names its message (every message smsdesk sends tells the provider its id: the
+    status-callback URL, the sandbox's signed body, AWS's ``Context``) is one conditional write when it
+    is about the whole message and moves it forward; the rules decide everything else from the item
+    that write returns. Receipts without a message id (messages sent before ids travelled with them)
+    are found through the ``PROVIDER#`` mapping; one whose mapping is missing is kept as an early receipt.
+    """
+    if receipt.message_id:
+        first: dict[str, Any] | None = None
+        lower = [s for s in ("queued", "sending", "sent") if STATUS_RANK[s] < STATUS_RANK[receipt.status]]
+        if (receipt.parts or 0) <= 1 and lower:
+            try:
+                item = repo.apply_whole_receipt(receipt.message_id, receipt, lower=lower, max_seen=status.MAX_SEEN)
+            except repo.ConditionFailed as exc:
+                if exc.item is None:
+                    logger.warning("receipt for a missing message", extra={"message_id": receipt.message_id})
+                    return
+                first = exc.item
+            else:
+                msg = repo.split(item)[0]
+                previous = msg.history[-2].status if len(msg.history) > 1 else None
+                _emit(msg, receipt.status, previous, None)
+                return
+        _apply_to(receipt.message_id, receipt, first=first)
+        return
     message_id = repo.message_id_for(receipt.provider, receipt.provider_id)
     if message_id is None:
         repo.put_early_receipt(receipt)
-        # mark_sent may have written the mapping and read the early receipts between our read and
-        # our put: look again, so the receipt is never stranded (applying twice is a no-op).
+        # A message sent before receipts carried its id, whose mapping is not written yet: look again
+        # after storing, so a race with the mapping's write cannot strand it (applying twice is a no-op).
         message_id = repo.message_id_for(receipt.provider, receipt.provider_id)
         if message_id is None:
             return
@@ -198,23 +294,50 @@ def apply_receipt(receipt: Receipt) -> None:
     _apply_to(message_id, receipt)
 
 
-def _apply_to(message_id: str, receipt: Receipt) -> None:
+def _apply_to(message_id: str, receipt: Receipt, *, first: dict[str, Any] | None = None) -> None:
     def step(msg: Message, extra: dict[str, Any]) -> _Write | None:
+        if msg.provider != receipt.provider or (msg.provider_id and msg.provider_id != receipt.provider_id):
+            logger.warning(
+                "receipt for another provider message ignored",
+                extra={"message_id": msg.id, "provider_id": receipt.provider_id},
+            )
+            return None
         state = status.ReceiptState(
             seen=tuple(extra["receipt_ids"]), parts={int(k): v for k, v in extra["part_status"].items()}
         )
         out = status.apply_receipt(msg, state, receipt)
         if out is None:
             return None
+        written = out.message
+        if written.provider_id is None:  # the receipt overtook mark_sent: it knows the provider's id
+            written = written.model_copy(update={"provider_id": receipt.provider_id})
         return _Write(
-            out.message,
+            written,
             entered=out.entered,
             receipt_ids=list(out.state.seen),
             part_status={str(k): v for k, v in out.state.parts.items()},
         )
 
-    if _cas(message_id, step) is None:
+    if _cas(message_id, step, first=first) is None:
         logger.warning("receipt for a missing message", extra={"message_id": message_id})
+
+
+def _emit(msg: Message, entered: str, previous: str | None, events_out: Published | None) -> None:
+    if events_out is not None:
+        events_out.append((msg, entered, previous))
+    else:
+        _publish_status(msg, entered, previous=previous)
+
+
+def publish_statuses(pending: Published) -> None:
+    """Publish collected status events in one PutEvents call (never raises: the changes are committed)."""
+    if not pending:
+        return
+    try:
+        events.publish_many([(f"message.{e}", status_event(m, e, p)) for m, e, p in pending])
+    except Exception:
+        logger.exception("could not publish message events", extra={"message_id": pending[0][0].id})
+    pending.clear()
 
 
 def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, Any]:
@@ -338,7 +461,9 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
 def enqueue(message: Message) -> None:
     """Hand the message to the sender. The charge is already committed, so if SQS keeps failing the
     message is failed and refunded rather than left queued forever."""
-    body = OutboundJob(message_id=message.id).model_dump_json()
+    body = OutboundJob(
+        message_id=message.id, channel_id=message.channel_id, created_at=message.created_at
+    ).model_dump_json(exclude_none=True)
     url = config.queue_url(manifest.OUTBOUND_QUEUE)
     for attempt in range(3):
         try:

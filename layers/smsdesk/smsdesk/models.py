@@ -298,6 +298,9 @@ class Receipt(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     raw_id: str = Field(description="Identity of this receipt for de-duplication (provider event id or hash)")
+    message_id: str | None = Field(
+        default=None, description="smsdesk's message id, when the provider hands it back (authenticated)"
+    )
 
 
 class InboundSms(BaseModel):

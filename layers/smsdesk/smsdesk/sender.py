@@ -2,7 +2,8 @@
 
 Per job (``OutboundJob(message_id, attempt, slot_at)``):
 
-1. Skip a message that is gone, ``sent`` or final (SQS delivers at least once).
+1. The job carries the message's channel and creation time, so nothing is read before the claim; the
+   channel is cached per container for a few seconds (``channels.get_channel_cached``).
 2. Fail (and so refund, via ``messages.fail``) a message whose channel is gone (``channel_not_found``)
    or disabled (``channel_disabled``: an admin who switches a channel off wants it to stop sending,
    and holding credits for hours helps nobody), or that waited longer than the channel's
@@ -10,8 +11,10 @@ Per job (``OutboundJob(message_id, attempt, slot_at)``):
 3. Take a send slot from the channel's shared rate limit (``smsdesk.ratelimit``): sleep if it is at most
    ``SENDER_SLEEP_HORIZON_S`` away, else put the job back with ``DelaySeconds`` and the slot in
    ``slot_at`` so it comes back just in time and sends without asking again.
-4. Send once per (message, attempt) — a Powertools idempotency record claims the attempt, so a
-   duplicate SQS delivery of the same job cannot send the SMS twice — then ``mark_sent``.
+4. Claim the attempt on the message row itself (``messages.claim``: one conditional write, ``queued``
+   → ``sending`` with ``send_attempt`` and a lease of the function's timeout), so a duplicate SQS
+   delivery of the same job cannot send the SMS twice; send; then ``mark_sent`` (one conditional
+   write). A claim whose invocation died expires with its lease and the job's redelivery sends.
    ``TransientError``: back on the queue as ``attempt + 1`` after ``SENDER_BACKOFF_BASE_S × 2^attempt``
    seconds (default 2, 4, 8, …, at least the provider's Retry-After, at most 900), and failed with
    ``retries_exhausted`` after ``SENDER_MAX_ATTEMPTS`` (default 6). ``PermanentError``: failed with the
@@ -24,7 +27,8 @@ module and is dead-lettered by SQS without a refund (there is no message id to r
 
 Duplicate-send window we accept: the provider accepted the SMS but the invocation died before
 ``mark_sent`` was written (or a provider call timed out after the provider got it). The attempt's
-claim then expires with the function's timeout and the retry sends again. No provider here offers an
+claim then expires with the function's timeout and the retry sends again (unless a receipt, which names
+the message, recorded the send first). No provider here offers an
 idempotency key, so the alternative would be losing the message; a duplicate is the lesser harm.
 """
 
@@ -33,8 +37,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from functools import cache
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -78,18 +80,25 @@ def handle_outbound(job: OutboundJob, record: SQSRecord) -> None:
 
 def process(job: OutboundJob) -> str:
     """Run one job; returns what happened (for logs and tests)."""
-    msg = messages.get(job.message_id)
-    if msg is None or msg.status == "sent" or msg.status in FINAL_STATUSES:
-        logger.info("outbound job skipped", extra={"message_id": job.message_id, "status": msg and msg.status})
-        return "skipped"
+    channel_id, created_at = job.channel_id, job.created_at
+    if channel_id is None or created_at is None:  # a job queued before jobs carried these
+        msg = messages.get(job.message_id)
+        if msg is None or msg.status == "sent" or msg.status in FINAL_STATUSES:
+            logger.info("outbound job skipped", extra={"message_id": job.message_id, "status": msg and msg.status})
+            return "skipped"
+        channel_id, created_at = msg.channel_id, msg.created_at
     try:
-        channel = channels.get_channel(msg.channel_id)
+        channel = channels.get_channel_cached(channel_id)
     except NotFound:
-        return _fail(msg, "channel_not_found", f"channel {msg.channel_id} no longer exists")
+        return _fail(job.message_id, "channel_not_found", f"channel {channel_id} no longer exists")
     if not channel.enabled:
-        return _fail(msg, "channel_disabled", f"channel {channel.id} was disabled before the message was sent")
-    if _expired(msg, channel):
-        return _fail(msg, "expired", f"not sent within the channel's validity period ({channel.validity_s} s)")
+        return _fail(
+            job.message_id, "channel_disabled", f"channel {channel.id} was disabled before the message was sent"
+        )
+    if (utcnow() - created_at).total_seconds() > channel.validity_s:
+        return _fail(
+            job.message_id, "expired", f"not sent within the channel's validity period ({channel.validity_s} s)"
+        )
 
     slot = _slot(job, channel)
     wait = slot - time.time()
@@ -112,14 +121,13 @@ def _slot(job: OutboundJob, channel: Channel) -> float:
     return ratelimit.reserve(channel.id, channel.throughput_mps)
 
 
-def _expired(msg: Message, channel: Channel) -> bool:
-    return (utcnow() - msg.created_at).total_seconds() > channel.validity_s
-
-
-def _fail(msg: Message, code: str, text: str) -> str:
-    logger.info("message failed", extra={"message_id": msg.id, "code": code})
+def _fail(message_id: str, code: str, text: str, events_out: messages.Published | None = None) -> str:
+    """Fail (and refund) the message unless the provider has it already (a duplicate job of a sent one)."""
+    if not messages.fail(message_id, code=code, message=text, unless_sent=True, events_out=events_out):
+        logger.info("outbound job skipped", extra={"message_id": message_id, "code": code})
+        return "skipped"
+    logger.info("message failed", extra={"message_id": message_id, "code": code})
     metrics.add_metric(name="SenderFailed", unit=MetricUnit.Count, value=1)
-    messages.fail(msg.id, code=code, message=text)
     return "failed"
 
 
@@ -134,67 +142,44 @@ def _enqueue(job: OutboundJob, delay_s: int) -> None:
 # -- one attempt, at most once -------------------------------------------------------------------------
 
 
+def lease_s() -> int:
+    """How long an attempt's claim holds: the function's timeout (an invocation cannot outlive it)."""
+    return int(os.environ.get("SENDER_LEASE_S", manifest.SENDER.timeout_s))
+
+
 def _send_attempt(channel: Channel, job: OutboundJob) -> str:
-    claim = _claimed(channel)
-    result: dict[str, Any] = claim(attempt={"message_id": job.message_id, "attempt": job.attempt})
-    return str(result["outcome"])
+    claimed = messages.claim(job.message_id, attempt=job.attempt, lease_s=lease_s())
+    if claimed is None:
+        logger.info("outbound job skipped", extra={"message_id": job.message_id, "attempt": job.attempt})
+        return "skipped"
+    pending: messages.Published = [(claimed.message, "sending", "queued")] if claimed.entered else []
+    try:
+        return _attempt(channel, claimed.message, job.attempt, pending)
+    finally:
+        messages.publish_statuses(pending)  # message.sending and what followed, in one PutEvents
 
 
-def _claimed(channel: Channel) -> Any:
-    """``_attempt`` wrapped in a Powertools idempotency record keyed by (message id, attempt)."""
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-
-    persistence, cfg = _idempotency(config.idempotency_table_name(), id(aws.dynamodb()))
-
-    @idempotent_function(data_keyword_argument="attempt", persistence_store=persistence, config=cfg)
-    def claimed(attempt: dict[str, Any]) -> dict[str, Any]:
-        return _attempt(channel, attempt["message_id"], int(attempt["attempt"]))
-
-    return claimed
-
-
-class _Deadline:
-    """Stands in for the Lambda context: bounds an attempt's in-progress claim by the function timeout,
-    so a claim left by a crashed invocation expires and the retry can send."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return manifest.SENDER.timeout_s * 1000
-
-
-@cache
-def _idempotency(table_name: str, _client_id: int) -> tuple[Any, Any]:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws.dynamodb())
-    cfg = IdempotencyConfig(expires_after_seconds=24 * 3600, raise_on_no_idempotency_key=True)
-    cfg.register_lambda_context(_Deadline())  # type: ignore[arg-type]
-    return persistence, cfg
-
-
-def _attempt(channel: Channel, message_id: str, attempt: int) -> dict[str, Any]:
-    msg = messages.mark_sending(message_id)
-    if msg is None:
-        return {"outcome": "skipped"}
+def _attempt(channel: Channel, msg: Message, attempt: int, pending: messages.Published) -> str:
     connector = get_connector(channel.provider)
     secret = channels.get_provider_secret(channel)
     try:
         result = connector.send(channel, msg, secret)
     except TransientError as exc:
-        return _retry(msg, attempt, exc)
+        return _retry(msg, attempt, exc, pending)
     except PermanentError as exc:
         logger.info("provider rejected message", extra={"message_id": msg.id, "code": exc.code})
-        return {"outcome": _fail(msg, exc.code, exc.message)}
-    _mark_sent(msg.id, result.provider_id, result.parts)
+        return _fail(msg.id, exc.code, exc.message, pending)
+    _mark_sent(msg.id, attempt, result.provider_id, result.parts, pending)
     metrics.add_metric(name="SenderSent", unit=MetricUnit.Count, value=1)
     logger.info("message sent", extra={"message_id": msg.id, "provider_id": result.provider_id})
-    return {"outcome": "sent", "provider_id": result.provider_id}
+    return "sent"
 
 
-def _mark_sent(message_id: str, provider_id: str, parts: int | None) -> None:
+def _mark_sent(message_id: str, attempt: int, provider_id: str, parts: int | None, pending: messages.Published) -> None:
     """The provider has the SMS now: try hard to record that, since failing here means a re-send."""
     for i in range(3):
         try:
-            messages.mark_sent(message_id, provider_id=provider_id, parts=parts)
+            messages.mark_sent(message_id, provider_id=provider_id, parts=parts, attempt=attempt, events_out=pending)
             return
         except Exception:
             if i == 2:
@@ -203,17 +188,21 @@ def _mark_sent(message_id: str, provider_id: str, parts: int | None) -> None:
             time.sleep(0.1 * (i + 1))
 
 
-def _retry(msg: Message, attempt: int, exc: TransientError) -> dict[str, Any]:
+def _retry(msg: Message, attempt: int, exc: TransientError, pending: messages.Published) -> str:
     if attempt + 1 >= max_attempts():
-        return {"outcome": _fail(msg, "retries_exhausted", f"{exc.code}: {exc.message}")}
+        return _fail(msg.id, "retries_exhausted", f"{exc.code}: {exc.message}", pending)
     delay = backoff_s(attempt, exc.retry_after_s)
     logger.info(
         "transient provider error; retrying",
         extra={"message_id": msg.id, "attempt": attempt, "code": exc.code, "delay_s": delay},
     )
     metrics.add_metric(name="SenderRetried", unit=MetricUnit.Count, value=1)
-    _enqueue(OutboundJob(message_id=msg.id, attempt=attempt + 1), delay)
-    return {"outcome": "retry", "delay_s": delay}
+    messages.release(msg.id, attempt=attempt)  # a duplicate of this attempt's job must not send
+    _enqueue(
+        OutboundJob(message_id=msg.id, attempt=attempt + 1, channel_id=msg.channel_id, created_at=msg.created_at),
+        delay,
+    )
+    return "retry"
 
 
 # -- poison handling ------------------------------------------------------------------------------------
@@ -229,6 +218,4 @@ def _last_receive(record: SQSRecord) -> bool:
 
 def _in_progress_elsewhere(exc: Exception) -> bool:
     """Another invocation is sending this very attempt right now: its outcome will decide."""
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
-    return isinstance(exc, IdempotencyAlreadyInProgressError)
+    return isinstance(exc, messages.ClaimInProgress)

@@ -125,6 +125,7 @@ class AwsSmsConnector:
                 error_code=f"aws_sms_{event.get('messageStatus') or event_type}" if failed else None,
                 error_message=event.get("messageStatusDescription") if failed else None,
                 raw_id=receipt_id("aws_sms", message_id, event_type, event.get("eventTimestamp")),
+                message_id=_context_message_id(event),
             )
         ]
 
@@ -149,6 +150,13 @@ class AwsSmsConnector:
             text=str(event.get("messageBody") or ""),
             received_at=received_at(request),
         )
+
+
+def _context_message_id(event: dict[str, Any]) -> str | None:
+    """smsdesk's message id, handed back in the event's ``context`` (set by :meth:`AwsSmsConnector.send`)."""
+    context = event.get("context")
+    value = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
+    return str(value) if value else None
 
 
 def _client_error(exc: ClientError) -> TransientError | PermanentError:

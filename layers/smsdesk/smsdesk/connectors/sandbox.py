@@ -75,19 +75,29 @@ def callback_url(channel: Channel) -> str | None:
     return channel.webhook_urls.get("status")
 
 
-def receipt_events(provider_id: str, parts: int) -> list[dict[str, Any]]:
-    """What the sandbox carrier reports for an accepted message: sent, then delivered per part."""
+def receipt_events(provider_id: str, parts: int, client_ref: str | None = None) -> list[dict[str, Any]]:
+    """What the sandbox carrier reports for an accepted message: sent, then delivered per part. Each
+    event echoes ``client_ref`` (smsdesk's message id, given at send time) inside the signed body."""
     now = iso(utcnow())
+    ref = {"client_ref": client_ref} if client_ref else {}
     events: list[dict[str, Any]] = [
-        {"id": new_id("EV"), "message_id": provider_id, "status": "sent", "at": now, "parts": parts}
+        {"id": new_id("EV"), "message_id": provider_id, "status": "sent", "at": now, "parts": parts, **ref}
     ]
     if parts > 1:
         events += [
-            {"id": new_id("EV"), "message_id": provider_id, "status": "delivered", "at": now, "part": i, "parts": parts}
+            {
+                "id": new_id("EV"),
+                "message_id": provider_id,
+                "status": "delivered",
+                "at": now,
+                "part": i,
+                "parts": parts,
+                **ref,
+            }
             for i in range(1, parts + 1)
         ]
     else:
-        events.append({"id": new_id("EV"), "message_id": provider_id, "status": "delivered", "at": now})
+        events.append({"id": new_id("EV"), "message_id": provider_id, "status": "delivered", "at": now, **ref})
     return events
 
 
@@ -151,7 +161,7 @@ class SandboxConnector:
         url = callback_url(channel)
         if url:
             delay = float(os.environ.get("SANDBOX_RECEIPT_DELAY_S", "0.5"))
-            _deliver_later(url, receipt_events(provider_id, max(1, message.segments)), key, delay)
+            _deliver_later(url, receipt_events(provider_id, max(1, message.segments), message.id), key, delay)
         else:
             log.warning("sandbox: no callback URL for channel %s; no receipts will follow", channel.id)
         return SendResult(provider_id=provider_id, parts=message.segments)
@@ -191,6 +201,7 @@ class SandboxConnector:
                 error_code=e.get("error_code"),
                 error_message=e.get("error_message"),
                 raw_id=e["id"],
+                message_id=e.get("client_ref") or None,
             )
             for e in events
         ]

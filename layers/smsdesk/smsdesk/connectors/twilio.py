@@ -60,6 +60,17 @@ def compute_signature(url: str, params: dict[str, list[str]], key: str, algorith
     return base64.b64encode(digest).decode()
 
 
+#: Query parameter of the status-callback URL that carries smsdesk's message id (Twilio signs the URL).
+MESSAGE_ID_PARAM = "smsdesk_message_id"
+
+
+def status_callback_url(base: str, message_id: str) -> str:
+    """The channel's status webhook URL naming the message, so its receipts need no id lookup."""
+    parts = urlsplit(base)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), (MESSAGE_ID_PARAM, message_id)])
+    return urlunsplit(parts._replace(query=query))
+
+
 def _url_variants(url: str) -> list[str]:
     """The URL with and without its default port: Twilio signs either form, depending on the product."""
     parts = urlsplit(url)
@@ -116,7 +127,7 @@ class TwilioConnector:
         service = channel.provider_settings.get("messaging_service_sid")
         params.append(("MessagingServiceSid", service) if service else ("From", channel.sender))
         if channel.webhook_urls.get("status"):
-            params.append(("StatusCallback", channel.webhook_urls["status"]))
+            params.append(("StatusCallback", status_callback_url(channel.webhook_urls["status"], message.id)))
         params.append(("ValidityPeriod", str(min(MAX_VALIDITY_S, remaining_validity_s(channel, message)))))
         auth = base64.b64encode(f"{account_sid}:{token}".encode()).decode()
         req = urllib.request.Request(
@@ -193,6 +204,7 @@ class TwilioConnector:
                 error_code=f"twilio_{error_code}" if error_code else None,
                 error_message=_first(request, "ErrorMessage"),
                 raw_id=receipt_id("twilio", sid, status, error_code),
+                message_id=(parse_qs(urlsplit(request.url).query).get(MESSAGE_ID_PARAM) or [None])[0],
             )
         ]
 

@@ -10,22 +10,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from smsdesk import aws, config
 from smsdesk.data import table
 from smsdesk.data.credits import TransactItem
-from smsdesk.models import Message, Receipt, dump, iso
+from smsdesk.models import Message, Receipt, StatusChange, dump, iso
 
 _KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
-_EXTRA = ("version", "receipt_ids", "part_status")
+_EXTRA = ("version", "receipt_ids", "part_status", "send_attempt", "send_lease")
+#: ``send_lease`` of an attempt that finished without sending (a transient error): never expires, so a
+#: duplicate delivery of that attempt's job cannot claim it again; a later attempt still can.
+LEASE_DONE = 9_999_999_999
 #: An early receipt whose message never gets a provider id is dropped by TTL after a week.
 EARLY_RECEIPT_TTL_S = 7 * 86_400
 
 
-def _item(message: Message, *, version: int, receipt_ids: list[str], part_status: dict[str, str]) -> dict[str, Any]:
+def _item(
+    message: Message,
+    *,
+    version: int,
+    receipt_ids: list[str],
+    part_status: dict[str, str],
+    claim: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     sort = f"{iso(message.created_at)}#{message.id}"
     item: dict[str, Any] = {
         "PK": f"MSG#{message.id}",
@@ -38,6 +52,7 @@ def _item(message: Message, *, version: int, receipt_ids: list[str], part_status
         "version": version,
         "receipt_ids": receipt_ids or None,
         "part_status": part_status or None,
+        **(claim or {}),
     }
     if message.conversation_id:
         item["GSI3PK"], item["GSI3SK"] = f"CONV#{message.conversation_id}", sort
@@ -50,6 +65,7 @@ def split(item: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
         "version": int(item.get("version", 0)),
         "receipt_ids": list(item.get("receipt_ids") or []),
         "part_status": dict(item.get("part_status") or {}),
+        "claim": {k: int(item[k]) for k in ("send_attempt", "send_lease") if item.get(k) is not None},
     }
     data = {k: v for k, v in item.items() if k not in _KEYS and k not in _EXTRA}
     return Message.model_validate(data), extra
@@ -71,11 +87,18 @@ def put_new(message: Message) -> TransactItem:
 
 
 def replace(
-    message: Message, *, version: int, receipt_ids: list[str], part_status: dict[str, str], refund: bool = False
+    message: Message,
+    *,
+    version: int,
+    receipt_ids: list[str],
+    part_status: dict[str, str],
+    refund: bool = False,
+    claim: dict[str, Any] | None = None,
 ) -> TransactItem:
     """Overwrite the message if nobody wrote it since ``version`` was read (optimistic lock).
 
     ``refund``: also require ``refunded = false`` as stored, so a refund can be written only once.
+    ``claim``: the sender's claim fields as read (``send_attempt``, ``send_lease``), kept as they are.
     """
     cond = "#v = :v"
     values = {":v": {"N": str(version)}}
@@ -86,7 +109,7 @@ def replace(
         "Put": {
             "TableName": config.table_name(),
             "Item": table.serialize(
-                _item(message, version=version + 1, receipt_ids=receipt_ids, part_status=part_status)
+                _item(message, version=version + 1, receipt_ids=receipt_ids, part_status=part_status, claim=claim)
             ),
             "ConditionExpression": cond,
             "ExpressionAttributeNames": {"#v": "version"},
@@ -192,3 +215,137 @@ def page(
 
 
 raw_key = table.raw_key
+
+
+# -- single conditional writes (the send path: no read-then-write) -----------------------------------------
+
+
+class ConditionFailed(Exception):
+    """A conditional update did not apply; ``item`` is the message as it was (None: no such message)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+def _update(
+    message_id: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One conditional UpdateItem of the message (``version`` is bumped, so optimistic writers see it).
+    Returns the item as written; raises :class:`ConditionFailed` with the item as it was (DynamoDB returns
+    it with the failure, so finding out why costs no extra read)."""
+    try:
+        resp = aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(f"MSG#{message_id}", "META"),
+            UpdateExpression=f"{update}, version = version + :one_",
+            ConditionExpression=f"attribute_exists(PK) AND ({condition})",
+            ExpressionAttributeNames={"#s": "status", **(names or {})},
+            ExpressionAttributeValues=table.serialize({**values, ":one_": 1}),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        old = exc.response.get("Item")
+        raise ConditionFailed(table.deserialize(old) if old else None) from exc
+    return table.deserialize(resp["Attributes"])
+
+
+def _change(status: str, at: dt.datetime, detail: str | None) -> list[dict[str, Any]]:
+    return [dump(StatusChange(status=status, at=at, detail=detail))]  # type: ignore[arg-type]
+
+
+def claim(message_id: str, *, attempt: int, now: dt.datetime, lease_s: int, from_queued: bool) -> dict[str, Any]:
+    """Claim send attempt ``attempt`` for ``lease_s`` seconds, in one conditional write.
+
+    ``from_queued``: the message is ``queued`` (→ ``sending``, history appended). Otherwise it is already
+    ``sending`` (an earlier attempt failed transiently) and the claim is taken if it belongs to an earlier
+    attempt, or to this attempt but its lease expired (the invocation that took it died).
+    """
+    values: dict[str, Any] = {":n": attempt, ":lease": int(now.timestamp()) + lease_s}
+    if from_queued:
+        values |= {":queued": "queued", ":sending": "sending", ":h": _change("sending", now, None)}
+        return _update(
+            message_id,
+            "SET #s = :sending, history = list_append(history, :h), send_attempt = :n, send_lease = :lease",
+            "#s = :queued",
+            values,
+        )
+    values |= {":sending": "sending", ":now": int(now.timestamp())}
+    return _update(
+        message_id,
+        "SET send_attempt = :n, send_lease = :lease",
+        "#s = :sending AND (attribute_not_exists(send_attempt) OR send_attempt < :n"
+        " OR (send_attempt = :n AND send_lease < :now))",
+        values,
+    )
+
+
+def release(message_id: str, *, attempt: int) -> None:
+    """Attempt ``attempt`` ended without sending (transient error): its claim never expires, so a duplicate
+    of its job cannot send; the next attempt can claim. A lost race is fine (nothing to release)."""
+    with contextlib.suppress(ConditionFailed):
+        _update(
+            message_id,
+            "SET send_lease = :done",
+            "#s = :sending AND send_attempt = :n",
+            {":sending": "sending", ":n": attempt, ":done": LEASE_DONE},
+        )
+
+
+def mark_sent(
+    message_id: str, *, attempt: int, provider_id: str, parts: int | None, now: dt.datetime
+) -> dict[str, Any]:
+    """``sending`` → ``sent`` with the provider's id, for the attempt that holds the claim (one write)."""
+    values: dict[str, Any] = {
+        ":sending": "sending",
+        ":sent": "sent",
+        ":n": attempt,
+        ":pid": provider_id,
+        ":done": LEASE_DONE,
+        ":h": _change("sent", now, None),
+    }
+    update = "SET #s = :sent, history = list_append(history, :h), provider_id = :pid, send_lease = :done"
+    if parts:
+        update += ", parts_total = :parts"
+        values[":parts"] = parts
+    return _update(message_id, update, "#s = :sending AND send_attempt = :n", values)
+
+
+def apply_whole_receipt(message_id: str, receipt: Receipt, *, lower: list[str], max_seen: int) -> dict[str, Any]:
+    """A receipt about the whole (single-part) message, as one conditional write: applied if the message
+    is in one of the ``lower`` statuses, has not seen this receipt, has no per-part state and no other
+    provider id. (Anything else raises :class:`ConditionFailed` and is decided by the rules.)"""
+    values: dict[str, Any] = {
+        ":target": receipt.status,
+        ":rid": receipt.raw_id,
+        ":ridl": [receipt.raw_id],
+        ":empty": [],
+        ":pid": receipt.provider_id,
+        ":max": max_seen - 1,
+        ":one": 1,
+        ":h": _change(receipt.status, receipt.at, receipt.error_code),
+        **{f":l{i}": s for i, s in enumerate(lower)},
+    }
+    update = (
+        "SET #s = :target, history = list_append(history, :h), provider_id = :pid,"
+        " receipt_ids = list_append(if_not_exists(receipt_ids, :empty), :ridl)"
+    )
+    if receipt.status == "delivered":
+        update += ", parts_delivered = :one"
+    if receipt.parts == 1:
+        update += ", parts_total = :one"
+    if receipt.status in ("failed", "undelivered") and (receipt.error_code or receipt.error_message):
+        code = receipt.error_code or receipt.status
+        values[":err"] = {"code": code, "message": receipt.error_message or code}
+        update += ", #e = :err"
+    condition = (
+        f"#s IN ({', '.join(f':l{i}' for i in range(len(lower)))})"
+        " AND NOT contains(receipt_ids, :rid) AND attribute_not_exists(part_status)"
+        " AND (attribute_not_exists(provider_id) OR provider_id = :pid)"
+        " AND (attribute_not_exists(receipt_ids) OR size(receipt_ids) < :max)"
+        " AND (attribute_not_exists(parts_total) OR parts_total <= :one)"
+    )
+    return _update(message_id, update, condition, values, {"#e": "error"} if ":err" in values else None)

@@ -3,7 +3,10 @@ or inbound queue, answer 200 (Twilio inbound: empty TwiML).
 
 Nothing is applied here: the provider gets its 2xx as soon as the raw request is durable on SQS, and
 the receipts / inbound function does the work (and can be retried) without the provider waiting or
-re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace.
+re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace. A status
+callback that can change nothing is answered 200 without a queue message: statuses before ``sent``
+(Twilio's queued/sending), and ``sent`` for a message it names (the sender records ``sent`` itself,
+with the provider's id, as soon as the provider accepts; see ``receipts_worth_queueing``).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def verified_request(provider: str, channel_id: str) -> WebhookRequest:
     checks out: 404 for an unknown provider or channel, 403 ``invalid_signature`` otherwise."""
     if not is_known(provider):
         raise NotFound(f"no provider {provider}", field="provider")
-    channel = channels.get_channel(channel_id)
+    channel = channels.get_channel_cached(channel_id)  # a few seconds per container: one read per burst
     if channel.provider != provider:
         raise NotFound(f"channel {channel_id} does not use {provider}", field="channel_id")
     request = webhook_request(raw_event())
@@ -88,9 +91,22 @@ def verified_request(provider: str, channel_id: str) -> WebhookRequest:
     return request
 
 
+def receipts_worth_queueing(provider: str, request: WebhookRequest) -> bool:
+    """False when the (verified) callback holds no receipt that can change a message: none at all, or
+    only ``sent`` receipts that name their message. Anything the connector cannot parse is queued (the
+    receipts function retries and dead-letters it: never dropped silently)."""
+    try:
+        receipts = get_connector(provider).parse_receipts(request)
+    except Exception:
+        return True
+    return any(r.status != "sent" or not r.message_id for r in receipts)
+
+
 @router.post("/webhooks/<provider>/<channel_id>/status")
 def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
     request = verified_request(provider, channel_id)
+    if not receipts_worth_queueing(provider, request):
+        return {"received": True}
     envelope = ReceiptEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
     aws.sqs().send_message(
         QueueUrl=config.queue_url(manifest.RECEIPTS_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
