@@ -500,8 +500,18 @@ def stage_usage(m: Measured, functions: tuple[str, ...], batch: int) -> cm.Usage
     return u
 
 
+def _others(m: Measured) -> list[tuple[str, cm.Usage]]:
+    """Functions outside :data:`STAGES` that ran for the sends (e.g. a change-stream outbox): their
+    own stage, so whatever the code does is priced. Invoked per event, not regrouped into batches."""
+    known = {fn for _, fns in STAGES for fn in fns}
+    others = tuple(sorted(({c.function for c in m.calls} | set(m.invocations)) - known))
+    if not others:
+        return []
+    return [(f"other functions ({', '.join(others)})", stage_usage(m, others, 1))]
+
+
 def single_send(m: Measured, batch: int) -> list[tuple[str, cm.Usage]]:
-    return [(name, stage_usage(m, fns, batch)) for name, fns in STAGES]
+    return [(name, stage_usage(m, fns, batch)) for name, fns in STAGES] + _others(m)
 
 
 def campaign_recipient(m: Measured, chunk: int = CAMPAIGN_CHUNK, batch: int = FULL_BATCH) -> list[tuple[str, cm.Usage]]:
@@ -539,7 +549,7 @@ def campaign_recipient(m: Measured, chunk: int = CAMPAIGN_CHUNK, batch: int = FU
     u.sqs_requests += 3 / chunk
     stages = [("accept (bulk job → fanout), modelled", u)]
     stages += [(name, stage_usage(m, fns, batch)) for name, fns in STAGES[1:]]
-    return stages
+    return stages + _others(m)
 
 
 def total(stages: list[tuple[str, cm.Usage]]) -> cm.Usage:

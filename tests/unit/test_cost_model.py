@@ -155,3 +155,18 @@ def test_batched_consumers_are_regrouped_into_batches_of_the_modelled_size() -> 
     assert (one.lambda_requests, one.sqs_requests) == (1.0, 2.0)  # receive + delete per batch of one
     assert ten.lambda_requests == pytest.approx(0.1) and ten.sqs_requests == pytest.approx(0.2)
     assert one.lambda_gb_s == pytest.approx(ten.lambda_gb_s) == pytest.approx(0.05)  # per-record time kept
+
+
+def test_functions_outside_the_known_stages_are_priced_too() -> None:
+    from bench import bench_cost
+
+    m = bench_cost.Measured(
+        messages=2,
+        calls=[bench_cost.Call("outbox", "events:PutEvents", events=2)],
+        invocations={"outbox": (2, 2, 200.0)},
+        cpu_ms={},
+        http={},
+        memory_mb={"outbox": 256},
+    )
+    (_name, usage), *_ = [s for s in bench_cost.single_send(m, 1) if "outbox" in s[0]]
+    assert (usage.events, usage.lambda_requests, usage.calls) == (1, 1, 0.5)  # one PutEvents of 2 entries, 2 sends
