@@ -4,6 +4,7 @@ Sections
 1. Cold start: import time of each handler module from the built layer (bench/bench_cold_start.py),
    next to bare `import boto3` in the same run.
 2. AWS API calls per operation, counted (not timed) against in-process moto.
+   Cost per delivered message (bench/bench_cost.py): calls, DynamoDB units and $ per million.
 3. The text engine's throughput (bench/bench_text.py), side by side with smsutil.
 """
 
@@ -99,6 +100,10 @@ def main() -> int:
         detail = ", ".join(f"{k} ×{v}" for k, v in sorted(by_api.items()))
         out(f"| {op} | {total} | {detail} |")
     out()
+    import bench_cost
+
+    for line in bench_cost.run():
+        out(line)
     out("## Timer lateness on the local stack (action run − due)\n")
     out("| timer path | timers | median ms | max ms |\n|---|---:|---:|---:|")
     for path, count, median, worst in bench_aws_calls.TIMER_LATENESS:
