@@ -55,10 +55,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-synth: install ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials); CONTEXT="-c stage=prod ..."
+synth: install web ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials); CONTEXT="-c stage=prod ..."
 	$(PY) -m infra.app $(CONTEXT)
 
-deploy: install ## synth with $(CONTEXT), then deploy that stack with your AWS credentials (needs Node.js)
+deploy: install web ## synth with $(CONTEXT), then deploy that stack with your AWS credentials (needs Node.js)
 	$(PY) -m infra.app $(CONTEXT)
 	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
 
