@@ -9,7 +9,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # pytest workers: 2 cores on CI; override with `make test PYTEST_WORKERS=0`.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast lint format synth deploy bench lock clean
+.PHONY: install run test test-fast lint format synth deploy bench lock clean web browser
+# The web app (web/): npm ci when the lockfile changes, vite build when a source changes (stamps).
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+WEB_DEPS := web/node_modules/.installed
+WEB_BUILD := web/dist/index.html
+CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +24,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install runtime + dev dependencies
 
-run: install ## the local stack (moto + the same handlers) on 127.0.0.1:$${PORT:-8787}, until Ctrl-C
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WEB_DEPS)
+
+$(WEB_BUILD): $(WEB_DEPS) $(WEB_SRC)
+	cd web && npm run --silent build
+	@touch $(WEB_BUILD)
+
+web: $(WEB_BUILD) ## build the web app into web/dist (only when its sources changed)
+
+browser: ## Debian's Chromium for the browser tests (tests/browser), when missing and apt-get can install it
+	@test -x $(CHROMIUM) || ! command -v apt-get >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install web ## the local stack (moto + the same handlers) on 127.0.0.1:$${PORT:-8787}, until Ctrl-C
 	$(VENV)/bin/smsdesk local
 
-test: install lint ## the whole test suite (what .ci/run calls)
+test: install lint web browser ## the whole test suite (what .ci/run calls; browser tests need Chromium)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-fast: install ## unit tests only
@@ -36,10 +55,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-synth: install ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials); CONTEXT="-c stage=prod ..."
+synth: install web ## CloudFormation template into cdk.out/ (no Docker, no AWS credentials); CONTEXT="-c stage=prod ..."
 	$(PY) -m infra.app $(CONTEXT)
 
-deploy: install ## synth with $(CONTEXT), then deploy that stack with your AWS credentials (needs Node.js)
+deploy: install web ## synth with $(CONTEXT), then deploy that stack with your AWS credentials (needs Node.js)
 	$(PY) -m infra.app $(CONTEXT)
 	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
 
@@ -50,4 +69,4 @@ lock: install ## re-resolve pyproject.toml's runtime dependencies into layers/la
 	$(PY) -m infra.layer_build lock
 
 clean:
-	rm -rf cdk.out build .pytest_cache .ruff_cache .hypothesis
+	rm -rf cdk.out build .pytest_cache .ruff_cache .hypothesis web/dist

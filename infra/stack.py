@@ -60,6 +60,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.layer import REPO_ROOT, SharedLayer
+from infra.web import WebApp
 from smsdesk import manifest as m
 
 #: Newest Python runtime aws-cdk-lib 2.275 offers (cdk-nag L1 checks "latest").
@@ -183,6 +184,15 @@ class SmsdeskStack(Stack):
         self._user_pool()
         self.secrets_prefix = f"smsdesk/{stage}/{m.PROVIDER_SECRETS.name}/"
         self._http_api()
+        self.web = WebApp(
+            self,
+            "Web",
+            prefix=self.prefix,
+            stage=stage,
+            api=self.api,
+            user_pool=self.user_pool,
+            user_pool_client=self.user_pool_client,
+        )
 
         layer = SharedLayer(self, "SharedLayer", runtime=RUNTIME, architecture=ARCHITECTURE).layer
         for spec in m.FUNCTIONS:
@@ -522,7 +532,8 @@ class SmsdeskStack(Stack):
             "AppClient",
             user_pool_client_name=f"{self.prefix}-app",
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+            # user_password: the web app signs in with InitiateAuth USER_PASSWORD_AUTH over TLS (web/src/auth.ts).
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True, admin_user_password=True),
             disable_o_auth=True,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,

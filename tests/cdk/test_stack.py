@@ -516,6 +516,7 @@ def test_user_pool(synth: Synth) -> None:
     assert client["GenerateSecret"] is False
     assert set(client["ExplicitAuthFlows"]) == {
         "ALLOW_USER_SRP_AUTH",
+        "ALLOW_USER_PASSWORD_AUTH",  # the web app's sign-in
         "ALLOW_ADMIN_USER_PASSWORD_AUTH",
         "ALLOW_REFRESH_TOKEN_AUTH",
     }

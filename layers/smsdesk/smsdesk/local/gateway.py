@@ -6,6 +6,7 @@ Route selection follows API Gateway HTTP APIs: the most specific path wins (exac
 ``{"message":"Unauthorized"}``; handler exception: 500 ``{"message":"Internal Server Error"}``.
 
 Local-only route (not in AWS, no auth): ``GET /local/invocations[?since=N&function=NAME&kind=K]``.
+Unrouted ``GET``s outside the API's paths go to the web app (``local/web.py``), as CloudFront does in AWS.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from smsdesk.local.auth import AuthError, JwtAuthorizer, render_claim
 from smsdesk.local.functions import FunctionRegistry
 from smsdesk.local.invocations import InvocationLog
 from smsdesk.local.moto_server import ACCOUNT_ID
+from smsdesk.local.web import StaticSite
 
 log = logging.getLogger("smsdesk_local")
 
@@ -210,8 +212,10 @@ class Gateway:
         functions: FunctionRegistry,
         authorizer: Callable[[], JwtAuthorizer],
         log_: InvocationLog,
+        site: StaticSite | None = None,
     ) -> None:
         self.routes = manifest_routes()
+        self.site = site
         self.functions = functions
         self._authorizer = authorizer
         self.log = log_
@@ -274,7 +278,8 @@ class Gateway:
             return self._invocations(raw_query)
         found = match_route(self.routes, method, unquote(raw_path))
         if found is None:
-            return _message(404, "Not Found")
+            page = self.site.respond(method, raw_path, req.headers.get("accept", "")) if self.site else None
+            return page or _message(404, "Not Found")
         route, params = found
         claims = None
         if route.route.authorized:

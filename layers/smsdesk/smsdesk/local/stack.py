@@ -214,6 +214,7 @@ class LocalStack:
         from smsdesk.local.pollers import BusRulePoller, QueuePoller
         from smsdesk.local.scheduler_driver import SchedulerDriver
         from smsdesk.local.sms_voice import LocalSmsVoice
+        from smsdesk.local.web import StaticSite, app_config
 
         self._stop.clear()
         if self.state_dir:
@@ -268,6 +269,17 @@ class LocalStack:
                 functions=self.functions,
                 authorizer=lambda: authorizer,
                 log_=self.invocations,
+                site=StaticSite(
+                    self.repo_root / "web" / "dist",
+                    # The app signs in against moto's Cognito directly (moto answers CORS), as against AWS's.
+                    app_config(
+                        region=self.region,
+                        user_pool_id=r.user_pool_id,
+                        client_id=r.user_pool_client_id,
+                        cognito_endpoint=endpoint,
+                        stage="local",
+                    ),
+                ),
             )
             # The sandbox provider posts its delivery receipts to this gateway's webhook routes.
             self._set_env({"SANDBOX_CALLBACK_BASE": self.base_url})

@@ -1,0 +1,44 @@
+"""Helpers of the browser tests: sign in, screenshots for docs/, axe-core."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from smsdesk.local.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[2]
+AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def sign_in(page: Any, stack: LocalStack, path: str = "/") -> None:
+    page.goto(path)
+    page.get_by_label("E-mail").fill("admin@smsdesk.local")
+    page.get_by_label("Password").fill(stack.tokens.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """docs/screenshots/<name>.png when it is missing (or SMSDESK_UPDATE_SCREENSHOTS=1), else tmp_path:
+    the committed pictures change only when someone asks."""
+    target = SCREENSHOTS / f"{name}.png"
+    if target.exists() and os.environ.get("SMSDESK_UPDATE_SCREENSHOTS") != "1":
+        target = tmp_path / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target))
+    return target
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"""
+    )
+    return list(result)

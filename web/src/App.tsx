@@ -1,0 +1,186 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, get, post, type Me, type Notification, type Page } from "./api";
+import { currentSession, onSessionChange, resume, signOut, type Session } from "./auth";
+import { dateTime, lang, LANGUAGES, setLanguage, t, type Key, type Lang } from "./i18n";
+import { navigate, onLinkClick, path } from "./router";
+import { usePolling, useSignal } from "./state";
+import { SignIn } from "./pages/SignIn";
+import { Inbox } from "./pages/Inbox";
+import { SendSms } from "./pages/Send";
+import { Sent } from "./pages/Sent";
+import { ChannelDetail, Channels } from "./pages/Channels";
+import { Users } from "./pages/Users";
+import { Credits } from "./pages/Credits";
+
+export function App() {
+  useSignal(lang); // re-render everything on a language switch
+  const [session, setSession] = useState<Session | null>(currentSession());
+  const [starting, setStarting] = useState(true);
+  useEffect(() => {
+    const off = onSessionChange(setSession);
+    void resume().finally(() => setStarting(false));
+    return off;
+  }, []);
+  if (starting) return <p class="center muted">{t("common.loading")}</p>;
+  if (!session) return <SignIn />;
+  return <Shell />;
+}
+
+function Shell() {
+  const p = useSignal(path);
+  const [me, setMe] = useState<Me | null>(null);
+  useEffect(() => {
+    void get<Me>("/v1/me").then(setMe);
+  }, []);
+  const admin = me?.role === "admin" || me?.role === "owner";
+  const route = p.split("?")[0] ?? "/";
+  let page;
+  if (route === "/send") page = <SendSms />;
+  else if (route === "/sent") page = <Sent />;
+  else if (route === "/admin/channels") page = <Channels />;
+  else if (route.startsWith("/admin/channels/")) page = <ChannelDetail id={decodeURIComponent(route.slice(16))} />;
+  else if (route === "/admin/users") page = <Users me={me} />;
+  else if (route === "/admin/credits") page = <Credits />;
+  else page = <Inbox me={me} />;
+  const nav: [string, Key][] = [
+    ["/", "nav.inbox"],
+    ["/send", "nav.send"],
+    ["/sent", "nav.sent"],
+  ];
+  const adminNav: [string, Key][] = [
+    ["/admin/channels", "nav.channels"],
+    ["/admin/users", "nav.users"],
+    ["/admin/credits", "nav.credits"],
+  ];
+  const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
+  return (
+    <div class="shell" onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
+      <a class="skip" href="#main">
+        {t("nav.skip")}
+      </a>
+      <header class="top">
+        <span class="brand">smsdesk</span>
+        <nav aria-label={t("nav.main")}>
+          {nav.map(([href, key]) => (
+            <a key={href} href={href} aria-current={current(href) ? "page" : undefined}>
+              {t(key)}
+            </a>
+          ))}
+          {admin
+            ? adminNav.map(([href, key]) => (
+                <a key={href} href={href} aria-current={current(href) ? "page" : undefined}>
+                  {t(key)}
+                </a>
+              ))
+            : null}
+        </nav>
+        <div class="top-right">
+          {me ? <Availability me={me} onChange={setMe} /> : null}
+          <Bell />
+          <label class="sr-only" for="lang">
+            {t("nav.language")}
+          </label>
+          <select id="lang" value={lang.get()} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Lang)}>
+            {Object.entries(LANGUAGES).map(([k, v]) => (
+              <option key={k} value={k}>
+                {v}
+              </option>
+            ))}
+          </select>
+          <span class="muted who" title={me?.email ?? ""}>
+            {me?.name ?? me?.email ?? ""}
+          </span>
+          <button type="button" onClick={() => void signOut()}>
+            {t("nav.signout")}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {page}
+      </main>
+    </div>
+  );
+}
+
+function Availability({ me, onChange }: { me: Me; onChange: (m: Me) => void }) {
+  const [busy, setBusy] = useState(false);
+  const toggle = async () => {
+    setBusy(true);
+    try {
+      await api("PUT", "/v1/me/availability", { available: !me.available });
+      onChange({ ...me, available: !me.available });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <button
+      type="button"
+      role="switch"
+      aria-checked={me.available}
+      class={`availability ${me.available ? "on" : "off"}`}
+      disabled={busy}
+      onClick={() => void toggle()}
+    >
+      <span class="dot" aria-hidden="true" />
+      {me.available ? t("me.available") : t("me.away")}
+    </button>
+  );
+}
+
+function Bell() {
+  const [items, setItems] = useState<Notification[]>([]);
+  const [open, setOpen] = useState(false);
+  usePolling(
+    async () => {
+      const page = await get<Page<Notification>>("/v1/notifications?limit=20");
+      setItems(page.items);
+    },
+    4000,
+    [],
+  );
+  const unread = items.filter((n) => !n.read_at).length;
+  const read = async (n: Notification) => {
+    if (!n.read_at) {
+      await post(`/v1/notifications/${encodeURIComponent(n.id)}/read`).catch(() => undefined);
+      setItems((xs) => xs.map((x) => (x.id === n.id ? { ...x, read_at: new Date().toISOString() } : x)));
+    }
+    setOpen(false);
+    navigate(`/?c=${encodeURIComponent(n.conversation_id)}`);
+  };
+  return (
+    <div class="bell">
+      <button
+        type="button"
+        aria-expanded={open}
+        aria-controls="bell-feed"
+        aria-label={t("bell.label", { n: unread })}
+        onClick={() => setOpen(!open)}
+      >
+        <svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2">
+          <path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9M13.7 21a2 2 0 0 1-3.4 0" />
+        </svg>
+        {unread ? (
+          <span class="count" data-testid="bell-count">
+            {unread}
+          </span>
+        ) : null}
+      </button>
+      {open ? (
+        <div id="bell-feed" class="feed" role="region" aria-label={t("bell.title")}>
+          {items.length === 0 ? <p class="muted">{t("bell.empty")}</p> : null}
+          <ul>
+            {items.map((n) => (
+              <li key={n.id} class={n.read_at ? "read" : "unread"}>
+                <button type="button" class="link" onClick={() => void read(n)}>
+                  {t(`bell.${n.kind}` as Key)}
+                  <span class="muted"> · {dateTime(n.created_at)}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+    </div>
+  );
+}

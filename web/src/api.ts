@@ -1,0 +1,187 @@
+/** The HTTP API, same origin as the app. Every error body is {"error": {code, message, field}}. */
+import { currentSession, refresh } from "./auth";
+import { config } from "./config";
+
+export type Role = "owner" | "admin" | "agent";
+export type View = "unassigned" | "mine" | "others" | "closed";
+export type MessageStatus = "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed" | "received";
+
+export interface Me {
+  user_id: string;
+  role: Role;
+  email: string | null;
+  name: string | null;
+  available: boolean;
+  capacity: number;
+}
+export interface QueueSettings {
+  strategy: "manual" | "round_robin" | "least_busy" | "longest_idle";
+  service_level_s: number;
+  max_in_queue: number;
+  max_transfer_s: number;
+  max_queue_time_s: number;
+  reopen_window_h: number;
+}
+export interface Channel {
+  id: string;
+  name: string;
+  type: "one_way" | "two_way";
+  sender: string;
+  provider: "sandbox" | "aws_sms" | "twilio";
+  provider_settings: Record<string, string>;
+  enabled: boolean;
+  default_region: string | null;
+  max_segments: number;
+  business_hours: { enabled: boolean; timezone: string; out_of_hours_message: string | null };
+  queue: QueueSettings;
+  has_secret: boolean;
+  webhook_urls: Record<string, string>;
+  created_at: string;
+}
+export interface StatusChange {
+  status: MessageStatus;
+  at: string;
+  detail: string | null;
+}
+export interface Message {
+  id: string;
+  direction: "inbound" | "outbound";
+  channel_id: string;
+  to: string;
+  sender: string;
+  text: string;
+  encoding: "GSM-7" | "UCS-2";
+  segments: number;
+  credits: number;
+  status: MessageStatus;
+  history: StatusChange[];
+  created_by: string | null;
+  created_at: string;
+  error: { code: string; message: string } | null;
+  refunded: boolean;
+  conversation_id: string | null;
+}
+export interface Conversation {
+  id: string;
+  channel_id: string;
+  number: string;
+  status: "open" | "closed";
+  assignee_id: string | null;
+  created_at: string;
+  last_activity_at: string;
+  last_message_preview: string | null;
+  closed_at: string | null;
+}
+export interface ConversationDetail extends Conversation {
+  messages: Message[];
+  contact: { name: string | null; number: string } | null;
+}
+export interface Preview {
+  text: string;
+  encoding: "GSM-7" | "UCS-2";
+  segments: number;
+  characters: number;
+  units: number;
+  units_left: number;
+  per_segment: number;
+  non_gsm_characters: string[];
+  to: string | null;
+  country: string | null;
+  multiplier: number;
+  credits: number;
+  max_segments: number;
+  within_limit: boolean;
+}
+export interface User {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  available: boolean;
+  capacity: number;
+  open_count: number;
+}
+export interface Notification {
+  id: string;
+  kind: "new_message_mine" | "new_message_others" | "new_message_unassigned" | "assigned_to_me";
+  conversation_id: string;
+  channel_id: string;
+  by: string | null;
+  created_at: string;
+  read_at: string | null;
+}
+export interface LedgerEntry {
+  id: string;
+  kind: "top_up" | "charge" | "refund";
+  amount: number;
+  at: string;
+  message_id: string | null;
+  reference: string | null;
+  reason: string | null;
+}
+export interface Page<T> {
+  items: T[];
+  cursor?: string | null;
+  next_cursor?: string | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public readonly status: number,
+    public readonly code: string,
+    message: string,
+    /** The input the API named, without the "body." prefix (e.g. "to", "queue.max_in_queue"). */
+    public readonly field: string | null,
+    public readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+async function send(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token) headers["authorization"] = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(config().apiBase + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res = await send(method, path, body, currentSession()?.idToken);
+  if (res.status === 401 && currentSession()) {
+    // The token may have expired while the tab slept: refresh once and retry.
+    const s = await refresh().catch(() => null);
+    if (s) res = await send(method, path, body, s.idToken);
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = (data as { error?: Record<string, unknown>; message?: string } | null)?.error;
+    const { code, message, field, ...details } = err ?? {};
+    throw new ApiError(
+      res.status,
+      String(code ?? `http_${res.status}`),
+      String(message ?? (data as { message?: string } | null)?.message ?? res.statusText),
+      typeof field === "string" ? field.replace(/^body\./, "") : null,
+      details,
+    );
+  }
+  return data as T;
+}
+
+export const get = <T>(path: string) => api<T>("GET", path);
+export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
+export const qs = (params: Record<string, string | number | null | undefined>): string => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== "") p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : "";
+};

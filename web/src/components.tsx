@@ -1,0 +1,157 @@
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { ApiError, post, type MessageStatus, type Preview } from "./api";
+import { plural, t, type Key } from "./i18n";
+
+/** Errors keyed by the field the API named; "" holds an error that names no field. */
+export type FieldErrors = Record<string, string>;
+
+export function errorsOf(e: unknown): FieldErrors {
+  if (e instanceof ApiError) {
+    let msg = e.message;
+    if (e.status === 402 && typeof e.details["balance"] === "number" && typeof e.details["cost"] === "number") {
+      msg = t("error.credits", { balance: e.details["balance"] as number, cost: e.details["cost"] as number });
+    }
+    return { [e.field ?? ""]: msg };
+  }
+  return { "": e instanceof Error ? e.message : String(e) };
+}
+
+/** Errors for fields this form has no input for show at the top. */
+export function FormError({ errors, known }: { errors: FieldErrors; known: string[] }) {
+  const rest = Object.entries(errors).filter(([k]) => !known.includes(k));
+  if (!rest.length) return null;
+  return (
+    <div class="error-banner" role="alert">
+      {rest.map(([k, v]) => (
+        <p key={k}>{k ? `${k}: ${v}` : v}</p>
+      ))}
+    </div>
+  );
+}
+
+interface FieldProps {
+  label: string;
+  name: string;
+  errors?: FieldErrors;
+  hint?: ComponentChildren;
+  children: (props: { id: string; "aria-invalid": boolean; "aria-describedby"?: string; name: string }) => JSX.Element;
+}
+
+/** A label, the input and, under it, the API's error for this field. */
+export function Field({ label, name, errors, hint, children }: FieldProps) {
+  const id = useId();
+  const err = errors?.[name];
+  const describedBy = [hint ? `${id}-hint` : "", err ? `${id}-err` : ""].filter(Boolean).join(" ");
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {children({ id, name, "aria-invalid": !!err, ...(describedBy ? { "aria-describedby": describedBy } : {}) })}
+      {hint ? (
+        <div class="hint" id={`${id}-hint`}>
+          {hint}
+        </div>
+      ) : null}
+      {err ? (
+        <div class="field-error" id={`${id}-err`} role="alert" data-field={name}>
+          {err}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export function StatusBadge({ status }: { status: MessageStatus }) {
+  return <span class={`badge status-${status}`}>{t(`status.${status}` as Key)}</span>;
+}
+
+/** The live counter: POST /v1/messages/preview (debounced) counts as the server will charge, and
+ * normalises the recipient to E.164 (with a placeholder text while the message is still empty). */
+export function usePreview(
+  text: string,
+  channelId: string | null,
+  to?: string,
+): { preview: Preview | null; number: string | null; error: string | null } {
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const seq = useRef(0);
+  const hasText = !!text.trim();
+  const hasTo = !!to?.trim();
+  useEffect(() => {
+    const mine = ++seq.current;
+    if (!hasText && !hasTo) {
+      setPreview(null);
+      setError(null);
+      return;
+    }
+    const handle = setTimeout(() => {
+      const body: Record<string, string> = { text: hasText ? text : "." };
+      if (channelId) body["channel_id"] = channelId;
+      if (hasTo && to) body["to"] = to.trim();
+      post<Preview>("/v1/messages/preview", body).then(
+        (p) => {
+          if (mine !== seq.current) return;
+          setPreview(p);
+          setError(null);
+        },
+        (e: unknown) => {
+          if (mine !== seq.current) return;
+          setPreview(null);
+          setError(e instanceof Error ? e.message : String(e));
+        },
+      );
+    }, 200);
+    return () => clearTimeout(handle);
+  }, [text, channelId, to]);
+  return { preview: hasText ? preview : null, number: hasTo ? (preview?.to ?? null) : null, error: hasText || hasTo ? error : null };
+}
+
+/** Characters, encoding (and which characters force UCS-2), segments and credits, in a box of
+ * fixed height so the form never jumps while typing. */
+export function Counter({ preview, error }: { preview: Preview | null; error: string | null }) {
+  const p = preview;
+  return (
+    <div class="counter" aria-live="polite" data-testid="counter">
+      <div class="counter-line">
+        <span data-testid="counter-chars">{plural("counter.characters", p?.characters ?? 0)}</span>
+        <span data-testid="counter-encoding" class={p?.encoding === "UCS-2" ? "warn" : ""}>
+          {p?.encoding ?? "GSM-7"}
+        </span>
+        <span data-testid="counter-segments">{plural("counter.segments", p?.segments ?? 0)}</span>
+        <span data-testid="counter-credits">{plural("counter.credits", p?.credits ?? 0)}</span>
+        {p ? <span class="muted">{t("counter.left", { n: p.units_left })}</span> : null}
+      </div>
+      <div class="counter-line muted" data-testid="counter-detail">
+        {error
+          ? error
+          : p && p.non_gsm_characters.length
+            ? t("counter.ucs2", { chars: p.non_gsm_characters.map((c) => `“${c}”`).join(" ") })
+            : p && !p.within_limit
+              ? t("counter.toolong", { n: p.max_segments })
+              : " "}
+      </div>
+    </div>
+  );
+}
+
+export function Spinner() {
+  return <span class="muted">…</span>;
+}
+
+export function CopyButton({ text }: { text: string }) {
+  const [done, setDone] = useState(false);
+  return (
+    <button
+      type="button"
+      class="small"
+      onClick={() =>
+        void navigator.clipboard?.writeText(text).then(() => {
+          setDone(true);
+          setTimeout(() => setDone(false), 1500);
+        })
+      }
+    >
+      {done ? t("common.copied") : t("common.copy")}
+    </button>
+  );
+}

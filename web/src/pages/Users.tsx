@@ -1,0 +1,93 @@
+import { useEffect, useState } from "preact/hooks";
+import { get, post, type Me, type Page, type Role, type User } from "../api";
+import { errorsOf, Field, FormError, type FieldErrors } from "../components";
+import { t, type Key } from "../i18n";
+
+export function Users({ me }: { me: Me | null }) {
+  const [items, setItems] = useState<User[] | null>(null);
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<Role>("agent");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [created, setCreated] = useState<string | null>(null);
+  const load = () => get<Page<User>>("/v1/users?limit=100").then((p) => setItems(p.items));
+  useEffect(() => void load().catch((e: unknown) => setErrors(errorsOf(e))), []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setErrors({});
+    setCreated(null);
+    try {
+      await post("/v1/users", { email, name, role });
+      setCreated(email);
+      setEmail("");
+      setName("");
+      await load();
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
+  const roles: Role[] = me?.role === "owner" ? ["agent", "admin", "owner"] : ["agent", "admin"];
+  return (
+    <section class="card wide" aria-labelledby="users-title">
+      <h1 id="users-title">{t("nav.users")}</h1>
+      <form class="subcard" onSubmit={(e) => void submit(e)} aria-label={t("users.new")}>
+        <div class="grid3">
+          <Field label={t("signin.email")} name="email" errors={errors}>
+            {(p) => <input {...p} type="email" required value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} />}
+          </Field>
+          <Field label={t("users.name")} name="name" errors={errors}>
+            {(p) => <input {...p} required value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />}
+          </Field>
+          <Field label={t("users.role")} name="role" errors={errors}>
+            {(p) => (
+              <select {...p} value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as Role)}>
+                {roles.map((r) => (
+                  <option key={r} value={r}>
+                    {t(`role.${r}` as Key)}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        <FormError errors={errors} known={["email", "name", "role"]} />
+        <div class="row">
+          {created ? (
+            <span class="success" role="status">
+              {t("users.invited", { email: created })}
+            </span>
+          ) : (
+            <span />
+          )}
+          <button type="submit" class="primary">
+            {t("users.new")}
+          </button>
+        </div>
+      </form>
+      {items ? (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("users.name")}</th>
+              <th scope="col">{t("signin.email")}</th>
+              <th scope="col">{t("users.role")}</th>
+              <th scope="col">{t("users.status")}</th>
+              <th scope="col">{t("users.open")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((u) => (
+              <tr key={u.user_id}>
+                <td>{u.name}</td>
+                <td>{u.email}</td>
+                <td>{t(`role.${u.role}` as Key)}</td>
+                <td>{u.available ? t("me.available") : t("me.away")}</td>
+                <td>{u.open_count}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </section>
+  );
+}
