@@ -62,7 +62,7 @@ def _table_items() -> int:
     for backends in dynamodb_backends.values():
         for backend in backends.values():
             if config.table_name() in backend.tables:
-                return backend.tables[config.table_name()].item_count
+                return len(backend.tables[config.table_name()])
     return 0
 
 
@@ -73,7 +73,7 @@ def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float 
 
     def client() -> None:
         for i in numbers:
-            msg = _http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": f"+316{i:08d}", "text": "x"})
+            msg = _http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": f"+3161{i:07d}", "text": "x"})
             with lock:
                 ids.append(msg["id"])
 
@@ -86,6 +86,8 @@ def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         statuses = _statuses(ids)
+        if len(ids) != n:
+            raise RuntimeError(f"only {len(ids)} of {n} sends were accepted")
         if sum(s == "delivered" for s in statuses.values()) == n:
             return n / (time.perf_counter() - t0)
         time.sleep(0.25)
