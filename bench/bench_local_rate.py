@@ -11,6 +11,8 @@ more per item of table (moto's transaction copy did).
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -66,14 +68,14 @@ def _table_items() -> int:
     return 0
 
 
-def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float = 600) -> float:
+def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float = 600, progress: bool = False) -> float:
     ids: list[str] = []
     lock = threading.Lock()
     numbers = iter(range(n))
 
     def client() -> None:
         for i in numbers:
-            msg = _http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": f"+3161{i:07d}", "text": "x"})
+            msg = _http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": f"+3161{i:06d}5", "text": "x"})
             with lock:
                 ids.append(msg["id"])
 
@@ -90,11 +92,14 @@ def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float 
             raise RuntimeError(f"only {len(ids)} of {n} sends were accepted")
         if sum(s == "delivered" for s in statuses.values()) == n:
             return n / (time.perf_counter() - t0)
-        time.sleep(0.25)
+        if progress:
+            counts = {s: list(statuses.values()).count(s) for s in set(statuses.values())}
+            print(f"  {time.perf_counter() - t0:6.1f}s {counts}", file=sys.stderr, flush=True)
+        time.sleep(1.0 if progress else 0.25)
     raise RuntimeError("not all delivered in time")
 
 
-def run(n: int = 300, filler: int = 20_000, clients: int = 8) -> list[tuple[int, int, float]]:
+def run(n: int = 300, filler: int = 20_000, clients: int = 8, progress: bool = False) -> list[tuple[int, int, float]]:
     """``[(table items before, messages, delivered per second), ...]`` for the small and the grown table."""
     from smsdesk.local.stack import LocalStack
 
@@ -107,14 +112,13 @@ def run(n: int = 300, filler: int = 20_000, clients: int = 8) -> list[tuple[int,
             for fill in (0, filler):
                 _fill(fill)
                 size = _table_items()
-                rows.append((size, n, measure(stack, channel["id"], n, clients)))
+                rows.append((size, n, measure(stack, channel["id"], n, clients, progress=progress)))
     return rows
 
 
 if __name__ == "__main__":
-    import sys
-
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     filler = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
-    for size, count, rate in run(n, filler):
+    for size, count, rate in run(n, filler, progress=True):
         print(f"table {size:>7} items: {count} messages delivered at {rate:.1f} msg/s")
