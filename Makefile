@@ -62,7 +62,7 @@ deploy: install web ## synth with $(CONTEXT), then deploy that stack with your A
 	$(PY) -m infra.app $(CONTEXT)
 	npx --yes aws-cdk@2 deploy --app cdk.out --all $(DEPLOY_ARGS)
 
-bench: install ## benchmarks: cold start from the built layer, AWS calls per operation, cost per message, text-engine throughput
+bench: install web ## benchmarks: cold start from the built layer, AWS calls per operation, cost per message, text-engine throughput
 	$(PY) bench/run.py
 
 lock: install ## re-resolve pyproject.toml's runtime dependencies into layers/lambda-requirements.txt (the layer's wheels)

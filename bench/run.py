@@ -6,6 +6,8 @@ Sections
 2. AWS API calls per operation, counted (not timed) against in-process moto.
    Cost per delivered message (bench/bench_cost.py): calls, DynamoDB units and $ per million.
 3. The text engine's throughput (bench/bench_text.py), side by side with smsutil.
+4. The web app (bench/bench_web.py): first-load transferred size (gzip) and the time to an interactive
+   inbox in Chromium on the local stack.
 """
 
 from __future__ import annotations
@@ -121,6 +123,11 @@ def main() -> int:
         "The local stack sends ~1.6 msg/s at most (one poller, moto calls ~40 ms each), so higher limits are"
         " measured with a controllable clock in `tests/unit/test_ratelimit.py` (100 jobs at 5/s: ratio 1.00).\n"
     )
+
+    import bench_web
+
+    for line in bench_web.run():
+        out(line)
 
     if not args.skip_text:
         out("## Text engine throughput (`bench/bench_text.py`)\n")

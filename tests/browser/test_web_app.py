@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from browser.webapp import axe_violations, screenshot, sign_in
+from browser.webapp import axe_violations, screenshot, sign_in, sign_out
 from playwright.sync_api import expect
 from queue_helpers import inbound
 
@@ -47,8 +47,8 @@ def test_sign_in_refuses_a_wrong_password_then_signs_in_and_out(page: Any, stack
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="Unassigned")).to_be_visible()
     page.reload()  # the tab keeps its session (refresh token), no second sign-in
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#user-menu-button")).to_be_visible()
+    sign_out(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -67,13 +67,14 @@ def test_admin_creates_a_channel_with_errors_next_to_fields(page: Any, stack: Lo
     form.get_by_role("button", name="Create channel").click()
     expect(page.get_by_role("heading", name=CHANNEL)).to_be_visible()
     expect(page.get_by_text(re.compile(r"/webhooks/sandbox/.+/inbound"))).to_be_visible()
-    page.get_by_label("Distribution").select_option("round_robin")
-    page.get_by_label("Max in queue (0 = no limit)").fill("25")
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status")).to_have_text("Saved.")
+    queue = page.get_by_role("form", name="Queue")
+    queue.get_by_label("Distribution").select_option("round_robin")
+    queue.get_by_label("Max in queue (0 = no limit)").fill("25")
+    queue.get_by_role("button", name="Save").click()
+    expect(queue.get_by_role("status")).to_have_text("Saved.")
     page.reload()
     expect(page.get_by_label("Max in queue (0 = no limit)")).to_have_value("25")
-    screenshot(page, "channel-settings", tmp_path)
+    screenshot(page, "channel-settings", tmp_path, full_page=True)
     assert not axe_violations(page)
 
 

@@ -18,17 +18,22 @@ def sign_in(page: Any, stack: LocalStack, path: str = "/") -> None:
     page.get_by_label("E-mail").fill("admin@smsdesk.local")
     page.get_by_label("Password").fill(stack.tokens.password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("#user-menu-button").wait_for()
 
 
-def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+def sign_out(page: Any) -> None:
+    page.locator("#user-menu-button").click()
+    page.get_by_role("button", name="Sign out").click()
+
+
+def screenshot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> Path:
     """docs/screenshots/<name>.png when it is missing (or SMSDESK_UPDATE_SCREENSHOTS=1), else tmp_path:
     the committed pictures change only when someone asks."""
     target = SCREENSHOTS / f"{name}.png"
     if target.exists() and os.environ.get("SMSDESK_UPDATE_SCREENSHOTS") != "1":
         target = tmp_path / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target))
+    page.screenshot(path=str(target), full_page=full_page)
     return target
 
 

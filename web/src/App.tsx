@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, get, post, type Me, type Notification, type Page } from "./api";
+import { api, get, post, type Me, type Notification, type NotificationPreferences, type Page } from "./api";
+import { Dialog, errorsOf, FormError, useEscape, type FieldErrors } from "./components";
 import { currentSession, onSessionChange, resume, signOut, type Session } from "./auth";
 import { dateTime, lang, LANGUAGES, setLanguage, t, type Key, type Lang } from "./i18n";
 import { navigate, onLinkClick, path } from "./router";
@@ -11,6 +12,9 @@ import { Sent } from "./pages/Sent";
 import { ChannelDetail, Channels } from "./pages/Channels";
 import { Users } from "./pages/Users";
 import { Credits } from "./pages/Credits";
+import { Teams } from "./pages/Teams";
+import { Lists } from "./pages/Lists";
+import { Dashboard } from "./pages/Dashboard";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -41,6 +45,9 @@ function Shell() {
   else if (route.startsWith("/admin/channels/")) page = <ChannelDetail id={decodeURIComponent(route.slice(16))} />;
   else if (route === "/admin/users") page = <Users me={me} />;
   else if (route === "/admin/credits") page = <Credits />;
+  else if (route === "/admin/teams") page = <Teams />;
+  else if (route === "/admin/lists") page = <Lists />;
+  else if (route === "/dashboard") page = <Dashboard />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -48,13 +55,16 @@ function Shell() {
     ["/sent", "nav.sent"],
   ];
   const adminNav: [string, Key][] = [
+    ["/dashboard", "nav.dashboard"],
     ["/admin/channels", "nav.channels"],
     ["/admin/users", "nav.users"],
+    ["/admin/teams", "nav.teams"],
+    ["/admin/lists", "nav.lists"],
     ["/admin/credits", "nav.credits"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
   return (
-    <div class="shell" onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
+    <div class={`shell ${page.type === Inbox ? "fill" : ""}`} onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
       <a class="skip" href="#main">
         {t("nav.skip")}
       </a>
@@ -87,12 +97,7 @@ function Shell() {
               </option>
             ))}
           </select>
-          <span class="muted who" title={me?.email ?? ""}>
-            {me?.name ?? me?.email ?? ""}
-          </span>
-          <button type="button" onClick={() => void signOut()}>
-            {t("nav.signout")}
-          </button>
+          <UserMenu me={me} />
         </div>
       </header>
       <main id="main" tabIndex={-1}>
@@ -128,9 +133,136 @@ function Availability({ me, onChange }: { me: Me; onChange: (m: Me) => void }) {
   );
 }
 
+/** The user menu: who is signed in, notification preferences, sign-out. */
+function UserMenu({ me }: { me: Me | null }) {
+  const [open, setOpen] = useState(false);
+  const [prefs, setPrefs] = useState(false);
+  useEscape(open, () => {
+    setOpen(false);
+    document.getElementById("user-menu-button")?.focus();
+  });
+  return (
+    <div class="menu">
+      <button
+        type="button"
+        id="user-menu-button"
+        class="who"
+        aria-expanded={open}
+        aria-controls="user-menu"
+        title={me?.email ?? ""}
+        onClick={() => setOpen(!open)}
+      >
+        {me?.name ?? me?.email ?? t("nav.account")} ▾
+      </button>
+      {open ? (
+        <div id="user-menu" class="popover" role="region" aria-label={t("nav.account")}>
+          <p class="muted small-text">{me?.email}</p>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              setOpen(false);
+              setPrefs(true);
+            }}
+          >
+            {t("prefs.title")}
+          </button>
+          <button type="button" class="link" onClick={() => void signOut()}>
+            {t("nav.signout")}
+          </button>
+        </div>
+      ) : null}
+      {prefs ? (
+        <Preferences
+          onClose={() => {
+            setPrefs(false);
+            setTimeout(() => document.getElementById("user-menu-button")?.focus());
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+const PREFS: (keyof NotificationPreferences)[] = ["new_message_unassigned", "new_message_mine", "new_message_others", "assigned_to_me"];
+
+/** GET/PUT /v1/me/notification-preferences: which events ring the bell. */
+function Preferences({ onClose }: { onClose: () => void }) {
+  const [prefs, setPrefs] = useState<NotificationPreferences | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    void get<NotificationPreferences>("/v1/me/notification-preferences").then(setPrefs, (e: unknown) => setErrors(errorsOf(e)));
+  }, []);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (!prefs) return;
+    setErrors({});
+    setSaved(false);
+    try {
+      setPrefs(await api<NotificationPreferences>("PUT", "/v1/me/notification-preferences", prefs));
+      setSaved(true);
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
+  return (
+    <Dialog title={t("prefs.title")} onClose={onClose}>
+      <form onSubmit={(e) => void save(e)}>
+        <p class="muted">{t("prefs.intro")}</p>
+        {prefs ? (
+          <fieldset class="checks">
+            <legend class="sr-only">{t("prefs.title")}</legend>
+            {PREFS.map((k) => (
+              <label key={k}>
+                <input
+                  type="checkbox"
+                  name={k}
+                  checked={prefs[k]}
+                  onChange={(e) => {
+                    setSaved(false);
+                    setPrefs({ ...prefs, [k]: (e.target as HTMLInputElement).checked });
+                  }}
+                />
+                {t(`bell.${k}` as Key)}
+                {errors[k] ? (
+                  <span class="field-error" role="alert" data-field={k}>
+                    {" "}
+                    {errors[k]}
+                  </span>
+                ) : null}
+              </label>
+            ))}
+          </fieldset>
+        ) : (
+          <p class="muted">{t("common.loading")}</p>
+        )}
+        <FormError errors={errors} known={PREFS} />
+        <div class="row">
+          <span class="success" role="status">
+            {saved ? t("common.saved") : ""}
+          </span>
+          <span>
+            <button type="button" onClick={onClose}>
+              {t("common.close")}
+            </button>{" "}
+            <button type="submit" class="primary" disabled={!prefs}>
+              {t("common.save")}
+            </button>
+          </span>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
 function Bell() {
   const [items, setItems] = useState<Notification[]>([]);
   const [open, setOpen] = useState(false);
+  useEscape(open, () => {
+    setOpen(false);
+    document.getElementById("bell-button")?.focus();
+  });
   usePolling(
     async () => {
       const page = await get<Page<Notification>>("/v1/notifications?limit=20");
@@ -152,6 +284,7 @@ function Bell() {
     <div class="bell">
       <button
         type="button"
+        id="bell-button"
         aria-expanded={open}
         aria-controls="bell-feed"
         aria-label={t("bell.label", { n: unread })}
@@ -167,7 +300,7 @@ function Bell() {
         ) : null}
       </button>
       {open ? (
-        <div id="bell-feed" class="feed" role="region" aria-label={t("bell.title")}>
+        <div id="bell-feed" class="feed popover" role="region" aria-label={t("bell.title")}>
           {items.length === 0 ? <p class="muted">{t("bell.empty")}</p> : null}
           <ul>
             {items.map((n) => (

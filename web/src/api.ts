@@ -22,6 +22,20 @@ export interface QueueSettings {
   max_queue_time_s: number;
   reopen_window_h: number;
 }
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+export const WEEKDAYS: Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/** Times are "HH:MM[:SS]" in the channel's timezone; dates "YYYY-MM-DD". */
+export interface TimeRange {
+  start: string;
+  end: string;
+}
+export interface BusinessHours {
+  enabled: boolean;
+  timezone: string;
+  weekly: Partial<Record<Weekday, TimeRange[]>>;
+  holidays: string[];
+  out_of_hours_message: string | null;
+}
 export interface Channel {
   id: string;
   name: string;
@@ -32,11 +46,13 @@ export interface Channel {
   enabled: boolean;
   default_region: string | null;
   max_segments: number;
-  business_hours: { enabled: boolean; timezone: string; out_of_hours_message: string | null };
+  business_hours: BusinessHours;
   queue: QueueSettings;
   has_secret: boolean;
+  team_ids: string[];
   webhook_urls: Record<string, string>;
   created_at: string;
+  updated_at: string;
 }
 export interface StatusChange {
   status: MessageStatus;
@@ -118,6 +134,82 @@ export interface LedgerEntry {
   message_id: string | null;
   reference: string | null;
   reason: string | null;
+}
+export interface Team {
+  id: string;
+  name: string;
+  created_at: string;
+  member_ids: string[];
+  channel_ids: string[];
+}
+export type Direction = "inbound" | "outbound" | "both";
+export type ConsentSource = "keyword" | "api" | "import" | "form" | "support";
+export interface BlockEntry {
+  number: string;
+  channel_id: string | null;
+  direction: Direction;
+  reason: string | null;
+  created_at: string;
+  created_by: string | null;
+}
+export interface OptOut {
+  number: string;
+  channel_id: string | null;
+  reason: string;
+  source: ConsentSource;
+  created_at: string;
+  created_by: string | null;
+}
+export interface ConsentRecord {
+  id: string;
+  number: string;
+  event: "opt_out" | "opt_in";
+  channel_id: string | null;
+  reason: string;
+  source: ConsentSource;
+  by: string | null;
+  at: string;
+}
+export interface QueueEntry {
+  position: number;
+  conversation_id: string;
+  contact_id: string;
+  number: string;
+  arrived_at: string;
+  enqueued_at: string | null;
+  waited_s: number;
+  timed_out_at: string | null;
+  last_message_preview: string | null;
+}
+export interface QueueView {
+  channel_id: string;
+  strategy: QueueSettings["strategy"];
+  max_in_queue: number;
+  waiting: QueueEntry[];
+  overflow: QueueEntry[];
+}
+export interface ChannelStats {
+  channel_id: string;
+  start: string;
+  end: string;
+  service_level_s: number;
+  compliance_pct: number | null;
+  waiting_now: number;
+  unassigned_now: number;
+  max_in_queue: number;
+  overflow_now: number;
+  answered: number;
+  answered_within_level: number;
+  abandoned: number;
+  timed_out: number;
+  avg_wait_s: number | null;
+  p90_wait_s: number | null;
+}
+export interface NotificationPreferences {
+  new_message_mine: boolean;
+  new_message_others: boolean;
+  new_message_unassigned: boolean;
+  assigned_to_me: boolean;
 }
 export interface Page<T> {
   items: T[];

@@ -1,5 +1,5 @@
 import type { ComponentChildren, JSX } from "preact";
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, post, type MessageStatus, type Preview } from "./api";
 import { plural, t, type Key } from "./i18n";
 
@@ -17,9 +17,20 @@ export function errorsOf(e: unknown): FieldErrors {
   return { "": e instanceof Error ? e.message : String(e) };
 }
 
+/** The error for an input: the API named it, or something inside it ("business_hours.weekly.mon"
+ * shows the error of "business_hours.weekly.mon.0.end"). */
+export function errorFor(errors: FieldErrors | undefined, name: string): string | undefined {
+  if (!errors) return undefined;
+  if (errors[name] !== undefined) return errors[name];
+  const inner = Object.keys(errors).find((k) => k.startsWith(`${name}.`));
+  return inner === undefined ? undefined : errors[inner];
+}
+
+const isKnown = (field: string, known: string[]) => known.some((k) => field === k || field.startsWith(`${k}.`));
+
 /** Errors for fields this form has no input for show at the top. */
 export function FormError({ errors, known }: { errors: FieldErrors; known: string[] }) {
-  const rest = Object.entries(errors).filter(([k]) => !known.includes(k));
+  const rest = Object.entries(errors).filter(([k]) => !isKnown(k, known));
   if (!rest.length) return null;
   return (
     <div class="error-banner" role="alert">
@@ -41,7 +52,7 @@ interface FieldProps {
 /** A label, the input and, under it, the API's error for this field. */
 export function Field({ label, name, errors, hint, children }: FieldProps) {
   const id = useId();
-  const err = errors?.[name];
+  const err = errorFor(errors, name);
   const describedBy = [hint ? `${id}-hint` : "", err ? `${id}-err` : ""].filter(Boolean).join(" ");
   return (
     <div class="field">
@@ -132,6 +143,72 @@ export function Counter({ preview, error }: { preview: Preview | null; error: st
       </div>
     </div>
   );
+}
+
+/** A modal dialog (the native <dialog>: focus stays inside, Escape closes it, focus returns to
+ * the control that opened it). */
+export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const gone = useRef(false);
+  const id = useId();
+  useLayoutEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => {
+      // Outside an open modal dialog everything is inert: close it before giving focus back.
+      gone.current = true;
+      if (d?.open) d.close();
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      class="dialog"
+      aria-labelledby={`${id}-title`}
+      onClose={() => {
+        if (!gone.current) onClose();
+      }}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <div class="row">
+        <h2 id={`${id}-title`}>{title}</h2>
+        <button type="button" class="small" aria-label={t("common.close")} onClick={onClose}>
+          ×
+        </button>
+      </div>
+      {children}
+    </dialog>
+  );
+}
+
+/** Closes a popover on Escape (and gives focus back to its button). */
+export function useEscape(open: boolean, close: () => void): void {
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        close();
+      }
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [open]);
+}
+
+/** "3 min 20 s" from seconds. */
+export function duration(s: number | null | undefined): string {
+  if (s === null || s === undefined) return "–";
+  const total = Math.round(s);
+  if (total < 60) return t("time.s", { n: total });
+  const m = Math.floor(total / 60);
+  if (m < 60) return total % 60 ? t("time.ms", { m, s: total % 60 }) : t("time.m", { m });
+  return t("time.hm", { h: Math.floor(m / 60), m: m % 60 });
 }
 
 export function Spinner() {

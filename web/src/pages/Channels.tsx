@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, get, post, type Channel, type Page, type QueueSettings } from "../api";
-import { CopyButton, errorsOf, Field, FormError, type FieldErrors } from "../components";
-import { t, type Key } from "../i18n";
+import { api, get, post, WEEKDAYS, type BusinessHours, type Channel, type Page, type QueueSettings, type Team, type TimeRange, type Weekday } from "../api";
+import { CopyButton, errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
+import { lang, t, type Key } from "../i18n";
 import { navigate } from "../router";
 
 const PROVIDERS = ["sandbox", "aws_sms", "twilio"] as const;
@@ -153,38 +153,16 @@ const QUEUE_NUMBERS: (keyof QueueSettings)[] = ["service_level_s", "max_in_queue
 
 export function ChannelDetail({ id }: { id: string }) {
   const [c, setC] = useState<Channel | null>(null);
-  const [queue, setQueue] = useState<QueueSettings | null>(null);
-  const [ooh, setOoh] = useState("");
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [saved, setSaved] = useState(false);
-  const load = async () => {
-    const ch = await get<Channel>(`/v1/channels/${encodeURIComponent(id)}`);
-    setC(ch);
-    setQueue(ch.queue);
-    setOoh(ch.business_hours.out_of_hours_message ?? "");
-  };
+  const load = async () => setC(await get<Channel>(`/v1/channels/${encodeURIComponent(id)}`));
   useEffect(() => void load().catch((e: unknown) => setErrors(errorsOf(e))), [id]);
-  if (!c || !queue) return <FormError errors={errors} known={[]} />;
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setErrors({});
-    setSaved(false);
-    try {
-      await api("PATCH", `/v1/channels/${encodeURIComponent(id)}`, {
-        queue,
-        business_hours: { ...c.business_hours, out_of_hours_message: ooh || null },
-      });
-      await load();
-      setSaved(true);
-    } catch (err) {
-      setErrors(errorsOf(err));
-    }
-  };
-  const known = [...QUEUE_NUMBERS.map((k) => `queue.${k}`), "queue.strategy", "business_hours.out_of_hours_message"];
+  if (!c) return <FormError errors={errors} known={[]} />;
+  const patch = async (body: Record<string, unknown>) => setC(await api<Channel>("PATCH", `/v1/channels/${encodeURIComponent(id)}`, body));
   return (
     <section class="card wide" aria-labelledby="channel-title">
-      <p>
+      <p class="row">
         <a href="/admin/channels">← {t("nav.channels")}</a>
+        {c.type === "two_way" ? <a href={`/dashboard?channel=${encodeURIComponent(c.id)}`}>{t("nav.dashboard")} →</a> : null}
       </p>
       <h1 id="channel-title">{c.name}</h1>
       <dl class="facts">
@@ -208,51 +186,280 @@ export function ChannelDetail({ id }: { id: string }) {
           </li>
         ))}
       </ul>
-      <form onSubmit={(e) => void save(e)}>
-        <h2>{t("channels.queue")}</h2>
-        <div class="grid2">
-          <Field label={t("queue.strategy")} name="queue.strategy" errors={errors}>
+      <QueueForm channel={c} onSave={(queue) => patch({ queue })} />
+      <HoursForm channel={c} onSave={(business_hours) => patch({ business_hours })} />
+      <GrantsForm channel={c} onSaved={setC} />
+    </section>
+  );
+}
+
+/** Submit state shared by the channel's forms: errors by field, "Saved." after success. */
+function useSave(): [FieldErrors, boolean, (fn: () => Promise<unknown>) => Promise<void>] {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  const run = async (fn: () => Promise<unknown>) => {
+    setErrors({});
+    setSaved(false);
+    try {
+      await fn();
+      setSaved(true);
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
+  return [errors, saved, run];
+}
+
+function SaveRow({ saved }: { saved: boolean }) {
+  return (
+    <div class="row">
+      <span class="success" role="status">
+        {saved ? t("common.saved") : ""}
+      </span>
+      <button type="submit" class="primary">
+        {t("common.save")}
+      </button>
+    </div>
+  );
+}
+
+function QueueForm({ channel, onSave }: { channel: Channel; onSave: (q: QueueSettings) => Promise<void> }) {
+  const [queue, setQueue] = useState<QueueSettings>(channel.queue);
+  const [errors, saved, run] = useSave();
+  const known = [...QUEUE_NUMBERS.map((k) => `queue.${k}`), "queue.strategy"];
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(() => onSave(queue));
+      }}
+      aria-labelledby="queue-title"
+    >
+      <h2 id="queue-title">{t("channels.queue")}</h2>
+      <div class="grid2">
+        <Field label={t("queue.strategy")} name="queue.strategy" errors={errors}>
+          {(p) => (
+            <select {...p} value={queue.strategy} onChange={(e) => setQueue({ ...queue, strategy: (e.target as HTMLSelectElement).value as QueueSettings["strategy"] })}>
+              {(["manual", "round_robin", "least_busy", "longest_idle"] as const).map((s) => (
+                <option key={s} value={s}>
+                  {t(`queue.${s}` as Key)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        {QUEUE_NUMBERS.map((k) => (
+          <Field key={k} label={t(`queue.${k}` as Key)} name={`queue.${k}`} errors={errors}>
             {(p) => (
-              <select {...p} value={queue.strategy} onChange={(e) => setQueue({ ...queue, strategy: (e.target as HTMLSelectElement).value as QueueSettings["strategy"] })}>
-                {(["manual", "round_robin", "least_busy", "longest_idle"] as const).map((s) => (
-                  <option key={s} value={s}>
-                    {t(`queue.${s}` as Key)}
-                  </option>
-                ))}
-              </select>
+              <input {...p} type="number" inputMode="numeric" value={String(queue[k])} onInput={(e) => setQueue({ ...queue, [k]: Number((e.target as HTMLInputElement).value) })} />
             )}
           </Field>
-          {QUEUE_NUMBERS.map((k) => (
-            <Field key={k} label={t(`queue.${k}` as Key)} name={`queue.${k}`} errors={errors}>
-              {(p) => (
-                <input
-                  {...p}
-                  type="number"
-                  inputMode="numeric"
-                  value={String(queue[k])}
-                  onInput={(e) => setQueue({ ...queue, [k]: Number((e.target as HTMLInputElement).value) })}
-                />
-              )}
-            </Field>
-          ))}
+        ))}
+      </div>
+      <FormError errors={errors} known={known} />
+      <SaveRow saved={saved} />
+    </form>
+  );
+}
+
+const hhmm = (s: string) => s.slice(0, 5);
+/** Weekday names in the UI's language (2024-01-01 was a Monday). */
+const dayName = (d: Weekday) =>
+  new Intl.DateTimeFormat(lang.get(), { weekday: "long", timeZone: "UTC" }).format(new Date(Date.UTC(2024, 0, 1 + WEEKDAYS.indexOf(d))));
+const timeZones = (): string[] => (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
+
+/** Business hours: on/off, timezone, per-weekday ranges, holidays and the out-of-hours reply. */
+function HoursForm({ channel, onSave }: { channel: Channel; onSave: (bh: BusinessHours) => Promise<void> }) {
+  const initial = channel.business_hours;
+  const [bh, setBh] = useState<BusinessHours>({
+    ...initial,
+    weekly: Object.fromEntries(WEEKDAYS.map((d) => [d, (initial.weekly?.[d] ?? []).map((r) => ({ start: hhmm(r.start), end: hhmm(r.end) }))])),
+    holidays: [...(initial.holidays ?? [])],
+  });
+  const [holiday, setHoliday] = useState("");
+  const [errors, saved, run] = useSave();
+  const ranges = (d: Weekday): TimeRange[] => bh.weekly[d] ?? [];
+  const setRanges = (d: Weekday, rs: TimeRange[]) => setBh({ ...bh, weekly: { ...bh.weekly, [d]: rs } });
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const weekly = Object.fromEntries(WEEKDAYS.filter((d) => ranges(d).length).map((d) => [d, ranges(d)]));
+    void run(() => onSave({ ...bh, weekly, out_of_hours_message: bh.out_of_hours_message?.trim() ? bh.out_of_hours_message : null }));
+  };
+  const copyMonday = () => {
+    const mon = ranges("mon");
+    setBh({ ...bh, weekly: { ...bh.weekly, ...Object.fromEntries((["tue", "wed", "thu", "fri"] as Weekday[]).map((d) => [d, mon.map((r) => ({ ...r }))])) } });
+  };
+  const known = ["business_hours.enabled", "business_hours.timezone", "business_hours.weekly", "business_hours.holidays", "business_hours.out_of_hours_message"];
+  return (
+    <form onSubmit={submit} aria-labelledby="hours-title">
+      <h2 id="hours-title">{t("hours.title")}</h2>
+      <div class="grid2">
+        <div class="field">
+          <label class="check">
+            <input type="checkbox" checked={bh.enabled} onChange={(e) => setBh({ ...bh, enabled: (e.target as HTMLInputElement).checked })} />
+            {t("hours.enabled")}
+          </label>
+          <div class="hint">{t("hours.enabledhint")}</div>
         </div>
-        <Field label={t("channels.ooh")} name="business_hours.out_of_hours_message" errors={errors}>
-          {(p) => <textarea {...p} rows={2} value={ooh} onInput={(e) => setOoh((e.target as HTMLTextAreaElement).value)} />}
-        </Field>
-        <FormError errors={errors} known={known} />
-        <div class="row">
-          {saved ? (
-            <span class="success" role="status">
-              {t("common.saved")}
-            </span>
-          ) : (
-            <span />
+        <Field label={t("hours.timezone")} name="business_hours.timezone" errors={errors}>
+          {(p) => (
+            <>
+              <input {...p} list="timezones" autoComplete="off" value={bh.timezone} onInput={(e) => setBh({ ...bh, timezone: (e.target as HTMLInputElement).value })} />
+              <datalist id="timezones">
+                {timeZones().map((z) => (
+                  <option key={z} value={z} />
+                ))}
+              </datalist>
+            </>
           )}
-          <button type="submit" class="primary">
-            {t("common.save")}
-          </button>
+        </Field>
+      </div>
+      <div class="table-wrap">
+        <table class="hours" data-testid="weekly">
+          <caption class="sr-only">{t("hours.weekly")}</caption>
+          <tbody>
+            {WEEKDAYS.map((d) => {
+              const err = errorFor(errors, `business_hours.weekly.${d}`);
+              return (
+                <tr key={d} data-day={d}>
+                  <th scope="row">{dayName(d)}</th>
+                  <td>
+                    {ranges(d).length === 0 ? <span class="muted">{t("hours.closed")}</span> : null}
+                    {ranges(d).map((r, i) => (
+                      <span class="range" key={i}>
+                        <input
+                          type="time"
+                          aria-label={t("hours.from", { day: dayName(d), n: i + 1 })}
+                          aria-invalid={!!err}
+                          value={r.start}
+                          onInput={(e) => setRanges(d, ranges(d).map((x, j) => (j === i ? { ...x, start: (e.target as HTMLInputElement).value } : x)))}
+                        />
+                        –
+                        <input
+                          type="time"
+                          aria-label={t("hours.until", { day: dayName(d), n: i + 1 })}
+                          aria-invalid={!!err}
+                          value={r.end}
+                          onInput={(e) => setRanges(d, ranges(d).map((x, j) => (j === i ? { ...x, end: (e.target as HTMLInputElement).value } : x)))}
+                        />
+                        <button type="button" class="small" aria-label={t("hours.removerange", { day: dayName(d), n: i + 1 })} onClick={() => setRanges(d, ranges(d).filter((_, j) => j !== i))}>
+                          ×
+                        </button>
+                      </span>
+                    ))}
+                    {err ? (
+                      <div class="field-error" role="alert" data-field={`business_hours.weekly.${d}`}>
+                        {err}
+                      </div>
+                    ) : null}
+                  </td>
+                  <td class="nowrap">
+                    <button
+                      type="button"
+                      class="small"
+                      aria-label={t("hours.addrange", { day: dayName(d) })}
+                      onClick={() => {
+                        const last = ranges(d).at(-1);
+                        setRanges(d, [...ranges(d), last ? { start: last.end, end: last.end < "18:00" ? "18:00" : "23:59" } : { start: "09:00", end: "17:00" }]);
+                      }}
+                    >
+                      + {t("hours.add")}
+                    </button>
+                    {d === "mon" ? (
+                      <button type="button" class="small" onClick={copyMonday}>
+                        {t("hours.copymonday")}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <Field label={t("hours.holidays")} name="business_hours.holidays" errors={errors} hint={t("hours.holidayshint")}>
+        {(p) => (
+          <div class="inline-form">
+            <input {...p} type="date" value={holiday} onInput={(e) => setHoliday((e.target as HTMLInputElement).value)} />
+            <button
+              type="button"
+              disabled={!holiday}
+              onClick={() => {
+                if (holiday && !bh.holidays.includes(holiday)) setBh({ ...bh, holidays: [...bh.holidays, holiday].sort() });
+                setHoliday("");
+              }}
+            >
+              {t("hours.addholiday")}
+            </button>
+          </div>
+        )}
+      </Field>
+      <ul class="chips" data-testid="holidays">
+        {bh.holidays.map((h) => (
+          <li key={h}>
+            <time dateTime={h}>{new Intl.DateTimeFormat(lang.get(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${h}T00:00:00Z`))}</time>
+            <button type="button" class="small" aria-label={t("hours.removeholiday", { date: h })} onClick={() => setBh({ ...bh, holidays: bh.holidays.filter((x) => x !== h) })}>
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+      <Field label={t("channels.ooh")} name="business_hours.out_of_hours_message" errors={errors}>
+        {(p) => <textarea {...p} rows={2} value={bh.out_of_hours_message ?? ""} onInput={(e) => setBh({ ...bh, out_of_hours_message: (e.target as HTMLTextAreaElement).value })} />}
+      </Field>
+      <FormError errors={errors} known={known} />
+      <SaveRow saved={saved} />
+    </form>
+  );
+}
+
+/** The teams granted the channel (PUT /v1/channels/{id}/teams: the complete list). */
+function GrantsForm({ channel, onSaved }: { channel: Channel; onSaved: (c: Channel) => void }) {
+  const [teams, setTeams] = useState<Team[] | null>(null);
+  const [chosen, setChosen] = useState<Set<string>>(new Set(channel.team_ids));
+  const [errors, saved, run] = useSave();
+  useEffect(() => {
+    void get<Page<Team>>("/v1/teams?limit=100").then((p) => setTeams(p.items));
+  }, []);
+  const toggle = (id: string) => {
+    const next = new Set(chosen);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    setChosen(next);
+  };
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => onSaved(await api<Channel>("PUT", `/v1/channels/${encodeURIComponent(channel.id)}/teams`, { team_ids: [...chosen] })));
+      }}
+      aria-labelledby="grants-title"
+    >
+      <h2 id="grants-title">{t("grants.title")}</h2>
+      <p class="muted">{t("grants.hint")}</p>
+      {teams?.length === 0 ? (
+        <p class="muted">
+          {t("grants.noteams")} <a href="/admin/teams">{t("nav.teams")}</a>
+        </p>
+      ) : null}
+      {teams?.length ? (
+        <fieldset class="checks" aria-invalid={!!errorFor(errors, "team_ids")}>
+          <legend class="sr-only">{t("grants.title")}</legend>
+          {teams.map((team) => (
+            <label key={team.id}>
+              <input type="checkbox" checked={chosen.has(team.id)} onChange={() => toggle(team.id)} />
+              {team.name}
+            </label>
+          ))}
+        </fieldset>
+      ) : null}
+      {errorFor(errors, "team_ids") ? (
+        <div class="field-error" role="alert" data-field="team_ids">
+          {errorFor(errors, "team_ids")}
         </div>
-      </form>
-    </section>
+      ) : null}
+      <FormError errors={errors} known={["team_ids"]} />
+      {teams?.length ? <SaveRow saved={saved} /> : null}
+    </form>
   );
 }

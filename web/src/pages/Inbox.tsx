@@ -7,6 +7,7 @@ import { usePolling, useSignal } from "../state";
 
 const VIEWS: View[] = ["unassigned", "mine", "others", "closed"];
 const POLL_MS = 2500;
+export const READY_MARK = "smsdesk:inbox-ready";
 
 function useQuery(): URLSearchParams {
   const p = useSignal(path);
@@ -46,6 +47,10 @@ export function Inbox({ me }: { me: Me | null }) {
     setLists(Object.fromEntries(VIEWS.map((v, i) => [v, pages[i]])));
   };
   usePolling(refreshLists, POLL_MS, []);
+  useEffect(() => {
+    // "Interactive inbox": the first lists are on screen (make bench reads this mark).
+    if (lists.unassigned && !performance.getEntriesByName(READY_MARK).length) performance.mark(READY_MARK);
+  }, [lists]);
   const go = (v: View, c?: string | null) => navigate(`/?view=${v}${c ? `&c=${encodeURIComponent(c)}` : ""}`);
   const channelName = (id: string) => channels.find((c) => c.id === id)?.name ?? id;
   const list = lists[view]?.items ?? [];

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { get, post, type Me, type Page, type Role, type User } from "../api";
+import { api, get, post, type Me, type Page, type Role, type User } from "../api";
 import { errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { t, type Key } from "../i18n";
 
@@ -65,6 +65,7 @@ export function Users({ me }: { me: Me | null }) {
         </div>
       </form>
       {items ? (
+        <div class="table-wrap">
         <table>
           <thead>
             <tr>
@@ -73,6 +74,7 @@ export function Users({ me }: { me: Me | null }) {
               <th scope="col">{t("users.role")}</th>
               <th scope="col">{t("users.status")}</th>
               <th scope="col">{t("users.open")}</th>
+              <th scope="col">{t("users.capacity")}</th>
             </tr>
           </thead>
           <tbody>
@@ -82,12 +84,58 @@ export function Users({ me }: { me: Me | null }) {
                 <td>{u.email}</td>
                 <td>{t(`role.${u.role}` as Key)}</td>
                 <td>{u.available ? t("me.available") : t("me.away")}</td>
-                <td>{u.open_count}</td>
+                <td class="num">{u.open_count}</td>
+                <td>
+                  <Capacity user={u} onSaved={(x) => setItems((xs) => xs?.map((y) => (y.user_id === x.user_id ? x : y)) ?? null)} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
       ) : null}
     </section>
+  );
+}
+
+/** A user's capacity (PATCH /v1/users/{id}): the most open conversations the queue gives them. */
+function Capacity({ user, onSaved }: { user: User; onSaved: (u: User) => void }) {
+  const [value, setValue] = useState(String(user.capacity));
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setErrors({});
+    setSaved(false);
+    try {
+      onSaved(await api<User>("PATCH", `/v1/users/${encodeURIComponent(user.user_id)}`, { capacity: value === "" ? null : Number(value) }));
+      setSaved(true);
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
+  return (
+    <form class="capacity" onSubmit={(e) => void save(e)} aria-label={t("users.capacityof", { name: user.name })}>
+      <Field label={t("users.capacityof", { name: user.name })} name="capacity" errors={errors} hint={saved ? t("common.saved") : " "}>
+        {(p) => (
+          <input
+            {...p}
+            type="number"
+            inputMode="numeric"
+            min={0}
+            max={1000}
+            value={value}
+            onInput={(e) => {
+              setSaved(false);
+              setValue((e.target as HTMLInputElement).value);
+            }}
+          />
+        )}
+      </Field>
+      <button type="submit" class="small">
+        {t("common.save")}
+      </button>
+      <FormError errors={errors} known={["capacity"]} />
+    </form>
   );
 }
