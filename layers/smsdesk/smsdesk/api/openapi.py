@@ -47,8 +47,9 @@ DESCRIPTIONS = {
 }
 
 
+# The error models below only describe the document (``_schemas``): built when it is asked for.
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow", title="ErrorDetail")
+    model_config = ConfigDict(extra="allow", title="ErrorDetail", defer_build=True)
     code: str = Field(description="Machine-readable, e.g. `validation_error`, `not_found`, `insufficient_credits`")
     message: str = Field(description="For people")
     field: str | None = Field(description="The offending input (dotted path, header or query name), or null")
@@ -57,11 +58,15 @@ class ErrorDetail(BaseModel):
 class Error(BaseModel):
     """Every error body."""
 
+    model_config = ConfigDict(defer_build=True)
+
     error: ErrorDetail
 
 
 class GatewayError(BaseModel):
     """A body API Gateway answers by itself (the JWT authorizer's 401)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     message: str
 
