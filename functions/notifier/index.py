@@ -1,8 +1,6 @@
 """Lambda entry point: bus events (conversation.*, message.*) -> per-user notifications."""
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
-from smsdesk.notifier import handle_event
+from smsdesk.notifier import EventBridgeEvent, handle_event
 from smsdesk.observability import logger, metrics
 
 

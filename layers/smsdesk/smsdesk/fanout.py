@@ -7,10 +7,10 @@ then dead-lettered) and logged. Campaign expansion arrives with the campaigns is
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from smsdesk.envelopes import FanoutJob
 from smsdesk.observability import logger, metrics
+from smsdesk.runtime import SQSRecord
 
 
 def handle_fanout(job: FanoutJob, record: SQSRecord) -> None:

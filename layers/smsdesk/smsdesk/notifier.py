@@ -8,13 +8,37 @@ the conversation was theirs, a colleague's or unassigned when the message arrive
 from __future__ import annotations
 
 import datetime as dt
-
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from collections.abc import Mapping
+from typing import Any
 
 from smsdesk import channels, notifications
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
 from smsdesk.observability import logger
+
+
+class EventBridgeEvent:
+    """An EventBridge event as Lambda receives it: the part of Powertools' ``EventBridgeEvent`` (same
+    names) used here, without loading every Powertools event data class at cold start."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.raw_event = data
+
+    @property
+    def get_id(self) -> str:
+        return self.raw_event["id"]
+
+    @property
+    def detail_type(self) -> str:
+        return self.raw_event["detail-type"]
+
+    @property
+    def time(self) -> str:
+        return self.raw_event["time"]
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return self.raw_event["detail"]
 
 
 def _candidates() -> list[notifications.Candidate]:

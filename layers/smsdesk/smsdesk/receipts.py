@@ -13,7 +13,6 @@ import base64
 import json
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from smsdesk import messages
 from smsdesk.connectors._util import RECEIVED_AT_HEADER
@@ -22,6 +21,7 @@ from smsdesk.connectors.registry import get_connector, is_known
 from smsdesk.envelopes import ReceiptEnvelope
 from smsdesk.models import Receipt, iso
 from smsdesk.observability import logger, metrics
+from smsdesk.runtime import SQSRecord
 
 
 def request_from_envelope(env: ReceiptEnvelope) -> WebhookRequest:

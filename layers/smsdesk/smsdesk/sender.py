@@ -39,7 +39,6 @@ import os
 import time
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from smsdesk import aws, channels, config, manifest, messages, ratelimit
 from smsdesk.connectors.base import PermanentError, TransientError
@@ -48,6 +47,7 @@ from smsdesk.envelopes import OutboundJob
 from smsdesk.errors import NotFound
 from smsdesk.models import FINAL_STATUSES, Channel, Message, utcnow
 from smsdesk.observability import logger, metrics
+from smsdesk.runtime import SQSRecord
 
 MAX_DELAY_S = 900  # SQS DelaySeconds maximum
 #: Extra sleep allowed for a job that comes back for its reserved slot (SQS delays are whole seconds).

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from smsdesk import aws, config, events, manifest, stats
@@ -36,6 +35,7 @@ from smsdesk.data import timers as repo
 from smsdesk.envelopes import TimerFired
 from smsdesk.models import iso, utcnow
 from smsdesk.observability import logger, metrics
+from smsdesk.runtime import SQSRecord
 
 ACTIONS: dict[str, Callable[[TimerFired], None]] = {}
 

@@ -11,7 +11,7 @@ body is ``{"error": {"code", "message", "field"}}`` (:mod:`smsdesk.errors`):
   ``method_not_allowed`` with an ``Allow`` header;
 * anything unexpected: 500 ``internal_error`` (logged with its traceback; the body says no more).
 
-Request bodies are parsed here (:class:`JsonBodyValidation`), not by Powertools' form/multipart
+Request bodies are parsed here (:func:`json_body_validation`), not by Powertools' form/multipart
 parsers: the API speaks JSON only.
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -79,11 +78,22 @@ def request_body(event: Any) -> Any:
         ) from exc
 
 
-class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, with the body read by :func:`request_body` (JSON only)."""
+def json_body_validation() -> Any:
+    """Powertools' request validation, with the body read by :func:`request_body` (JSON only).
 
-    def _get_body(self, app: Any) -> Any:
-        return request_body(app.current_event.raw_event)
+    Built on demand: only a resolver with ``enable_validation`` uses it, and its module (Powertools'
+    OpenAPI parameter machinery) is not worth loading in the webhooks function, which validates nothing
+    but a signature.
+    """
+    from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+        OpenAPIRequestValidationMiddleware,
+    )
+
+    class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
+        def _get_body(self, app: Any) -> Any:
+            return request_body(app.current_event.raw_event)
+
+    return JsonBodyValidation()
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -127,7 +137,7 @@ def _allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
 def install(app: APIGatewayHttpResolver, *, what: str = "route") -> None:
     """Error handlers (and JSON-only body parsing) on ``app``; ``what`` names the thing a 404 did not find."""
     if getattr(app, "_request_validation_middleware", None) is not None:
-        app._request_validation_middleware = JsonBodyValidation()
+        app._request_validation_middleware = json_body_validation()
 
     @app.exception_handler(AppError)
     def _app_error(exc: AppError) -> Response:

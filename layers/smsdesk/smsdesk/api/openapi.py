@@ -10,17 +10,24 @@ generated document in one place (``/openapi.json`` and ``/docs`` alike):
 * declared by the route, for what only its code knows (402, 403, 404 of an id in the body, 409, 503):
   ``@router.post(..., openapi_extensions=errors(403, 409))``;
 * a 204 has no content.
+
+Powertools' OpenAPI document models (``event_handler.openapi.models``, a large pydantic schema: about a
+third of ``import boto3`` at cold start) are loaded only when a document is asked for (``/openapi.json``,
+``/docs``), never to serve the API itself; request validation does not need them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import manifest
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 #: The operation extension :func:`errors` sets and :func:`with_error_responses` turns into responses.
 ERRORS_KEY = "x-smsdesk-errors"
@@ -40,8 +47,9 @@ DESCRIPTIONS = {
 }
 
 
+# The error models below only describe the document (``_schemas``): built when it is asked for.
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow", title="ErrorDetail")
+    model_config = ConfigDict(extra="allow", title="ErrorDetail", defer_build=True)
     code: str = Field(description="Machine-readable, e.g. `validation_error`, `not_found`, `insufficient_credits`")
     message: str = Field(description="For people")
     field: str | None = Field(description="The offending input (dotted path, header or query name), or null")
@@ -50,11 +58,15 @@ class ErrorDetail(BaseModel):
 class Error(BaseModel):
     """Every error body."""
 
+    model_config = ConfigDict(defer_build=True)
+
     error: ErrorDetail
 
 
 class GatewayError(BaseModel):
     """A body API Gateway answers by itself (the JWT authorizer's 401)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     message: str
 
@@ -139,6 +151,43 @@ class Resolver(APIGatewayHttpResolver):
     """The management API's resolver: its OpenAPI document has the error responses."""
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
         generated = super().get_openapi_schema(*args, **kwargs)
         doc = generated.model_dump(mode="json", by_alias=True, exclude_none=True)
         return OpenAPI.model_validate(with_error_responses(doc))
+
+    def enable_swagger(self, *, path: str = "/swagger", **kwargs: Any) -> None:
+        """Swagger UI at ``path``, as Powertools' ``enable_swagger`` serves it (``?format=json``: the
+        document; ``?format=oauth2-redirect``: the OAuth2 redirect page), with its modules loaded on the
+        first request instead of at cold start. Options are not supported (the document is configured
+        with ``configure_openapi``)."""
+        if kwargs:
+            raise TypeError(f"unsupported Swagger UI options: {sorted(kwargs)}")
+
+        def swagger_ui():  # unannotated: Powertools would model a return annotation
+            return self._swagger_ui()
+
+        self.get(path, include_in_schema=False)(swagger_ui)
+
+    def _swagger_ui(self) -> Response:
+        from aws_lambda_powertools.event_handler import api_gateway
+        from aws_lambda_powertools.event_handler.openapi.models import Server
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui import (
+            generate_oauth2_redirect_html,
+            generate_swagger_html,
+        )
+
+        query = self.current_event.query_string_parameters or {}
+        if query.get("format") == "oauth2-redirect":
+            return Response(status_code=200, content_type="text/html", body=generate_oauth2_redirect_html())
+        # </ escaped: the document is embedded in a <script> element
+        spec = self.get_openapi_json_schema(servers=[Server(url=self._get_base_path() or "/")]).replace("</", "<\\/")
+        if query.get("format") == "json":
+            return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=spec)
+        assets = Path(api_gateway.__file__).parent / "openapi" / "swagger_ui"
+        js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+        css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+        return Response(
+            status_code=200, content_type="text/html", body=generate_swagger_html(spec, js, css, None, None)
+        )

@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
     from smsdesk.envelopes import InboundEnvelope
+    from smsdesk.runtime import SQSRecord
 
 __all__ = ["handle_inbound"]
 

@@ -41,7 +41,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from smsdesk import aws, channels, config, contacts, conversations, events, lists, manifest, messages
 from smsdesk.connectors._util import RECEIVED_AT_HEADER
@@ -53,6 +52,7 @@ from smsdesk.inbound import hours
 from smsdesk.inbound.routing import Route, route
 from smsdesk.models import Channel, InboundSms, iso
 from smsdesk.observability import logger, metrics
+from smsdesk.runtime import SQSRecord
 
 #: How long a keyword message's idempotency record is kept (late provider retries are ignored).
 KEYWORD_IDEMPOTENCY_S = 7 * 86_400

@@ -8,6 +8,8 @@
   the provider message id at once; the webhook is posted right after (the local gateway runs one HTTP
   invocation at a time, like one Lambda execution environment, so this request cannot wait for it).
   Posting the same ``id`` again is a provider retry (the inbox keeps one message).
+
+What only these routes use is imported when they run, so the deployed function never loads it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from smsdesk import channels, config, ids, lists
-from smsdesk.connectors import sandbox as carrier
-from smsdesk.data import sandbox as repo
+from smsdesk import channels, config, ids
 from smsdesk.errors import NotFound, ValidationError
 from smsdesk.models import iso, utcnow
 from smsdesk.webhooks.routes import raw_event
@@ -43,6 +43,8 @@ def outbox() -> dict[str, Any]:
     raw_limit = query.get("limit") or "50"
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
         raise ValidationError("limit must be an integer from 1 to 200", field="limit")
+    from smsdesk.data import sandbox as repo  # local stack only: not loaded by the deployed function
+
     items, cursor = repo.list_outbox(limit=int(raw_limit), cursor=query.get("cursor"))
     return {"messages": items, "next_cursor": cursor}
 
@@ -50,7 +52,8 @@ def outbox() -> dict[str, Any]:
 class SimulatedInbound(BaseModel):
     """``POST /sandbox/inbound``: what a customer's phone sends."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # built on first use (local stack only), not at every cold start of the deployed function
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     from_: str = Field(alias="from", min_length=1, max_length=40, description="The customer's number")
     to: str = Field(min_length=1, max_length=40, description="The channel's number (its sender)")
     text: str = Field(max_length=5000)
@@ -68,6 +71,8 @@ def inbound_url(channel_id: str) -> str:
 
 
 def _post_later(url: str, event: dict[str, Any], key: str) -> None:
+    from smsdesk.connectors import sandbox as carrier
+
     def run() -> None:
         try:
             status = carrier.post_signed(url, event, key)
@@ -96,6 +101,8 @@ def _body() -> SimulatedInbound:
 def simulate_inbound() -> Response[dict[str, Any]]:
     if not config.is_local():
         raise NotFound("the sandbox exists only on the local stack")
+    from smsdesk import lists  # local stack only: not loaded by the deployed function
+
     body = _body()
     to = lists.normalise(body.to, config.default_country(), field="to")  # any valid number, like a sender
     channel = channels.find_by_sender("sandbox", to)

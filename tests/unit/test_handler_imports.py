@@ -1,0 +1,98 @@
+"""Each Lambda handler's cold start loads only what that handler uses (issue 11 item 4).
+
+Every handler module is imported in a fresh interpreter (``-I``: nothing from the environment, the
+function's directory and the package source first on ``sys.path``, as in Lambda) and the modules it
+loaded are checked against what it must not load: each of these costs cold-start time and is used
+elsewhere or only on demand. ``make bench`` measures the time itself (``bench/bench_cold_start.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Powertools' SQS batch processor and event data classes (the queue functions report partial
+#: failures with ``smsdesk.runtime``): they load asyncio, every parser model and every event class.
+BATCH = [
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.event_handler",
+    "asyncio",
+]
+#: The OpenAPI document's models and the Swagger UI: loaded when a document is asked for.
+OPENAPI_DOCUMENT = [
+    "aws_lambda_powertools.event_handler.openapi.models",
+    "aws_lambda_powertools.event_handler.openapi.swagger_ui",
+]
+#: Powertools' request validation (the webhooks take no typed parameter or body).
+VALIDATION = [
+    "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
+    "aws_lambda_powertools.event_handler.openapi.params",
+]
+#: Only on demand, in every function.
+ON_DEMAND = ["aws_lambda_powertools.utilities.idempotency", "smsdesk.local", "smsdesk.cli"]
+#: The management side: never needed to send a message or apply a receipt.
+MANAGEMENT = [
+    "smsdesk.api.app",
+    "smsdesk.api.routes",
+    "smsdesk.api.openapi",
+    "smsdesk.conversations",
+    "smsdesk.queueing",
+    "smsdesk.transfers",
+    "smsdesk.users",
+]
+
+MUST_NOT_LOAD: dict[str, list[str]] = {
+    "api": OPENAPI_DOCUMENT,
+    "webhooks": [
+        *OPENAPI_DOCUMENT,
+        *VALIDATION,
+        # the sandbox provider's local-only routes import these when they run
+        "smsdesk.lists",
+        "smsdesk.data.sandbox",
+        "smsdesk.connectors.sandbox",
+        *MANAGEMENT,
+    ],
+    "inbound": BATCH,
+    "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
+    "receipts": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
+    "fanout": BATCH,
+    "timers": [*BATCH, "smsdesk.transfers"],  # transfer actions load with the first transfer timer
+    "notifier": [*BATCH, *OPENAPI_DOCUMENT],
+}
+
+
+def loaded_modules(function: str) -> set[str]:
+    code = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'functions' / function)!r}, {str(ROOT / 'layers' / 'smsdesk')!r}]\n"
+        "import index\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_SERVICE_NAME": "test"}
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_every_function_is_covered() -> None:
+    from smsdesk import manifest
+
+    assert {fn.entry for fn in manifest.FUNCTIONS} == set(MUST_NOT_LOAD)
+
+
+@pytest.mark.parametrize("function", sorted(MUST_NOT_LOAD))
+def test_a_handler_loads_only_what_it_uses(function: str) -> None:
+    loaded = loaded_modules(function)
+    assert "index" in loaded
+    unwanted = sorted(
+        {p for p in MUST_NOT_LOAD[function] + ON_DEMAND for m in loaded if m == p or m.startswith(p + ".")}
+    )
+    assert not unwanted, f"{function} loads at cold start: {unwanted}"
