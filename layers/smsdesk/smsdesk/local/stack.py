@@ -65,6 +65,7 @@ class LocalStack:
         save_interval_s: float = 30.0,
         token_refresh_margin_s: float = 300.0,
         warm: bool = True,
+        pollers_per_queue: int = 3,
     ) -> None:
         from smsdesk.local.paths import repo_root as find_root
 
@@ -82,6 +83,7 @@ class LocalStack:
         self.save_interval_s = save_interval_s
         self.token_refresh_margin_s = token_refresh_margin_s
         self.warm = warm
+        self.pollers_per_queue = max(1, pollers_per_queue)
         self.startup_s = 0.0
         self.restored = False
         self._env: dict[str, str] = {}
@@ -170,7 +172,7 @@ class LocalStack:
 
         return {
             "routes": [(r.function.name, r.route.method, r.route.path) for r in self.gateway.routes],
-            "queues": [(t.function.name, t.name) for t in self._threads if isinstance(t, QueuePoller)],
+            "queues": sorted({(t.function.name, t.name) for t in self._threads if isinstance(t, QueuePoller)}),
             "rules": [(t.function.name, t.name) for t in self._threads if isinstance(t, BusRulePoller)],
         }
 
@@ -295,7 +297,10 @@ class LocalStack:
             for fn in manifest.FUNCTIONS:
                 for trig in fn.triggers:
                     if isinstance(trig, manifest.QueueTrigger):
-                        self._threads.append(
+                        # Lambda's event source mapping polls with several pollers (up to the trigger's
+                        # maximum concurrency); locally a few threads, each invoking one batch at a time.
+                        pollers = min(self.pollers_per_queue, trig.max_concurrency or self.pollers_per_queue)
+                        self._threads.extend(
                             QueuePoller(
                                 name=trig.queue.name,
                                 function=fn,
@@ -303,6 +308,7 @@ class LocalStack:
                                 batch_size=trig.batch_size,
                                 **common,
                             )
+                            for _ in range(pollers)
                         )
                     elif not isinstance(trig, manifest.HttpRoute | manifest.BusRule):
                         raise RuntimeError(f"{fn.name}: trigger {trig!r} is not supported by the local stack")
