@@ -145,6 +145,7 @@ def _send_scenarios(stack: Any) -> list[Row]:
             "delivery receipts for it (webhooks + receipts, sandbox sends sent+delivered)", c, {"webhooks", "receipts"}
         ),
         _row("bus events it caused (notifier)", c, {"notifier"}),
+        _row("its events and job through the outbox (stream → outbox, one record per invocation)", c, {"outbox"}),
     ]
 
 
@@ -175,6 +176,7 @@ def _aws_sms_scenarios(stack: Any) -> list[Row]:
         _row("aws_sms: send one queued message (sender, incl. SendTextMessage)", c, {"sender"}),
         _row("aws_sms: delivery receipt (receipts, TEXT_DELIVERED via SNS)", c, {"webhooks", "receipts"}),
         _row("aws_sms: bus events it caused (notifier)", c, {"notifier"}),
+        _row("aws_sms: its events and job through the outbox (one record per invocation)", c, {"outbox"}),
     ]
 
 
@@ -190,6 +192,8 @@ def _send_and_wait(stack: Any, channel_id: str, to: str = "+31612345678") -> dic
 
     wait_until(delivered)
     time.sleep(1.0)  # let trailing receipts and bus events finish inside the counting window
+    if hasattr(stack, "wait_streams"):
+        stack.wait_streams()  # and the outbox's last record (message.delivered)
     return final
 
 

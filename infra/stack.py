@@ -313,6 +313,8 @@ class SmsdeskStack(Stack):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=spec.ttl_attribute,
+            # The outbox reads the main table's stream (smsdesk.outbox): events and jobs leave with the write.
+            dynamo_stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name=g.name,
@@ -806,6 +808,8 @@ class SmsdeskStack(Stack):
                         )
             elif isinstance(trigger, m.BusRule):
                 self._bus_rule(deployed, trigger)
+            elif isinstance(trigger, m.StreamTrigger):
+                self._stream_trigger(deployed, trigger)
             else:  # pragma: no cover
                 raise TypeError(f"{spec.name}: unknown trigger {trigger!r}")
 
@@ -818,6 +822,36 @@ class SmsdeskStack(Stack):
             f"{base}ThrottlesAlarm",
             function.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
             f"{function_name}: throttled invocations",
+        )
+
+    def _stream_trigger(self, fn: DeployedFunction, spec: m.StreamTrigger) -> None:
+        """The table's stream → the function: in order per item, the first failed record retried (partial
+        batch failures), a failing batch bisected, and after ``retry_attempts`` the batch's description
+        (shard, sequence numbers) on an alarmed dead-letter queue; the filter keeps records that carry
+        nothing to publish from invoking (and billing) the function."""
+        base = f"{_pascal(fn.spec.name)}{_pascal(spec.name)}"
+        dlq = self._dead_letter_queue_with_alarm(
+            f"{base}StreamDlq",
+            spec.dlq_name,
+            f"on-failure destination of the {spec.table.name} table's stream -> {fn.spec.name} "
+            "(batches that kept failing; replay from the stream within 24 h)",
+        )
+        fn.function.add_event_source(
+            sources.DynamoEventSource(
+                self.tables[spec.table.name],
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=spec.batch_size,
+                max_batching_window=Duration.seconds(spec.max_batching_window_s)
+                if spec.max_batching_window_s
+                else None,
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=spec.retry_attempts,
+                max_record_age=Duration.seconds(spec.max_record_age_s),
+                parallelization_factor=spec.parallelization_factor,
+                on_failure=sources.SqsDlq(dlq),
+                filters=[lambda_.FilterCriteria.filter(spec.filter)] if spec.filter else None,
+            )
         )
 
     def _bus_rule(self, fn: DeployedFunction, spec: m.BusRule) -> None:

@@ -166,6 +166,10 @@ def test_table(synth: Synth, spec: m.Table) -> None:
     assert props["KeySchema"] == key
     if spec.ttl_attribute:
         assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    if spec.stream:
+        assert props["StreamSpecification"] == {"StreamViewType": spec.stream}
+    else:
+        assert "StreamSpecification" not in props
     gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
     assert set(gsis) == {g.name for g in spec.gsis}
     for g in spec.gsis:
@@ -304,6 +308,12 @@ SQS_CONSUME_ACTIONS = {
 }
 
 SQS_DESTINATION_ACTIONS = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+STREAM_READ_ACTIONS = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 
 
 @pytest.mark.parametrize("fn", m.FUNCTIONS, ids=lambda f: f.name)
@@ -318,6 +328,12 @@ def test_each_role_grants_exactly_its_manifest_entry(synth: Synth, fn: m.Functio
         expected |= SQS_CONSUME_ACTIONS  # the event source mapping's, on the trigger queue only
     if any(isinstance(t, m.BusRule) for t in fn.triggers):
         expected |= SQS_DESTINATION_ACTIONS  # the async invocation's on-failure destination (the rule's DLQ)
+    for t in (t for t in fn.triggers if isinstance(t, m.StreamTrigger)):
+        expected |= STREAM_READ_ACTIONS | SQS_DESTINATION_ACTIONS  # the stream mapping's, and its on-failure DLQ
+        stream = _getatt(synth.lid(stack.tables[t.table.name]), "StreamArn")
+        assert {a for st in statements if stream in _resources(st) for a in _actions(st)} == STREAM_READ_ACTIONS
+        dlq = _getatt(synth.lid(stack.dlqs[t.dlq_name]))
+        assert {a for st in statements if dlq in _resources(st) for a in _actions(st)} == SQS_DESTINATION_ACTIONS
     for access in fn.access:
         expected |= set(access.iam_actions)
         r = access.resource
@@ -396,8 +412,36 @@ def test_queue_trigger(synth: Synth, fn: m.Function, trigger: m.QueueTrigger) ->
     synth.template.has_resource_properties("AWS::Lambda::EventSourceMapping", expected)
 
 
-def test_one_event_source_mapping_per_queue_trigger(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", len(QUEUE_TRIGGERS))
+STREAM_TRIGGERS = [(fn, t) for fn in m.FUNCTIONS for t in fn.triggers if isinstance(t, m.StreamTrigger)]
+
+
+@pytest.mark.parametrize(("fn", "trigger"), STREAM_TRIGGERS, ids=lambda x: getattr(x, "name", ""))
+def test_stream_trigger(synth: Synth, fn: m.Function, trigger: m.StreamTrigger) -> None:
+    """The outbox's mapping: in order, partial failures, bisect, bounded retries, an on-failure DLQ with an
+    alarm, and the filter that keeps writes with nothing to publish from invoking the function."""
+    stack = synth.stack
+    dlq = stack.dlqs[trigger.dlq_name]
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": synth.lid(stack.functions[fn.name].function)},
+            "EventSourceArn": _getatt(synth.lid(stack.tables[trigger.table.name]), "StreamArn"),
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": trigger.batch_size,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": trigger.retry_attempts,
+            "MaximumRecordAgeInSeconds": trigger.max_record_age_s,
+            "ParallelizationFactor": trigger.parallelization_factor,
+            "DestinationConfig": {"OnFailure": {"Destination": _getatt(synth.lid(dlq))}},
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(trigger.filter, separators=(",", ":"))}]},
+        },
+    )
+    assert trigger.table.stream == "NEW_AND_OLD_IMAGES"  # the outbox compares the old image's entry
+
+
+def test_one_event_source_mapping_per_queue_and_stream_trigger(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", len(QUEUE_TRIGGERS) + len(STREAM_TRIGGERS))
 
 
 def test_local_only_routes_are_not_deployed(synth: Synth) -> None:

@@ -348,6 +348,8 @@ def test_tables_match_manifest(stack: LocalStack) -> None:
         ttl = ddb.describe_time_to_live(TableName=stack.env[t.env])["TimeToLiveDescription"]
         if t.ttl_attribute:
             assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", t.ttl_attribute)
+        stream = desc.get("StreamSpecification") or {}
+        assert (stream.get("StreamEnabled", False), stream.get("StreamViewType")) == (bool(t.stream), t.stream)
 
 
 def test_queues_match_manifest(stack: LocalStack) -> None:
@@ -401,7 +403,7 @@ def test_schedule_group_and_user_pool_match_manifest(stack: LocalStack) -> None:
 
 def test_every_trigger_is_wired(stack: LocalStack) -> None:
     wiring = stack.wiring()
-    expected_routes, expected_queues, expected_rules = [], [], []
+    expected_routes, expected_queues, expected_rules, expected_streams = [], [], [], []
     for fn in manifest.FUNCTIONS:
         for t in fn.triggers:
             if isinstance(t, manifest.HttpRoute):
@@ -410,11 +412,14 @@ def test_every_trigger_is_wired(stack: LocalStack) -> None:
                 expected_queues.append((fn.name, t.queue.name))
             elif isinstance(t, manifest.BusRule):
                 expected_rules.append((fn.name, f"{fn.name}-{t.name}"))
+            elif isinstance(t, manifest.StreamTrigger):
+                expected_streams.append((fn.name, t.name))
             else:
                 pytest.fail(f"unknown trigger {t!r}")
     assert sorted(wiring["routes"]) == sorted(expected_routes)
     assert sorted(wiring["queues"]) == sorted(expected_queues)
     assert sorted(wiring["rules"]) == sorted(expected_rules)
+    assert sorted(wiring["streams"]) == sorted(expected_streams) and expected_streams
     for fn in manifest.FUNCTIONS:  # every entry point exists and exposes its handler
         assert callable(stack.functions.handler(fn))
 

@@ -507,23 +507,24 @@ class _Died(Exception):
 def test_a_keyed_retry_finishes_a_send_that_died_before_queueing(
     stack: LocalStack, http: Any, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first attempt charged and recorded the message, then died before queueing it. The retry with
-    the same Idempotency-Key finishes that message (queued, delivered) instead of sending a second one:
-    charged once, one SMS."""
+    """The first attempt charged and recorded the message, then died before answering. The retry with
+    the same Idempotency-Key answers with that message (queued by the outbox with its record, delivered)
+    instead of sending a second one: charged once, one SMS."""
     from smsdesk import messages
 
     key, bal = uuid.uuid4().hex, balance(stack, http)
     req = {"channel_id": channel["id"], "to": NUMBER, "text": f"resumed {key[:6]}"}
-    real = messages.enqueue
+    real = messages.record
     with monkeypatch.context() as m:
 
-        def dies(message: Any) -> None:
+        def dies(message: Any) -> Any:
+            real(message)
             raise _Died
 
-        m.setattr(messages, "enqueue", dies)
+        m.setattr(messages, "record", dies)
         status, _, _ = send(stack, http, req, **{"Idempotency-Key": key})
-    assert status == 500 and messages.enqueue is real
-    assert balance(stack, http) == bal - 1  # charged, recorded, not queued
+    assert status == 500 and messages.record is real
+    assert balance(stack, http) == bal - 1  # charged and recorded; the answer never left
     status, _, again = send(stack, http, req, **{"Idempotency-Key": key})
     assert status == 202, again
     deadline = time.monotonic() + 20

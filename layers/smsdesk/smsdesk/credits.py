@@ -13,11 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import events, ids
+from smsdesk import ids, outbox
 from smsdesk.auth import Caller
 from smsdesk.data import credits as repo
 from smsdesk.models import Message, iso, utcnow
-from smsdesk.observability import logger
 
 EntryKind = Literal["top_up", "charge", "refund"]
 
@@ -61,12 +60,13 @@ def balance() -> int:
 
 
 def top_up(caller: Caller, credits: int, reference: str) -> LedgerEntry:
-    """Add credits (owner/admin only; 403 otherwise) and publish ``credits.topped_up``."""
+    """Add credits (owner/admin only; 403 otherwise); the ledger entry announces ``credits.topped_up``."""
     caller.require_admin()
     entry = _entry("top_up", credits, reference=reference, by=caller.user_id)
-    repo.transact([repo.credit(credits, entry["at"]), repo.ledger_put(entry)])
     out = LedgerEntry.model_validate(entry)
-    _publish("credits.topped_up", {**out.model_dump(mode="json"), "at": entry["at"], "credits": credits})
+    detail = {**out.model_dump(mode="json"), "at": entry["at"], "credits": credits}
+    ob = outbox.change([outbox.event("credits.topped_up", detail)])
+    repo.transact([repo.credit(credits, entry["at"]), repo.ledger_put(entry, ob=ob)])
     return out
 
 
@@ -76,27 +76,15 @@ def charge_items(message: Message) -> list[repo.TransactItem]:
     return [repo.debit(message.credits), repo.ledger_put(entry)]
 
 
-def refund_items(message: Message, reason: str) -> tuple[list[repo.TransactItem], dict[str, Any]]:
-    """The balance credit and ledger entry of a refund, to commit with the message's ``refunded`` flag."""
+def refund_items(message: Message, reason: str) -> list[repo.TransactItem]:
+    """The balance credit and ledger entry of a refund, to commit with the message's ``refunded`` flag;
+    the entry announces ``credits.refunded`` (through the outbox, so exactly when the refund commits)."""
     entry = _entry("refund", message.credits, message_id=message.id, reason=reason)
-    return [repo.credit(message.credits, entry["at"]), repo.ledger_put(entry)], entry
-
-
-def refunded(entry: dict[str, Any]) -> None:
-    """Announce a committed refund."""
-    _publish(
-        "credits.refunded", {**LedgerEntry.model_validate(entry).model_dump(mode="json"), "credits": entry["amount"]}
-    )
+    detail = {**LedgerEntry.model_validate(entry).model_dump(mode="json"), "credits": entry["amount"]}
+    ob = outbox.change([outbox.event("credits.refunded", detail)])
+    return [repo.credit(message.credits, entry["at"]), repo.ledger_put(entry, ob=ob)]
 
 
 def ledger(*, limit: int = 50, cursor: str | None = None) -> LedgerPage:
     items, nxt = repo.list_ledger(limit=limit, cursor=cursor, now_month=iso(utcnow())[:7])
     return LedgerPage(items=[LedgerEntry.model_validate(i) for i in items], cursor=nxt, balance=balance())
-
-
-def _publish(detail_type: str, detail: dict[str, Any]) -> None:
-    # The change is committed; a bus outage must not turn it into an error (it is logged instead).
-    try:
-        events.publish(detail_type, detail)
-    except Exception:
-        logger.exception("could not publish event", extra={"detail_type": detail_type})

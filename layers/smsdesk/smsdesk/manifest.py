@@ -12,7 +12,8 @@ Vocabulary
   names it created in moto.
 * A *function* names its entry point under ``functions/``, its sizing, the resources it may use
   (``Access``: the IAM grant in AWS, the environment variables it receives) and its triggers.
-* A *trigger* is an HTTP route, an SQS queue (batch, partial failures) or an EventBridge bus rule.
+* A *trigger* is an HTTP route, an SQS queue (batch, partial failures), an EventBridge bus rule or a
+  table's DynamoDB stream (the outbox: ``smsdesk.outbox``).
   One-time timers are EventBridge Scheduler schedules that target the ``timers`` queue (see
   ``SCHEDULE_GROUP``), so "a due schedule" reaches the ``timers`` function through that queue.
 """
@@ -42,6 +43,8 @@ class Table:
     env: str
     gsis: tuple[Gsi, ...] = ()
     ttl_attribute: str | None = None
+    #: DynamoDB stream view type (``NEW_AND_OLD_IMAGES``), or None: no stream.
+    stream: Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,12 @@ MAIN_TABLE = Table(
         Gsi("GSI3", "GSI3PK", "GSI3SK"),
     ),
     ttl_attribute="expires_at",
+    # The outbox: writes carry their events and jobs (``OUTBOX_ATTRIBUTE``); the ``outbox`` function
+    # publishes them from the stream (new image for the events, old image to skip unchanged ones).
+    stream="NEW_AND_OLD_IMAGES",
 )
+#: The attribute a write sets on the item it changes to announce events and jobs (``smsdesk.outbox``).
+OUTBOX_ATTRIBUTE = "ob"
 IDEMPOTENCY_TABLE = Table(
     name="idempotency",
     pk="id",
@@ -294,7 +302,35 @@ class BusRule:
         return pattern
 
 
-Trigger = HttpRoute | QueueTrigger | BusRule
+@dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB Streams event source mapping on ``table`` (which must have a ``stream``):
+    ReportBatchItemFailures always on, the batch bisected when the function fails, ``retry_attempts``
+    retries, then the batch's description (shard, sequence range) goes to the on-failure destination
+    queue ``dlq_name``. ``filter``: Lambda filter criteria (one pattern); records that do not match never
+    invoke the function (and are not billed)."""
+
+    name: str
+    table: Table
+    batch_size: int = 100
+    max_batching_window_s: int = 0
+    retry_attempts: int = 10
+    max_record_age_s: int = 24 * 3600
+    #: Concurrent batches per shard; records of one item (one partition key) stay in order.
+    parallelization_factor: int = 1
+    filter: dict | None = None
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.table.name}-stream-{self.name}-dlq"
+
+
+def outbox_filter() -> dict:
+    """Only records whose new image carries an outbox entry (``OUTBOX_ATTRIBUTE.id``)."""
+    return {"dynamodb": {"NewImage": {OUTBOX_ATTRIBUTE: {"M": {"id": {"S": [{"exists": True}]}}}}}}
+
+
+Trigger = HttpRoute | QueueTrigger | BusRule | StreamTrigger
 
 # --------------------------------------------------------------------------------------------------
 # Functions
@@ -336,7 +372,7 @@ API = Function(
     access=(
         *_CORE,
         Access(IDEMPOTENCY_TABLE, "read_write"),
-        Access(OUTBOUND_QUEUE, "send"),
+        # no outbound queue: a message's job leaves through the outbox with its record
         Access(TIMERS_QUEUE, "send"),
         Access(SCHEDULE_GROUP, "manage_schedules"),
         Access(USER_POOL, "manage_users"),
@@ -378,7 +414,6 @@ INBOUND = Function(
     access=(
         *_CORE,
         Access(IDEMPOTENCY_TABLE, "read_write"),
-        Access(OUTBOUND_QUEUE, "send"),
         Access(TIMERS_QUEUE, "send"),
         Access(SCHEDULE_GROUP, "manage_schedules"),
     ),
@@ -393,7 +428,7 @@ SENDER = Function(
     timeout_s=30,
     access=(
         *_CORE,  # the message row is the send attempt's idempotency record: no idempotency table
-        Access(OUTBOUND_QUEUE, "send"),
+        Access(OUTBOUND_QUEUE, "send"),  # a job put back until its rate-limit slot (retries go by the outbox)
         Access(PROVIDER_SECRETS, "read"),
         Access(SMS_ORIGINATIONS, "send_text"),
     ),
@@ -451,7 +486,19 @@ NOTIFIER = Function(
     ),
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WEBHOOKS, INBOUND, SENDER, RECEIPTS, FANOUT, TIMERS, NOTIFIER)
+OUTBOX = Function(
+    name="outbox",
+    description="Publishes the events and queues the jobs that table writes carry (DynamoDB stream)",
+    entry="outbox",
+    memory_mb=256,
+    timeout_s=30,
+    # What ``ob`` entries name: the bus and the queues of their jobs (reading the stream is the event
+    # source mapping's own grant).
+    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send")),
+    triggers=(StreamTrigger("outbox", MAIN_TABLE, batch_size=100, parallelization_factor=4, filter=outbox_filter()),),
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WEBHOOKS, INBOUND, SENDER, RECEIPTS, FANOUT, TIMERS, NOTIFIER, OUTBOX)
 
 
 def function(name: str) -> Function:

@@ -1,4 +1,4 @@
-"""Messages: sending (checks, charge, enqueue), status changes from the pipeline, the sent overview.
+"""Messages: sending (checks, charge + record + outbound job in one transaction), status changes from the pipeline, the sent overview.
 
 The pipeline (``smsdesk.sender``, ``smsdesk.receipts``) changes a message only through
 :func:`claim`, :func:`mark_sent`, :func:`fail` and :func:`apply_receipt`. The common steps are ONE
@@ -8,7 +8,8 @@ fails, DynamoDB returns the item, and the pure rules in :mod:`smsdesk.status` de
 they want is conditioned on the item's ``version`` and retried on a conflict. So concurrent receipts
 can never regress a status, and a refund is written in the same transaction as the ``refunded`` flag,
 so it happens exactly once.
-Every status change is published as ``message.<status>`` (docs/events.md).
+Every status change is announced as ``message.<status>`` (docs/events.md) by the write that makes it,
+through the outbox (``smsdesk.outbox``): the event exists exactly when the change does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smsdesk import access, aws, channels, config, credits, events, ids, lists, manifest, status
+from smsdesk import access, aws, channels, config, credits, ids, lists, manifest, outbox, status
 from smsdesk.auth import Caller
 from smsdesk.data import credits as credits_repo
 from smsdesk.data import messages as repo
@@ -86,11 +87,6 @@ class _Write:
     part_status: dict[str, str] | None = None
     extra_items: list[dict[str, Any]] = field(default_factory=list)
     refund: bool = False
-    after: Callable[[], None] | None = None
-
-
-Published = list[tuple[Message, str, str | None]]
-"""Status events still to publish: (message, status entered, previous status)."""
 
 
 def _cas(
@@ -98,12 +94,11 @@ def _cas(
     step: Callable[[Message, dict[str, Any]], _Write | None],
     *,
     first: dict[str, Any] | None = None,
-    events_out: Published | None = None,
 ) -> Message | None:
     """Read → ``step`` → conditional write, retried on a version conflict. Returns the written message
     (or the current one if ``step`` wanted no write); None if the message does not exist. ``first``: the
     item as already known (e.g. returned by a failed conditional write), used instead of the first read.
-    ``events_out``: collect the status event there instead of publishing it."""
+    A status entered is announced by the write itself (``message.<status>`` in its outbox)."""
     for attempt in range(_MAX_ATTEMPTS):
         item = first if attempt == 0 and first is not None else repo.get(message_id)
         if item is None:
@@ -120,6 +115,7 @@ def _cas(
                 part_status=write.part_status if write.part_status is not None else extra["part_status"],
                 refund=write.refund,
                 claim=extra["claim"],
+                ob=outbox.change([outbox.status_event(write.entered)] if write.entered else []),
             ),
             *write.extra_items,
         ]
@@ -128,10 +124,6 @@ def _cas(
         except credits_repo.TransactionCanceled:
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
             continue
-        if write.entered:
-            _emit(write.message, write.entered, msg.status, events_out)
-        if write.after:
-            write.after()
         return write.message
     raise RuntimeError(f"message {message_id}: too many concurrent updates")
 
@@ -175,9 +167,13 @@ def claim(message_id: str, *, attempt: int, lease_s: int) -> Claim | None:
     return None
 
 
-def release(message_id: str, *, attempt: int) -> None:
-    """Attempt ``attempt`` ended without sending (transient error; the next attempt is queued)."""
-    repo.release(message_id, attempt=attempt)
+def release(message_id: str, *, attempt: int, then: OutboundJob | None = None, delay_s: int = 0) -> bool:
+    """Attempt ``attempt`` ended without sending (transient error). ``then``: the next attempt's job,
+    queued (after ``delay_s``) by the outbox with this very write. False if the claim had moved on."""
+    job = (
+        outbox.job(manifest.OUTBOUND_QUEUE, then.model_dump_json(exclude_none=True), delay_s=delay_s) if then else None
+    )
+    return repo.release(message_id, attempt=attempt, then=job)
 
 
 def mark_sent(
@@ -186,7 +182,6 @@ def mark_sent(
     provider_id: str,
     parts: int | None,
     attempt: int | None = None,
-    events_out: Published | None = None,
 ) -> None:
     """The provider accepted the message: store its id and move it to ``sent``. One conditional write
     for the attempt that holds the claim; otherwise (a receipt overtook us, or the claim moved on) the
@@ -196,14 +191,13 @@ def mark_sent(
     first: dict[str, Any] | None = None
     if attempt is not None:
         try:
-            item = repo.mark_sent(message_id, attempt=attempt, provider_id=provider_id, parts=parts, now=now)
+            repo.mark_sent(message_id, attempt=attempt, provider_id=provider_id, parts=parts, now=now)
         except repo.ConditionFailed as exc:
             if exc.item is None:
                 logger.warning("mark_sent: message not found", extra={"message_id": message_id})
                 return
             first = exc.item
         else:
-            _emit(repo.split(item)[0], "sent", "sending", events_out)
             return
 
     def step(msg: Message, _extra: dict[str, Any]) -> _Write | None:
@@ -218,7 +212,7 @@ def mark_sent(
             return None
         return _Write(moved or base, entered="sent" if moved else None)
 
-    if _cas(message_id, step, first=first, events_out=events_out) is None:
+    if _cas(message_id, step, first=first) is None:
         logger.warning("mark_sent: message not found", extra={"message_id": message_id})
 
 
@@ -228,7 +222,6 @@ def fail(
     code: str,
     message: str,
     unless_sent: bool = False,
-    events_out: Published | None = None,
 ) -> bool:
     """→ ``failed`` with the error, refunding its credits exactly once (the provider never accepted
     it: permanent error, ``expired``, retries exhausted, ``enqueue_failed``). No-op if final (or, with
@@ -247,10 +240,10 @@ def fail(
         if msg.refunded or msg.credits <= 0:
             return _Write(moved, entered="failed")
         moved = moved.model_copy(update={"refunded": True})
-        items, entry = credits.refund_items(msg, reason=code)
-        return _Write(moved, entered="failed", extra_items=items, refund=True, after=lambda: credits.refunded(entry))
+        items = credits.refund_items(msg, reason=code)  # its ledger entry announces credits.refunded
+        return _Write(moved, entered="failed", extra_items=items, refund=True)
 
-    return _cas(message_id, step, events_out=events_out) is not None and bool(done)
+    return _cas(message_id, step) is not None and bool(done)
 
 
 def apply_receipt(receipt: Receipt) -> None:
@@ -267,16 +260,13 @@ def apply_receipt(receipt: Receipt) -> None:
         lower = [s for s in ("queued", "sending", "sent") if STATUS_RANK[s] < STATUS_RANK[receipt.status]]
         if (receipt.parts or 0) <= 1 and lower:
             try:
-                item = repo.apply_whole_receipt(receipt.message_id, receipt, lower=lower, max_seen=status.MAX_SEEN)
+                repo.apply_whole_receipt(receipt.message_id, receipt, lower=lower, max_seen=status.MAX_SEEN)
             except repo.ConditionFailed as exc:
                 if exc.item is None:
                     logger.warning("receipt for a missing message", extra={"message_id": receipt.message_id})
                     return
                 first = exc.item
             else:
-                msg = repo.split(item)[0]
-                previous = msg.history[-2].status if len(msg.history) > 1 else None
-                _emit(msg, receipt.status, previous, None)
                 return
         _apply_to(receipt.message_id, receipt, first=first)
         return
@@ -322,55 +312,9 @@ def _apply_to(message_id: str, receipt: Receipt, *, first: dict[str, Any] | None
         logger.warning("receipt for a missing message", extra={"message_id": message_id})
 
 
-def _emit(msg: Message, entered: str, previous: str | None, events_out: Published | None) -> None:
-    if events_out is not None:
-        events_out.append((msg, entered, previous))
-    else:
-        _publish_status(msg, entered, previous=previous)
-
-
-def publish_statuses(pending: Published) -> None:
-    """Publish collected status events in one PutEvents call (never raises: the changes are committed)."""
-    if not pending:
-        return
-    try:
-        events.publish_many([(f"message.{e}", status_event(m, e, p)) for m, e, p in pending])
-    except Exception:
-        logger.exception("could not publish message events", extra={"message_id": pending[0][0].id})
-    pending.clear()
-
-
 def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, Any]:
     """The ``detail`` of a ``message.<status>`` event (docs/events.md)."""
-    return {
-        "message_id": msg.id,
-        "status": entered,
-        "previous_status": previous,
-        "at": iso(msg.history[-1].at) if msg.history else None,
-        "channel_id": msg.channel_id,
-        "direction": msg.direction,
-        "to": msg.to,
-        "country": msg.country,
-        "segments": msg.segments,
-        "credits": msg.credits,
-        "provider": msg.provider,
-        "provider_id": msg.provider_id,
-        "parts_total": msg.parts_total,
-        "parts_delivered": msg.parts_delivered,
-        "error": msg.error.model_dump() if msg.error else None,
-        "refunded": msg.refunded,
-        "created_by": msg.created_by,
-        "conversation_id": msg.conversation_id,
-        "campaign_id": msg.campaign_id,
-    }
-
-
-def _publish_status(msg: Message, entered: str, *, previous: str | None) -> None:
-    # The change is committed; a bus outage must not undo or fail it (logged, and alarmed on errors).
-    try:
-        events.publish(f"message.{entered}", status_event(msg, entered, previous))
-    except Exception:
-        logger.exception("could not publish message event", extra={"message_id": msg.id, "status": entered})
+    return outbox.message_detail(msg, entered, previous)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -443,8 +387,11 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     ``exists`` (the message id is taken) or ``insufficient_credits`` (nothing written)."""
     if message.segments < 1 or message.credits < message.segments:  # pricing guarantees it: never send for free
         raise ValueError(f"message {message.id}: {message.credits} credits for {message.segments} segments")
+    # The message row announces message.queued and carries its outbound job: both leave through the
+    # outbox once this transaction commits, so a charged and recorded message is always queued.
+    ob = outbox.change([outbox.status_event("queued")], [outbound_job(message)])
     for attempt in range(5):
-        items = [*credits.charge_items(message), repo.put_new(message)]
+        items = [*credits.charge_items(message), repo.put_new(message, ob=ob)]
         try:
             credits_repo.transact(items)
             return "recorded"
@@ -458,22 +405,10 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     raise ServiceUnavailable("could not record the message, please retry")
 
 
-def enqueue(message: Message) -> None:
-    """Hand the message to the sender. The charge is already committed, so if SQS keeps failing the
-    message is failed and refunded rather than left queued forever."""
-    body = OutboundJob(
-        message_id=message.id, channel_id=message.channel_id, created_at=message.created_at
-    ).model_dump_json(exclude_none=True)
-    url = config.queue_url(manifest.OUTBOUND_QUEUE)
-    for attempt in range(3):
-        try:
-            aws.sqs().send_message(QueueUrl=url, MessageBody=body)
-            return
-        except Exception:
-            logger.exception("enqueue failed", extra={"message_id": message.id, "attempt": attempt})
-            time.sleep(0.05 * (attempt + 1))
-    fail(message.id, code="enqueue_failed", message="the message could not be queued for sending; refunded")
-    raise ServiceUnavailable(f"message {message.id} could not be queued; its credits were refunded")
+def outbound_job(message: Message) -> outbox.Job:
+    """The sender's job for the first attempt of ``message`` (it carries what the sender needs first)."""
+    body = OutboundJob(message_id=message.id, channel_id=message.channel_id, created_at=message.created_at)
+    return outbox.job(manifest.OUTBOUND_QUEUE, body.model_dump_json(exclude_none=True))
 
 
 def send(
@@ -485,7 +420,8 @@ def send(
     conversation_id: str | None = None,
 ) -> Message:
     """``POST /v1/messages``: checks in order (access 404/403, enabled 409, number 422, lists 422,
-    length 422, credits 402), charge + record in one transaction, enqueue, ``message.queued``.
+    length 422, credits 402), then charge + record in one transaction whose message row carries its
+    outbound job and ``message.queued`` (the outbox queues and publishes them once it commits).
 
     With ``idempotency_key`` the whole send runs once per (caller, key): a retry returns the first
     response; the same key with a different body is 422 ``idempotency_key_reused``. The message id
@@ -507,24 +443,19 @@ def _send(
         message = message.model_copy(update={"id": message_id})
     if record(message) == "exists":  # only with a derived id (a keyed send)
         return _resume(message)
-    enqueue(message)
-    _publish_status(message, "queued", previous=None)
     return message
 
 
 def _resume(message: Message) -> Message:
     """A keyed send whose message (derived id) is recorded already: an earlier attempt got that far and
-    died before answering (or the key's idempotency record expired). Queue it if it never left
-    ``queued`` (the sender sends each attempt of a message at most once) and return it. The same key for
-    another message is 422 ``idempotency_key_reused``."""
+    died before answering (or the key's idempotency record expired). Its job left with its record (the
+    outbox), so there is nothing to queue again: return it. The same key for another message is 422
+    ``idempotency_key_reused``."""
     existing = get(message.id)
     if existing is None:  # deleted meanwhile (its conversation was): nothing to resume
         raise Conflict(f"message {message.id} is gone; send again with a new Idempotency-Key", code="message_gone")
     if (existing.channel_id, existing.to, existing.text) != (message.channel_id, message.to, message.text):
         raise IdempotencyKeyReused("this Idempotency-Key was already used for another message", field="Idempotency-Key")
-    if existing.status == "queued":
-        enqueue(existing)
-        _publish_status(existing, "queued", previous=None)
     return existing
 
 
@@ -692,9 +623,8 @@ def send_system(
     Never raises for a business reason: an auto-reply must not fail the inbound SMS that caused it.
     Returns None (logged, metric ``AutoReplySkipped``) when the channel is disabled or one-way, the
     number cannot receive SMS, is blocked (or opted out, unless ``allow_opted_out``: the confirmation
-    of a STOP goes to a number that has just opted out), the text is too long, credits are short or
-    it cannot be queued. With ``message_id`` (see :func:`system_message_id`) the reply is sent at most
-    once: a second call returns the message recorded by the first.
+    of a STOP goes to a number that has just opted out), the text is too long or credits are short. With ``message_id`` (see
+    :func:`system_message_id`) the reply is sent at most once: a second call returns the message recorded by the first.
     """
     from aws_lambda_powertools.metrics import MetricUnit
 
@@ -737,20 +667,7 @@ def send_system(
         return skipped("insufficient_credits")
     if recorded == "exists":
         logger.info("auto-reply already recorded", extra={"message_id": message.id, "reason": reason})
-        existing = get(message.id)
-        if existing is not None and existing.status == "queued":
-            # The attempt that recorded it may have died before queueing it (a retry brought us here).
-            # Queue it (again): the sender sends each attempt of a message at most once.
-            try:
-                enqueue(existing)
-            except ServiceUnavailable:
-                return skipped("enqueue_failed")
-        return existing
-    try:
-        enqueue(message)
-    except ServiceUnavailable:
-        return skipped("enqueue_failed")  # enqueue() already failed and refunded it
-    _publish_status(message, "queued", previous=None)
+        return get(message.id)  # its job left with its record (the outbox): nothing to queue again
     metrics.add_metric(name="AutoReplySent", unit=MetricUnit.Count, value=1)
     logger.info("auto-reply queued", extra={"message_id": message.id, "reason": reason, "channel_id": channel.id})
     return message

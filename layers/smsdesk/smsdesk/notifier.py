@@ -89,8 +89,11 @@ def handle_event(event: EventBridgeEvent) -> None:
         message_id, by = None, detail.get("by")
     else:
         return
+    # The outbox may deliver an event twice (at-least-once stream): its own event_id is the same on
+    # every delivery, the envelope's id is not.
+    event_id = str(detail.get("event_id") or event.get_id)
     created = notifications.deliver(
-        event.get_id,
+        event_id,
         recipients,
         conversation_id=detail["conversation_id"],
         channel_id=detail["channel_id"],
@@ -99,5 +102,5 @@ def handle_event(event: EventBridgeEvent) -> None:
         at=at,
     )
     logger.info(
-        "notifications", extra={"detail_type": kind, "event_id": event.get_id, "notifications_created": len(created)}
+        "notifications", extra={"detail_type": kind, "event_id": event_id, "notifications_created": len(created)}
     )

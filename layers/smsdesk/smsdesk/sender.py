@@ -15,7 +15,8 @@ Per job (``OutboundJob(message_id, attempt, slot_at)``):
    → ``sending`` with ``send_attempt`` and a lease of the function's timeout), so a duplicate SQS
    delivery of the same job cannot send the SMS twice; send; then ``mark_sent`` (one conditional
    write). A claim whose invocation died expires with its lease and the job's redelivery sends.
-   ``TransientError``: back on the queue as ``attempt + 1`` after ``SENDER_BACKOFF_BASE_S × 2^attempt``
+   ``TransientError``: the claim is released with the job of ``attempt + 1`` in the same write (queued by
+   the outbox, ``smsdesk.outbox``) after ``SENDER_BACKOFF_BASE_S × 2^attempt``
    seconds (default 2, 4, 8, …, at least the provider's Retry-After, at most 900), and failed with
    ``retries_exhausted`` after ``SENDER_MAX_ATTEMPTS`` (default 6). ``PermanentError``: failed with the
    provider's code.
@@ -121,9 +122,9 @@ def _slot(job: OutboundJob, channel: Channel) -> float:
     return ratelimit.reserve(channel.id, channel.throughput_mps)
 
 
-def _fail(message_id: str, code: str, text: str, events_out: messages.Published | None = None) -> str:
+def _fail(message_id: str, code: str, text: str) -> str:
     """Fail (and refund) the message unless the provider has it already (a duplicate job of a sent one)."""
-    if not messages.fail(message_id, code=code, message=text, unless_sent=True, events_out=events_out):
+    if not messages.fail(message_id, code=code, message=text, unless_sent=True):
         logger.info("outbound job skipped", extra={"message_id": message_id, "code": code})
         return "skipped"
     logger.info("message failed", extra={"message_id": message_id, "code": code})
@@ -152,34 +153,30 @@ def _send_attempt(channel: Channel, job: OutboundJob) -> str:
     if claimed is None:
         logger.info("outbound job skipped", extra={"message_id": job.message_id, "attempt": job.attempt})
         return "skipped"
-    pending: messages.Published = [(claimed.message, "sending", "queued")] if claimed.entered else []
-    try:
-        return _attempt(channel, claimed.message, job.attempt, pending)
-    finally:
-        messages.publish_statuses(pending)  # message.sending and what followed, in one PutEvents
+    return _attempt(channel, claimed.message, job.attempt)
 
 
-def _attempt(channel: Channel, msg: Message, attempt: int, pending: messages.Published) -> str:
+def _attempt(channel: Channel, msg: Message, attempt: int) -> str:
     connector = get_connector(channel.provider)
     secret = channels.get_provider_secret(channel)
     try:
         result = connector.send(channel, msg, secret)
     except TransientError as exc:
-        return _retry(msg, attempt, exc, pending)
+        return _retry(msg, attempt, exc)
     except PermanentError as exc:
         logger.info("provider rejected message", extra={"message_id": msg.id, "code": exc.code})
-        return _fail(msg.id, exc.code, exc.message, pending)
-    _mark_sent(msg.id, attempt, result.provider_id, result.parts, pending)
+        return _fail(msg.id, exc.code, exc.message)
+    _mark_sent(msg.id, attempt, result.provider_id, result.parts)
     metrics.add_metric(name="SenderSent", unit=MetricUnit.Count, value=1)
     logger.info("message sent", extra={"message_id": msg.id, "provider_id": result.provider_id})
     return "sent"
 
 
-def _mark_sent(message_id: str, attempt: int, provider_id: str, parts: int | None, pending: messages.Published) -> None:
+def _mark_sent(message_id: str, attempt: int, provider_id: str, parts: int | None) -> None:
     """The provider has the SMS now: try hard to record that, since failing here means a re-send."""
     for i in range(3):
         try:
-            messages.mark_sent(message_id, provider_id=provider_id, parts=parts, attempt=attempt, events_out=pending)
+            messages.mark_sent(message_id, provider_id=provider_id, parts=parts, attempt=attempt)
             return
         except Exception:
             if i == 2:
@@ -188,19 +185,22 @@ def _mark_sent(message_id: str, attempt: int, provider_id: str, parts: int | Non
             time.sleep(0.1 * (i + 1))
 
 
-def _retry(msg: Message, attempt: int, exc: TransientError, pending: messages.Published) -> str:
+def _retry(msg: Message, attempt: int, exc: TransientError) -> str:
     if attempt + 1 >= max_attempts():
-        return _fail(msg.id, "retries_exhausted", f"{exc.code}: {exc.message}", pending)
+        return _fail(msg.id, "retries_exhausted", f"{exc.code}: {exc.message}")
     delay = backoff_s(attempt, exc.retry_after_s)
     logger.info(
         "transient provider error; retrying",
         extra={"message_id": msg.id, "attempt": attempt, "code": exc.code, "delay_s": delay},
     )
     metrics.add_metric(name="SenderRetried", unit=MetricUnit.Count, value=1)
-    messages.release(msg.id, attempt=attempt)  # a duplicate of this attempt's job must not send
-    _enqueue(
-        OutboundJob(message_id=msg.id, attempt=attempt + 1, channel_id=msg.channel_id, created_at=msg.created_at),
-        delay,
+    # One write: a duplicate of this attempt's job can no longer send, and the next attempt's job leaves
+    # through the outbox with it (a crash in between cannot strand the message in ``sending``).
+    messages.release(
+        msg.id,
+        attempt=attempt,
+        then=OutboundJob(message_id=msg.id, attempt=attempt + 1, channel_id=msg.channel_id, created_at=msg.created_at),
+        delay_s=delay,
     )
     return "retry"
 

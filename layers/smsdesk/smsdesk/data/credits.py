@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smsdesk import aws, config
+from smsdesk import aws, config, manifest
 from smsdesk.data import table
 from smsdesk.errors import ValidationError
 
@@ -51,8 +51,9 @@ def get_balance(*, consistent: bool = True) -> dict[str, Any]:
     return item or {"balance": 0}
 
 
-def ledger_put(entry: dict[str, Any]) -> TransactItem:
-    item = {"PK": ledger_pk(entry["at"]), "SK": f"{entry['at']}#{entry['id']}", **entry}
+def ledger_put(entry: dict[str, Any], *, ob: dict[str, Any] | None = None) -> TransactItem:
+    """A new ledger entry; ``ob``: what it announces (``smsdesk.outbox``)."""
+    item = {"PK": ledger_pk(entry["at"]), "SK": f"{entry['at']}#{entry['id']}", **entry, manifest.OUTBOX_ATTRIBUTE: ob}
     return {
         "Put": {
             "TableName": config.table_name(),

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -18,13 +17,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smsdesk import aws, config
+from smsdesk import aws, config, outbox
 from smsdesk.data import table
 from smsdesk.data.credits import TransactItem
 from smsdesk.models import Message, Receipt, StatusChange, dump, iso
 
 _KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
-_EXTRA = ("version", "receipt_ids", "part_status", "send_attempt", "send_lease")
+_EXTRA = ("version", "receipt_ids", "part_status", "send_attempt", "send_lease", outbox.ATTRIBUTE)
 #: ``send_lease`` of an attempt that finished without sending (a transient error): never expires, so a
 #: duplicate delivery of that attempt's job cannot claim it again; a later attempt still can.
 LEASE_DONE = 9_999_999_999
@@ -39,6 +38,7 @@ def _item(
     receipt_ids: list[str],
     part_status: dict[str, str],
     claim: dict[str, Any] | None = None,
+    ob: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     sort = f"{iso(message.created_at)}#{message.id}"
     item: dict[str, Any] = {
@@ -53,6 +53,7 @@ def _item(
         "receipt_ids": receipt_ids or None,
         "part_status": part_status or None,
         **(claim or {}),
+        outbox.ATTRIBUTE: ob,
     }
     if message.conversation_id:
         item["GSI3PK"], item["GSI3SK"] = f"CONV#{message.conversation_id}", sort
@@ -75,12 +76,12 @@ def get(message_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
     return table.get(f"MSG#{message_id}", "META", consistent=consistent)
 
 
-def put_new(message: Message) -> TransactItem:
-    """The first write of a message (fails if the id exists)."""
+def put_new(message: Message, *, ob: dict[str, Any] | None = None) -> TransactItem:
+    """The first write of a message (fails if the id exists); ``ob``: what it announces (``smsdesk.outbox``)."""
     return {
         "Put": {
             "TableName": config.table_name(),
-            "Item": table.serialize(_item(message, version=1, receipt_ids=[], part_status={})),
+            "Item": table.serialize(_item(message, version=1, receipt_ids=[], part_status={}, ob=ob)),
             "ConditionExpression": "attribute_not_exists(PK)",
         }
     }
@@ -94,11 +95,13 @@ def replace(
     part_status: dict[str, str],
     refund: bool = False,
     claim: dict[str, Any] | None = None,
+    ob: dict[str, Any] | None = None,
 ) -> TransactItem:
     """Overwrite the message if nobody wrote it since ``version`` was read (optimistic lock).
 
     ``refund``: also require ``refunded = false`` as stored, so a refund can be written only once.
     ``claim``: the sender's claim fields as read (``send_attempt``, ``send_lease``), kept as they are.
+    ``ob``: what this write announces (``smsdesk.outbox``); without it the item carries none.
     """
     cond = "#v = :v"
     values = {":v": {"N": str(version)}}
@@ -109,7 +112,14 @@ def replace(
         "Put": {
             "TableName": config.table_name(),
             "Item": table.serialize(
-                _item(message, version=version + 1, receipt_ids=receipt_ids, part_status=part_status, claim=claim)
+                _item(
+                    message,
+                    version=version + 1,
+                    receipt_ids=receipt_ids,
+                    part_status=part_status,
+                    claim=claim,
+                    ob=ob,
+                )
             ),
             "ConditionExpression": cond,
             "ExpressionAttributeNames": {"#v": "version"},
@@ -229,16 +239,29 @@ class ConditionFailed(Exception):
 
 
 def _update(
-    message_id: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+    message_id: str,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+    names: dict[str, str] | None = None,
+    *,
+    ob: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One conditional UpdateItem of the message (``version`` is bumped, so optimistic writers see it).
-    Returns the item as written; raises :class:`ConditionFailed` with the item as it was (DynamoDB returns
-    it with the failure, so finding out why costs no extra read)."""
+    ``ob``: what the write announces (``smsdesk.outbox``); without it the attribute is removed, so the
+    stream consumer is not invoked for this write. Returns the item as written; raises
+    :class:`ConditionFailed` with the item as it was (DynamoDB returns it with the failure, so finding
+    out why costs no extra read)."""
+    update = f"{update}, version = version + :one_"
+    if ob is not None:
+        update, values = f"{update}, {outbox.ATTRIBUTE} = :ob_", {**values, ":ob_": ob}
+    else:
+        update = f"{update} REMOVE {outbox.ATTRIBUTE}"
     try:
         resp = aws.dynamodb().update_item(
             TableName=config.table_name(),
             Key=table.key(f"MSG#{message_id}", "META"),
-            UpdateExpression=f"{update}, version = version + :one_",
+            UpdateExpression=update,
             ConditionExpression=f"attribute_exists(PK) AND ({condition})",
             ExpressionAttributeNames={"#s": "status", **(names or {})},
             ExpressionAttributeValues=table.serialize({**values, ":one_": 1}),
@@ -272,6 +295,7 @@ def claim(message_id: str, *, attempt: int, now: dt.datetime, lease_s: int, from
             "SET #s = :sending, history = list_append(history, :h), send_attempt = :n, send_lease = :lease",
             "#s = :queued",
             values,
+            ob=outbox.change([outbox.status_event("sending")]),
         )
     values |= {":sending": "sending", ":now": int(now.timestamp())}
     return _update(
@@ -283,16 +307,22 @@ def claim(message_id: str, *, attempt: int, now: dt.datetime, lease_s: int, from
     )
 
 
-def release(message_id: str, *, attempt: int) -> None:
+def release(message_id: str, *, attempt: int, then: outbox.Job | None = None) -> bool:
     """Attempt ``attempt`` ended without sending (transient error): its claim never expires, so a duplicate
-    of its job cannot send; the next attempt can claim. A lost race is fine (nothing to release)."""
-    with contextlib.suppress(ConditionFailed):
+    of its job cannot send; the next attempt can claim. ``then``: the next attempt's job, queued by the
+    outbox with this very write (so a crash right after it cannot strand the message in ``sending``).
+    False if the claim had moved on (nothing released, nothing queued)."""
+    try:
         _update(
             message_id,
             "SET send_lease = :done",
             "#s = :sending AND send_attempt = :n",
             {":sending": "sending", ":n": attempt, ":done": LEASE_DONE},
+            ob=outbox.change(jobs=[then] if then else []),
         )
+    except ConditionFailed:
+        return False
+    return True
 
 
 def mark_sent(
@@ -311,7 +341,8 @@ def mark_sent(
     if parts:
         update += ", parts_total = :parts"
         values[":parts"] = parts
-    return _update(message_id, update, "#s = :sending AND send_attempt = :n", values)
+    ob = outbox.change([outbox.status_event("sent")])
+    return _update(message_id, update, "#s = :sending AND send_attempt = :n", values, ob=ob)
 
 
 def apply_whole_receipt(message_id: str, receipt: Receipt, *, lower: list[str], max_seen: int) -> dict[str, Any]:
@@ -348,4 +379,7 @@ def apply_whole_receipt(message_id: str, receipt: Receipt, *, lower: list[str], 
         " AND (attribute_not_exists(receipt_ids) OR size(receipt_ids) < :max)"
         " AND (attribute_not_exists(parts_total) OR parts_total <= :one)"
     )
-    return _update(message_id, update, condition, values, {"#e": "error"} if ":err" in values else None)
+    names = {"#e": "error"} if ":err" in values else None
+    return _update(
+        message_id, update, condition, values, names, ob=outbox.change([outbox.status_event(receipt.status)])
+    )

@@ -104,7 +104,7 @@ class FunctionRegistry:
 
     def invoke(self, fn: manifest.Function, event: dict[str, Any], *, trigger: str, source: str) -> Any:
         """Call the handler; record the invocation; re-raise what the handler raised."""
-        records = len(event.get("Records", [])) if trigger == "sqs" else 1
+        records = len(event.get("Records", [])) if trigger in ("sqs", "stream") else 1
         started = time.time()
         t0 = time.perf_counter()
         error: str | None = None
@@ -124,7 +124,7 @@ class FunctionRegistry:
         finally:
             failures = 0
             status = None
-            if trigger == "sqs":
+            if trigger in ("sqs", "stream"):
                 failures = records if error else len((result or {}).get("batchItemFailures") or [])
             elif trigger == "http" and error is None:
                 status = result.get("statusCode", 200) if isinstance(result, dict) else 200

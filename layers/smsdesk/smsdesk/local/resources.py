@@ -43,6 +43,14 @@ class RuleWiring:
     queue: QueueRef  # the shadow queue
 
 
+@dataclass(frozen=True)
+class StreamWiring:
+    function: manifest.Function
+    trigger: manifest.StreamTrigger
+    table_name: str  # physical
+    dlq_url: str  # the on-failure destination
+
+
 @dataclass
 class LocalResources:
     region: str
@@ -53,6 +61,7 @@ class LocalResources:
     subscriptions: dict[str, list[str]] = field(default_factory=dict)  # topic logical -> queue ARNs
     bus_name: str = ""
     rules: list[RuleWiring] = field(default_factory=list)
+    streams: list[StreamWiring] = field(default_factory=list)
     schedule_group: str = ""
     scheduler_role_arn: str = ""
     #: Dead-letter queues that are not a queue's redrive target (Scheduler's, SNS subscriptions'):
@@ -103,8 +112,14 @@ def _create_table(t: manifest.Table) -> str:
         for g in t.gsis:
             attrs.update((g.pk, g.sk))
     kwargs["AttributeDefinitions"] = [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)]
+    if t.stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": t.stream}
     ddb = aws.dynamodb()
-    _ignore(("ResourceInUseException",), ddb.create_table, **kwargs)  # exists after a state restore
+    if _ignore(("ResourceInUseException",), ddb.create_table, **kwargs) is None and t.stream:
+        # Restored from a --state-dir saved before the table had its stream: turn it on.
+        desc = ddb.describe_table(TableName=name)["Table"]
+        if not desc.get("StreamSpecification", {}).get("StreamEnabled"):
+            ddb.update_table(TableName=name, StreamSpecification=kwargs["StreamSpecification"])
     if t.ttl_attribute:
         ddb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.ttl_attribute}
@@ -212,6 +227,14 @@ def create_resources(region: str) -> LocalResources:
     env[manifest.USER_POOL.env] = res.user_pool_id
     env[manifest.USER_POOL.client_env] = res.user_pool_client_id
     env[manifest.PROVIDER_SECRETS.env] = res.secrets_prefix
+    for fn in manifest.FUNCTIONS:
+        for trig in fn.triggers:
+            if isinstance(trig, manifest.StreamTrigger):
+                dlq_url = res.dead_letter_queues.get(trig.dlq_name, ("", ""))[0]
+                if not dlq_url:
+                    _create_dead_letter_queue(res, trig.dlq_name)
+                    dlq_url = res.dead_letter_queues[trig.dlq_name][0]
+                res.streams.append(StreamWiring(fn, trig, res.tables[trig.table.name], dlq_url))
     missing = [n for r in manifest.all_resources() for n in manifest.env_names(r) if n not in env]
     if missing:  # a new resource kind in the manifest that this module does not create yet
         raise RuntimeError(f"local stack does not provide {missing}; extend smsdesk.local.resources")

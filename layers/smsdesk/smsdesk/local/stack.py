@@ -169,12 +169,20 @@ class LocalStack:
     def wiring(self) -> dict[str, list[tuple[str, ...]]]:
         """What is wired locally, per trigger kind, for the manifest-agreement test."""
         from smsdesk.local.pollers import BusRulePoller, QueuePoller
+        from smsdesk.local.streams import StreamPoller
 
         return {
             "routes": [(r.function.name, r.route.method, r.route.path) for r in self.gateway.routes],
             "queues": sorted({(t.function.name, t.name) for t in self._threads if isinstance(t, QueuePoller)}),
             "rules": [(t.function.name, t.name) for t in self._threads if isinstance(t, BusRulePoller)],
+            "streams": [(t.function.name, t.trigger.name) for t in self._threads if isinstance(t, StreamPoller)],
         }
+
+    def wait_streams(self, timeout: float = 10.0) -> bool:
+        """Block until every stream record written so far is handled (the outbox has published it)."""
+        from smsdesk.local.streams import StreamPoller
+
+        return all(t.wait_idle(timeout) for t in self._threads if isinstance(t, StreamPoller))
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -216,6 +224,8 @@ class LocalStack:
         from smsdesk.local.pollers import BusRulePoller, QueuePoller
         from smsdesk.local.scheduler_driver import SchedulerDriver
         from smsdesk.local.sms_voice import LocalSmsVoice
+        from smsdesk.local.streams import StreamPoller
+        from smsdesk.local.streams import install as install_streams
         from smsdesk.local.web import StaticSite, app_config
 
         self._stop.clear()
@@ -223,6 +233,7 @@ class LocalStack:
             self.store = state.StateStore(self.state_dir, self.region, compact_interval_s=self.save_interval_s)
         self.moto = MotoServer(host="127.0.0.1", port=0, wrap=self.store.wrap if self.store else None)
         endpoint = self.moto.start()
+        install_streams()
         self._started = True
         try:
             for k in _CLEARED_ENV + tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")):
@@ -310,12 +321,24 @@ class LocalStack:
                             )
                             for _ in range(pollers)
                         )
-                    elif not isinstance(trig, manifest.HttpRoute | manifest.BusRule):
+                    elif not isinstance(trig, manifest.HttpRoute | manifest.BusRule | manifest.StreamTrigger):
                         raise RuntimeError(f"{fn.name}: trigger {trig!r} is not supported by the local stack")
             for wiring in r.rules:
                 self._threads.append(
                     BusRulePoller(
                         name=wiring.rule_name, function=wiring.function, queue=wiring.queue, batch_size=10, **common
+                    )
+                )
+            for sw in r.streams:
+                self._threads.append(
+                    StreamPoller(
+                        function=sw.function,
+                        trigger=sw.trigger,
+                        table_name=sw.table_name,
+                        region=self.region,
+                        functions=self.functions,
+                        stop=self._stop,
+                        dlq_url=sw.dlq_url,
                     )
                 )
             self._threads.append(

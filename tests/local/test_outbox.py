@@ -1,0 +1,286 @@
+"""The outbox (issue 11 item 2): events and outbound jobs leave with the write that causes them, through
+the main table's stream, so a crash after a commit loses nothing and a cancelled write announces nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from smsdesk import manifest
+from smsdesk.local.stack import LocalStack
+
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
+
+Http = Callable[..., tuple[int, dict[str, str], Any]]
+
+
+class _Died(Exception):
+    """The API invocation dying right after the charge-and-record transaction committed."""
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def balance(stack: LocalStack, http: Http) -> int:
+    return http("GET", f"{stack.base_url}/v1/credits", headers=auth(stack.token))[2]["balance"]
+
+
+def get_message(stack: LocalStack, http: Http, message_id: str) -> dict[str, Any]:
+    status, _, msg = http("GET", f"{stack.base_url}/v1/messages/{message_id}", headers=auth(stack.token))
+    assert status == 200, msg
+    return msg
+
+
+def wait_status(stack: LocalStack, http: Http, message_id: str, want: str, timeout: float = 25.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = get_message(stack, http, message_id)
+        if msg["status"] == want:
+            return msg
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message {message_id} is {msg['status']}, wanted {want}: {msg}")
+        time.sleep(0.1)
+
+
+def sms_sent(stack: LocalStack, http: Http, message_id: str) -> list[dict[str, Any]]:
+    status, _, body = http("GET", f"{stack.base_url}/sandbox/outbox?limit=200")
+    assert status == 200, body
+    return [m for m in body["messages"] if m["message_id"] == message_id]
+
+
+def ledger_for(stack: LocalStack, http: Http, message_id: str) -> list[dict[str, Any]]:
+    status, _, body = http("GET", f"{stack.base_url}/v1/credits/ledger?limit=100", headers=auth(stack.token))
+    assert status == 200, body
+    return [e for e in body["items"] if e.get("message_id") == message_id]
+
+
+@pytest.fixture(scope="module")
+def channel(stack: LocalStack, http: Http) -> dict[str, Any]:
+    h = auth(stack.token)
+    assert http("POST", f"{stack.base_url}/v1/credits/top-ups", headers=h, body={"credits": 50, "reference": "ob"})[0]
+    body = {"name": f"ob-{uuid.uuid4().hex[:6]}", "type": "one_way", "sender": "Shop", "provider": "sandbox"}
+    status, _, ch = http("POST", f"{stack.base_url}/v1/channels", headers=h, body={**body, "throughput_mps": 50})
+    assert status == 201, ch
+    return ch
+
+
+class Bus:
+    """Every smsdesk event put on the bus from now on (a rule of the test's own, to a queue)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        kw = {"endpoint_url": stack.endpoint, "region_name": stack.region}
+        self.sqs = boto3.client("sqs", **kw)
+        self.url = self.sqs.create_queue(QueueName=f"capture-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        ev = boto3.client("events", **kw)
+        name = f"capture-{uuid.uuid4().hex[:8]}"
+        bus = stack.resources.bus_name
+        ev.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["smsdesk"]}), State="ENABLED")
+        ev.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
+        self.seen: list[dict[str, Any]] = []
+
+    def events(self, **detail: Any) -> list[dict[str, Any]]:
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            msgs = got.get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                self.seen.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        return [e for e in self.seen if all(e["detail"].get(k) == v for k, v in detail.items())]
+
+
+@pytest.fixture(scope="module")
+def bus(stack: LocalStack) -> Bus:
+    return Bus(stack)
+
+
+@pytest.fixture
+def stream_records(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Every stream record the outbox function is invoked with while the test runs."""
+    seen: list[dict[str, Any]] = []
+    mod = stack.functions.load(manifest.OUTBOX)
+    real = mod.handle
+
+    def spy(event: dict[str, Any]) -> Any:
+        seen.extend(json.loads(json.dumps(event["Records"])))
+        return real(event)
+
+    monkeypatch.setattr(mod, "handle", spy)
+    yield seen
+
+
+def test_an_unkeyed_send_that_dies_after_the_charge_is_still_queued_and_delivered_once(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /v1/messages without Idempotency-Key: the charge-and-record transaction commits, then the
+    invocation dies before anything else. The message row carries its outbound job, so it is queued,
+    sent and delivered anyway: charged once, one SMS."""
+    from smsdesk import messages
+
+    real = messages.record
+
+    def dies(message: Any) -> Any:
+        real(message)
+        raise _Died
+
+    bal, text = balance(stack, http), f"crash {uuid.uuid4().hex[:6]}"
+    with monkeypatch.context() as m:
+        m.setattr(messages, "record", dies)
+        status, _, body = http(
+            "POST",
+            f"{stack.base_url}/v1/messages",
+            headers=auth(stack.token),
+            body={"channel_id": channel["id"], "to": "+31612345678", "text": text},
+        )
+    assert status == 500, body
+    page = http("GET", f"{stack.base_url}/v1/messages?channel_id={channel['id']}&limit=50", headers=auth(stack.token))
+    [msg] = [m for m in page[2]["items"] if m["text"] == text]
+    done = wait_status(stack, http, msg["id"], "delivered")
+    assert [h["status"] for h in done["history"]] == ["queued", "sending", "sent", "delivered"]
+    assert len(sms_sent(stack, http, msg["id"])) == 1
+    assert [e["kind"] for e in ledger_for(stack, http, msg["id"])] == ["charge"] and balance(stack, http) == bal - 1
+
+
+def test_a_cancelled_transaction_announces_nothing(
+    stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus
+) -> None:
+    """The same charge-and-record transaction, cancelled (the balance does not cover it): no stream record,
+    so no event and no job; the one that commits right after is announced."""
+    from smsdesk import access, messages
+    from smsdesk.auth import Caller
+    from smsdesk.data import credits as credits_repo
+    from smsdesk.data import messages as repo
+    from smsdesk.models import SendRequest
+
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    ch = access.require_channel(owner, channel["id"])
+    cancelled = messages.build(owner, ch, SendRequest(channel_id=ch.id, to="+31612345670", text="never"))
+    with pytest.raises(credits_repo.TransactionCanceled):
+        ob = messages.outbox.change([messages.outbox.status_event("queued")], [messages.outbound_job(cancelled)])
+        credits_repo.transact([credits_repo.debit(10**9), repo.put_new(cancelled, ob=ob)])
+    committed = messages.build(owner, ch, SendRequest(channel_id=ch.id, to="+31612345671", text="recorded"))
+    assert messages.record(committed) == "recorded"
+    deadline = time.monotonic() + 15
+    while not bus.events(message_id=committed.id, status="queued") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert bus.events(message_id=committed.id, status="queued")
+    wait_status(stack, http, committed.id, "delivered")
+    assert stack.wait_streams()
+    assert bus.events(message_id=cancelled.id) == [] and sms_sent(stack, http, cancelled.id) == []
+    assert messages.get(cancelled.id) is None
+
+
+def test_a_duplicated_stream_record_repeats_its_event_id_and_sends_once(
+    stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus, stream_records: list[dict[str, Any]]
+) -> None:
+    """Stream records are delivered at least once: the outbox handling the message's INSERT twice more
+    queues its job twice more and publishes message.queued twice more, with the same event_id; the
+    sender's claim sends the SMS once."""
+    h = auth(stack.token)
+    body = {"channel_id": channel["id"], "to": "+31612345672", "text": f"dup {uuid.uuid4().hex[:6]}"}
+    status, _, msg = http("POST", f"{stack.base_url}/v1/messages", headers=h, body=body)
+    assert status == 202, msg
+    wait_status(stack, http, msg["id"], "delivered")
+    [insert] = [
+        r
+        for r in stream_records
+        if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["PK"]["S"] == f"MSG#{msg['id']}"
+    ]
+    seq = stack.invocations.last_seq
+    for _ in range(2):
+        result = stack.functions.invoke(manifest.OUTBOX, {"Records": [insert]}, trigger="stream", source="test")
+        assert result == {"batchItemFailures": []}
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        jobs = [e for e in stack.invocations.entries(function="sender", since=seq) if e["ok"]]
+        if len(jobs) >= 2 and len(bus.events(message_id=msg["id"], status="queued")) >= 3:
+            break
+        time.sleep(0.1)
+    queued = bus.events(message_id=msg["id"], status="queued")
+    assert len(queued) == 3 and len({e["detail"]["event_id"] for e in queued}) == 1
+    assert len({e["id"] for e in queued}) == 3  # EventBridge's own ids differ: dedupe on event_id
+    assert len(sms_sent(stack, http, msg["id"])) == 1
+    assert get_message(stack, http, msg["id"])["status"] == "delivered"
+    assert [e["kind"] for e in ledger_for(stack, http, msg["id"])] == ["charge"]
+
+
+def test_the_events_of_one_message_are_published_in_order_each_once(
+    stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus
+) -> None:
+    h = auth(stack.token)
+    body = {"channel_id": channel["id"], "to": "+31612345673", "text": f"order {uuid.uuid4().hex[:6]}"}
+    status, _, msg = http("POST", f"{stack.base_url}/v1/messages", headers=h, body=body)
+    assert status == 202, msg
+    wait_status(stack, http, msg["id"], "delivered")
+    assert stack.wait_streams()
+    events = bus.events(message_id=msg["id"])
+    assert [e["detail-type"] for e in events] == [
+        "message.queued",
+        "message.sending",
+        "message.sent",
+        "message.delivered",
+    ]
+    assert [e["detail"]["previous_status"] for e in events] == [None, "queued", "sending", "sent"]
+    assert len({e["detail"]["event_id"] for e in events}) == 4
+
+
+def test_a_refund_is_announced_once_by_its_ledger_entry(
+    stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsdesk import access, messages, outbox
+    from smsdesk.auth import Caller
+    from smsdesk.models import SendRequest
+
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    ch = access.require_channel(owner, channel["id"])
+    msg = messages.build(owner, ch, SendRequest(channel_id=ch.id, to="+31612345674", text="refunded"))
+    real = outbox.change
+    with monkeypatch.context() as m:  # recorded without its job: it stays queued until the test fails it
+        m.setattr(outbox, "change", lambda events=(), jobs=(): real(events))
+        messages.record(msg)
+    assert messages.fail(msg.id, code="test", message="failed by the test")
+    assert not messages.fail(msg.id, code="test", message="again")  # final: no second refund, no event
+    assert stack.wait_streams()
+    time.sleep(0.3)
+    kinds = [e["detail-type"] for e in bus.events(message_id=msg.id)]
+    assert kinds == ["message.queued", "credits.refunded", "message.failed"] or kinds == [
+        "message.queued",
+        "message.failed",
+        "credits.refunded",
+    ], kinds
+    [refund] = bus.events(message_id=msg.id, kind="refund")
+    assert refund["detail"]["credits"] == msg.credits and refund["detail"]["event_id"]
+
+
+def test_the_notifier_dedupes_an_event_delivered_twice(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """Two deliveries of one event (same ``event_id``, different EventBridge ids) notify once."""
+    user_id, token = make_user("agent")
+    detail = {
+        "conversation_id": f"c-{uuid.uuid4().hex[:8]}",
+        "channel_id": "ch-x",
+        "assignee_id": user_id,
+        "by": None,
+        "at": "2026-11-29T10:00:00.000Z",
+        "event_id": uuid.uuid4().hex + ":0",
+    }
+    ev = boto3.client("events", endpoint_url=stack.endpoint, region_name=stack.region)
+    seq = stack.invocations.last_seq
+    for _ in range(2):
+        entry = {"Source": "smsdesk", "DetailType": "conversation.assigned", "Detail": json.dumps(detail)}
+        assert ev.put_events(Entries=[{**entry, "EventBusName": stack.resources.bus_name}])["FailedEntryCount"] == 0
+    deadline = time.monotonic() + 15
+    while len([e for e in stack.invocations.entries(function="notifier", since=seq) if e["ok"]]) < 2:
+        assert time.monotonic() < deadline, "the notifier did not run twice"
+        time.sleep(0.1)
+    status, _, feed = http("GET", f"{stack.base_url}/v1/notifications", headers=auth(token))
+    assert status == 200, feed
+    assert [n["conversation_id"] for n in feed["items"]] == [detail["conversation_id"]]
