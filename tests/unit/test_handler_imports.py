@@ -66,6 +66,8 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     "fanout": BATCH,
     "timers": [*BATCH, "smsdesk.transfers"],  # transfer actions load with the first transfer timer
     "notifier": [*BATCH, *OPENAPI_DOCUMENT],
+    # the stream's outbox only forwards what writes announced: nothing of the send or management side
+    "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.messages", "smsdesk.text"],
 }
 
 
