@@ -389,7 +389,11 @@ def test_rate_limited_job_waits_then_expired_or_disabled_messages_are_refunded(
     assert balance(stack, http) == before + msg["credits"] and outbox(stack, http, msg["id"]) == []
 
     # A channel disabled while its messages wait: they fail (channel_disabled) and are refunded.
+    since = stack.invocations.last_seq
     msg2 = send(stack, http, ch["id"], "+31612345674")
+    # its job reaches the sender (through the outbox), which parks it: then it waits like the first
+    stack.invocations.wait_for(lambda e: e.get("function") == "sender", since=since, timeout=20)
+    assert get_message(stack, http, msg2["id"])["status"] == "queued"
     status, _, _ = http(
         "PATCH", f"{stack.base_url}/v1/channels/{ch['id']}", headers=auth(stack), body={"enabled": False}
     )
