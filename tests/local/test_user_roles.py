@@ -94,6 +94,9 @@ def test_who_may_change_which_role(stack: LocalStack, http: Any, make_user: Any)
     # input errors name the field
     status, out = patch_role(stack, http, stack.token, agent_id, "root")
     assert status == 422 and out["error"]["field"] == "role", out
+    for body, field in [({"role": None}, "role"), ({"capacity": None}, "capacity"), ({"name": "X"}, "name")]:
+        status, _, out = http("PATCH", f"{stack.base_url}/v1/users/{agent_id}", headers=auth(stack.token), body=body)
+        assert status == 422 and out["error"]["field"] == field, out
     status, out = patch_role(stack, http, stack.token, "nope", "admin")
     assert status == 404 and out["error"]["field"] == "user_id", out
 

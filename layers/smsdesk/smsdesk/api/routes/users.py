@@ -7,7 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsdesk import teams, users
 from smsdesk.api.identity import caller
@@ -66,6 +66,13 @@ class UserPatch(BaseModel):
         description="The new role. Admins manage agents only; only the owner makes or changes admins and "
         "owners; nobody changes their own role (403 on `role`); 409 on `role` if it changed meanwhile",
     )
+
+    @field_validator("capacity", "role", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out to keep its value; null is not a value")
+        return value
 
 
 @router.patch(
