@@ -175,3 +175,24 @@ def test_language_in_my_profile(stack: LocalStack, http: Any, make_user: Any) ->
     # another user's language is their own
     _, other = make_user("agent")
     assert http("GET", f"{base}/v1/me", headers=auth(other))[2]["language"] is None
+
+
+def test_an_owner_created_in_cognito_only_changes_roles(stack: LocalStack, http: Any, make_user: Any) -> None:
+    """The first owner of a deployment is created with the AWS CLI (docs/deploy.md): a Cognito user in
+    the `owner` group without a profile. Their role comes from the token, and they may change roles."""
+    idp, pool, addr = aws.cognito(), config.user_pool_id(), email()
+    password = f"Sd-{uuid.uuid4().hex[:12]}-9a"
+    idp.admin_create_user(UserPoolId=pool, Username=addr, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username=addr, Password=password, Permanent=True)
+    idp.admin_add_user_to_group(UserPoolId=pool, Username=addr, GroupName="owner")
+    token = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=config.user_pool_client_id(),
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": addr, "PASSWORD": password},
+    )["AuthenticationResult"]["IdToken"]
+    assert http("GET", f"{stack.base_url}/v1/me", headers=auth(token))[2]["role"] == "owner"
+    agent_id, _ = make_user("agent")
+    status, out = patch_role(stack, http, token, agent_id, "admin")
+    assert status == 200 and out["role"] == "admin", out
+    assert groups(stack, http, agent_id) == ["admin"]

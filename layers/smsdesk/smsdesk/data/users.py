@@ -107,7 +107,7 @@ def get_role(user_id: str) -> str | None:
 
 def change_role(user_id: str, old: str, new: str, *, by_user_id: str, by_role: str) -> None:
     """Set the user's role from ``old`` to ``new`` in one transaction that holds only while the user
-    still has ``old`` and its author (another user) still has ``by_role``. Raises
+    still has ``old`` and its author (another user) still has ``by_role`` (or has no profile). Raises
     :class:`smsdesk.data.channels.ConditionFailed` with the reasons ``[user, author]`` otherwise.
 
     Requiring the author's role at the moment of the write is what keeps an owner: nobody changes
@@ -127,7 +127,9 @@ def change_role(user_id: str, old: str, new: str, *, by_user_id: str, by_role: s
             {
                 "ConditionCheck": {
                     "Key": (f"USER#{by_user_id}", "PROFILE"),
-                    "ConditionExpression": "#r = :by",
+                    # A caller without a profile (the first owner, created with the AWS CLI) has the
+                    # role of their token; the API cannot change it, so there is nothing to hold.
+                    "ConditionExpression": "attribute_not_exists(PK) OR #r = :by",
                     "ExpressionAttributeNames": {"#r": "role"},
                     "ExpressionAttributeValues": {":by": by_role},
                 }
