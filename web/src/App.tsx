@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, get, post, type Me, type Notification, type NotificationPreferences, type Page } from "./api";
 import { Dialog, errorsOf, FormError, useEscape, type FieldErrors } from "./components";
 import { currentSession, onSessionChange, resume, signOut, type Session } from "./auth";
-import { dateTime, lang, LANGUAGES, setLanguage, t, type Key, type Lang } from "./i18n";
+import { dateTime, lang, languageChoice, LANGUAGES, setLanguage, t, type Key, type Lang } from "./i18n";
 import { navigate, onLinkClick, path } from "./router";
 import { usePolling, useSignal } from "./state";
 import { SignIn } from "./pages/SignIn";
@@ -34,7 +34,10 @@ function Shell() {
   const p = useSignal(path);
   const [me, setMe] = useState<Me | null>(null);
   useEffect(() => {
-    void get<Me>("/v1/me").then(setMe);
+    void get<Me>("/v1/me").then((m) => {
+      setMe(m);
+      if (m.language) setLanguage(m.language); // the profile's language follows the user to any browser
+    });
   }, []);
   const admin = me?.role === "admin" || me?.role === "owner";
   const route = p.split("?")[0] ?? "/";
@@ -87,16 +90,7 @@ function Shell() {
         <div class="top-right">
           {me ? <Availability me={me} onChange={setMe} /> : null}
           <Bell />
-          <label class="sr-only" for="lang">
-            {t("nav.language")}
-          </label>
-          <select id="lang" value={lang.get()} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Lang)}>
-            {Object.entries(LANGUAGES).map(([k, v]) => (
-              <option key={k} value={k}>
-                {v}
-              </option>
-            ))}
-          </select>
+          <LanguageSwitcher me={me} onChange={setMe} />
           <UserMenu me={me} />
         </div>
       </header>
@@ -104,6 +98,44 @@ function Shell() {
         {page}
       </main>
     </div>
+  );
+}
+
+/** The language: applied at once and kept in the profile (`PATCH /v1/me`); "" = the browser's. */
+function LanguageSwitcher({ me, onChange }: { me: Me | null; onChange: (m: Me) => void }) {
+  const choice = useSignal(languageChoice);
+  const [failed, setFailed] = useState(false);
+  const change = async (value: string) => {
+    const next = value ? (value as Lang) : null;
+    setLanguage(next);
+    setFailed(false);
+    try {
+      onChange(await api<Me>("PATCH", "/v1/me", { language: next }));
+    } catch {
+      setFailed(true); // spoken here, but not kept in the profile
+    }
+  };
+  return (
+    <>
+      <label class="sr-only" for="lang">
+        {t("nav.language")}
+      </label>
+      <select
+        id="lang"
+        value={choice ?? ""}
+        disabled={!me}
+        aria-invalid={failed}
+        title={failed ? t("nav.languagenotsaved") : undefined}
+        onChange={(e) => void change((e.target as HTMLSelectElement).value)}
+      >
+        <option value="">{t("nav.languageauto")}</option>
+        {Object.entries(LANGUAGES).map(([k, v]) => (
+          <option key={k} value={k}>
+            {v}
+          </option>
+        ))}
+      </select>
+    </>
   );
 }
 

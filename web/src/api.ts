@@ -1,6 +1,7 @@
 /** The HTTP API, same origin as the app. Every error body is {"error": {code, message, field}}. */
 import { currentSession, refresh } from "./auth";
 import { config } from "./config";
+import type { Lang } from "./i18n";
 
 export type Role = "owner" | "admin" | "agent";
 export type View = "unassigned" | "mine" | "others" | "closed";
@@ -13,6 +14,8 @@ export interface Me {
   name: string | null;
   available: boolean;
   capacity: number;
+  /** The app's language kept in the profile; null = the browser's. */
+  language: Lang | null;
 }
 export interface QueueSettings {
   strategy: "manual" | "round_robin" | "least_busy" | "longest_idle";
@@ -116,6 +119,7 @@ export interface User {
   available: boolean;
   capacity: number;
   open_count: number;
+  language: Lang | null;
 }
 export interface Notification {
   id: string;

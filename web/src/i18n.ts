@@ -1,5 +1,5 @@
-/** Message catalogues (en, nl, es, fr), the language from the user's choice or the browser's
- * (navigator.languages), and Intl formatting of dates and numbers in that locale. Every catalogue
+/** Message catalogues (en, nl, es, fr), the language from the user's profile (or a choice made on
+ * this device before signing in) or else the browser's (navigator.languages), and Intl formatting of dates and numbers in that locale. Every catalogue
  * has every key of English (checked by the compiler). */
 import { signal } from "./state";
 import { en } from "./locales/en";
@@ -22,16 +22,28 @@ export function pickLanguage(preferred: readonly string[]): Lang {
   return "en";
 }
 
-function initial(): Lang {
-  const stored = localStorage.getItem(STORAGE_KEY);
-  if (stored && stored in LANGUAGES) return stored as Lang;
+/** The browser's languages, best first. */
+export function browserLanguage(): Lang {
   return pickLanguage(navigator.languages?.length ? navigator.languages : [navigator.language]);
 }
 
-export const lang = signal<Lang>(initial());
+function stored(): Lang | null {
+  const v = localStorage.getItem(STORAGE_KEY);
+  return v && v in LANGUAGES ? (v as Lang) : null;
+}
 
-export function setLanguage(l: Lang): void {
-  localStorage.setItem(STORAGE_KEY, l);
+/** The language chosen (the profile's, or on this device before signing in); null = the browser's. */
+export const languageChoice = signal<Lang | null>(stored());
+/** The language the app speaks now. */
+export const lang = signal<Lang>(stored() ?? browserLanguage());
+
+/** Speak `choice` (null: the browser's languages). It is also kept on this device, so the sign-in
+ * page speaks it after a sign-out; the profile (`PATCH /v1/me`) is what follows the user. */
+export function setLanguage(choice: Lang | null): void {
+  if (choice) localStorage.setItem(STORAGE_KEY, choice);
+  else localStorage.removeItem(STORAGE_KEY);
+  const l = choice ?? browserLanguage();
+  languageChoice.set(choice);
   document.documentElement.lang = l;
   lang.set(l);
 }

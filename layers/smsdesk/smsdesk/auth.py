@@ -7,7 +7,7 @@ does the same check (``smsdesk.local.auth``). Handlers only read the claims.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 from smsdesk.errors import Forbidden, Unauthorized
@@ -16,11 +16,33 @@ Role = Literal["owner", "admin", "agent"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "agent")
 
 
-@dataclass(frozen=True)
 class Caller:
-    user_id: str
-    role: Role
-    username: str
+    """The signed-in user of a request.
+
+    ``role`` is the token's role unless ``resolve_role`` is given: then it is looked up once, the
+    first time the role is asked for (``resolve_role(user_id)``; None = keep the token's), so a
+    request that never checks a role costs no lookup."""
+
+    __slots__ = ("_resolve", "_role", "user_id", "username")
+
+    def __init__(
+        self, user_id: str, role: Role, username: str, *, resolve_role: Callable[[str], str | None] | None = None
+    ) -> None:
+        self.user_id = user_id
+        self.username = username
+        self._role: Role = role
+        self._resolve = resolve_role
+
+    @property
+    def role(self) -> Role:
+        if self._resolve is not None:
+            current, self._resolve = self._resolve(self.user_id), None
+            if current in ROLES:
+                self._role = current  # type: ignore[assignment]
+        return self._role
+
+    def __repr__(self) -> str:
+        return f"Caller(user_id={self.user_id!r}, role={self.role!r}, username={self.username!r})"
 
     @property
     def is_admin(self) -> bool:
@@ -43,7 +65,9 @@ def _groups(claims: dict[str, Any]) -> list[str]:
     return list(raw)
 
 
-def caller_from_claims(claims: dict[str, Any] | None) -> Caller:
+def caller_from_claims(
+    claims: dict[str, Any] | None, *, resolve_role: Callable[[str], str | None] | None = None
+) -> Caller:
     if not claims or not claims.get("sub"):
         raise Unauthorized("missing or invalid bearer token")
     groups = _groups(claims)
@@ -52,4 +76,5 @@ def caller_from_claims(claims: dict[str, Any] | None) -> Caller:
         user_id=claims["sub"],
         role=role,
         username=claims.get("username") or claims.get("cognito:username", ""),
+        resolve_role=resolve_role,
     )

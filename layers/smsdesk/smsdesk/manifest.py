@@ -230,6 +230,7 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "cognito-idp:AdminCreateUser",
         "cognito-idp:AdminSetUserPassword",
         "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminRemoveUserFromGroup",  # a role change moves the user's group
         "cognito-idp:AdminDeleteUser",  # rolls back a user whose creation failed half-way
     ),
     ("SecretsPrefix", "read"): _SECRETS_READ,

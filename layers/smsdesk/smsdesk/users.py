@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from smsdesk import aws, config
-from smsdesk.auth import Caller, Role
+from smsdesk.auth import ROLES, Caller, Role
 from smsdesk.data import users as repo
+from smsdesk.data.channels import ConditionFailed
 from smsdesk.errors import Conflict, Forbidden, NotFound, ValidationError
 
 #: Cognito's answers to a user it will not create as given: the e-mail (or the name) is the problem.
 _REFUSED_INPUT = frozenset(
     {"InvalidParameterException", "CodeDeliveryFailureException", "UserLambdaValidationException"}
 )
+
+
+#: The web app's languages; a profile without one follows the browser.
+Language = Literal["en", "nl", "es", "fr"]
 
 
 class User(BaseModel):
@@ -31,6 +36,7 @@ class User(BaseModel):
     open_count: int = Field(default=0, description="Open conversations assigned now (kept by the queue)")
     created_at: dt.datetime
     team_ids: list[str] = Field(default_factory=list)
+    language: Language | None = Field(default=None, description="The app's language; null = the browser's")
 
 
 def create_user(email: str, name: str, role: Role, *, password: str | None = None) -> dict[str, Any]:
@@ -90,6 +96,64 @@ def check_may_create(caller: Caller, role: Role) -> None:
     caller.require_admin()
     if role in ("owner", "admin") and caller.role != "owner":
         raise Forbidden(f"only the owner may create {role} users", field="role")
+
+
+def check_may_change_role(caller: Caller, target: User, role: Role) -> None:
+    """The rules of :func:`check_may_create` for a change: admins manage agents (so they change no
+    roles but an agent's to agent), only the owner makes or unmakes admins and owners, and nobody
+    changes their own role (so an owner is only ever demoted by another owner)."""
+    caller.require_admin()
+    if target.user_id == caller.user_id:
+        raise Forbidden("you cannot change your own role", field="role")
+    if caller.role != "owner" and (role != "agent" or target.role != "agent"):
+        raise Forbidden("only the owner may make or change admins and owners", field="role")
+
+
+def role_groups_sync(email: str, role: Role) -> None:
+    """Put the Cognito user in ``role``'s group and out of the other roles' groups (added first, so
+    the user is never without a group; removing a user from a group they are not in is no error)."""
+    idp, pool = aws.cognito(), config.user_pool_id()
+    idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=role)
+    for other in ROLES:
+        if other != role:
+            idp.admin_remove_user_from_group(UserPoolId=pool, Username=email, GroupName=other)
+
+
+def change_role(caller: Caller, user_id: str, role: Role) -> User:
+    """Change a user's role: the Cognito group first, then the profile in a transaction that holds
+    only while the user still has the role read here and the caller still has theirs (which keeps
+    an owner: see :func:`smsdesk.data.users.change_role`). If the profile write fails, the Cognito
+    groups are put back to the profile's role. The profile is what the API reads the caller's role
+    from (``smsdesk.api.identity``), so the change takes effect on the user's next request.
+
+    403 ``forbidden`` on ``role`` (the rules above, or the caller's own role changed meanwhile),
+    409 ``conflict`` on ``role`` if the user's role changed meanwhile, 404 for an unknown user."""
+    user = get_user(user_id)
+    check_may_change_role(caller, user, role)
+    if user.role == role:
+        return user
+    role_groups_sync(user.email, role)
+    try:
+        repo.change_role(user_id, user.role, role, by_user_id=caller.user_id, by_role=caller.role)
+    except BaseException as exc:
+        current = repo.get_role(user_id)
+        role_groups_sync(user.email, current if current in ROLES else user.role)  # type: ignore[arg-type]
+        if isinstance(exc, ConditionFailed):
+            if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise Forbidden("your own role changed meanwhile", field="role") from exc
+            raise Conflict(
+                f"the user's role changed meanwhile (now {current}); reload and retry", field="role"
+            ) from exc
+        raise
+    return get_user(user_id)
+
+
+def set_language(user_id: str, language: Language | None) -> dict[str, Any]:
+    """Keep the user's language in their profile (None: follow the browser)."""
+    profile = repo.set_language(user_id, language)
+    if profile is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    return profile
 
 
 def to_user(profile: dict[str, Any]) -> User:

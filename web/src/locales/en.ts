@@ -9,6 +9,8 @@ export const en = {
   "nav.main": "Main",
   "nav.skip": "Skip to content",
   "nav.language": "Language",
+  "nav.languageauto": "Browser language",
+  "nav.languagenotsaved": "Not saved in your profile; try again.",
   "nav.signout": "Sign out",
   "me.available": "Available",
   "me.away": "Away",
@@ -240,4 +242,5 @@ export const en = {
   "teams.membersof": "Members of {name}",
   "users.capacity": "Capacity (0 = no limit)",
   "users.capacityof": "Capacity of {name}",
+  "users.roleof": "Role of {name}",
 } as const;

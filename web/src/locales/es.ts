@@ -10,6 +10,8 @@ export const es: Catalogue = {
   "nav.main": "Principal",
   "nav.skip": "Ir al contenido",
   "nav.language": "Idioma",
+  "nav.languageauto": "Idioma del navegador",
+  "nav.languagenotsaved": "No se guardó en tu perfil; inténtalo de nuevo.",
   "nav.signout": "Cerrar sesión",
   "me.available": "Disponible",
   "me.away": "Ausente",
@@ -241,4 +243,5 @@ export const es: Catalogue = {
   "teams.membersof": "Miembros de {name}",
   "users.capacity": "Capacidad (0 = sin límite)",
   "users.capacityof": "Capacidad de {name}",
+  "users.roleof": "Rol de {name}",
 };

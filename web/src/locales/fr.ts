@@ -10,6 +10,8 @@ export const fr: Catalogue = {
   "nav.main": "Principal",
   "nav.skip": "Aller au contenu",
   "nav.language": "Langue",
+  "nav.languageauto": "Langue du navigateur",
+  "nav.languagenotsaved": "Non enregistrée dans votre profil ; réessayez.",
   "nav.signout": "Se déconnecter",
   "me.available": "Disponible",
   "me.away": "Absent",
@@ -241,4 +243,5 @@ export const fr: Catalogue = {
   "teams.membersof": "Membres de {name}",
   "users.capacity": "Capacité (0 = sans limite)",
   "users.capacityof": "Capacité de {name}",
+  "users.roleof": "Rôle de {name}",
 };

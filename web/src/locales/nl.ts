@@ -10,6 +10,8 @@ export const nl: Catalogue = {
   "nav.main": "Hoofdmenu",
   "nav.skip": "Naar de inhoud",
   "nav.language": "Taal",
+  "nav.languageauto": "Taal van de browser",
+  "nav.languagenotsaved": "Niet in je profiel opgeslagen; probeer het opnieuw.",
   "nav.signout": "Afmelden",
   "me.available": "Beschikbaar",
   "me.away": "Afwezig",
@@ -241,4 +243,5 @@ export const nl: Catalogue = {
   "teams.membersof": "Leden van {name}",
   "users.capacity": "Capaciteit (0 = geen limiet)",
   "users.capacityof": "Capaciteit van {name}",
+  "users.roleof": "Rol van {name}",
 };

@@ -82,7 +82,9 @@ export function Users({ me }: { me: Me | null }) {
               <tr key={u.user_id}>
                 <td>{u.name}</td>
                 <td>{u.email}</td>
-                <td>{t(`role.${u.role}` as Key)}</td>
+                <td>
+                  <RoleCell me={me} user={u} onSaved={(x) => setItems((xs) => xs?.map((y) => (y.user_id === x.user_id ? x : y)) ?? null)} />
+                </td>
                 <td>{u.available ? t("me.available") : t("me.away")}</td>
                 <td class="num">{u.open_count}</td>
                 <td>
@@ -95,6 +97,54 @@ export function Users({ me }: { me: Me | null }) {
         </div>
       ) : null}
     </section>
+  );
+}
+
+/** The roles `me` may give `user`, as the API decides them: admins manage agents only (so they change
+ * no role), only the owner makes or changes admins and owners, and nobody changes their own role. */
+export function roleChoices(me: Me | null, user: User): Role[] {
+  if (!me || me.user_id === user.user_id) return [user.role];
+  if (me.role === "owner") return ["agent", "admin", "owner"];
+  return [user.role];
+}
+
+/** A user's role: a select (saved on change, `PATCH /v1/users/{id}`) when the caller may change it. */
+function RoleCell({ me, user, onSaved }: { me: Me | null; user: User; onSaved: (u: User) => void }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const choices = roleChoices(me, user);
+  if (choices.length < 2) return <span data-testid="role">{t(`role.${user.role}` as Key)}</span>;
+  const change = async (select: HTMLSelectElement) => {
+    const role = select.value as Role;
+    setErrors({});
+    setSaved(false);
+    setBusy(true);
+    try {
+      onSaved(await api<User>("PATCH", `/v1/users/${encodeURIComponent(user.user_id)}`, { role }));
+      setSaved(true);
+    } catch (err) {
+      select.value = user.role; // the role it still has
+      setErrors(errorsOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="capacity">
+      <Field label={t("users.roleof", { name: user.name })} name="role" errors={errors} hint={saved ? t("common.saved") : " "}>
+        {(p) => (
+          <select {...p} value={user.role} disabled={busy} onChange={(e) => void change(e.target as HTMLSelectElement)}>
+            {choices.map((r) => (
+              <option key={r} value={r}>
+                {t(`role.${r}` as Key)}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <FormError errors={errors} known={["role"]} />
+    </div>
   );
 }
 

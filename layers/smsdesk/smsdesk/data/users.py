@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from smsdesk import aws, config
 from smsdesk.data import table
+from smsdesk.data.channels import transact
 
 
 def put_profile(profile: dict[str, Any]) -> None:
@@ -89,3 +90,70 @@ def require_available(user_id: str, *, below_capacity: bool = False) -> dict[str
         check["ExpressionAttributeNames"] = {"#cap": "capacity"}
         check["ExpressionAttributeValues"][":zero"] = {"N": "0"}
     return {"ConditionCheck": check}
+
+
+def get_role(user_id: str) -> str | None:
+    """The role in the user's profile (one consistent GetItem of that attribute); None without a profile."""
+    resp = aws.dynamodb().get_item(
+        TableName=config.table_name(),
+        Key=table.key(f"USER#{user_id}", "PROFILE"),
+        ProjectionExpression="#r",
+        ExpressionAttributeNames={"#r": "role"},
+        ConsistentRead=True,
+    )
+    role = resp.get("Item", {}).get("role", {})
+    return role.get("S")
+
+
+def change_role(user_id: str, old: str, new: str, *, by_user_id: str, by_role: str) -> None:
+    """Set the user's role from ``old`` to ``new`` in one transaction that holds only while the user
+    still has ``old`` and its author (another user) still has ``by_role`` (or has no profile). Raises
+    :class:`smsdesk.data.channels.ConditionFailed` with the reasons ``[user, author]`` otherwise.
+
+    Requiring the author's role at the moment of the write is what keeps an owner: nobody changes
+    their own role, so an owner is demoted only by another owner, who is checked to still be one.
+    Two owners demoting each other at once cannot both succeed."""
+    transact(
+        [
+            {
+                "Update": {
+                    "Key": (f"USER#{user_id}", "PROFILE"),
+                    "UpdateExpression": "SET #r = :new",
+                    "ConditionExpression": "#r = :old",
+                    "ExpressionAttributeNames": {"#r": "role"},
+                    "ExpressionAttributeValues": {":new": new, ":old": old},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "Key": (f"USER#{by_user_id}", "PROFILE"),
+                    # A caller without a profile (the first owner, created with the AWS CLI) has the
+                    # role of their token; the API cannot change it, so there is nothing to hold.
+                    "ConditionExpression": "attribute_not_exists(PK) OR #r = :by",
+                    "ExpressionAttributeNames": {"#r": "role"},
+                    "ExpressionAttributeValues": {":by": by_role},
+                }
+            },
+        ]
+    )
+
+
+def set_language(user_id: str, language: str | None) -> dict[str, Any] | None:
+    """Set (or with None remove) the profile's ``language``; None if the profile does not exist."""
+    kwargs: dict[str, Any] = {"UpdateExpression": "REMOVE #l"}
+    if language is not None:
+        kwargs = {"UpdateExpression": "SET #l = :l", "ExpressionAttributeValues": {":l": {"S": language}}}
+    try:
+        resp = aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(f"USER#{user_id}", "PROFILE"),
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#l": "language"},
+            ReturnValues="ALL_NEW",
+            **kwargs,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return _strip(table.deserialize(resp["Attributes"]))

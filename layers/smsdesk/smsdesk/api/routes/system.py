@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsdesk import config, users
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
+from smsdesk.auth import Caller
 from smsdesk.data import users as users_repo
 
 router = APIGatewayHttpRouter()
@@ -25,6 +26,7 @@ class Me(BaseModel):
     name: str | None = None
     available: bool = False
     capacity: int = 0
+    language: users.Language | None = Field(default=None, description="The app's language; null = the browser's")
 
 
 @router.get("/health", summary="Liveness (public)", tags=["system"])
@@ -34,7 +36,10 @@ def health() -> Health:
 
 @router.get("/v1/me", summary="The authenticated caller and their profile", tags=["users"])
 def me() -> Me:
-    who = caller(router)
+    return _me(caller(router))
+
+
+def _me(who: Caller) -> Me:
     profile = users_repo.get_profile(who.user_id) or {}
     return Me(
         user_id=who.user_id,
@@ -43,7 +48,28 @@ def me() -> Me:
         name=profile.get("name"),
         available=bool(profile.get("available", False)),
         capacity=int(profile.get("capacity") or 0),
+        language=profile.get("language"),
     )
+
+
+class MePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: users.Language | None = Field(
+        default=None, description="en, nl, es or fr; null = follow the browser. Left out: unchanged"
+    )
+
+
+@router.patch(
+    "/v1/me",
+    summary="Change my own profile settings (the app's language)",
+    tags=["users"],
+    openapi_extensions=errors(404),
+)
+def patch_me(body: MePatch) -> Me:
+    who = caller(router)
+    if "language" in body.model_fields_set:
+        users.set_language(who.user_id, body.language)
+    return _me(who)
 
 
 class AvailabilityRequest(BaseModel):
@@ -68,4 +94,5 @@ def set_availability(body: AvailabilityRequest) -> Me:
         name=user.name,
         available=user.available,
         capacity=user.capacity,
+        language=user.language,
     )

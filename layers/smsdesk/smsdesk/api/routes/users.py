@@ -1,4 +1,4 @@
-"""Users API: create (admin/owner), list and read (every signed-in user: agents need their
+"""Users API: create and change (admin/owner), list and read (every signed-in user: agents need their
 colleagues' names for assignments and transfers; profiles hold nothing secret)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsdesk import teams, users
 from smsdesk.api.identity import caller
@@ -58,18 +58,40 @@ def list_users(
 
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    capacity: int = Field(ge=0, le=1000, description="Max open conversations from the queue; 0 = no limit")
+    capacity: int | None = Field(
+        default=None, ge=0, le=1000, description="Max open conversations from the queue; 0 = no limit"
+    )
+    role: Role | None = Field(
+        default=None,
+        description="The new role. Admins manage agents only; only the owner makes or changes admins and "
+        "owners; nobody changes their own role (403 on `role`); 409 on `role` if it changed meanwhile",
+    )
+
+    @field_validator("capacity", "role", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out to keep its value; null is not a value")
+        return value
 
 
 @router.patch(
     "/v1/users/<user_id>",
-    summary="Change a user's capacity (admin/owner)",
+    summary="Change a user's capacity and/or role (admin/owner); fields left out keep their value",
+    description="A role change moves the user's Cognito group too and takes effect on their next request "
+    "(the API reads the role from the profile, not from the token's `cognito:groups`).",
     tags=["users"],
-    openapi_extensions=errors(403),
+    openapi_extensions=errors(403, 409),
 )
 def patch_user(user_id: str, body: UserPatch) -> users.User:
-    caller(router).require_admin()
-    return users.set_availability(user_id, None, body.capacity)
+    who = caller(router)
+    who.require_admin()
+    user = users.get_user(user_id)
+    if body.role is not None:
+        user = users.change_role(who, user_id, body.role)
+    if body.capacity is not None:
+        user = users.set_availability(user_id, None, body.capacity)
+    return user
 
 
 @router.get("/v1/users/<user_id>", summary="One user", tags=["users"])
