@@ -59,6 +59,9 @@ LISTS = (
     "/v1/conversations",
     "/v1/conversations?view=mine",
     "/v1/opt-outs/%2B31612345678/history",
+    "/v1/contacts",
+    "/v1/contacts?q=a",
+    "/v1/groups",
 )
 
 
@@ -169,7 +172,21 @@ def known_ids(stack: LocalStack, http: Any) -> dict[str, list[str]]:
     started = call("POST", "/v1/conversations", {"channel_id": channel["id"], "to": "+31612345678", "text": "hi"}, 202)
     call("POST", "/v1/opt-outs", {"number": "+31687654321", "reason": "asked"}, 201)
     owner = call("GET", "/v1/me")
+    call("POST", "/v1/contact-fields", {"key": "city", "label": "City", "type": "text"}, 201)
+    manager = call("POST", "/v1/contacts", {"first_name": "Mum", "mobile": "+31611111111"}, 201)
+    contact = call("POST", "/v1/contacts", {"first_name": "Kid", "manager_ids": [manager["id"]]}, 201)
+    group = call("POST", "/v1/groups", {"name": "Schema"}, 201)
+    call("POST", f"/v1/groups/{group['id']}/members", {"contact_ids": [contact["id"]]})
+    dynamic = call(
+        "POST",
+        "/v1/groups",
+        {"name": "Dyn", "kind": "dynamic", "rule": {"field": "city", "op": "equals", "value": "Lyon"}},
+        201,
+    )
     return {
+        "contact": [contact["id"], manager["id"]],
+        "group": [group["id"], dynamic["id"]],
+        "field": ["city"],
         "channel": [channel["id"]],
         "team": [team["id"]],
         "user": [owner["user_id"], agent["user_id"]],
@@ -188,6 +205,9 @@ def config_file(path: Path, ids: dict[str, list[str]]) -> Path:
         "path.conversation_id": "conversation",
         "path.message_id": "message",
         "path.number": "number",
+        "path.contact_id": "contact",
+        "path.group_id": "group",
+        "path.key": "field",
     }
     lines = ["[dictionaries]"]
     lines += [f"{name} = {{ values = {json.dumps(values)} }}" for name, values in ids.items()]

@@ -99,7 +99,7 @@ def test_new_then_existing_conversation_and_duplicates(stack: LocalStack, http: 
     status, body = get_conv(stack, http, conv.id)
     assert status == 200, body
     assert [m["text"] for m in body["messages"]] == ["Hello, is my order shipped?", "Order 42"]
-    assert body["contact"]["number"] == number and body["contact"]["id"] == conv.contact_id
+    assert body["contact"]["mobile"] == number and body["contact"]["id"] == conv.contact_id
 
 
 def test_concurrent_first_inbounds_and_concurrent_duplicates(stack: LocalStack, http: Http, channel: dict) -> None:

@@ -93,7 +93,7 @@ export interface Conversation {
 }
 export interface ConversationDetail extends Conversation {
   messages: Message[];
-  contact: { name: string | null; number: string } | null;
+  contact: { name: string | null; mobile: string | null } | null;
 }
 export interface Preview {
   text: string;

@@ -12,6 +12,7 @@ import time
 import phonenumbers
 
 from smsdesk import ids
+from smsdesk.crm.timezones import zone_for_number
 from smsdesk.data import contacts as repo
 from smsdesk.data.credits import TransactionCanceled, transact
 from smsdesk.errors import NotFound
@@ -32,7 +33,10 @@ def normalise_inbound(raw: str, region: str | None) -> str:
 
 
 def new_contact(number: str) -> Contact:
-    return Contact(id=ids.new_id(), number=number, created_at=utcnow())
+    zone = zone_for_number(number)
+    return Contact(
+        id=ids.new_id(), mobile=number, time_zone=zone, time_zone_derived=zone is not None, created_at=utcnow()
+    )
 
 
 def get(contact_id: str) -> Contact:

@@ -128,6 +128,35 @@ def check_outbound(channel_id: str, e164: str) -> None:
         raise RecipientOptedOut(e164, _scope_name(optouts))
 
 
+def outbound_refusal(
+    items: list[dict],
+) -> tuple[Literal["blocklisted", "opted_out"], Literal["account", "channel"]] | None:
+    """Why a number with these list entries (both scopes, both lists) may not be texted: blocklisted
+    (outbound or both) before opted out, account-wide before channel; None if it may (pure: the rule
+    :func:`check_outbound` applies, for many numbers at once in audiences)."""
+    blocks = [i for i in items if i["PK"].startswith("BLOCK#") and _applies(i, "outbound")]
+    if blocks:
+        return "blocklisted", "account" if _scope_name(blocks) == "account-wide" else "channel"
+    optouts = [i for i in items if i["PK"].startswith("OPTOUT#")]
+    if optouts:
+        return "opted_out", "account" if _scope_name(optouts) == "account-wide" else "channel"
+    return None
+
+
+def outbound_refusals(
+    channel_id: str | None, numbers: list[str]
+) -> dict[str, tuple[Literal["blocklisted", "opted_out"], Literal["account", "channel"]]]:
+    """:func:`outbound_refusal` of each number that may not be texted on the channel (account-wide
+    entries only without a channel): BatchGetItems of 100 keys, not one call per number."""
+    entries = repo.entries_for_numbers(numbers, channel_id, ("block", "optout"))
+    out = {}
+    for number, items in entries.items():
+        refusal = outbound_refusal(items)
+        if refusal:
+            out[number] = refusal
+    return out
+
+
 def _scope_name(items: list[dict]) -> str:
     return "account-wide" if any(i.get("channel_id") is None for i in items) else "channel"
 

@@ -12,7 +12,17 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_core import ValidationError as CoreValidationError
 
@@ -325,12 +335,34 @@ View = Literal["unassigned", "mine", "others", "closed"]
 
 
 class Contact(BaseModel):
+    """A person in the contact book (issue 13); inbound SMS from a new number create one (issue 5).
+
+    Stored before issue 13 with ``number`` (read as ``mobile``) and without the other fields."""
+
     id: str
-    number: str = Field(description="E.164")
-    name: str | None = None
-    fields: dict[str, str] = Field(default_factory=dict, description="Custom fields (mail merge, dynamic groups)")
-    manager_ids: list[str] = Field(default_factory=list, description="Contacts who manage this one")
+    mobile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("mobile", "number"),
+        description="E.164 (one contact per mobile number); as received for a sender that is not a phone number",
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    other_phone: str | None = Field(default=None, description="E.164, any valid number")
+    email: str | None = None
+    language: str | None = Field(default=None, description="BCP 47, e.g. `fr` or `nl-BE`")
+    time_zone: str | None = Field(default=None, description="IANA time zone, set or derived from the mobile number")
+    time_zone_derived: bool = Field(default=False, description="`time_zone` came from the number's country")
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="Values of /v1/contact-fields, by key")
+    tags: list[str] = Field(default_factory=list)
+    manager_ids: list[str] = Field(default_factory=list, description="Contacts responsible for this one")
     created_at: dt.datetime
+    updated_at: dt.datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name(self) -> str | None:
+        """First and last name, for display."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or None
 
 
 QueueState = Literal["waiting", "overflow"]

@@ -11,9 +11,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from smsdesk.api import errors
 from smsdesk.api.openapi import Resolver
 from smsdesk.api.routes import (
+    audiences,
     channels,
+    contacts,
     conversations,
     credits,
+    groups,
     lists,
     messages,
     notifications,
@@ -35,7 +38,21 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.enable_swagger(path="/docs")
-for _module in (system, users, teams, channels, lists, credits, messages, conversations, transfers, notifications):
+for _module in (
+    system,
+    users,
+    teams,
+    channels,
+    lists,
+    credits,
+    messages,
+    conversations,
+    transfers,
+    notifications,
+    contacts,
+    groups,
+    audiences,
+):
     app.include_router(_module.router)
 errors.install(app)
 

@@ -133,3 +133,27 @@ def consent_history(e164: str, *, limit: int, cursor: str | None) -> tuple[list[
 
 def _clean(item: dict[str, Any]) -> dict[str, Any]:
     return strip(item)
+
+
+def entries_for_numbers(
+    numbers: list[str], channel_id: str | None, kinds: tuple[Kind, ...]
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`entries_for` of many numbers at once (BatchGetItem, 100 keys per call), by number."""
+    scopes = [ALL] + ([channel_id] if channel_id else [])
+    keys = [(f"{_PK[k]}#{s}", n) for n in dict.fromkeys(numbers) for k in kinds for s in scopes]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in table.batch_get(keys):
+        out.setdefault(item["SK"], []).append(item)
+    return out
+
+
+def entries_in_scopes(e164: str, channel_ids: list[str], kinds: tuple[Kind, ...]) -> dict[Kind, list[dict[str, Any]]]:
+    """Every entry of ``kinds`` for the number, account-wide and in each of ``channel_ids``, by kind."""
+    keys = [(f"{_PK[k]}#{s}", e164) for k in kinds for s in [ALL, *channel_ids]]
+    out: dict[Kind, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for item in table.batch_get(keys):
+        kind: Kind = "block" if item["PK"].startswith("BLOCK#") else "optout"
+        out[kind].append(_clean(item))
+    for entries in out.values():
+        entries.sort(key=lambda e: (e.get("channel_id") or "", e.get("created_at") or ""))
+    return out
