@@ -26,7 +26,6 @@ import collections
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +35,10 @@ from botocore.exceptions import ClientError
 
 try:  # imported as ``bench.cost_model`` by tests, as ``cost_model`` by bench/run.py
     from bench import cost_model as cm
+    from bench.bench_aws_calls import http
 except ImportError:  # pragma: no cover
     import cost_model as cm  # type: ignore[no-redef]
+    from bench_aws_calls import http  # type: ignore[no-redef]
 
 #: Recipients per bulk job (the fan-out reads its chunk's shared rows once per job): a modelling choice.
 CAMPAIGN_CHUNK = 100
@@ -337,21 +338,6 @@ class Measured:
     memory_mb: dict[str, int]
 
 
-def _http(stack: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        stack.base_url + path,
-        data=data,
-        method=method,
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def _quiet(stack: Any, quiet_s: float = 0.8, timeout: float = 20.0) -> None:
     """Wait until no invocation has started or ended for ``quiet_s`` (trailing receipts, bus events)."""
     end = time.monotonic() + timeout
@@ -369,9 +355,7 @@ def _quiet(stack: Any, quiet_s: float = 0.8, timeout: float = 20.0) -> None:
 def _send(stack: Any, channel_id: str, to: str) -> str:
     from smsdesk import messages
 
-    status, msg = _http(
-        stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "Your code is 1234"}
-    )
+    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "Your code is 1234"})
     assert status == 202, msg
     end = time.monotonic() + 20
     while time.monotonic() < end:  # read outside any invocation: not counted
@@ -402,14 +386,14 @@ def measure(stack: Any, n: int = 5) -> Measured:
     meter = Meter(raw=raw, tables=tables, recipient=recipient)
     uninstall = meter.install()
     try:
-        status, channel = _http(
+        status, channel = http(
             stack,
             "POST",
             "/v1/channels",
             {"name": "cost", "type": "two_way", "sender": "+31612345601", "provider": "sandbox", "throughput_mps": 50},
         )
         assert status in (200, 201), channel
-        assert _http(stack, "POST", "/v1/credits/top-ups", {"credits": 100, "reference": "cost"})[0] in (200, 201)
+        assert http(stack, "POST", "/v1/credits/top-ups", {"credits": 100, "reference": "cost"})[0] in (200, 201)
         _send(stack, channel["id"], recipient)  # warm-up: first clients, secret cache
         since = stack.invocations.last_seq
         meter.active = True
@@ -421,14 +405,14 @@ def measure(stack: Any, n: int = 5) -> Measured:
         meter.active = False
         uninstall()
     inv: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0, 0.0])
-    http: collections.Counter[str] = collections.Counter()
+    http_calls: collections.Counter[str] = collections.Counter()
     for e in entries:
         row = inv[e["function"]]
         row[0] += 1
         row[1] += e["records"]
         row[2] += e["duration_ms"]
         if e["trigger"] == "http":
-            http[e["function"]] += 1
+            http_calls[e["function"]] += 1
     invocations = {
         fn: (int(c), int(r), max(0.0, ms - meter.overhead_ms.get(fn, 0.0))) for fn, (c, r, ms) in inv.items()
     }
@@ -437,7 +421,7 @@ def measure(stack: Any, n: int = 5) -> Measured:
         calls=list(meter.calls),
         invocations=invocations,
         cpu_ms={fn: max(0.0, ms - meter.overhead_cpu_ms.get(fn, 0.0)) for fn, ms in meter.cpu_ms.items()},
-        http=http,
+        http=http_calls,
         memory_mb={f.name: f.memory_mb for f in manifest.FUNCTIONS},
     )
 

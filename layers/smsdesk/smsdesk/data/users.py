@@ -57,15 +57,23 @@ def set_available(user_id: str, available: bool | None, capacity: int | None = N
         values[":c"] = {"N": str(capacity)}
     if not sets:
         return get_profile(user_id)
+    return _update_profile(
+        user_id,
+        UpdateExpression="SET " + ", ".join(sets),
+        ExpressionAttributeValues=values,
+        **({"ExpressionAttributeNames": {"#cap": "capacity"}} if capacity is not None else {}),
+    )
+
+
+def _update_profile(user_id: str, **update: Any) -> dict[str, Any] | None:
+    """One UpdateItem on an existing profile; the profile after it, or None if there is none."""
     try:
         resp = aws.dynamodb().update_item(
             TableName=config.table_name(),
             Key=table.key(f"USER#{user_id}", "PROFILE"),
-            UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues=values,
-            **({"ExpressionAttributeNames": {"#cap": "capacity"}} if capacity is not None else {}),
             ReturnValues="ALL_NEW",
+            **update,
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -140,20 +148,11 @@ def change_role(user_id: str, old: str, new: str, *, by_user_id: str, by_role: s
 
 def set_language(user_id: str, language: str | None) -> dict[str, Any] | None:
     """Set (or with None remove) the profile's ``language``; None if the profile does not exist."""
-    kwargs: dict[str, Any] = {"UpdateExpression": "REMOVE #l"}
-    if language is not None:
-        kwargs = {"UpdateExpression": "SET #l = :l", "ExpressionAttributeValues": {":l": {"S": language}}}
-    try:
-        resp = aws.dynamodb().update_item(
-            TableName=config.table_name(),
-            Key=table.key(f"USER#{user_id}", "PROFILE"),
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#l": "language"},
-            ReturnValues="ALL_NEW",
-            **kwargs,
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
-    return _strip(table.deserialize(resp["Attributes"]))
+    if language is None:
+        return _update_profile(user_id, UpdateExpression="REMOVE #l", ExpressionAttributeNames={"#l": "language"})
+    return _update_profile(
+        user_id,
+        UpdateExpression="SET #l = :l",
+        ExpressionAttributeNames={"#l": "language"},
+        ExpressionAttributeValues={":l": {"S": language}},
+    )
