@@ -12,7 +12,7 @@ import pytest
 
 from smsdesk.local.stack import LocalStack
 
-pytestmark = pytest.mark.local
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -54,7 +54,7 @@ def test_fifty_concurrent_sends_against_twenty_credits(stack: LocalStack, http: 
         "POST",
         f"{stack.base_url}/v1/channels",
         headers=auth(stack.token),
-        body={"name": "Load", "type": "one_way", "sender": "Shop", "provider": "sandbox"},
+        body={"name": "Load", "type": "one_way", "sender": "Shop", "provider": "sandbox", "throughput_mps": 50},
     )
     assert status == 201, ch
     status, _, _ = http(
@@ -114,7 +114,7 @@ def test_fifty_truly_parallel_sends_in_the_package_against_twenty_credits(stack:
         "POST",
         f"{stack.base_url}/v1/channels",
         headers=auth(stack.token),
-        body={"name": "Parallel", "type": "one_way", "sender": "Parallel", "provider": "sandbox"},
+        body={"name": "Parallel", "type": "one_way", "sender": "Parallel", "provider": "sandbox", "throughput_mps": 50},
     )
     assert status == 201, ch
     before = credits.balance()
