@@ -161,3 +161,22 @@ def test_a_contacts_consent_after_an_opt_out(page: Any, stack: LocalStack) -> No
     expect(consent.get_by_test_id("consent-state")).to_contain_text("All channels")
     expect(consent.get_by_test_id("consent-history")).to_contain_text("Asked by phone")
     assert not axe_violations(page)
+
+
+def test_contact_screens_at_phone_width(page: Any, stack: LocalStack) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, stack, "/contacts")
+    wide = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    page.get_by_test_id("contacts").locator("tbody tr").first.wait_for()
+    assert page.evaluate(wide), "the contact list is wider than the phone"
+    page.get_by_role("link", name="Alice Durand").click()
+    page.get_by_test_id("consent-history").wait_for()
+    assert page.evaluate(wide), "the contact page is wider than the phone"
+    page.goto("/groups/new")
+    expect(page.get_by_test_id("rule-count")).to_have_text(re.compile("match|valid"))
+    assert page.evaluate(wide), "the rule editor is wider than the phone"
+    # keyboard: from the rule's first value, Tab reaches the next control (nothing traps focus)
+    page.locator('.rule-cond[data-path="rule.all.0"]').get_by_label("Value", exact=True).focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Remove item 1")).to_be_focused()
+    assert not axe_violations(page)
