@@ -15,6 +15,8 @@ import { Credits } from "./pages/Credits";
 import { Teams } from "./pages/Teams";
 import { Lists } from "./pages/Lists";
 import { Dashboard } from "./pages/Dashboard";
+import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
+import { GroupPage, Groups } from "./pages/Groups";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -51,11 +53,18 @@ function Shell() {
   else if (route === "/admin/teams") page = <Teams />;
   else if (route === "/admin/lists") page = <Lists />;
   else if (route === "/dashboard") page = <Dashboard />;
+  else if (route === "/contacts") page = <Contacts />;
+  else if (route.startsWith("/contacts/")) page = <ContactPage id={decodeURIComponent(route.slice(10))} admin={admin} />;
+  else if (route === "/groups") page = <Groups admin={admin} />;
+  else if (route.startsWith("/groups/")) page = <GroupPage id={decodeURIComponent(route.slice(8))} admin={admin} />;
+  else if (route === "/admin/contact-fields") page = <ContactFields />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
     ["/send", "nav.send"],
     ["/sent", "nav.sent"],
+    ["/contacts", "nav.contacts"],
+    ["/groups", "nav.groups"],
   ];
   const adminNav: [string, Key][] = [
     ["/dashboard", "nav.dashboard"],
@@ -63,6 +72,7 @@ function Shell() {
     ["/admin/users", "nav.users"],
     ["/admin/teams", "nav.teams"],
     ["/admin/lists", "nav.lists"],
+    ["/admin/contact-fields", "nav.fields"],
     ["/admin/credits", "nav.credits"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));

@@ -215,6 +215,54 @@ export interface NotificationPreferences {
   new_message_unassigned: boolean;
   assigned_to_me: boolean;
 }
+export interface Contact {
+  id: string;
+  mobile: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  name: string | null;
+  other_phone: string | null;
+  email: string | null;
+  language: string | null;
+  time_zone: string | null;
+  time_zone_derived: boolean;
+  custom_fields: Record<string, unknown>;
+  tags: string[];
+  manager_ids: string[];
+  created_at: string;
+  updated_at: string | null;
+}
+export type FieldType = "text" | "number" | "date" | "boolean" | "choice";
+export interface ContactField {
+  key: string;
+  label: string;
+  type: FieldType;
+  options: string[] | null;
+  created_at: string;
+}
+export type RuleOp = "equals" | "not_equals" | "contains" | "starts_with" | "greater" | "less" | "is_set" | "in";
+export type RuleValue = string | number | boolean | (string | number)[] | null;
+export type Rule = { all: Rule[] } | { any: Rule[] } | { field: string; op: RuleOp; value?: RuleValue };
+export interface Group {
+  id: string;
+  name: string;
+  description: string | null;
+  kind: "static" | "dynamic";
+  rule: Rule | null;
+  created_at: string;
+  updated_at: string | null;
+}
+export interface GroupPreview {
+  count: number;
+  items: Contact[];
+}
+export interface ConsentState {
+  number: string | null;
+  opted_out: OptOut[];
+  blocked: BlockEntry[];
+  history: ConsentRecord[];
+  history_cursor: string | null;
+}
 export interface Page<T> {
   items: T[];
   cursor?: string | null;

@@ -1,0 +1,182 @@
+"""The contact book in Chromium: custom fields, contacts created, searched and edited (the API's 422
+under the custom field it names), a dynamic group built in the rule editor with its live count (and a
+rule error on the condition it names), a static group's members added and removed, and a contact's
+consent after its number is opted out.
+
+The tests of this module share one stack and run in order."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from browser.webapp import axe_violations, screenshot, sign_in
+from playwright.sync_api import expect
+
+from smsdesk.local.stack import LocalStack
+
+ALICE = "+33612345601"
+
+
+def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
+    req = urllib.request.Request(
+        f"{stack.base_url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
+def test_custom_fields_contacts_search_and_an_edit_refused(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    sign_in(page, stack, "/admin/contact-fields")
+    form = page.get_by_role("form", name="New contact field")
+    for label, key, kind in (("City", "city", "text"), ("Age", "age", "number")):
+        form.get_by_label("Label", exact=True).fill(label)
+        form.get_by_label("Key", exact=True).fill(key)
+        form.get_by_label("Type", exact=True).select_option(kind)
+        form.get_by_role("button", name="Create field").click()
+        expect(page.locator(f'tr[data-field-key="{key}"]')).to_be_visible()
+    form.get_by_label("Type", exact=True).select_option("choice")
+    form.get_by_label("Label", exact=True).fill("Member")
+    form.get_by_label("Key", exact=True).fill("member")
+    form.get_by_label("Options", exact=True).fill("junior\nsenior")
+    form.get_by_role("button", name="Create field").click()
+    expect(page.locator('tr[data-field-key="member"]')).to_contain_text("junior, senior")
+
+    for first, city, age, mobile in (
+        ("Bob", "Lyon", 15, "+33612345602"),
+        ("Chloé", "Paris", 40, "+33612345603"),
+        ("Dan", "lyon", 18, "+33612345604"),
+    ):
+        _api(
+            stack,
+            "POST",
+            "/v1/contacts",
+            {"first_name": first, "last_name": "Martin", "mobile": mobile, "custom_fields": {"city": city, "age": age}},
+        )
+
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_role("link", name="New contact").click()
+    details = page.get_by_role("form", name="Contact details")
+    details.get_by_label("First name", exact=True).fill("Alice")
+    details.get_by_label("Last name", exact=True).fill("Durand")
+    details.get_by_label("Mobile", exact=True).fill(ALICE)
+    details.get_by_label("City", exact=True).fill("Lyon")
+    details.get_by_label("Age", exact=True).fill("30")
+    details.get_by_label("Member", exact=True).select_option("senior")
+    details.get_by_label("Tags", exact=True).fill("volunteer, board")
+    details.get_by_role("button", name="Create contact").click()
+    expect(page).to_have_url(re.compile(r"/contacts/[^/]+$"))
+    expect(page.get_by_role("heading", name="Alice Durand")).to_be_visible()
+
+    page.get_by_role("link", name="All contacts").click()
+    rows = page.get_by_test_id("contacts").locator("tbody tr")
+    expect(rows).to_have_count(4)
+    page.get_by_label("Search contacts").fill("mart")  # debounced search
+    expect(rows).to_have_count(3)
+    page.get_by_label("Search contacts").fill("dur ali")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("volunteer")
+    assert not axe_violations(page)
+    screenshot(page, "contacts", tmp_path)
+
+    rows.first.get_by_role("link").click()
+    details.get_by_label("Age", exact=True).fill("1e16")  # beyond what a number field takes
+    details.get_by_role("button", name="Save").click()
+    error = details.locator('[data-field="custom_fields.age"]')
+    expect(error).to_contain_text("custom_fields.age")
+    details.get_by_label("Age", exact=True).fill("31")
+    details.get_by_role("button", name="Save").click()
+    expect(details.get_by_role("status")).to_have_text("Saved.")
+    expect(error).to_be_hidden()
+    assert not axe_violations(page)
+
+
+def test_a_dynamic_group_with_its_live_count(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    sign_in(page, stack, "/groups")
+    page.get_by_role("link", name="New dynamic group").click()
+    page.get_by_label("Name", exact=True).fill("Adults in Lyon")
+    first = page.locator('.rule-cond[data-path="rule.all.0"]')
+    first.get_by_label("Field", exact=True).select_option("city")
+    first.get_by_label("Value", exact=True).fill("Lyon")
+    count = page.get_by_test_id("rule-count")
+    expect(count).to_have_text("3 contacts match")  # Alice, Bob, Dan ("lyon": case ignored)
+    page.get_by_role("button", name="Add condition").click()
+    second = page.locator('.rule-cond[data-path="rule.all.1"]')
+    second.get_by_label("Field", exact=True).select_option("age")
+    second.get_by_label("Operator", exact=True).select_option("greater")
+    second.get_by_label("Value", exact=True).fill("17")
+    expect(count).to_have_text("2 contacts match")  # Alice (31), Dan (18)
+    expect(page.get_by_test_id("rule-first")).to_contain_text("Dan Martin")
+
+    first.get_by_label("Operator", exact=True).select_option("greater")  # city is text: the API names rule.all.0.op
+    expect(first.locator('[data-field="rule.all.0.op"]')).to_be_visible()
+    expect(second.locator(".field-error")).to_have_count(0)
+    first.get_by_label("Operator", exact=True).select_option("equals")
+    expect(count).to_have_text("2 contacts match")
+    assert not axe_violations(page)
+    screenshot(page, "group-rule", tmp_path)
+
+    page.get_by_role("button", name="Create dynamic group").click()
+    expect(page.get_by_role("heading", name="Adults in Lyon")).to_be_visible()
+    expect(page.get_by_test_id("rule-count")).to_have_text("2 contacts match")
+    page.get_by_role("link", name="All groups").click()
+    expect(page.locator('tr[data-group="Adults in Lyon"]')).to_contain_text("Dynamic")
+
+
+def test_a_static_group_add_and_remove(page: Any, stack: LocalStack) -> None:
+    sign_in(page, stack, "/groups")
+    page.get_by_label("Group name").fill("Volunteers")
+    page.get_by_role("button", name="Create static group").click()
+    expect(page.get_by_role("heading", name="Volunteers")).to_be_visible()
+    add = page.get_by_role("form", name="Add members")
+    add.get_by_label("Search contacts").fill("martin")
+    add.get_by_label("Bob Martin").check()
+    add.get_by_label("Dan Martin").check()
+    add.get_by_role("button", name="Add selected (2)").click()
+    members = page.get_by_test_id("members").locator("tbody tr")
+    expect(members).to_have_count(2)
+    expect(page.get_by_test_id("member-count")).to_have_text("(2)")
+    page.get_by_role("button", name="Remove Bob Martin from the group").click()
+    expect(members).to_have_count(1)
+    page.get_by_label("Select Dan Martin").check()
+    page.get_by_role("button", name="Remove selected (1)").click()
+    expect(page.get_by_text("No members yet.")).to_be_visible()
+    assert not axe_violations(page)
+
+
+def test_a_contacts_consent_after_an_opt_out(page: Any, stack: LocalStack) -> None:
+    _api(stack, "POST", "/v1/opt-outs", {"number": ALICE, "reason": "Asked by phone", "source": "support"})
+    sign_in(page, stack, "/contacts")
+    row = page.get_by_test_id("contacts").locator("tbody tr", has_text="Alice Durand")
+    expect(row).to_contain_text("Opted out")
+    row.get_by_role("link").click()
+    consent = page.get_by_test_id("consent")
+    expect(consent.get_by_test_id("consent-state")).to_contain_text("Opted out")
+    expect(consent.get_by_test_id("consent-state")).to_contain_text("All channels")
+    expect(consent.get_by_test_id("consent-history")).to_contain_text("Asked by phone")
+    assert not axe_violations(page)
+
+
+def test_contact_screens_at_phone_width(page: Any, stack: LocalStack) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, stack, "/contacts")
+    wide = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    page.get_by_test_id("contacts").locator("tbody tr").first.wait_for()
+    assert page.evaluate(wide), "the contact list is wider than the phone"
+    page.get_by_role("link", name="Alice Durand").click()
+    page.get_by_test_id("consent-history").wait_for()
+    assert page.evaluate(wide), "the contact page is wider than the phone"
+    page.goto("/groups/new")
+    expect(page.get_by_test_id("rule-count")).to_have_text(re.compile("match|valid"))
+    assert page.evaluate(wide), "the rule editor is wider than the phone"
+    # keyboard: from the rule's first value, Tab reaches the next control (nothing traps focus)
+    page.locator('.rule-cond[data-path="rule.all.0"]').get_by_label("Value", exact=True).focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Remove item 1")).to_be_focused()
+    assert not axe_violations(page)
