@@ -18,6 +18,15 @@ import pytest
 
 from smsdesk.local.stack import LocalStack
 
+try:  # a machine without Playwright skips (or, under CI=true, fails) in the fixtures below
+    from playwright.sync_api import expect
+
+    # The suite runs next to the local-stack tests on 2 cores: the app's answers can take seconds.
+    # Assertions with a stated bound (an inbound within 5 s) keep their own timeout.
+    expect.set_options(timeout=10_000)
+except ImportError:  # pragma: no cover
+    pass
+
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "web" / "dist"
 AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"

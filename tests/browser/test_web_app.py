@@ -10,6 +10,7 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from browser.webapp import axe_violations, screenshot, sign_in, sign_out
 from playwright.sync_api import expect
 from queue_helpers import inbound
 
+from smsdesk import channels, conversations
 from smsdesk.local.stack import LocalStack
+from smsdesk.models import InboundSms, utcnow
 
 CHANNEL = "Support NL"
 NUMBER = "+31201234567"
@@ -120,7 +123,7 @@ def test_inbound_appears_within_5_s_then_reply_and_close(page: Any, stack: Local
     channel_id = _channel_id(stack)
     expect(page.get_by_test_id("count-unassigned")).to_have_text("0")
     t0 = time.monotonic()
-    inbound(channel_id)
+    conv_id = inbound(channel_id)
     item = page.get_by_test_id("conversation-list").get_by_role("link").first
     expect(item).to_contain_text("hello", timeout=5_000)
     assert time.monotonic() - t0 < 5
@@ -145,6 +148,23 @@ def test_inbound_appears_within_5_s_then_reply_and_close(page: Any, stack: Local
     expect(page.get_by_test_id("conv-state")).to_have_text("Closed")
     expect(page.get_by_test_id("count-closed")).to_have_text("1")
     expect(page.get_by_test_id("count-mine")).to_have_text("0")
+
+    # The customer texts again: the closed conversation reopens in the open screen within 5 s.
+    conv = conversations.get(conv_id)
+    assert conv is not None
+    channel = channels.get_channel(channel_id)
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": conv.number},
+        to=channel.sender,
+        text="one more thing",
+        received_at=utcnow(),
+    )
+    conversations.record_inbound(channel, sms)
+    expect(page.get_by_test_id("conv-state")).not_to_have_text("Closed", timeout=5_000)
+    expect(page.get_by_test_id("count-closed")).to_have_text("0", timeout=5_000)
+    expect(page.get_by_test_id("messages")).to_contain_text("one more thing", timeout=5_000)
 
 
 def test_language_follows_the_browser_and_the_switcher(chromium: Any, stack: LocalStack) -> None:

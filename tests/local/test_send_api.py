@@ -273,18 +273,21 @@ def test_sent_overview_filters_and_pages(stack: LocalStack, http: Any) -> None:
     assert page["items"] == []
 
 
-def test_status_filter(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+def test_status_filter(stack: LocalStack, http: Any, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from smsdesk import messages
+    from smsdesk import outbox as outbox_mod
     from smsdesk.auth import Caller
     from smsdesk.models import SendRequest
 
     ch = make_channel(stack, http)
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
-    # Recorded without enqueueing, so the pipeline does not move them.
     m1 = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "a")))
     m2 = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "b")))
-    messages.record(m1)
-    messages.record(m2)
+    real_change = outbox_mod.change
+    with monkeypatch.context() as m:  # recorded without their jobs, so the pipeline does not move them
+        m.setattr(outbox_mod, "change", lambda events=(), jobs=(): real_change(events))
+        messages.record(m1)
+        messages.record(m2)
     messages.fail(m2.id, code="expired", message="too old")
     url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
     _, _, page = http("GET", f"{url}&status=failed", headers=auth(stack.token))
