@@ -78,6 +78,24 @@ def get_many(contact_ids: list[str]) -> dict[str, Contact]:
     return {c.id: c for c in map(_load, items)}
 
 
+def get_many_versioned(contact_ids: list[str]) -> dict[str, tuple[Contact, int]]:
+    """Like :func:`get_many`, consistent, each with its ``version`` (for a conditioned replace)."""
+    ids = list(dict.fromkeys(contact_ids))
+    items = table.batch_get([(f"CONTACT#{i}", "META") for i in ids], consistent=True)
+    out = {}
+    for item in items:
+        contact = _load(item)
+        out[contact.id] = (contact, int(item.get("version", 0)))
+    return out
+
+
+def contact_ids_for(numbers: list[str]) -> dict[str, str]:
+    """The contact id of each number that has one (consistent BatchGetItem of the number guards)."""
+    wanted = list(dict.fromkeys(numbers))
+    items = table.batch_get([(_guard_pk(n), "LOCK") for n in wanted], consistent=True)
+    return {i["PK"].removeprefix("CONTACTNUM#"): i["contact_id"] for i in items}
+
+
 def _item(contact: Contact, version: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": f"CONTACT#{contact.id}",
