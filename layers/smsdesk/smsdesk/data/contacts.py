@@ -218,6 +218,30 @@ def contact_pages(*, start: dict[str, Any] | None = None, page_size: int = 200) 
             yield [(_load(i), table.raw_key(i, "GSI2")) for i in items]
 
 
+def contact_item_pages(
+    *, start: dict[str, Any] | None = None, page_size: int = 200
+) -> Iterator[list[tuple[dict[str, Any], dict]]]:
+    """Like :func:`contact_pages`, with the stored items (not yet loaded as :class:`Contact`: a dynamic
+    group evaluates its rule on the item and loads only its members)."""
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "IndexName": "GSI2",
+        "KeyConditionExpression": "GSI2PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": ALL_PK}},
+        "Limit": page_size,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = table.check_start(start, index="GSI2", partition=ALL_PK)
+    for resp in table.query_pages(**kwargs):
+        items = [table.deserialize(i) for i in resp.get("Items", [])]
+        if items:
+            yield [(i, table.raw_key(i, "GSI2")) for i in items]
+
+
+def load(item: dict[str, Any]) -> Contact:
+    return _load(item)
+
+
 def search_pages(word: str, *, start: dict[str, Any] | None = None, page_size: int = 50) -> Iterator[list[dict]]:
     """Search index items whose token starts with ``word`` (``token``, ``contact_id`` and the raw key
     ``key``), in token order, from after ``start``."""
