@@ -6,7 +6,7 @@ data: it imports nothing from AWS, CDK or moto, so a Lambda can import it at no 
 
 Vocabulary
 ----------
-* A *resource* (table, queue, topic, bus, schedule group, user pool, secrets prefix) has a logical
+* A *resource* (table, queue, topic, bus, schedule group, user pool, secrets prefix, bucket) has a logical
   name. Each resource publishes one or more environment variables (``Resource.env``) through which
   the code finds it at run time: CDK fills them with the deployed names, the local stack with the
   names it created in moto.

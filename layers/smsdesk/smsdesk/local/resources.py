@@ -167,6 +167,13 @@ def _create_bucket(bucket: manifest.Bucket, region: str) -> str:
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     _ignore(("BucketAlreadyOwnedByYou", "BucketAlreadyExists"), aws.s3().create_bucket, **kwargs)
+    # the web app (another local origin) uploads with presigned POSTs, as from its CloudFront origin in AWS
+    aws.s3().put_bucket_cors(
+        Bucket=name,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}]
+        },
+    )
     return name
 
 
