@@ -31,8 +31,8 @@ from typing import Any
 
 NOTES = """How to read the contacts numbers
 - AWS calls per contact are what the `imports` function calls, counted per API operation: they hold in
-  AWS. Its wall time on the local stack is moto's: a transaction and a Query on an index cost moto time
-  in proportion to the table, so local throughput falls as the table grows (DynamoDB's does not).
+  AWS. Wall times on the local stack are mostly moto's: a Query on an index costs moto time in
+  proportion to the whole table (the resolution's wall time), which DynamoDB's does not.
 - A dynamic group's resolution is bounded by reading the contacts (GSI2, 200 per page). The resolving
   thread's CPU splits into botocore turning each page's JSON into Python (most of it) and our code
   (decoding the items, the rule, loading the members): "our code alone" measures the latter without
