@@ -53,6 +53,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -167,6 +168,7 @@ class SmsdeskStack(Stack):
         self.queues: dict[str, sqs.Queue] = {}
         self.dlqs: dict[str, sqs.Queue] = {}
         self.topics: dict[str, sns.Topic] = {}
+        self.buckets: dict[str, s3.Bucket] = {}
         self.functions: dict[str, DeployedFunction] = {}
         self.alarms: list[cw.Alarm] = []
 
@@ -193,6 +195,9 @@ class SmsdeskStack(Stack):
             user_pool=self.user_pool,
             user_pool_client=self.user_pool_client,
         )
+
+        for bucket in m.BUCKETS:
+            self._bucket(bucket)
 
         layer = SharedLayer(self, "SharedLayer", runtime=RUNTIME, architecture=ARCHITECTURE).layer
         for spec in m.FUNCTIONS:
@@ -441,6 +446,79 @@ class SmsdeskStack(Stack):
             )
         self.topics[spec.name] = topic
 
+    def _bucket(self, spec: m.Bucket) -> None:
+        """Private, encrypted, SSL only, objects expire; browsers upload with presigned POSTs from the web
+        app's origin (CORS). Object-created events under the prefix go to the queue: the bucket's own
+        notification configuration (no custom resource), its name fixed so that the queue's policy can
+        name it before the bucket exists (CloudFormation checks the destination when it creates the bucket)."""
+        base = _pascal(spec.name)
+        name = f"{self.prefix}-{spec.name}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+        bucket = s3.Bucket(
+            self,
+            f"{base}Bucket",
+            bucket_name=name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(spec.expire_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=[f"https://{self.web.distribution.distribution_domain_name}"],
+                    allowed_headers=["*"],
+                    max_age=3000,
+                )
+            ],
+        )
+        _ack(
+            bucket,
+            "AwsSolutions-S1",
+            f"Uploads (contact files) live {spec.expire_days} days; who created each upload is recorded by the "
+            "API (the import's `by`), so S3 server access logs would add a second, costlier trail.",
+        )
+        if spec.notify_queue:
+            queue = self.queues[spec.notify_queue]
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowS3Notifications",
+                    principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={
+                        "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:s3:::{name}"},
+                        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    },
+                )
+            )
+            cfn = bucket.node.default_child
+            cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                queue_configurations=[
+                    s3.CfnBucket.QueueConfigurationProperty(
+                        event="s3:ObjectCreated:*",
+                        queue=queue.queue_arn,
+                        filter=s3.CfnBucket.NotificationFilterProperty(
+                            s3_key=s3.CfnBucket.S3KeyFilterProperty(
+                                rules=[s3.CfnBucket.FilterRuleProperty(name="prefix", value=spec.notify_prefix)]
+                            )
+                        )
+                        if spec.notify_prefix
+                        else None,
+                    )
+                ]
+            )
+            cfn.add_dependency(queue.node.find_child("Policy").node.default_child)
+        self.buckets[spec.name] = bucket
+
+    def _bucket_objects_arn(self, spec: m.Bucket) -> str:
+        """What functions may read or write: the objects under the notified prefix (all without one)."""
+        return f"{self.buckets[spec.name].bucket_arn}/{spec.notify_prefix}*"
+
     # ---------------------------------------------------------------------------------------------
     # Scheduler, Cognito
     # ---------------------------------------------------------------------------------------------
@@ -612,6 +690,8 @@ class SmsdeskStack(Stack):
             values = {resource.env: self.secrets_prefix}
         elif isinstance(resource, m.SmsOriginations):
             values = {}
+        elif isinstance(resource, m.Bucket):
+            values = {resource.env: self.buckets[resource.name].bucket_name}
         else:  # pragma: no cover - a new Resource kind must be wired here
             raise TypeError(f"no deployed value for {resource!r}")
         expected = set(m.env_names(resource))
@@ -677,6 +757,14 @@ class SmsdeskStack(Stack):
                     "Each channel names its own origination identity (phone number, sender ID or pool) and "
                     "configuration set at run time; the grant is SendTextMessage only, in this account and region.",
                 )
+        elif isinstance(r, m.Bucket):
+            resources = [self._bucket_objects_arn(r)]
+            _ack(
+                role,
+                f"AwsSolutions-IAM5[Resource::{self._nag_resource(resources[0])}]",
+                f"Uploaded files have run-time names (one per import); the grant covers the objects under "
+                f"{r.notify_prefix or '/'} in the stage's own {r.name} bucket only.",
+            )
         else:  # pragma: no cover - a new Resource kind must be wired here
             raise TypeError(f"{fn.name}: no grant for {r!r}")
         role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))

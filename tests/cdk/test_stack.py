@@ -218,6 +218,53 @@ def test_every_queue_in_the_stack_enforces_tls(synth: Synth) -> None:
         assert _enforces_ssl(synth, lid), lid
 
 
+@pytest.mark.parametrize("spec", m.BUCKETS, ids=lambda b: b.name)
+def test_bucket_private_encrypted_expiring_and_notifying(synth: Synth, spec: m.Bucket) -> None:
+    b_lid = synth.lid(synth.stack.buckets[spec.name])
+    props = synth.resources[b_lid]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == spec.expire_days and rule["Status"] == "Enabled"
+    (cors,) = props["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["POST"] and "*" not in json.dumps(cors["AllowedOrigins"])
+    policies = [
+        r for r in synth.of_type("AWS::S3::BucketPolicy").values() if r["Properties"]["Bucket"] == {"Ref": b_lid}
+    ]
+    assert any(
+        st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for p in policies
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    )
+    if spec.notify_queue:
+        q_lid = synth.lid(synth.stack.queues[spec.notify_queue])
+        (conf,) = props["NotificationConfiguration"]["QueueConfigurations"]
+        assert conf["Event"] == "s3:ObjectCreated:*" and conf["Queue"] == _getatt(q_lid)
+        assert conf["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": spec.notify_prefix}]
+        queue_policies = [
+            (lid, r)
+            for lid, r in synth.of_type("AWS::SQS::QueuePolicy").items()
+            if {"Ref": q_lid} in r["Properties"]["Queues"]
+        ]
+        s3_statements = [
+            st
+            for _, r in queue_policies
+            for st in r["Properties"]["PolicyDocument"]["Statement"]
+            if st.get("Principal") == {"Service": "s3.amazonaws.com"}
+        ]
+        assert len(s3_statements) == 1 and s3_statements[0]["Action"] == "sqs:SendMessage"
+        assert "aws:SourceArn" in s3_statements[0]["Condition"]["ArnLike"]
+        # the queue accepts S3's messages before the bucket (which checks its destination) is created
+        assert {lid for lid, _ in queue_policies} <= set(synth.resources[b_lid].get("DependsOn", []))
+
+
 @pytest.mark.parametrize("spec", m.TOPICS, ids=lambda t: t.name)
 def test_topic_encrypted_and_subscribed(synth: Synth, spec: m.Topic) -> None:
     t_lid = synth.lid(synth.stack.topics[spec.name])
@@ -365,6 +412,11 @@ def test_each_role_grants_exactly_its_manifest_entry(synth: Synth, fn: m.Functio
             (st,) = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
             assert f":secret:smsdesk/{STAGE}/providers/*" in json.dumps(st["Resource"])
             assert set(_actions(st)) == set(access.iam_actions)
+        elif isinstance(r, m.Bucket):
+            (st,) = [s for s in statements if set(_actions(s)) & {"s3:GetObject", "s3:PutObject"}]
+            assert set(_actions(st)) == set(access.iam_actions)
+            bucket = _getatt(synth.lid(stack.buckets[r.name]))
+            assert st["Resource"] == {"Fn::Join": ["", [bucket, f"/{r.notify_prefix}*"]]}
         elif isinstance(r, m.SmsOriginations):
             (st,) = [s for s in statements if "sms-voice:SendTextMessage" in _actions(s)]
             assert ":sms-voice:" in json.dumps(st["Resource"]) and ":phone-number/*" in json.dumps(st["Resource"])

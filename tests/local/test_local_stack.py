@@ -28,6 +28,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "receipts": {"provider": "test", "received_at": NOW, "raw": {"status": "delivered"}},
     "bulk": {"campaign_id": "camp-1"},
     "timers": {"timer_id": "t-1", "kind": "test", "target_id": "x", "due_at": NOW},
+    # what S3 sends once when a bucket's notification to the queue is configured
+    "imports": {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": NOW, "Bucket": "uploads"},
 }
 
 

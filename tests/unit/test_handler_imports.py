@@ -68,6 +68,8 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     "notifier": [*BATCH, *OPENAPI_DOCUMENT],
     # the stream's outbox only forwards what writes announced: nothing of the send or management side
     "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.messages", "smsdesk.text"],
+    # a contacts file: the contact rules and their tables, nothing of the API, the send side or groups' rules
+    "imports": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.messages", "smsdesk.crm.rules"],
 }
 
 

@@ -85,3 +85,30 @@ def test_grants_are_the_manifest_entry_and_nothing_more() -> None:
 def test_an_access_level_that_makes_no_sense_is_refused_at_import() -> None:
     with pytest.raises(ValueError, match="makes no sense"):
         m.Access(m.OUTBOUND_QUEUE, "read_write")
+
+
+def test_uploads_bucket_objects_and_presigned_posts() -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from smsdesk.local import isolation
+
+    res = resources()
+    res.buckets = {"uploads": "smsdesk-local-uploads"}
+    checker = AccessChecker(res)
+    bucket = "smsdesk-local-uploads"
+    assert checker.needs("s3", "GetObject", {"Bucket": bucket, "Key": "imports/x.csv"}) == [
+        ("s3:GetObject", m.UPLOADS_BUCKET, f"arn:aws:s3:::{bucket}/imports/x.csv")
+    ]
+    assert checker.needs("s3", "HeadObject", {"Bucket": bucket, "Key": "k"})[0][0] == "s3:GetObject"
+    assert checker.needs("s3", "GetObject", {"Bucket": "other", "Key": "k"})[0][1] is None
+    assert allows(m.function("imports"), "s3:GetObject", m.UPLOADS_BUCKET)
+    assert not allows(m.function("imports"), "s3:PutObject", m.UPLOADS_BUCKET)
+    # a presigned POST makes no call, but what it signs is the signer's s3:PutObject
+    s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    checker.attach(s3)
+    with isolation.invocation("api", {}):
+        assert s3.generate_presigned_post(Bucket=bucket, Key="imports/x.csv")["fields"]["key"] == "imports/x.csv"
+    with isolation.invocation("imports", {}), pytest.raises(ClientError) as exc:
+        s3.generate_presigned_post(Bucket=bucket, Key="imports/x.csv")
+    assert "s3:PutObject" in str(exc.value)

@@ -53,6 +53,10 @@ def secrets() -> Any:
     return client("secretsmanager")
 
 
+def s3() -> Any:
+    return client("s3")
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()

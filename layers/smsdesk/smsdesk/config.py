@@ -54,6 +54,10 @@ def scheduler_dlq_arn() -> str:
     return env(manifest.SCHEDULE_GROUP.dlq_env)
 
 
+def uploads_bucket() -> str:
+    return env(manifest.UPLOADS_BUCKET.env)
+
+
 def user_pool_id() -> str:
     return env(manifest.USER_POOL.env)
 

@@ -98,3 +98,20 @@ class TimerFired(_Envelope):
     target_id: str
     due_at: dt.datetime
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportEvent(BaseModel):
+    """The imports queue: what S3 sends for an uploaded contacts file (``Records`` of
+    ``s3:ObjectCreated:*``, or ``Event: s3:TestEvent`` once when the notification is set up), or an
+    import's own continuation (``import_id``)."""
+
+    model_config = ConfigDict(extra="allow")
+    Records: list[dict[str, Any]] | None = None
+    Event: str | None = None
+    import_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ImportEvent:
+        if self.Records is None and self.Event is None and not self.import_id:
+            raise ValueError("neither an S3 event nor an import continuation")
+        return self

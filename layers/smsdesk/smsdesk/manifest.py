@@ -6,7 +6,7 @@ data: it imports nothing from AWS, CDK or moto, so a Lambda can import it at no 
 
 Vocabulary
 ----------
-* A *resource* (table, queue, topic, bus, schedule group, user pool, secrets prefix) has a logical
+* A *resource* (table, queue, topic, bus, schedule group, user pool, secrets prefix, bucket) has a logical
   name. Each resource publishes one or more environment variables (``Resource.env``) through which
   the code finds it at run time: CDK fills them with the deployed names, the local stack with the
   names it created in moto.
@@ -132,6 +132,20 @@ class SmsOriginations:
     env: None = None
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket for files users upload (contact imports): private, encrypted, SSL only, objects
+    expire after ``expire_days``. Objects created under ``notify_prefix`` are announced (S3 event
+    notification, ``s3:ObjectCreated:*``) on the queue ``notify_queue``; browsers upload with a presigned
+    POST, so the bucket answers CORS for the web app's origin."""
+
+    name: str
+    env: str
+    expire_days: int = 7
+    notify_queue: str | None = None
+    notify_prefix: str = ""
+
+
 MAIN_TABLE = Table(
     name="main",
     pk="PK",
@@ -164,6 +178,8 @@ OUTBOUND_QUEUE = Queue(
 RECEIPTS_QUEUE = Queue("receipts", env="RECEIPTS_QUEUE_URL", visibility_timeout_s=180)
 BULK_QUEUE = Queue("bulk", env="BULK_QUEUE_URL", visibility_timeout_s=900, max_receive_count=3)
 TIMERS_QUEUE = Queue("timers", env="TIMERS_QUEUE_URL", visibility_timeout_s=180)
+#: Contact imports: the uploads bucket's object-created events (and an import's continuations).
+IMPORTS_QUEUE = Queue("imports", env="IMPORTS_QUEUE_URL", visibility_timeout_s=1800, max_receive_count=3)
 
 AWS_SMS_INBOUND_TOPIC = Topic("aws-sms-inbound", env="AWS_SMS_INBOUND_TOPIC_ARN", subscribers=("inbound",))
 AWS_SMS_EVENTS_TOPIC = Topic("aws-sms-events", env="AWS_SMS_EVENTS_TOPIC_ARN", subscribers=("receipts",))
@@ -179,12 +195,23 @@ SCHEDULE_GROUP = ScheduleGroup(
 USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
 PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
 SMS_ORIGINATIONS = SmsOriginations("sms-originations")
+UPLOADS_BUCKET = Bucket(
+    "uploads", env="UPLOADS_BUCKET_NAME", expire_days=7, notify_queue="imports", notify_prefix="imports/"
+)
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, IDEMPOTENCY_TABLE)
-QUEUES: tuple[Queue, ...] = (INBOUND_QUEUE, OUTBOUND_QUEUE, RECEIPTS_QUEUE, BULK_QUEUE, TIMERS_QUEUE)
+QUEUES: tuple[Queue, ...] = (
+    INBOUND_QUEUE,
+    OUTBOUND_QUEUE,
+    RECEIPTS_QUEUE,
+    BULK_QUEUE,
+    TIMERS_QUEUE,
+    IMPORTS_QUEUE,
+)
+BUCKETS: tuple[Bucket, ...] = (UPLOADS_BUCKET,)
 TOPICS: tuple[Topic, ...] = (AWS_SMS_INBOUND_TOPIC, AWS_SMS_EVENTS_TOPIC)
 
-Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix | SmsOriginations
+Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix | SmsOriginations | Bucket
 
 # --------------------------------------------------------------------------------------------------
 # Access: what a function may do with a resource (IAM in AWS; environment variables everywhere)
@@ -199,6 +226,7 @@ AccessLevel = Literal[
     "manage_users",  # user pool: AdminCreateUser, AdminAddUserToGroup, ...
     "publish",  # topic: Publish
     "send_text",  # SMS originations: SendTextMessage
+    "upload",  # bucket: PutObject (the presigned POST a browser uploads with is signed by this role)
 ]
 
 _TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -241,6 +269,8 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "secretsmanager:DeleteSecret",
     ),
     ("SmsOriginations", "send_text"): ("sms-voice:SendTextMessage",),
+    ("Bucket", "read"): ("s3:GetObject",),
+    ("Bucket", "upload"): ("s3:PutObject",),
 }
 
 
@@ -378,6 +408,7 @@ API = Function(
         Access(SCHEDULE_GROUP, "manage_schedules"),
         Access(USER_POOL, "manage_users"),
         Access(PROVIDER_SECRETS, "read_write"),
+        Access(UPLOADS_BUCKET, "upload"),  # signs contact imports' presigned POSTs
     ),
     triggers=(
         HttpRoute("ANY", "/v1/{proxy+}", authorized=True),
@@ -499,7 +530,33 @@ OUTBOX = Function(
     triggers=(StreamTrigger("outbox", MAIN_TABLE, batch_size=100, parallelization_factor=4, filter=outbox_filter()),),
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WEBHOOKS, INBOUND, SENDER, RECEIPTS, FANOUT, TIMERS, NOTIFIER, OUTBOX)
+IMPORTS = Function(
+    name="imports",
+    description="Imports an uploaded contacts CSV in batches (S3 event via the imports queue)",
+    entry="imports",
+    memory_mb=1024,
+    timeout_s=300,
+    access=(
+        Access(MAIN_TABLE, "read_write"),
+        Access(UPLOADS_BUCKET, "read"),
+        Access(IMPORTS_QUEUE, "send"),  # the continuation of an import that needs more than one invocation
+    ),
+    # one file per invocation; a few imports at once at most (each writes contacts as fast as it can)
+    triggers=(QueueTrigger(IMPORTS_QUEUE, batch_size=1, max_concurrency=2),),
+)
+
+FUNCTIONS: tuple[Function, ...] = (
+    API,
+    WEBHOOKS,
+    INBOUND,
+    SENDER,
+    RECEIPTS,
+    FANOUT,
+    TIMERS,
+    NOTIFIER,
+    OUTBOX,
+    IMPORTS,
+)
 
 
 def function(name: str) -> Function:
@@ -520,6 +577,7 @@ def all_resources() -> tuple[Resource, ...]:
         USER_POOL,
         PROVIDER_SECRETS,
         SMS_ORIGINATIONS,
+        *BUCKETS,
     ]
     return tuple(out)
 

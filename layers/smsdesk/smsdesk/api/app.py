@@ -17,6 +17,7 @@ from smsdesk.api.routes import (
     conversations,
     credits,
     groups,
+    imports,
     lists,
     messages,
     notifications,
@@ -49,6 +50,7 @@ for _module in (
     conversations,
     transfers,
     notifications,
+    imports,  # before contacts: /v1/contacts/export is not a contact id
     contacts,
     groups,
     audiences,

@@ -40,6 +40,7 @@ DESCRIPTIONS = {
     403: "Signed in, but not allowed (a role, or a channel not granted to your teams)",
     404: "Not found (`field` names the id)",
     409: "Conflicts with the current state (`code` says how)",
+    413: "The answer would be too large (`code` says what to do instead)",
     415: "The body is not sent as `application/json`",
     422: "Invalid input: `field` names it (`body` for a body that is not UTF-8 JSON); `details` lists every "
     "problem found",

@@ -204,8 +204,9 @@ def member_pages(group: Group, *, start: dict[str, Any] | None = None) -> Iterat
     if group.kind == "dynamic":
         assert group.rule is not None
         rule = group.rule
-        for page in contacts_repo.contact_pages(start=start):
-            hits = [(c, k) for c, k in page if rules.matches(rule, rules.contact_view(c.model_dump(mode="json")))]
+        # the rule reads the stored item; only members are loaded as contacts
+        for page in contacts_repo.contact_item_pages(start=start):
+            hits = [(contacts_repo.load(i), k) for i, k in page if rules.matches(rule, rules.contact_view(i))]
             if hits:
                 yield hits
         return
@@ -231,12 +232,12 @@ def members(group_id: str, *, limit: int, cursor: str | None) -> tuple[list[Cont
 
 def _preview_rule(rule: rules.All | rules.AnyOf | rules.Condition, limit: int) -> Preview:
     count, first = 0, []
-    for page in contacts_repo.contact_pages():
-        for contact, _key in page:
-            if rules.matches(rule, rules.contact_view(contact.model_dump(mode="json"))):
+    for page in contacts_repo.contact_item_pages():
+        for item, _key in page:
+            if rules.matches(rule, rules.contact_view(item)):
                 count += 1
                 if len(first) < limit:
-                    first.append(contact)
+                    first.append(contacts_repo.load(item))
     return Preview(count=count, items=first)
 
 

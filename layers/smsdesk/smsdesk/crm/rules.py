@@ -203,12 +203,27 @@ def _country(mobile: str | None) -> str | None:
         return None
 
 
+class _View(dict):
+    """A contact's values; ``country`` (a phone number parse: a fifth of evaluating a rule) is worked
+    out only when a rule reads it, and an absent field reads as None."""
+
+    def __missing__(self, key: str) -> Any:
+        if key == "country":
+            value = self["country"] = _country(self.get("mobile"))
+            return value
+        return None
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        value = self[key]
+        return default if value is None else value
+
+
 def contact_view(contact: dict[str, Any]) -> dict[str, Any]:
     """The values a rule sees for a stored (or dumped) contact: built-in fields, then custom fields (a
     custom key never shadows a built-in one: their names are reserved)."""
     first, last = contact.get("first_name"), contact.get("last_name")
     mobile = contact.get("mobile") or contact.get("number")
-    view: dict[str, Any] = dict(contact.get("custom_fields") or {})
+    view: dict[str, Any] = _View(contact.get("custom_fields") or {})
     view.update(
         {
             "first_name": first,
@@ -219,7 +234,6 @@ def contact_view(contact: dict[str, Any]) -> dict[str, Any]:
             "email": contact.get("email"),
             "language": contact.get("language"),
             "time_zone": contact.get("time_zone"),
-            "country": _country(mobile),
             "tags": list(contact.get("tags") or []),
             "created_at": str(contact.get("created_at") or "")[:10] or None,
         }
@@ -278,7 +292,7 @@ def _is_set(value: Any) -> bool:
 
 
 def evaluate(cond: Condition, view: dict[str, Any]) -> bool:
-    actual = view.get(cond.field)
+    actual = view[cond.field] if isinstance(view, _View) else view.get(cond.field)
     op, expected = cond.op, cond.value
     if op == "is_set":
         return _is_set(actual) == (expected is not False)

@@ -78,6 +78,24 @@ def get_many(contact_ids: list[str]) -> dict[str, Contact]:
     return {c.id: c for c in map(_load, items)}
 
 
+def get_many_versioned(contact_ids: list[str]) -> dict[str, tuple[Contact, int]]:
+    """Like :func:`get_many`, consistent, each with its ``version`` (for a conditioned replace)."""
+    ids = list(dict.fromkeys(contact_ids))
+    items = table.batch_get([(f"CONTACT#{i}", "META") for i in ids], consistent=True)
+    out = {}
+    for item in items:
+        contact = _load(item)
+        out[contact.id] = (contact, int(item.get("version", 0)))
+    return out
+
+
+def contact_ids_for(numbers: list[str]) -> dict[str, str]:
+    """The contact id of each number that has one (consistent BatchGetItem of the number guards)."""
+    wanted = list(dict.fromkeys(numbers))
+    items = table.batch_get([(_guard_pk(n), "LOCK") for n in wanted], consistent=True)
+    return {i["PK"].removeprefix("CONTACTNUM#"): i["contact_id"] for i in items}
+
+
 def _item(contact: Contact, version: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": f"CONTACT#{contact.id}",
@@ -198,6 +216,30 @@ def contact_pages(*, start: dict[str, Any] | None = None, page_size: int = 200) 
         items = [table.deserialize(i) for i in resp.get("Items", [])]
         if items:
             yield [(_load(i), table.raw_key(i, "GSI2")) for i in items]
+
+
+def contact_item_pages(
+    *, start: dict[str, Any] | None = None, page_size: int = 200
+) -> Iterator[list[tuple[dict[str, Any], dict]]]:
+    """Like :func:`contact_pages`, with the stored items (not yet loaded as :class:`Contact`: a dynamic
+    group evaluates its rule on the item and loads only its members)."""
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "IndexName": "GSI2",
+        "KeyConditionExpression": "GSI2PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": ALL_PK}},
+        "Limit": page_size,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = table.check_start(start, index="GSI2", partition=ALL_PK)
+    for resp in table.query_pages(**kwargs):
+        items = [table.deserialize(i) for i in resp.get("Items", [])]
+        if items:
+            yield [(i, table.raw_key(i, "GSI2")) for i in items]
+
+
+def load(item: dict[str, Any]) -> Contact:
+    return _load(item)
 
 
 def search_pages(word: str, *, start: dict[str, Any] | None = None, page_size: int = 50) -> Iterator[list[dict]]:

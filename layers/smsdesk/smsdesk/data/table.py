@@ -44,8 +44,36 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
+def _number(text: str) -> int | float:
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _value(typed: dict[str, Any]) -> Any:
+    """One attribute value as :func:`_from_dynamo` after boto3's deserializer would give it, without its
+    per-value dispatch (reading a page of contacts spent a third of its time there)."""
+    ((kind, v),) = typed.items()
+    if kind == "S":
+        return v
+    if kind == "N":
+        return _number(v)
+    if kind == "M":
+        return {k: _value(x) for k, x in v.items()}
+    if kind == "L":
+        return [_value(x) for x in v]
+    if kind == "BOOL":
+        return v
+    if kind == "NULL":
+        return None
+    if kind == "SS":
+        return set(v)
+    if kind == "NS":
+        return {Decimal(x) for x in v}
+    return _from_dynamo(_deser.deserialize(typed))  # binary
+
+
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_deser.deserialize(v)) for k, v in item.items()}
+    return {k: _value(v) for k, v in item.items()}
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:

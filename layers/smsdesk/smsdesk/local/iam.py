@@ -32,7 +32,11 @@ _TRANSACT_ACTIONS = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 #: Operations IAM authorises under another action's name.
-_ALIASES = {"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage"}
+_ALIASES = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "s3:HeadObject": "s3:GetObject",
+}
 #: The error code each service answers a refused call with.
 _DENIED_CODES = {"sqs": "AccessDenied", "sns": "AuthorizationError"}
 
@@ -47,6 +51,9 @@ class AccessChecker:
         self._tables = {physical: _by_name(manifest.TABLES, name) for name, physical in resources.tables.items()}
         self._queues = {ref.url: _by_name(manifest.QUEUES, name) for name, ref in resources.queues.items()}
         self._topics = {arn: _by_name(manifest.TOPICS, name) for name, arn in resources.topics.items()}
+        self._buckets = {
+            physical: _by_name(manifest.BUCKETS, name) for name, physical in getattr(resources, "buckets", {}).items()
+        }
         self._bus = resources.bus_name
         self._group = resources.schedule_group
         self._scheduler_role = resources.scheduler_role_arn
@@ -61,13 +68,18 @@ class AccessChecker:
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build", self._before_call)
 
-    def _before_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _before_call(self, params: dict[str, Any], model: Any, context: Any = None, **_: Any) -> None:
         fn_name = current_function()
         if fn_name is None:
             return
         fn = self.functions[fn_name]
         prefix = model.service_model.signing_name
-        for action, resource, physical in self.needs(prefix, model.name, params):
+        operation = model.name
+        if prefix == "s3" and operation == "CreateBucket" and (context or {}).get("is_presign_request"):
+            # botocore builds a presigned POST with CreateBucket's model; S3 authorises the upload it
+            # signs as the signer's s3:PutObject (a presigned URL, as its own operation)
+            operation = "PutObject"
+        for action, resource, physical in self.needs(prefix, operation, params):
             with self._lock:
                 self.calls[(fn_name, action, resource.name if resource else physical)] += 1
             if not allows(fn, action, resource):
@@ -103,6 +115,9 @@ class AccessChecker:
         if prefix == "sns":
             arn = params.get("TopicArn", "")
             return [(action, self._topics.get(arn), arn)]
+        if prefix == "s3":
+            bucket = params.get("Bucket", "")
+            return [(action, self._buckets.get(bucket), f"arn:aws:s3:::{bucket}/{params.get('Key', '')}")]
         if prefix == "sms-voice":
             origin = params.get("OriginationIdentity") or "*"
             return [(action, manifest.SMS_ORIGINATIONS, origin)]

@@ -70,6 +70,7 @@ class LocalResources:
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     secrets_prefix: str = SECRETS_PREFIX
+    buckets: dict[str, str] = field(default_factory=dict)  # logical -> physical name
 
     @property
     def issuer(self) -> str:
@@ -158,6 +159,24 @@ def _create_dead_letter_queue(res: LocalResources, logical: str) -> str:
     return arn
 
 
+def _create_bucket(bucket: manifest.Bucket, region: str) -> str:
+    """The bucket (its object-created notifications are driven by ``smsdesk.local.s3_events``: moto does
+    not deliver them)."""
+    name = physical(bucket.name)
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    _ignore(("BucketAlreadyOwnedByYou", "BucketAlreadyExists"), aws.s3().create_bucket, **kwargs)
+    # the web app (another local origin) uploads with presigned POSTs, as from its CloudFront origin in AWS
+    aws.s3().put_bucket_cors(
+        Bucket=name,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}]
+        },
+    )
+    return name
+
+
 def _create_schedule_group(name: str) -> None:
     sch = aws.scheduler()
     # Look first: moto's create_schedule_group replaces an existing group (and drops its schedules)
@@ -227,6 +246,8 @@ def create_resources(region: str) -> LocalResources:
     env[manifest.USER_POOL.env] = res.user_pool_id
     env[manifest.USER_POOL.client_env] = res.user_pool_client_id
     env[manifest.PROVIDER_SECRETS.env] = res.secrets_prefix
+    for bucket in manifest.BUCKETS:
+        res.buckets[bucket.name] = env[bucket.env] = _create_bucket(bucket, region)
     for fn in manifest.FUNCTIONS:
         for trig in fn.triggers:
             if isinstance(trig, manifest.StreamTrigger):

@@ -101,6 +101,7 @@ class LocalStack:
         self.functions: Any = None
         self.tokens: Any = None
         self.store: Any = None  # smsdesk.local.state.StateStore with a state_dir
+        self.s3_events: Any = None  # smsdesk.local.s3_events.S3Events
         from smsdesk.local.invocations import InvocationLog
 
         self.invocations = InvocationLog()
@@ -213,7 +214,7 @@ class LocalStack:
             return self
         t0 = time.perf_counter()
         from smsdesk import aws
-        from smsdesk.local import isolation, sms_voice, state
+        from smsdesk.local import isolation, s3_events, sms_voice, state
         from smsdesk.local import resources as res_mod
         from smsdesk.local import seed as seed_mod
         from smsdesk.local.auth import JwtAuthorizer
@@ -231,7 +232,14 @@ class LocalStack:
         self._stop.clear()
         if self.state_dir:
             self.store = state.StateStore(self.state_dir, self.region, compact_interval_s=self.save_interval_s)
-        self.moto = MotoServer(host="127.0.0.1", port=0, wrap=self.store.wrap if self.store else None)
+        # moto never announces uploads: the uploads bucket's S3 event notifications (local/s3_events.py)
+        self.s3_events = s3_events.S3Events(self.region)
+        store = self.store
+
+        def wrap(app: Any) -> Any:
+            return self.s3_events.wrap(store.wrap(app) if store else app)
+
+        self.moto = MotoServer(host="127.0.0.1", port=0, wrap=wrap)
         endpoint = self.moto.start()
         install_streams()
         self._started = True
@@ -261,6 +269,7 @@ class LocalStack:
                 self.restored = self.store.restore()
             self.resources = res_mod.create_resources(self.region)
             self._set_env(self.resources.env)
+            self.s3_events.configure(self.resources)
             # Each handler: its own environment, and only the AWS calls its manifest entry grants.
             self.access = AccessChecker(self.resources)
             self.sms_voice = LocalSmsVoice(sms_voice.topic_arn(self.resources), self.region)
