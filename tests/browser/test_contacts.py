@@ -180,3 +180,41 @@ def test_contact_screens_at_phone_width(page: Any, stack: LocalStack) -> None:
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Remove item 1")).to_be_focused()
     assert not axe_violations(page)
+
+
+def test_a_csv_import_into_a_static_group_and_the_export(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    group = _api(stack, "POST", "/v1/groups", {"name": "Imported club", "kind": "static"})
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(
+        "first_name,last_name,mobile\n"
+        "Iris,Import,+33612345701\n"  # line 2
+        "Bad,Row,not a number\n"  # line 3: mobile refused
+        "Jules,Import,+33612345703\n"  # line 4
+    )
+    sign_in(page, stack, "/contacts")
+    page.get_by_role("link", name="Import / export").click()
+    form = page.get_by_role("form", name="Import contacts")
+    form.get_by_label("CSV file", exact=True).set_input_files(str(csv_file))
+    form.get_by_label("Add to static group", exact=True).select_option(label="Imported club")
+    form.get_by_role("button", name="Upload and import").click()
+    report = page.get_by_test_id("import-report")
+    expect(report).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(report.get_by_role("status")).to_have_text("Import finished.")
+    expect(report.locator('[data-count="created"]')).to_have_text("2")
+    expect(report.locator('[data-count="failed"]')).to_have_text("1")
+    expect(report.locator('[data-count="rows"]')).to_have_text("3 / 3")
+    bad = page.get_by_test_id("import-errors").locator("tbody tr")
+    expect(bad).to_have_count(1)
+    expect(bad.first).to_have_attribute("data-line", "3")
+    expect(bad.first.locator("td").nth(1)).to_have_text("mobile")
+    expect(bad.first.locator("td").nth(2)).to_have_text("mobile")
+    members = _api(stack, "GET", f"/v1/groups/{group['id']}/members")["items"]
+    assert sorted(m["first_name"] for m in members) == ["Iris", "Jules"]
+    assert not axe_violations(page)
+
+    with page.expect_download() as info:
+        form.get_by_role("button", name="Export this group (CSV)").click()
+    download = info.value
+    assert download.suggested_filename == f"contacts-{group['id']}.csv"
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    assert "Iris" in text and "+33612345703" in text and "Alice" not in text

@@ -15,6 +15,7 @@ import { Credits } from "./pages/Credits";
 import { Teams } from "./pages/Teams";
 import { Lists } from "./pages/Lists";
 import { Dashboard } from "./pages/Dashboard";
+import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
 
@@ -54,6 +55,7 @@ function Shell() {
   else if (route === "/admin/lists") page = <Lists />;
   else if (route === "/dashboard") page = <Dashboard />;
   else if (route === "/contacts") page = <Contacts />;
+  else if (route === "/contacts/import") page = <ContactImport admin={admin} />;
   else if (route.startsWith("/contacts/")) page = <ContactPage id={decodeURIComponent(route.slice(10))} admin={admin} />;
   else if (route === "/groups") page = <Groups admin={admin} />;
   else if (route.startsWith("/groups/")) page = <GroupPage id={decodeURIComponent(route.slice(8))} admin={admin} />;

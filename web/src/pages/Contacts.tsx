@@ -98,11 +98,16 @@ export function Contacts() {
   const optedOut = useOptedOut();
   return (
     <section class="card wide" aria-labelledby="contacts-title">
-      <div class="row">
+      <div class="row wrap">
         <h1 id="contacts-title">{t("contacts.title")}</h1>
-        <a class="button primary" href="/contacts/new">
-          {t("contacts.new")}
-        </a>
+        <span class="row">
+          <a class="button" href="/contacts/import">
+            {t("contacts.import")}
+          </a>
+          <a class="button primary" href="/contacts/new">
+            {t("contacts.new")}
+          </a>
+        </span>
       </div>
       <div class="field">
         <label for="contact-search">{t("contacts.search")}</label>
