@@ -163,6 +163,45 @@ def test_a_contacts_consent_after_an_opt_out(page: Any, stack: LocalStack) -> No
     assert not axe_violations(page)
 
 
+def _wait_for(page: Any, held: list[Any]) -> None:
+    """Until the page has asked for what the test holds back (route handlers run while Playwright waits)."""
+    for _ in range(200):
+        if held:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the page never asked for it")
+
+
+def test_forms_wait_for_the_data_they_edit(page: Any, stack: LocalStack) -> None:
+    """A slow answer must not swap a form under the user's cursor: the rule editor is not shown
+    disabled before the profile (the role) arrives, nor a contact's form empty before the contact
+    (what was typed there would be overwritten, what was focused lost)."""
+    sign_in(page, stack, "/contacts")
+    held: list[Any] = []
+    page.route(re.compile(r"/v1/me$"), lambda route: held.append(route))
+    page.goto("/groups/new")
+    _wait_for(page, held)
+    expect(page.get_by_text("Loading…")).to_be_visible()
+    expect(page.get_by_role("form", name="Rule")).to_have_count(0)
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(r"/v1/me$"))
+    value = page.locator('.rule-cond[data-path="rule.all.0"]').get_by_label("Value", exact=True)
+    expect(value).to_be_enabled()
+
+    alice = _api(stack, "GET", "/v1/contacts?q=alice")["items"][0]
+    held.clear()
+    page.route(re.compile(rf"/v1/contacts/{alice['id']}$"), lambda route: held.append(route))
+    page.goto(f"/contacts/{alice['id']}")
+    _wait_for(page, held)
+    expect(page.get_by_role("heading", name="Loading…")).to_be_visible()
+    expect(page.get_by_role("form", name="Contact details")).to_have_count(0)
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(rf"/v1/contacts/{alice['id']}$"))
+    expect(page.get_by_role("form", name="Contact details").get_by_label("First name", exact=True)).to_have_value("Alice")
+
+
 def test_contact_screens_at_phone_width(page: Any, stack: LocalStack) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, stack, "/contacts")

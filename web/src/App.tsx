@@ -36,11 +36,15 @@ export function App() {
 function Shell() {
   const p = useSignal(path);
   const [me, setMe] = useState<Me | null>(null);
+  const [meError, setMeError] = useState<FieldErrors | null>(null);
   useEffect(() => {
-    void get<Me>("/v1/me").then((m) => {
-      setMe(m);
-      if (m.language) setLanguage(m.language); // the profile's language follows the user to any browser
-    });
+    void get<Me>("/v1/me").then(
+      (m) => {
+        setMe(m);
+        if (m.language) setLanguage(m.language); // the profile's language follows the user to any browser
+      },
+      (e: unknown) => setMeError(errorsOf(e)),
+    );
   }, []);
   const admin = me?.role === "admin" || me?.role === "owner";
   const route = p.split("?")[0] ?? "/";
@@ -107,7 +111,9 @@ function Shell() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {page}
+        {/* pages wait for the profile: a form shown disabled and then enabled under the user's
+            cursor (the role decides what an admin may edit) loses what they typed or focused */}
+        {me ? page : meError ? <FormError errors={meError} known={[]} /> : <p class="center muted">{t("common.loading")}</p>}
       </main>
     </div>
   );

@@ -232,11 +232,13 @@ export function ContactPage({ id, admin }: { id: string; admin: boolean }) {
       setCustom({});
       setTags("");
       setManagers([]);
-    } else
+    } else {
+      setContact(null); // another contact's page: its form waits for its own data
       void get<Contact>(`/v1/contacts/${encodeURIComponent(id)}`).then(load, (e: unknown) => {
         setMissing(true);
         setErrors(errorsOf(e));
       });
+    }
   }, [id]);
   const save = async (e: Event) => {
     e.preventDefault();
@@ -285,6 +287,13 @@ export function ContactPage({ id, admin }: { id: string; admin: boolean }) {
       </section>
     );
   const title = isNew ? t("contacts.new") : contact ? contactLabel(contact) : t("common.loading");
+  if (!isNew && !contact)
+    // the form waits for the contact: edits typed into an empty form would be overwritten when it arrives
+    return (
+      <section class="card wide" aria-labelledby="contact-title">
+        <h1 id="contact-title">{title}</h1>
+      </section>
+    );
   return (
     <section class="card wide" aria-labelledby="contact-title">
       <p>
