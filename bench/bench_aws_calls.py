@@ -250,8 +250,9 @@ def _dispatch_scenarios(stack: Any) -> list[Row]:
     import datetime as dt
     import uuid
 
-    from smsdesk import channels, conversations, queueing
+    from smsdesk import channels
     from smsdesk.data import users as users_repo
+    from smsdesk.inbox import conversations, queueing
     from smsdesk.models import InboundSms
 
     _, me = http(stack, "GET", "/v1/me")
@@ -342,7 +343,7 @@ def timer_lateness(stack: Any, n: int = 8) -> list[tuple[str, int, float, float]
     import statistics
     import uuid
 
-    from smsdesk import timers
+    from smsdesk.inbox import timers
     from smsdesk.models import utcnow
 
     fired: dict[str, float] = {}

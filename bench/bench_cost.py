@@ -353,7 +353,7 @@ def _quiet(stack: Any, quiet_s: float = 0.8, timeout: float = 20.0) -> None:
 
 
 def _send(stack: Any, channel_id: str, to: str) -> str:
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "Your code is 1234"})
     assert status == 202, msg

@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from smsdesk import channels, conversations
+from smsdesk import channels
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
 

@@ -1,9 +1,9 @@
 """Lambda entry point: the campaign fan-out queue (SQS batch of one)."""
 
 from smsdesk.envelopes import FanoutJob
-from smsdesk.fanout import handle_fanout
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import process_queue_batch
+from smsdesk.sending.fanout import handle_fanout
 
 
 @logger.inject_lambda_context

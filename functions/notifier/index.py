@@ -1,6 +1,6 @@
 """Lambda entry point: bus events (conversation.*, message.*) -> per-user notifications."""
 
-from smsdesk.notifier import EventBridgeEvent, handle_event
+from smsdesk.inbox.notifier import EventBridgeEvent, handle_event
 from smsdesk.observability import logger, metrics
 
 

@@ -1,7 +1,7 @@
 """Lambda entry point: the main table's DynamoDB stream (the outbox; partial batch failures)."""
 
 from smsdesk.observability import logger
-from smsdesk.outbox import handle
+from smsdesk.outbox_relay import handle
 
 
 @logger.inject_lambda_context

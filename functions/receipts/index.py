@@ -2,8 +2,8 @@
 
 from smsdesk.envelopes import ReceiptEnvelope
 from smsdesk.observability import logger, metrics
-from smsdesk.receipts import handle_receipt
 from smsdesk.runtime import process_queue_batch
+from smsdesk.sending.receipts import handle_receipt
 
 
 @logger.inject_lambda_context

@@ -3,7 +3,7 @@
 from smsdesk.envelopes import OutboundJob
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import process_queue_batch
-from smsdesk.sender import handle_outbound
+from smsdesk.sending.sender import handle_outbound
 
 
 @logger.inject_lambda_context

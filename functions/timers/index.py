@@ -1,9 +1,9 @@
 """Lambda entry point: the timers queue, fed by Scheduler schedules and SQS delays."""
 
 from smsdesk.envelopes import TimerFired
+from smsdesk.inbox.timer_handler import handle_timer
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import process_queue_batch
-from smsdesk.timers import handle_timer
 
 
 @logger.inject_lambda_context

@@ -199,7 +199,9 @@ def test_forms_wait_for_the_data_they_edit(page: Any, stack: LocalStack) -> None
     for route in held:
         route.continue_()
     page.unroute(re.compile(rf"/v1/contacts/{alice['id']}$"))
-    expect(page.get_by_role("form", name="Contact details").get_by_label("First name", exact=True)).to_have_value("Alice")
+    expect(page.get_by_role("form", name="Contact details").get_by_label("First name", exact=True)).to_have_value(
+        "Alice"
+    )
 
 
 def test_contact_screens_at_phone_width(page: Any, stack: LocalStack) -> None:

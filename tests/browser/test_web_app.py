@@ -18,7 +18,8 @@ from browser.webapp import axe_violations, screenshot, sign_in, sign_out
 from playwright.sync_api import expect
 from queue_helpers import inbound
 
-from smsdesk import channels, conversations
+from smsdesk import channels
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms, utcnow
 

@@ -52,7 +52,8 @@ def user_token(stack: LocalStack, email: str, role: str, team_ids: list[str] | N
     ``(user_id, id_token)`` for ``Authorization: Bearer``."""
     import secrets
 
-    from smsdesk import aws, config, teams, users
+    from smsdesk import aws, config, users
+    from smsdesk.inbox import teams
 
     password = f"Sd-{secrets.token_urlsafe(12)}-9a"
     profile = users.create_user(email, email.split("@")[0], role, password=password)  # type: ignore[arg-type]

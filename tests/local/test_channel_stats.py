@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from smsdesk import channels, conversations
+from smsdesk import channels
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
 

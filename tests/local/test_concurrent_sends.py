@@ -106,9 +106,10 @@ def test_fifty_truly_parallel_sends_in_the_package_against_twenty_credits(stack:
     """The same race without the gateway: the local gateway runs HTTP invocations one at a time (as one
     Lambda container would), so here 50 threads call ``messages.send`` at once, as 50 concurrent
     Lambda containers would, and only DynamoDB's conditional transaction stands between them."""
-    from smsdesk import credits, messages
+    from smsdesk import credits
     from smsdesk.auth import caller_from_claims
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     status, _, ch = http(
         "POST",

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from smsdesk import channels, conversations, lists
+from smsdesk import channels, lists
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
 

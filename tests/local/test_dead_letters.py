@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from smsdesk import manifest, timers
+from smsdesk import manifest
+from smsdesk.inbox import timers
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import utcnow
 

@@ -17,11 +17,12 @@ from urllib.parse import quote
 
 import pytest
 
-from smsdesk import channels, events, messages
+from smsdesk import channels, events
 from smsdesk.connectors import sandbox
 from smsdesk.inbound import consumer, routing
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
+from smsdesk.sending import messages
 
 pytestmark = pytest.mark.local
 

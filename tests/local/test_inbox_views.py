@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from smsdesk import channels, conversations, events
+from smsdesk import channels, events
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
 

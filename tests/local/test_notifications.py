@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from queue_helpers import avail, inbound, setup
 
-from smsdesk import channels, conversations
+from smsdesk import channels
+from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms, utcnow
 

@@ -124,7 +124,7 @@ def test_an_unkeyed_send_that_dies_after_the_charge_is_still_queued_and_delivere
     """POST /v1/messages without Idempotency-Key: the charge-and-record transaction commits, then the
     invocation dies before anything else. The message row carries its outbound job, so it is queued,
     sent and delivered anyway: charged once, one SMS."""
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     real = messages.record
 
@@ -155,11 +155,12 @@ def test_a_cancelled_transaction_announces_nothing(
 ) -> None:
     """The same charge-and-record transaction, cancelled (the balance does not cover it): no stream record,
     so no event and no job; the one that commits right after is announced."""
-    from smsdesk import access, messages
+    from smsdesk import access
     from smsdesk.auth import Caller
     from smsdesk.data import credits as credits_repo
     from smsdesk.data import messages as repo
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
     ch = access.require_channel(owner, channel["id"])
@@ -236,9 +237,10 @@ def test_the_events_of_one_message_are_published_in_order_each_once(
 def test_a_refund_is_announced_once_by_its_ledger_entry(
     stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from smsdesk import access, messages, outbox
+    from smsdesk import access, outbox
     from smsdesk.auth import Caller
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
     ch = access.require_channel(owner, channel["id"])

@@ -18,11 +18,12 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from twilio.request_validator import RequestValidator
 
-from smsdesk import channels, config, sender
+from smsdesk import channels, config
 from smsdesk import outbox as outbox_mod
 from smsdesk.connectors import sandbox
 from smsdesk.envelopes import OutboundJob
 from smsdesk.local.stack import LocalStack
+from smsdesk.sending import sender
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 
@@ -306,9 +307,10 @@ class Killed(BaseException):
 def test_a_sender_killed_between_claim_and_send_sends_once_on_the_next_delivery(
     stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from smsdesk import access, messages
+    from smsdesk import access
     from smsdesk.auth import Caller
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
     ch = access.require_channel(owner, channel["id"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from queue_helpers import Http, assignee, auth, avail, inbound, open_count, setup
 
-from smsdesk import conversations, queueing
+from smsdesk.inbox import conversations, queueing
 from smsdesk.local.stack import LocalStack
 
 pytestmark = pytest.mark.local
@@ -112,8 +112,8 @@ def test_concurrent_dispatchers_never_exceed_capacity(stack: LocalStack, http: H
 
 
 def test_enqueue_arms_queue_timeout_and_assignment_cancels_it(stack: LocalStack, http: Http, make_user: Any) -> None:
-    from smsdesk import timers
     from smsdesk.data import timers as timers_repo
+    from smsdesk.inbox import timers
 
     channel_id, agents = setup(stack, http, make_user, "round_robin", 1)
     status, _, ch = http(

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from queue_helpers import Http, assignee, auth, avail, inbound, setup
 
-from smsdesk import conversations, queueing, timers
 from smsdesk.data import queueing as queue_repo
 from smsdesk.data import timers as timers_repo
 from smsdesk.envelopes import TimerFired
+from smsdesk.inbox import conversations, queueing, timers
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import iso
 

@@ -274,10 +274,10 @@ def test_sent_overview_filters_and_pages(stack: LocalStack, http: Any) -> None:
 
 
 def test_status_filter(stack: LocalStack, http: Any, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from smsdesk import messages
     from smsdesk import outbox as outbox_mod
     from smsdesk.auth import Caller
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     ch = make_channel(stack, http)
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
@@ -305,9 +305,10 @@ def _req(ch: dict[str, Any], text: str) -> dict[str, str]:
 
 
 def _recorded(stack: LocalStack, http: Any, text: str = "hello") -> Any:
-    from smsdesk import access, messages
+    from smsdesk import access
     from smsdesk.auth import Caller
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     ch = make_channel(stack, http)
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
@@ -325,7 +326,7 @@ def _receipt(provider_id: str, status: str, raw_id: str, **kw: Any) -> Any:
 
 
 def test_out_of_order_and_duplicate_receipts(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     msg = _recorded(stack, http)
     claimed = messages.claim(msg.id, attempt=0, lease_s=30)
@@ -355,7 +356,7 @@ def test_out_of_order_and_duplicate_receipts(stack: LocalStack, http: Any, chann
 
 def test_receipts_before_mark_sent_are_applied_at_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     """Receipts name their message, so one that overtakes mark_sent is applied, not parked."""
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     msg = _recorded(stack, http, "x" * 200)
     messages.claim(msg.id, attempt=0, lease_s=30)
@@ -381,7 +382,7 @@ def test_receipts_before_mark_sent_are_applied_at_once(stack: LocalStack, http: 
 def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     msg = _recorded(stack, http, "x" * 400)  # 3 parts
     messages.claim(msg.id, attempt=0, lease_s=30)
@@ -402,7 +403,7 @@ def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel
 def test_concurrent_whole_message_receipts_apply_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     msg = _recorded(stack, http)
     messages.claim(msg.id, attempt=0, lease_s=30)
@@ -420,7 +421,8 @@ def test_concurrent_whole_message_receipts_apply_once(stack: LocalStack, http: A
 def test_fail_refunds_exactly_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from smsdesk import credits, messages
+    from smsdesk import credits
+    from smsdesk.sending import messages
 
     bal = credits.balance()
     msg = _recorded(stack, http, "x" * 200)
@@ -471,7 +473,7 @@ def capture_events(stack: LocalStack, prefixes: list[str]) -> Any:
 
 
 def test_status_changes_are_events(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     drain = capture_events(stack, ["message.", "credits."])
     status, _, sent = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "evented"})
@@ -513,7 +515,7 @@ def test_a_keyed_retry_finishes_a_send_that_died_before_queueing(
     """The first attempt charged and recorded the message, then died before answering. The retry with
     the same Idempotency-Key answers with that message (queued by the outbox with its record, delivered)
     instead of sending a second one: charged once, one SMS."""
-    from smsdesk import messages
+    from smsdesk.sending import messages
 
     key, bal = uuid.uuid4().hex, balance(stack, http)
     req = {"channel_id": channel["id"], "to": NUMBER, "text": f"resumed {key[:6]}"}
@@ -548,10 +550,10 @@ def test_a_keyed_retry_finishes_a_send_that_died_before_queueing(
 def test_a_key_names_one_message_even_after_its_record_expired(
     stack: LocalStack, http: Any, channel: dict[str, Any]
 ) -> None:
-    from smsdesk import messages
     from smsdesk.auth import Caller
     from smsdesk.errors import AppError
     from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
 
     owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
     req = SendRequest(channel_id=channel["id"], to=NUMBER, text="first body")

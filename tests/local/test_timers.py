@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from smsdesk import channels, conversations, timers
+from smsdesk import channels
 from smsdesk.data import conversations as conv_repo
 from smsdesk.data import timers as timers_repo
 from smsdesk.envelopes import TimerFired
+from smsdesk.inbox import conversations, timers
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms, utcnow
 

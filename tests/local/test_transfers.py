@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from queue_helpers import Http, auth, avail, inbound, setup
 
-from smsdesk import timers, transfers
 from smsdesk.data import timers as timers_repo
+from smsdesk.inbox import timers, transfers
 from smsdesk.local.stack import LocalStack
 
 pytestmark = pytest.mark.local

@@ -17,7 +17,7 @@ from smsdesk.connectors.aws_sms import AwsSmsConnector
 from smsdesk.connectors.base import PermanentError, SignatureError, TransientError, WebhookRequest
 from smsdesk.envelopes import ReceiptEnvelope
 from smsdesk.models import Channel, Message, StatusChange
-from smsdesk.receipts import parse
+from smsdesk.sending.receipts import parse
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from smsdesk import contacts, conversations
+from smsdesk import contacts
 from smsdesk.data import conversations as repo
+from smsdesk.inbox import conversations
 from smsdesk.models import Conversation, Message, StatusChange
 
 T0 = dt.datetime(2026, 11, 21, 14, 0, tzinfo=dt.UTC)

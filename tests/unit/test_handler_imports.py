@@ -43,9 +43,9 @@ MANAGEMENT = [
     "smsdesk.api.app",
     "smsdesk.api.routes",
     "smsdesk.api.openapi",
-    "smsdesk.conversations",
-    "smsdesk.queueing",
-    "smsdesk.transfers",
+    "smsdesk.inbox.conversations",
+    "smsdesk.inbox.queueing",
+    "smsdesk.inbox.transfers",
     "smsdesk.users",
 ]
 
@@ -64,12 +64,12 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
     "receipts": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
     "fanout": BATCH,
-    "timers": [*BATCH, "smsdesk.transfers"],  # transfer actions load with the first transfer timer
+    "timers": [*BATCH, "smsdesk.inbox.transfers"],  # transfer actions load with the first transfer timer
     "notifier": [*BATCH, *OPENAPI_DOCUMENT],
     # the stream's outbox only forwards what writes announced: nothing of the send or management side
-    "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.messages", "smsdesk.text"],
+    "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.text"],
     # a contacts file: the contact rules and their tables, nothing of the API, the send side or groups' rules
-    "imports": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.messages", "smsdesk.crm.rules"],
+    "imports": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.crm.rules"],
 }
 
 

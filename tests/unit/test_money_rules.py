@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from smsdesk import channels, messages
+from smsdesk import channels
 from smsdesk.connectors.settings import SettingsError, check_secret, check_settings, looks_secret, stored_settings
 from smsdesk.credits import TopUpRequest
 from smsdesk.models import Channel, Message, SendRequest, StatusChange
+from smsdesk.sending import messages
 from smsdesk.text import CountryMultipliers, EmptyMessage, check_length, credits_for, has_content, multiplier_for
 from smsdesk.text.pricing import (
     COUNTRY_CODES,

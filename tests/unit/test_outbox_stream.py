@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from smsdesk import aws, manifest, outbox
+from smsdesk import aws, manifest, outbox, outbox_relay
 from smsdesk.data.table import serialize
 from smsdesk.local.streams import StreamPoller, matches
 
@@ -61,13 +61,13 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAws:
 
 def test_events_and_jobs_in_stream_order_batched_by_ten_with_stable_event_ids(fake: FakeAws) -> None:
     records = [record(i, item(f"ob{i}", "a", "b", jobs=1)) for i in range(1, 8)]
-    assert outbox.handle({"Records": records}) == {"batchItemFailures": []}
+    assert outbox_relay.handle({"Records": records}) == {"batchItemFailures": []}
     assert [len(c) for c in fake.puts] == [10, 4] and [len(c) for c in fake.sends] == [7]
     ids = [c["Detail"] for chunk in fake.puts for c in chunk]
     assert ids[0] == '{"n":"a","event_id":"ob1:0"}' and ids[1] == '{"n":"b","event_id":"ob1:1"}'
     assert ids[-1].endswith('"event_id":"ob7:1"}')
     assert [e["MessageBody"] for e in fake.sends[0]] == [f"ob{i}-0" for i in range(1, 8)]
-    outbox.handle({"Records": records[:1]})  # the same record again: the same event ids
+    outbox_relay.handle({"Records": records[:1]})  # the same record again: the same event ids
     assert [c["Detail"] for c in fake.puts[-1]] == ids[:2]
 
 
@@ -75,7 +75,7 @@ def test_unchanged_or_missing_outbox_entries_are_not_republished(fake: FakeAws) 
     same = record(1, item("ob1", "a"), old=item("ob1", "a"))  # a later write that kept the attribute
     none = record(2, item(None), old=item("ob1", "a"))
     removed = {"eventName": "REMOVE", "dynamodb": {"SequenceNumber": "3", "OldImage": serialize(item("ob1", "a"))}}
-    assert outbox.handle({"Records": [same, none, removed]}) == {"batchItemFailures": []}
+    assert outbox_relay.handle({"Records": [same, none, removed]}) == {"batchItemFailures": []}
     assert fake.puts == [] and fake.sends == []
 
 
@@ -86,14 +86,14 @@ def test_the_first_failed_record_is_reported_and_later_jobs_wait(fake: FakeAws) 
         record(2, item("ob2", "bad", jobs=1)),
         record(3, item("ob3", "c", jobs=1)),
     ]
-    assert outbox.handle({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert outbox_relay.handle({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert [e["MessageBody"] for chunk in fake.sends for e in chunk] == ["ob1-0"]  # nothing after the failure
 
 
 def test_a_rejected_job_fails_from_its_record(fake: FakeAws) -> None:
     fake.fail_job = "ob2-0"
     records = [record(i, item(f"ob{i}", jobs=1)) for i in (1, 2, 3)]
-    assert outbox.handle({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert outbox_relay.handle({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
 def test_a_message_status_event_is_built_from_the_new_image() -> None:
@@ -119,7 +119,7 @@ def test_a_message_status_event_is_built_from_the_new_image() -> None:
     new = {"PK": "MSG#m1", "SK": "META", **msg.model_dump(mode="json"), "version": 3}
     new["ob"] = outbox.change([outbox.status_event("sent")])
     old = {**new, "status": "sending", "ob": {"id": "older"}}
-    [(kind, detail)], jobs = outbox.pending(record(1, new, old))
+    [(kind, detail)], jobs = outbox_relay.pending(record(1, new, old))
     assert kind == "message.sent" and jobs == []
     assert detail["message_id"] == "m1" and detail["previous_status"] == "sending" and detail["provider_id"] == "p1"
     assert detail["event_id"] == f"{new['ob']['id']}:0"

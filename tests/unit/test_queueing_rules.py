@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from smsdesk.data.queueing import load_delta, size_delta, with_counters, with_load
+from smsdesk.inbox.queueing import Agent, admitted, eligible, enqueue, entries, full, pick, starts_interaction
 from smsdesk.models import Conversation
-from smsdesk.queueing import Agent, admitted, eligible, enqueue, entries, full, pick, starts_interaction
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +135,7 @@ def test_with_load_merges_into_an_existing_check_of_the_same_profile() -> None:
 
 
 def test_summarize_compliance_and_waits() -> None:
-    from smsdesk.stats import p90, summarize
+    from smsdesk.inbox.stats import p90, summarize
 
     outcomes = [{"kind": "answered", "wait_s": w} for w in (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)]
     outcomes += [{"kind": "abandoned", "wait_s": 5}, {"kind": "timed_out", "wait_s": 300}]
@@ -150,7 +150,7 @@ def test_summarize_compliance_and_waits() -> None:
 
 def test_stats_window_rules() -> None:
     from smsdesk.errors import ValidationError
-    from smsdesk.stats import window
+    from smsdesk.inbox.stats import window
 
     assert window(None, None, T0) == (T0 - dt.timedelta(days=1), T0)
     with pytest.raises(ValidationError):

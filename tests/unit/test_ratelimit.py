@@ -1,4 +1,4 @@
-"""Per-channel send slots (smsdesk.ratelimit) with a controllable clock, in memory and on DynamoDB (moto),
+"""Per-channel send slots (smsdesk.sending.ratelimit) with a controllable clock, in memory and on DynamoDB (moto),
 and how the sender paces jobs with them (sleep, or back on the queue with the reserved slot)."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smsdesk import aws, ratelimit, sender
+from smsdesk import aws
 from smsdesk.data import ratelimit as ddb_store
 from smsdesk.envelopes import OutboundJob
 from smsdesk.models import Channel, Message, StatusChange
+from smsdesk.sending import ratelimit, sender
 
 T0 = 1_800_000_000.0  # a fixed "now" (epoch seconds)
 _RESERVE = ratelimit.reserve  # the real one, before any test replaces it

@@ -1,4 +1,4 @@
-"""The pure message status rules (smsdesk.status): monotonic, duplicates, multi-part, out of order."""
+"""The pure message status rules (smsdesk.sending.status): monotonic, duplicates, multi-part, out of order."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsdesk import status
 from smsdesk.models import STATUS_RANK, Message, Receipt, StatusChange
+from smsdesk.sending import status
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 

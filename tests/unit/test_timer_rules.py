@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from smsdesk import conversations, timers, transfers
+from smsdesk.inbox import conversations, timers, transfers
 from smsdesk.models import Conversation, Message, iso
 
 T0 = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC)
@@ -84,7 +84,7 @@ def test_first_reply_of_the_receiver_takes_the_transfer() -> None:
 
 
 def test_notification_recipients_by_preference_and_access() -> None:
-    from smsdesk.notifications import Candidate, Preferences, recipients_of_assignment, recipients_of_message
+    from smsdesk.inbox.notifications import Candidate, Preferences, recipients_of_assignment, recipients_of_message
 
     default, others = Preferences(), Preferences(new_message_others=True)
     cands = [

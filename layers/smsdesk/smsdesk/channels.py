@@ -20,10 +20,11 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from smsdesk import aws, config, ids, teams
+from smsdesk import aws, config, ids
 from smsdesk.connectors.settings import SettingsError, check_secret
 from smsdesk.data import channels as repo
 from smsdesk.errors import Conflict, NotFound, ValidationError
+from smsdesk.inbox import teams
 from smsdesk.models import Channel, ChannelSettings, ChannelType, ProviderName, dump, iso, utcnow
 from smsdesk.text import CountryMultipliers, ReplyText
 

@@ -1,7 +1,7 @@
 """Contacts: the people behind the numbers that text in (and, later, campaign recipients).
 
 A contact is matched by number: an inbound SMS from a number without a contact creates one. The
-creation is race-safe through the number guard (``smsdesk.data.contacts``); :mod:`smsdesk.conversations`
+creation is race-safe through the number guard (``smsdesk.data.contacts``); :mod:`smsdesk.inbox.conversations`
 puts the contact inside its own transaction so the first message of a new number is one write.
 """
 

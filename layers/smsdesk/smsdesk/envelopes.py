@@ -78,7 +78,7 @@ class OutboundJob(_Envelope):
     #: before these existed lack them: the sender then reads the message).
     channel_id: str | None = None
     created_at: dt.datetime | None = None
-    #: A send slot the sender already reserved for this attempt (epoch seconds; see smsdesk.ratelimit).
+    #: A send slot the sender already reserved for this attempt (epoch seconds; see smsdesk.sending.ratelimit).
     slot_at: float | None = None
 
 

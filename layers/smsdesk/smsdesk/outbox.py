@@ -26,13 +26,11 @@ record that failed as ``batchItemFailures`` so Lambda retries from there (``hand
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from smsdesk import aws, config, manifest
-from smsdesk.observability import logger
+from smsdesk import manifest
 
 ATTRIBUTE = manifest.OUTBOX_ATTRIBUTE
 MAX_ENTRIES_PER_CALL = 10  # PutEvents and SendMessageBatch limits
@@ -98,141 +96,3 @@ def message_detail(msg: Any, entered: str, previous: str | None) -> dict[str, An
         "conversation_id": msg.conversation_id,
         "campaign_id": msg.campaign_id,
     }
-
-
-# -- the stream consumer -----------------------------------------------------------------------------
-
-
-def pending(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
-    """What one stream record announces: (events as (detail type, detail with event_id), jobs). Nothing
-    for a record without ``ob`` or whose ``ob`` is the old image's (not a new change)."""
-    from smsdesk.data.table import deserialize
-
-    ddb = record.get("dynamodb") or {}
-    new = deserialize(ddb.get("NewImage") or {})
-    ob = new.get(ATTRIBUTE)
-    if not isinstance(ob, dict) or not ob.get("id"):
-        return [], []
-    old = deserialize(ddb.get("OldImage") or {})
-    old_ob = old.get(ATTRIBUTE)
-    if isinstance(old_ob, dict) and old_ob.get("id") == ob["id"]:
-        return [], []
-    out: list[tuple[str, dict[str, Any]]] = []
-    for n, spec in enumerate(ob.get("events") or []):
-        detail_type = spec["type"]
-        if spec.get("of") == "message":
-            from smsdesk.data import messages as messages_repo
-
-            msg = messages_repo.split(new)[0]
-            detail = message_detail(msg, detail_type.removeprefix("message."), old.get("status"))
-        else:
-            detail = dict(spec.get("detail") or {})
-        out.append((detail_type, {**detail, "event_id": f"{ob['id']}:{n}"}))
-    return out, list(ob.get("jobs") or [])
-
-
-def handle(event: dict[str, Any]) -> dict[str, Any]:
-    """Publish the events and send the jobs of a DynamoDB Streams batch, in order. Returns the partial
-    batch response: the first record that failed (Lambda retries it and every later one; the records
-    before it are done)."""
-    records = event.get("Records") or []
-    first_failed = len(records)
-    events_: list[tuple[int, str, dict[str, Any]]] = []
-    jobs: list[tuple[int, Job]] = []
-    for i, record in enumerate(records):
-        try:
-            evs, jbs = pending(record)
-        except Exception:
-            logger.exception("outbox: unreadable stream record", extra={"seq": _seq(record)})
-            first_failed = i
-            break
-        events_.extend((i, t, d) for t, d in evs)
-        jobs.extend((i, j) for j in jbs)
-    first_failed = min(first_failed, _put_events(events_, first_failed))
-    first_failed = min(first_failed, _send_jobs([(i, j) for i, j in jobs if i < first_failed], first_failed))
-    published = sum(1 for i, _, _ in events_ if i < first_failed)
-    logger.info(
-        "outbox",
-        extra={
-            "records": len(records),
-            "events": published,
-            "jobs": sum(1 for i, _ in jobs if i < first_failed),
-            "failed_from": _seq(records[first_failed]) if first_failed < len(records) else None,
-        },
-    )
-    if first_failed < len(records):
-        return {"batchItemFailures": [{"itemIdentifier": _seq(records[first_failed])}]}
-    return {"batchItemFailures": []}
-
-
-def _seq(record: dict[str, Any]) -> str:
-    return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
-
-
-def _put_events(entries: list[tuple[int, str, dict[str, Any]]], limit: int) -> int:
-    """PutEvents in order, ≤ 10 entries a call, for records before ``limit``; the index of the first
-    record with an entry that failed (``limit`` if none)."""
-    entries = [e for e in entries if e[0] < limit]
-    if not entries:
-        return limit
-    bus = config.event_bus_name()
-    for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
-        chunk = entries[start : start + MAX_ENTRIES_PER_CALL]
-        try:
-            resp = aws.events().put_events(
-                Entries=[
-                    {
-                        "Source": manifest.EVENT_BUS.source,
-                        "DetailType": t,
-                        "Detail": json.dumps(d, default=str, separators=(",", ":")),
-                        "EventBusName": bus,
-                    }
-                    for _, t, d in chunk
-                ]
-            )
-        except Exception:
-            logger.exception("outbox: PutEvents failed", extra={"entries": len(chunk)})
-            return chunk[0][0]
-        if resp.get("FailedEntryCount"):
-            for (i, t, _), result in zip(chunk, resp.get("Entries") or [], strict=False):
-                if result.get("ErrorCode"):
-                    logger.error(
-                        "outbox: event rejected",
-                        extra={"detail_type": t, "code": result.get("ErrorCode"), "error": result.get("ErrorMessage")},
-                    )
-                    return i
-            return chunk[0][0]
-    return limit
-
-
-def _send_jobs(jobs: list[tuple[int, Job]], limit: int) -> int:
-    """SendMessageBatch per queue, in order, ≤ 10 a call; the index of the first record with a job that
-    failed (``limit`` if none)."""
-    first_failed = limit
-    by_queue: dict[str, list[tuple[int, Job]]] = {}
-    for i, j in jobs:
-        by_queue.setdefault(j["queue"], []).append((i, j))
-    for queue_name, items in by_queue.items():
-        url = config.queue_url(manifest.queue(queue_name))
-        for start in range(0, len(items), MAX_ENTRIES_PER_CALL):
-            chunk = [(i, j) for i, j in items[start : start + MAX_ENTRIES_PER_CALL] if i < first_failed]
-            if not chunk:
-                break
-            try:
-                resp = aws.sqs().send_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(n), "MessageBody": j["body"], "DelaySeconds": int(j.get("delay_s") or 0)}
-                        for n, (_, j) in enumerate(chunk)
-                    ],
-                )
-            except Exception:
-                logger.exception("outbox: SendMessageBatch failed", extra={"queue": queue_name})
-                first_failed = min(first_failed, chunk[0][0])
-                break
-            failed = resp.get("Failed") or []
-            if failed:
-                logger.error("outbox: jobs rejected", extra={"queue": queue_name, "failed": failed})
-                first_failed = min(first_failed, min(chunk[int(f["Id"])][0] for f in failed))
-                break
-    return first_failed

@@ -182,7 +182,7 @@ def set_availability(user_id: str, available: bool | None, capacity: int | None 
     if profile is None:
         raise NotFound(f"user {user_id} not found", field="user_id")
     if profile.get("available"):
-        from smsdesk import queueing  # late: queueing reads users' data, not the other way round
+        from smsdesk.inbox import queueing  # late: queueing reads users' data, not the other way round
 
         queueing.on_agent_freed(user_id, now=dt.datetime.now(dt.UTC))
     return to_user(profile)

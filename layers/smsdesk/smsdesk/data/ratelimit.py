@@ -1,5 +1,5 @@
 """Per-channel send slots: one item ``PK=RATE#{channel_id} SK=GCRA`` holding ``tat``, the theoretical
-arrival time (epoch microseconds) of the next free slot. See ``smsdesk.ratelimit`` for the algorithm.
+arrival time (epoch microseconds) of the next free slot. See ``smsdesk.sending.ratelimit`` for the algorithm.
 
 Both writes are single conditional UpdateItems, so any number of concurrent sender invocations share
 one channel's rate without read-modify-write races:

@@ -10,11 +10,11 @@ Per record (an :class:`~smsdesk.envelopes.InboundEnvelope`, stored by the webhoo
 
    * ``rejected`` — nothing stored; log, metric ``InboundRejected`` and event ``message.inbound_rejected``;
    * anything else on a two-way channel — filed in its conversation by
-     :func:`smsdesk.conversations.record_inbound` (idempotent on the provider's message id: a
+     :func:`smsdesk.inbox.conversations.record_inbound` (idempotent on the provider's message id: a
      redelivered webhook or SQS record yields one message);
    * keywords — opt-out / opt-in on the channel's list (consent recorded, ``source="keyword"``), then the
-     confirmation or help text through :func:`smsdesk.messages.send_system`;
-   * ``out_of_hours`` — the out-of-hours message if :func:`smsdesk.conversations.set_ooh_replied`
+     confirmation or help text through :func:`smsdesk.sending.messages.send_system`;
+   * ``out_of_hours`` — the out-of-hours message if :func:`smsdesk.inbox.conversations.set_ooh_replied`
      claims today's reply for the conversation (a conditional write: two inbounds at once, one reply).
 
 Exactly once, even across retries:
@@ -42,7 +42,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smsdesk import aws, channels, config, contacts, conversations, events, lists, manifest, messages
+from smsdesk import aws, channels, config, contacts, events, lists, manifest
 from smsdesk.connectors._util import RECEIVED_AT_HEADER
 from smsdesk.connectors.base import WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
@@ -50,9 +50,11 @@ from smsdesk.envelopes import InboundEnvelope
 from smsdesk.errors import NotFound
 from smsdesk.inbound import hours
 from smsdesk.inbound.routing import Route, route
+from smsdesk.inbox import conversations
 from smsdesk.models import Channel, InboundSms, iso
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import SQSRecord
+from smsdesk.sending import messages
 
 #: How long a keyword message's idempotency record is kept (late provider retries are ignored).
 KEYWORD_IDEMPOTENCY_S = 7 * 86_400

@@ -13,10 +13,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import access, channels, queueing, stats
+from smsdesk import access, channels
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
+from smsdesk.inbox import queueing, stats
 from smsdesk.models import Channel, utcnow
 
 router = APIGatewayHttpRouter()

@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import conversations
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
+from smsdesk.inbox import conversations
 from smsdesk.models import Conversation, Message, View
 from smsdesk.text import MessageText
 

@@ -10,11 +10,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import channels, config, messages
+from smsdesk import channels, config
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
 from smsdesk.errors import ValidationError
 from smsdesk.models import Message, MessageStatus, SendRequest
+from smsdesk.sending import messages
 from smsdesk.text import MessageText, Preview, TextSettings, preview
 
 router = APIGatewayHttpRouter()

@@ -7,8 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from smsdesk import notifications
 from smsdesk.api.identity import caller
+from smsdesk.inbox import notifications
 
 router = APIGatewayHttpRouter()
 

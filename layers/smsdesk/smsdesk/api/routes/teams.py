@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import teams
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
+from smsdesk.inbox import teams
 
 router = APIGatewayHttpRouter()
 

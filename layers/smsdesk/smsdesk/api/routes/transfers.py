@@ -6,9 +6,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsdesk import transfers
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
+from smsdesk.inbox import transfers
 from smsdesk.models import Conversation
 
 router = APIGatewayHttpRouter()

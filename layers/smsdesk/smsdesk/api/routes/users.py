@@ -9,10 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smsdesk import teams, users
+from smsdesk import users
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
 from smsdesk.auth import Role
+from smsdesk.inbox import teams
 
 router = APIGatewayHttpRouter()
 

@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from smsdesk import channels, notifications
+from smsdesk import channels
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
+from smsdesk.inbox import notifications
 from smsdesk.observability import logger
 
 

@@ -1,6 +1,6 @@
 """Message status rules: pure functions, no AWS (unit-tested in tests/unit/test_status_rules.py).
 
-Why pure: receipts arrive out of order, duplicated and concurrently. ``smsdesk.messages`` reads the
+Why pure: receipts arrive out of order, duplicated and concurrently. ``smsdesk.sending.messages`` reads the
 item, asks these functions for the next state and writes it back conditionally on the item's
 version, retrying on a conflict; so the rules below are the only place where "what happens next"
 is decided, and they can be tested exhaustively without DynamoDB.

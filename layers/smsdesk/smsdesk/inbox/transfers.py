@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from smsdesk import conversations, events, timers
+from smsdesk import events
 from smsdesk.auth import Caller
 from smsdesk.data import conversations as repo
 from smsdesk.data import users as users_repo
 from smsdesk.envelopes import TimerFired
 from smsdesk.errors import Conflict, Forbidden
+from smsdesk.inbox import conversations, timers
 from smsdesk.models import Channel, Conversation, iso, utcnow
 
-TRANSFER_RETURN = "transfer_return"
+TRANSFER_RETURN = timers.TRANSFER_RETURN
 
 
 class NoPendingTransfer(Conflict):

@@ -1,10 +1,10 @@
 """Messages: sending (checks, charge + record + outbound job in one transaction), status changes from the pipeline, the sent overview.
 
-The pipeline (``smsdesk.sender``, ``smsdesk.receipts``) changes a message only through
+The pipeline (``smsdesk.sending.sender``, ``smsdesk.sending.receipts``) changes a message only through
 :func:`claim`, :func:`mark_sent`, :func:`fail` and :func:`apply_receipt`. The common steps are ONE
 conditional write each, whose condition carries the statuses it may move from (no read first): the
 claim of a send attempt, ``sent``, a receipt that moves the whole message forward. When the condition
-fails, DynamoDB returns the item, and the pure rules in :mod:`smsdesk.status` decide from it; a write
+fails, DynamoDB returns the item, and the pure rules in :mod:`smsdesk.sending.status` decide from it; a write
 they want is conditioned on the item's ``version`` and retried on a conflict. So concurrent receipts
 can never regress a status, and a refund is written in the same transaction as the ``refunded`` flag,
 so it happens exactly once.
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smsdesk import access, aws, channels, config, credits, ids, lists, manifest, outbox, status
+from smsdesk import access, aws, channels, config, credits, ids, lists, manifest, outbox
 from smsdesk.auth import Caller
 from smsdesk.data import credits as credits_repo
 from smsdesk.data import messages as repo
@@ -30,6 +30,7 @@ from smsdesk.envelopes import OutboundJob
 from smsdesk.errors import AppError, Conflict, NotFound, PaymentRequired, ValidationError
 from smsdesk.models import STATUS_RANK, Channel, Message, MessageError, Receipt, SendRequest, StatusChange, iso, utcnow
 from smsdesk.observability import logger
+from smsdesk.sending import status
 from smsdesk.text import PhoneNumber, SegmentCount, check_length, credits_for, parse_number, smart_encode
 
 _MAX_ATTEMPTS = 25

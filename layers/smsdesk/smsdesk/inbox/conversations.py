@@ -8,7 +8,7 @@
   redelivered webhook cancels the whole transaction and changes nothing (``duplicate=True``).
 * Every conversation write replaces the item conditioned on its ``version`` and is retried on a
   conflict, so concurrent inbounds, replies and agent actions never lose each other's changes.
-* Agents reply and start conversations through the normal send path (:func:`smsdesk.messages.send`,
+* Agents reply and start conversations through the normal send path (:func:`smsdesk.sending.messages.send`,
   credits, blocklist and opt-outs included); only two-way channels can be replied on.
 
 Events (docs/events.md) are published after the commit; a bus failure is logged, never raised.
@@ -26,7 +26,7 @@ from typing import Any, Literal
 import phonenumbers
 from pydantic import BaseModel, Field
 
-from smsdesk import access, channels, config, contacts, events, ids, messages, queueing, stats
+from smsdesk import access, channels, config, contacts, events, ids
 from smsdesk.auth import Caller
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import conversations as repo
@@ -36,6 +36,7 @@ from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
 from smsdesk.data.table import decode_position, encode_position
 from smsdesk.errors import AppError, Conflict, NotFound, ValidationError
+from smsdesk.inbox import queueing, stats
 from smsdesk.models import (
     Channel,
     Contact,
@@ -48,6 +49,7 @@ from smsdesk.models import (
     utcnow,
 )
 from smsdesk.observability import logger
+from smsdesk.sending import messages
 from smsdesk.text.segments import count_segments
 
 Outcome = Literal["append", "reopen", "create"]

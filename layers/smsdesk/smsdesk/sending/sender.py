@@ -8,7 +8,7 @@ Per job (``OutboundJob(message_id, attempt, slot_at)``):
    or disabled (``channel_disabled``: an admin who switches a channel off wants it to stop sending,
    and holding credits for hours helps nobody), or that waited longer than the channel's
    ``validity_s`` (``expired``).
-3. Take a send slot from the channel's shared rate limit (``smsdesk.ratelimit``): sleep if it is at most
+3. Take a send slot from the channel's shared rate limit (``smsdesk.sending.ratelimit``): sleep if it is at most
    ``SENDER_SLEEP_HORIZON_S`` away, else put the job back with ``DelaySeconds`` and the slot in
    ``slot_at`` so it comes back just in time and sends without asking again.
 4. Claim the attempt on the message row itself (``messages.claim``: one conditional write, ``queued``
@@ -41,7 +41,7 @@ import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smsdesk import aws, channels, config, manifest, messages, ratelimit
+from smsdesk import aws, channels, config, manifest
 from smsdesk.connectors.base import PermanentError, TransientError
 from smsdesk.connectors.registry import get_connector
 from smsdesk.envelopes import OutboundJob
@@ -49,6 +49,7 @@ from smsdesk.errors import NotFound
 from smsdesk.models import FINAL_STATUSES, Channel, Message, utcnow
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import SQSRecord
+from smsdesk.sending import messages, ratelimit
 
 MAX_DELAY_S = 900  # SQS DelaySeconds maximum
 #: Extra sleep allowed for a job that comes back for its reserved slot (SQS delays are whole seconds).

@@ -22,20 +22,18 @@ import datetime as dt
 import hashlib
 import math
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from smsdesk import aws, config, events, manifest, stats
+from smsdesk import aws, config, events, manifest
 from smsdesk.data import conversations as conversations_repo
 from smsdesk.data import timers as repo
 from smsdesk.envelopes import TimerFired
+from smsdesk.inbox import stats
 from smsdesk.models import iso, utcnow
-from smsdesk.observability import logger, metrics
-from smsdesk.runtime import SQSRecord
+from smsdesk.observability import logger
 
 ACTIONS: dict[str, Callable[[TimerFired], None]] = {}
 
@@ -157,37 +155,12 @@ def fire(timer: TimerFired, *, now: dt.datetime | None = None) -> bool:
     return True
 
 
-def handle_timer(timer: TimerFired, record: SQSRecord) -> None:
-    _register_actions()
-    now = utcnow()
-    lateness = (now - timer.due_at).total_seconds()
-    if lateness < -1:
-        # Clock skew delivered it early: put it back for the rest of the delay.
-        delay = delay_seconds(timer.due_at, now) or 0
-        aws.sqs().send_message(
-            QueueUrl=config.queue_url(manifest.TIMERS_QUEUE), MessageBody=timer.model_dump_json(), DelaySeconds=delay
-        )
-        return
-    if lateness < 0:
-        time.sleep(-lateness)  # the sub-second remainder DelaySeconds cannot express
-        now = utcnow()
-        lateness = (now - timer.due_at).total_seconds()
-    metrics.add_metric(name="TimersFired", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="TimerLatenessMs", unit=MetricUnit.Milliseconds, value=max(0.0, lateness * 1000))
-    logger.info("timer fired", extra={"timer_id": timer.timer_id, "kind": timer.kind, "lateness_s": lateness})
-    fire(timer, now=now)
-
-
-def _register_actions() -> None:
-    """Modules with actions register them on import (kept lazy: they import this module)."""
-    from smsdesk import transfers  # noqa: F401
-
-
 # --------------------------------------------------------------------------------------------------
 # Max time in queue
 # --------------------------------------------------------------------------------------------------
 
 QUEUE_TIMEOUT = "queue_timeout"
+TRANSFER_RETURN = "transfer_return"  # its action: transfers.transfer_return (loaded by timer_handler)
 
 
 def schedule_queue_timeout(

@@ -30,12 +30,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from smsdesk import channels, events, timers
+from smsdesk import channels, events
 from smsdesk.data import channels as channels_repo
 from smsdesk.data import conversations as conv_repo
 from smsdesk.data import queueing as repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
+from smsdesk.inbox import timers
 from smsdesk.models import Channel, Conversation, Strategy, iso
 from smsdesk.observability import logger
 

@@ -14,7 +14,6 @@ import json
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smsdesk import messages
 from smsdesk.connectors._util import RECEIVED_AT_HEADER
 from smsdesk.connectors.base import WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
@@ -22,6 +21,7 @@ from smsdesk.envelopes import ReceiptEnvelope
 from smsdesk.models import Receipt, iso
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import SQSRecord
+from smsdesk.sending import messages
 
 
 def request_from_envelope(env: ReceiptEnvelope) -> WebhookRequest:
