@@ -70,6 +70,16 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.text"],
     # a contacts file: the contact rules and their tables, nothing of the API, the send side or groups' rules
     "imports": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.crm.rules"],
+    # transcript notes: links, notes and stored messages; nothing of the API, the send side or contacts' rules
+    "crmnotes": [
+        *BATCH,
+        *OPENAPI_DOCUMENT,
+        *VALIDATION,
+        *MANAGEMENT,
+        "smsdesk.sending.messages",
+        "smsdesk.crm.contacts",
+        "smsdesk.crm.rules",
+    ],
 }
 
 

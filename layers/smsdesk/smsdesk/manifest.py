@@ -545,6 +545,19 @@ IMPORTS = Function(
     triggers=(QueueTrigger(IMPORTS_QUEUE, batch_size=1, max_concurrency=2),),
 )
 
+CRMNOTES = Function(
+    name="crmnotes",
+    description="Writes conversation transcript notes on linked persons, leads and deals (and Pipedrive)",
+    entry="crmnotes",
+    memory_mb=512,
+    timeout_s=60,
+    # links, notes and messages in the table; the Pipedrive API token (Secrets Manager), when the
+    # connector is on
+    access=(Access(MAIN_TABLE, "read_write"), Access(PROVIDER_SECRETS, "read")),
+    # only what crm.notes.handle_event acts on: a new link, and every message filed in a conversation
+    triggers=(BusRule("crmnotes", detail_types=("crm.linked", "message.received", "message.queued")),),
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     API,
     WEBHOOKS,
@@ -556,6 +569,7 @@ FUNCTIONS: tuple[Function, ...] = (
     NOTIFIER,
     OUTBOX,
     IMPORTS,
+    CRMNOTES,
 )
 
 

@@ -16,6 +16,7 @@ from smsdesk.api.routes import (
     contacts,
     conversations,
     credits,
+    crm,
     groups,
     imports,
     lists,
@@ -54,6 +55,7 @@ for _module in (
     contacts,
     groups,
     audiences,
+    crm,  # issue 16: leads, deals, pipelines, links, notes
 ):
     app.include_router(_module.router)
 errors.install(app)

@@ -1,0 +1,10 @@
+"""Lambda entry point: bus events (crm.linked, message.received, message.queued) -> transcript notes."""
+
+from smsdesk.crm.noteshandler import handle
+from smsdesk.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event, context):
+    handle(event)

@@ -1,0 +1,196 @@
+"""CRM items (issue 16): pipelines, leads, deals, conversation links and transcript notes.
+
+Keys (docs/data-model.md):
+
+* pipeline ``PK=PIPELINE#{id} SK=META``; GSI1 ``PIPELINES`` / ``{id}``.
+* lead ``PK=LEAD#{id} SK=META``; GSI1 ``LEADS`` / ``{id}`` (ids are time-ordered: newest first by id).
+* deal ``PK=DEAL#{id} SK=META``; GSI1 ``DEALS`` / ``{id}``.
+* link ``PK=CRMLINK#{id} SK=META``; GSI1 ``CONVLINKS#{conversation_id}`` / ``{id}`` (a conversation's
+  links); GSI2 ``ITEMLINKS#{kind}#{item_id}`` / ``{id}`` (an item's links). The link also holds the
+  transcript state: ``msgs`` (message id → its time) and ``note_ids``.
+* link guard ``PK=CONVLINK#{conversation_id}#{target} SK=LOCK`` (``link_id``): one link per
+  (conversation, item), put with ``attribute_not_exists`` in the link's transaction.
+* note ``PK=CRMNOTES#{kind}#{item_id} SK=NOTE#{id}`` (ids time-ordered).
+* CRM settings ``PK=CRM SK=SETTINGS``.
+
+Every item carries ``version``; every replacement is conditioned on the version it read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsdesk import config
+from smsdesk.data import table
+from smsdesk.data.credits import TransactionCanceled, TransactItem, transact
+
+__all__ = ["TransactionCanceled", "transact"]
+
+_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "version", "ob")
+
+KINDS = {"pipeline": "PIPELINE", "lead": "LEAD", "deal": "DEAL"}
+LISTS = {"pipeline": "PIPELINES", "lead": "LEADS", "deal": "DEALS"}
+
+
+def strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEYS}
+
+
+def _put(item: dict[str, Any], version: int | None) -> TransactItem:
+    """Put ``item`` new (``version`` None: must not exist) or over the one read at ``version``."""
+    body: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "Item": table.serialize({**item, "version": (version or 0) + 1}),
+    }
+    if version is None:
+        body["ConditionExpression"] = "attribute_not_exists(PK)"
+    else:
+        body["ConditionExpression"] = "#v = :v"
+        body["ExpressionAttributeNames"] = {"#v": "version"}
+        body["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
+    return {"Put": body}
+
+
+def _delete(pk: str, sk: str, version: int | None = None) -> TransactItem:
+    body: dict[str, Any] = {"TableName": config.table_name(), "Key": table.key(pk, sk)}
+    if version is not None:
+        body["ConditionExpression"] = "#v = :v"
+        body["ExpressionAttributeNames"] = {"#v": "version"}
+        body["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
+    return {"Delete": body}
+
+
+# -- pipelines, leads, deals ---------------------------------------------------------------------------
+
+
+def item_put(kind: str, data: dict[str, Any], *, version: int | None) -> TransactItem:
+    return _put(
+        {"PK": f"{KINDS[kind]}#{data['id']}", "SK": "META", "GSI1PK": LISTS[kind], "GSI1SK": data["id"], **data},
+        version,
+    )
+
+
+def item_get(kind: str, item_id: str) -> tuple[dict[str, Any], int] | None:
+    item = table.get(f"{KINDS[kind]}#{item_id}", "META", consistent=True)
+    return (strip(item), int(item.get("version", 0))) if item else None
+
+
+def item_delete(kind: str, item_id: str) -> TransactItem:
+    return _delete(f"{KINDS[kind]}#{item_id}", "META")
+
+
+def item_page(kind: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    items, nxt = table.query(LISTS[kind], index="GSI1", limit=limit, cursor=cursor, newest_first=True)
+    return [strip(i) for i in items], nxt
+
+
+# -- links ---------------------------------------------------------------------------------------------
+
+
+def _guard_key(conversation_id: str, target: str) -> tuple[str, str]:
+    return f"CONVLINK#{conversation_id}#{target}", "LOCK"
+
+
+def link_put(link: dict[str, Any], *, version: int | None) -> TransactItem:
+    return _put(
+        {
+            "PK": f"CRMLINK#{link['id']}",
+            "SK": "META",
+            "GSI1PK": f"CONVLINKS#{link['conversation_id']}",
+            "GSI1SK": link["id"],
+            "GSI2PK": f"ITEMLINKS#{link['kind']}#{link['item_id']}",
+            "GSI2SK": link["id"],
+            **link,
+        },
+        version,
+    )
+
+
+def link_guard_put(conversation_id: str, target: str, link_id: str) -> TransactItem:
+    pk, sk = _guard_key(conversation_id, target)
+    return {
+        "Put": {
+            "TableName": config.table_name(),
+            "Item": table.serialize({"PK": pk, "SK": sk, "link_id": link_id}),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def link_guard_get(conversation_id: str, target: str) -> str | None:
+    item = table.get(*_guard_key(conversation_id, target), consistent=True)
+    return item["link_id"] if item else None
+
+
+def link_guard_delete(conversation_id: str, target: str) -> TransactItem:
+    return _delete(*_guard_key(conversation_id, target))
+
+
+def link_get(link_id: str) -> tuple[dict[str, Any], int] | None:
+    item = table.get(f"CRMLINK#{link_id}", "META", consistent=True)
+    return (strip(item), int(item.get("version", 0))) if item else None
+
+
+def link_delete(link_id: str) -> TransactItem:
+    return _delete(f"CRMLINK#{link_id}", "META")
+
+
+def _all(pk: str, index: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = table.query(pk, index=index, limit=100, cursor=cursor)
+        out.extend(items)
+        if not cursor:
+            return out
+
+
+def conversation_link_ids(conversation_id: str) -> list[str]:
+    """The ids of a conversation's links (GSI1: eventually consistent; read each link consistently)."""
+    return [i["id"] for i in _all(f"CONVLINKS#{conversation_id}", "GSI1")]
+
+
+def item_links(kind: str, item_id: str) -> list[dict[str, Any]]:
+    return [strip(i) for i in _all(f"ITEMLINKS#{kind}#{item_id}", "GSI2")]
+
+
+# -- notes ---------------------------------------------------------------------------------------------
+
+
+def _note_pk(kind: str, item_id: str) -> str:
+    return f"CRMNOTES#{kind}#{item_id}"
+
+
+def note_put(note: dict[str, Any], *, version: int | None) -> TransactItem:
+    return _put({"PK": _note_pk(note["kind"], note["item_id"]), "SK": f"NOTE#{note['id']}", **note}, version)
+
+
+def note_get(kind: str, item_id: str, note_id: str) -> tuple[dict[str, Any], int] | None:
+    item = table.get(_note_pk(kind, item_id), f"NOTE#{note_id}", consistent=True)
+    return (strip(item), int(item.get("version", 0))) if item else None
+
+
+def notes_get(kind: str, item_id: str, note_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
+    items = table.batch_get([(_note_pk(kind, item_id), f"NOTE#{n}") for n in note_ids], consistent=True)
+    return {i["id"]: (strip(i), int(i.get("version", 0))) for i in items}
+
+
+def note_delete(kind: str, item_id: str, note_id: str, *, version: int) -> TransactItem:
+    return _delete(_note_pk(kind, item_id), f"NOTE#{note_id}", version)
+
+
+def notes_page(kind: str, item_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    items, nxt = table.query(_note_pk(kind, item_id), sk_prefix="NOTE#", limit=limit, cursor=cursor, newest_first=True)
+    return [strip(i) for i in items], nxt
+
+
+# -- settings ------------------------------------------------------------------------------------------
+
+
+def settings_get() -> tuple[dict[str, Any], int | None]:
+    item = table.get("CRM", "SETTINGS", consistent=True)
+    return (strip(item), int(item.get("version", 0))) if item else ({}, None)
+
+
+def settings_put(settings: dict[str, Any], *, version: int | None) -> TransactItem:
+    return _put({"PK": "CRM", "SK": "SETTINGS", **settings}, version)
