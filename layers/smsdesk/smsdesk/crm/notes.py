@@ -36,14 +36,13 @@ from smsdesk.data import table
 from smsdesk.data import users as users_repo
 from smsdesk.errors import NotFound, ValidationError
 from smsdesk.models import Message, iso, utcnow
-from smsdesk.observability import logger
 
 WINDOW = dt.timedelta(hours=24)
 SEED_MAX = 50
 _MAX_ATTEMPTS = 12
-#: What the link's notes were written for, for connectors that mirror them (Pipedrive): called after the
-#: commit with (link, notes written), never raising into the note's write.
-after_write: list[Callable[[dict[str, Any], list[dict[str, Any]]], None]] = []
+#: Connectors that mirror a link's notes elsewhere (Pipedrive), called with the link after each event's
+#: notes are committed (registered by the function's entry, ``crm.noteshandler``).
+after_apply: list[Callable[[dict[str, Any]], None]] = []
 
 
 def _time(value: str) -> dt.datetime:
@@ -159,8 +158,11 @@ def _seed(conversation_id: str) -> dict[str, str]:
     return {m.id: iso(m.created_at) for m in msgs if newest - m.created_at < WINDOW}
 
 
-def apply(link_id: str, msg: Message | None) -> list[dict[str, Any]]:
-    """Place ``msg`` (None: only seed the link) in the link's notes; returns the notes written."""
+def apply(link_id: str, msg: Message | None, *, rederive: bool = False) -> list[dict[str, Any]]:
+    """Place ``msg`` (None: only seed the link) in the link's notes; returns the notes written.
+    ``rederive``: derive the notes again although no message is new (a note was frozen meanwhile).
+    Then the connectors (``after_apply``) see the link, whether or not anything was new, so a
+    redelivered event finishes what a failed mirror left pending."""
     for attempt in range(_MAX_ATTEMPTS):
         got = repo.link_get(link_id)
         if got is None:
@@ -180,19 +182,17 @@ def apply(link_id: str, msg: Message | None) -> list[dict[str, Any]]:
             and iso(msg.created_at) >= link["since"]
         ):
             placed[msg.id] = iso(msg.created_at)
-        if len(placed) == before and not seeding:
-            return []  # nothing new: a duplicate, or a message older than the link's first window
-        link["msgs"] = placed
-        try:
-            written = _write(link, version)
-        except repo.TransactionCanceled:
-            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-            continue
-        for hook in after_write:
+        written: list[dict[str, Any]] = []
+        if len(placed) != before or seeding or rederive:
+            link["msgs"] = placed
             try:
-                hook(link, written)
-            except Exception:
-                logger.exception("crm notes: a connector failed", extra={"link_id": link_id})
+                written = _write(link, version)
+            except repo.TransactionCanceled:
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+                continue
+        # else: nothing new (a duplicate, or a message older than the link's first window)
+        for hook in after_apply:
+            hook(link)
         return written
     raise RuntimeError(f"crm link {link_id}: too many concurrent changes")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsdesk.crm import notes
+from smsdesk.crm import notes, pipedrive
 from smsdesk.observability import logger
+
+notes.after_apply.append(pipedrive.sync_link)
 
 
 def handle(event: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
-from smsdesk.crm import contacts, deals, links, notes
+from smsdesk.crm import contacts, deals, links, notes, pipedrive
 from smsdesk.crm import settings as crm_settings
 
 router = APIGatewayHttpRouter()
@@ -318,3 +318,26 @@ def get_settings() -> crm_settings.CrmSettings:
 def update_settings(body: crm_settings.CrmSettingsPatch) -> crm_settings.CrmSettings:
     caller(router).require_admin()
     return crm_settings.update(body)
+
+
+class PipedriveItem(BaseModel):
+    id: str
+    title: str
+
+
+class PipedriveItems(BaseModel):
+    items: list[PipedriveItem]
+
+
+@router.get(
+    "/v1/crm/pipedrive/search",
+    summary="Search Pipedrive's persons, deals or leads (to link a conversation to one)",
+    tags=["crm"],
+    openapi_extensions=errors(503),
+)
+def pipedrive_search(
+    kind: Annotated[Literal["contact", "lead", "deal"], Query(description="contact = a Pipedrive person")],
+    term: Annotated[str, Query(min_length=2, max_length=100)],
+) -> PipedriveItems:
+    caller(router)
+    return PipedriveItems(items=[PipedriveItem(**i) for i in pipedrive.search(kind, term)])
