@@ -183,7 +183,21 @@ def known_ids(stack: LocalStack, http: Any) -> dict[str, list[str]]:
         {"name": "Dyn", "kind": "dynamic", "rule": {"field": "city", "op": "equals", "value": "Lyon"}},
         201,
     )
+    # CRM (issue 16): a lead, a deal in a pipeline, a link with its note
+    lead = call("POST", "/v1/leads", {"title": "Schema", "person_id": contact["id"]}, 201)
+    pipeline = call("POST", "/v1/pipelines", {"name": "Schema", "stages": [{"name": "One"}]}, 201)
+    deal = call(
+        "POST", "/v1/deals", {"title": "Schema", "person_id": contact["id"], "pipeline_id": pipeline["id"]}, 201
+    )
+    link = call(
+        "POST", f"/v1/conversations/{started['conversation']['id']}/links", {"kind": "deal", "item_id": deal["id"]}, 201
+    )
     return {
+        "lead": [lead["id"]],
+        "deal": [deal["id"]],
+        "pipeline": [pipeline["id"], "default"],
+        "item": [contact["id"], lead["id"], deal["id"]],
+        "link": [link["id"]],
         "contact": [contact["id"], manager["id"]],
         "group": [group["id"], dynamic["id"]],
         "field": ["city"],
@@ -208,6 +222,11 @@ def config_file(path: Path, ids: dict[str, list[str]]) -> Path:
         "path.contact_id": "contact",
         "path.group_id": "group",
         "path.key": "field",
+        "path.lead_id": "lead",
+        "path.deal_id": "deal",
+        "path.pipeline_id": "pipeline",
+        "path.item_id": "item",
+        "path.link_id": "link",
     }
     lines = ["[dictionaries]"]
     lines += [f"{name} = {{ values = {json.dumps(values)} }}" for name, values in ids.items()]

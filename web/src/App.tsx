@@ -18,6 +18,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
+import { CrmItemPage } from "./pages/Crm";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -64,6 +65,9 @@ function Shell() {
   else if (route === "/groups") page = <Groups admin={admin} />;
   else if (route.startsWith("/groups/")) page = <GroupPage id={decodeURIComponent(route.slice(8))} admin={admin} />;
   else if (route === "/admin/contact-fields") page = <ContactFields />;
+  // CRM (issue 16): a lead's or deal's page with its notes
+  else if (route.startsWith("/leads/")) page = <CrmItemPage kind="lead" id={decodeURIComponent(route.slice(7))} />;
+  else if (route.startsWith("/deals/")) page = <CrmItemPage kind="deal" id={decodeURIComponent(route.slice(7))} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],

@@ -3,6 +3,7 @@ import { api, get, post, type Channel, type Conversation, type ConversationDetai
 import { Counter, errorsOf, Field, FormError, StatusBadge, usePreview, type FieldErrors } from "../components";
 import { dateTime, t, type Key } from "../i18n";
 import { navigate, path } from "../router";
+import { CrmLinks } from "./Crm";
 import { usePolling, useSignal } from "../state";
 
 const VIEWS: View[] = ["unassigned", "mine", "others", "closed"];
@@ -225,6 +226,7 @@ function Thread(props: {
         </div>
       </header>
       <FormError errors={actionError} known={[]} />
+      <CrmLinks conversationId={conv.id} />
       <ol class="messages" data-testid="messages">
         {conv.messages.map((m) => (
           <li key={m.id} class={`msg ${m.direction}`} data-status={m.status}>
