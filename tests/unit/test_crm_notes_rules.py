@@ -77,3 +77,22 @@ def test_the_note_lists_time_direction_and_sender_in_time_order() -> None:
 def test_currencies_are_iso_4217() -> None:
     assert is_currency("EUR") and is_currency("USD") and is_currency("JPY")
     assert not is_currency("EUX") and not is_currency("eur")
+
+
+def test_closed_windows_are_forgotten_by_the_link_but_not_an_open_one() -> None:
+    placed = {"a": at(0), "b": at(1), "c": at(8 * 24), "d": at(16 * 24), "e": at(16 * 24 + 1)}
+    windows = notes.partition((t, m) for m, t in placed.items())
+    assert windows == [["a", "b"], ["c"], ["d", "e"]]
+    written = [{"id": "n1", "message_ids": ["a", "b"]}, {"id": "n2", "message_ids": ["c"]}, None]
+    link = {"msgs": dict(placed), "note_ids": ["n1", "n2", "f1"], "since": at(0)}
+    notes._prune(link, windows, written, {"f1": {"message_ids": ["z"]}})
+    assert link["msgs"] == {"d": at(16 * 24), "e": at(16 * 24 + 1)}
+    assert link["note_ids"] == [] and link["since"] == at(16 * 24)
+    # a window whose note is not written as it is yet, or that is recent, stays (and so does all after it)
+    link = {"msgs": dict(placed), "note_ids": ["n1", "n2"], "since": at(0)}
+    notes._prune(link, windows, [None, written[1], None], {})
+    assert link["msgs"] == placed and link["note_ids"] == ["n1", "n2"]
+    recent = {"a": at(0), "c": at(24 * 3)}
+    link = {"msgs": dict(recent), "note_ids": ["n1"], "since": at(0)}
+    notes._prune(link, [["a"], ["c"]], [{"id": "n1", "message_ids": ["a"]}, None], {})
+    assert link["msgs"] == recent

@@ -38,6 +38,8 @@ from smsdesk.errors import NotFound, ValidationError
 from smsdesk.models import Message, iso, utcnow
 
 WINDOW = dt.timedelta(hours=24)
+#: A window starting this long before the link's newest message is closed: forgotten by the link.
+CLOSED_AFTER = dt.timedelta(days=7)
 SEED_MAX = 50
 _MAX_ATTEMPTS = 12
 #: Connectors that mirror a link's notes elsewhere (Pipedrive), called with the link after each event's
@@ -243,10 +245,41 @@ def _write(link: dict[str, Any], version: int) -> list[dict[str, Any]]:
             items.append(repo.note_delete(kind, item_id, n["id"], version=notes[n["id"]][1]))
     kept = [i for i in link.get("note_ids") or [] if i in notes and (i in used or notes[i][0].get("state") != "auto")]
     link["note_ids"] = kept + [w["id"] for w in writes if w["id"] not in kept]
+    _prune(link, windows, matched, {i: n for i, (n, _) in notes.items() if n.get("state") != "auto"})
     link.pop("ob", None)
     items.insert(0, repo.link_put(link, version=version))
     repo.transact(items)
     return writes
+
+
+def _prune(
+    link: dict[str, Any], windows: list[list[str]], matched: list[dict[str, Any] | None], frozen: dict[str, Any]
+) -> None:
+    """Forget closed windows, so the link stays small however long the conversation: the leading windows
+    that start more than ``CLOSED_AFTER`` before the newest message and whose note is written as they
+    are leave ``msgs`` and ``note_ids`` (their notes stay); ``since`` moves to the next window's start
+    (a message older than that is ignored), and frozen notes wholly before it are forgotten too.
+    Dropping whole leading windows does not move the later cuts (the cut is greedy from the oldest)."""
+    placed = link["msgs"]
+    if not placed or len(windows) < 2:
+        return
+    newest = max(_time(t) for t in placed.values())
+    n = 0
+    while n < len(windows) - 1:
+        w, note = windows[n], matched[n]
+        if note is None or set(note["message_ids"]) != set(w) or newest - _time(placed[w[0]]) < CLOSED_AFTER:
+            break
+        n += 1
+    if n == 0:
+        return
+    floor = placed[windows[n][0]]
+    gone = {note["id"] for note in matched[:n] if note is not None}
+    for note_id, note in frozen.items():
+        if all(placed.get(m, "") < floor for m in note.get("message_ids") or []):  # missing: forgotten
+            gone.add(note_id)
+    link["msgs"] = {m: t for m, t in placed.items() if t >= floor}
+    link["note_ids"] = [i for i in link["note_ids"] if i not in gone]
+    link["since"] = max(link["since"], floor)
 
 
 # -- users' edits ----------------------------------------------------------------------------------------

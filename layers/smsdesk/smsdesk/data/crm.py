@@ -5,11 +5,12 @@ Keys (docs/data-model.md):
 * pipeline ``PK=PIPELINE#{id} SK=META``; GSI1 ``PIPELINES`` / ``{id}``.
 * lead ``PK=LEAD#{id} SK=META``; GSI1 ``LEADS`` / ``{id}`` (ids are time-ordered: newest first by id).
 * deal ``PK=DEAL#{id} SK=META``; GSI1 ``DEALS`` / ``{id}``.
-* link ``PK=CRMLINK#{id} SK=META``; GSI1 ``CONVLINKS#{conversation_id}`` / ``{id}`` (a conversation's
-  links); GSI2 ``ITEMLINKS#{kind}#{item_id}`` / ``{id}`` (an item's links). The link also holds the
-  transcript state: ``msgs`` (message id → its time) and ``note_ids``.
-* link guard ``PK=CONVLINK#{conversation_id}#{target} SK=LOCK`` (``link_id``): one link per
-  (conversation, item), put with ``attribute_not_exists`` in the link's transaction.
+* link ``PK=CRMLINK#{id} SK=META``; GSI2 ``ITEMLINKS#{kind}#{item_id}`` / ``{id}`` (an item's links).
+  The link also holds the transcript state: ``msgs`` (message id → its time) and ``note_ids``.
+* link guard ``PK=CONVLINKS#{conversation_id} SK=TARGET#{provider}#{kind}#{item_id}`` (``link_id``): one
+  link per (conversation, item), put with ``attribute_not_exists`` in the link's transaction; a
+  consistent Query of the partition lists a conversation's links (so a message filed just after a
+  link commits always finds it: an index could still miss it).
 * note ``PK=CRMNOTES#{kind}#{item_id} SK=NOTE#{id}`` (ids time-ordered).
 * CRM settings ``PK=CRM SK=SETTINGS``.
 
@@ -88,7 +89,7 @@ def item_page(kind: str, *, limit: int, cursor: str | None) -> tuple[list[dict[s
 
 
 def _guard_key(conversation_id: str, target: str) -> tuple[str, str]:
-    return f"CONVLINK#{conversation_id}#{target}", "LOCK"
+    return f"CONVLINKS#{conversation_id}", f"TARGET#{target}"
 
 
 def link_put(link: dict[str, Any], *, version: int | None) -> TransactItem:
@@ -96,8 +97,6 @@ def link_put(link: dict[str, Any], *, version: int | None) -> TransactItem:
         {
             "PK": f"CRMLINK#{link['id']}",
             "SK": "META",
-            "GSI1PK": f"CONVLINKS#{link['conversation_id']}",
-            "GSI1SK": link["id"],
             "GSI2PK": f"ITEMLINKS#{link['kind']}#{link['item_id']}",
             "GSI2SK": link["id"],
             **link,
@@ -146,8 +145,16 @@ def _all(pk: str, index: str) -> list[dict[str, Any]]:
 
 
 def conversation_link_ids(conversation_id: str) -> list[str]:
-    """The ids of a conversation's links (GSI1: eventually consistent; read each link consistently)."""
-    return [i["id"] for i in _all(f"CONVLINKS#{conversation_id}", "GSI1")]
+    """The ids of a conversation's links, oldest first (a consistent Query of its guards)."""
+    out: list[tuple[str, str]] = []
+    for page in table.query_pages(
+        TableName=config.table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+        ExpressionAttributeValues={":pk": {"S": f"CONVLINKS#{conversation_id}"}, ":t": {"S": "TARGET#"}},
+        ConsistentRead=True,
+    ):
+        out.extend((i["link_id"], i["SK"]) for i in map(table.deserialize, page.get("Items", [])))
+    return [link_id for link_id, _ in sorted(out)]
 
 
 def item_links(kind: str, item_id: str) -> list[dict[str, Any]]:
