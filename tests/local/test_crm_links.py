@@ -254,3 +254,18 @@ def test_unlink_stops_the_notes(stack: LocalStack, http: Http, channel_id: str) 
     time.sleep(0.3)
     (note,) = notes_of(stack, http, f"leads/{lead['id']}")
     assert texts(note) == ["one"]
+
+
+def test_concurrent_messages_are_each_placed_once(stack: LocalStack, http: Http, channel_id: str) -> None:
+    """Inbounds filed at once from several threads (their events handled concurrently, each link write
+    conditioned on its version): one note with every message once, in time order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    num = number()
+    conv_id, _ = inbound(channel_id, num, "m00", T0)
+    deal = link(stack, http, conv_id, kind="deal", create=True)["item_id"]
+    wait_notes(stack, http, f"deals/{deal}", lambda n: len(n) == 1)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: inbound(channel_id, num, f"m{i:02d}", T0 + dt.timedelta(minutes=i)), range(1, 13)))
+    notes = wait_notes(stack, http, f"deals/{deal}", lambda n: sum(len(texts(x)) for x in n) >= 13)
+    assert [texts(n) for n in notes] == [[f"m{i:02d}" for i in range(13)]]

@@ -35,7 +35,7 @@ from smsdesk.data import messages as messages_repo
 from smsdesk.data import table
 from smsdesk.data import users as users_repo
 from smsdesk.errors import NotFound, ValidationError
-from smsdesk.models import Message, iso, utcnow
+from smsdesk.models import Conversation, Message, iso, utcnow
 
 WINDOW = dt.timedelta(hours=24)
 #: A window starting this long before the link's newest message is closed: forgotten by the link.
@@ -106,11 +106,9 @@ def render(
     return "\n".join(lines)
 
 
-def _status(conversation_id: str, names: dict[str, str]) -> str:
-    got = conversations_repo.get(conversation_id, consistent=False)
-    if got is None:
+def _status(conv: Conversation | None, names: dict[str, str]) -> str:
+    if conv is None:
         return "deleted"
-    conv = got[0]
     if conv.status == "closed":
         return "closed"
     if conv.assignee_id:
@@ -212,9 +210,10 @@ def _write(link: dict[str, Any], version: int) -> list[dict[str, Any]]:
     if changed:
         msgs = _messages(sorted({m for w, _ in changed for m in w}))
         web_url = crm_settings.get().web_url
-        conv = conversations_repo.get(link["conversation_id"], consistent=False)
-        names = _names({m.created_by or "" for m in msgs.values()} | {conv[0].assignee_id or "" if conv else ""})
-        status = _status(link["conversation_id"], names)
+        got = conversations_repo.get(link["conversation_id"], consistent=False)
+        conv = got[0] if got else None
+        names = _names({m.created_by or "" for m in msgs.values()} | {conv.assignee_id or "" if conv else ""})
+        status = _status(conv, names)
         now = utcnow()
         for w, note in changed:
             in_window = [msgs[m] for m in w if m in msgs]
