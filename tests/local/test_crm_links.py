@@ -255,6 +255,14 @@ def test_unlink_stops_the_notes(stack: LocalStack, http: Http, channel_id: str) 
     (note,) = notes_of(stack, http, f"leads/{lead['id']}")
     assert texts(note) == ["one"]
 
+    # deleting a deal removes its links from the conversation
+    deal = link(stack, http, conv_id, kind="deal", create=True)["item_id"]
+    assert len(http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"]) == 1
+    s, _, _ = http("DELETE", f"{base}/v1/deals/{deal}", headers=h)
+    assert s == 204
+    assert http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"] == []
+    assert http("GET", f"{base}/v1/deals/{deal}", headers=h)[0] == 404
+
 
 def test_concurrent_messages_are_each_placed_once(stack: LocalStack, http: Http, channel_id: str) -> None:
     """Inbounds filed at once from several threads (their events handled concurrently, each link write

@@ -215,5 +215,11 @@ def test_notes_are_created_and_updated_in_pipedrive(
     assert pipedrive.notes[2]["content"] == "<p>called them, all good</p>"
     assert lines(pipedrive.notes[3]["content"]) == ["thanks"]
     assert lines(pipedrive.notes[1]["content"]) == ["hello pd", "second"]
+    # deleted in Pipedrive: the next message opens a new note there too
+    with pipedrive.lock:
+        pipedrive.notes[3]["active_flag"] = False
+    inbound(ch["id"], num, "bye", T0 + dt.timedelta(hours=27))
+    assert wait(lambda: len(pipedrive.notes) == 4), pipedrive.notes
+    assert lines(pipedrive.notes[4]["content"]) == ["bye"]
     assert pipedrive.errors == []
     assert all(m in ("GET", "POST", "PUT") for m, _, _ in pipedrive.requests)

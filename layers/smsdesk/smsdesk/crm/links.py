@@ -159,3 +159,11 @@ def unlink(caller: Caller, conversation_id: str, link_id: str) -> None:
     data = got[0]
     target = f"{data.get('provider', 'smsdesk')}#{data['kind']}#{data['item_id']}"
     repo.transact([repo.link_delete(link_id), repo.link_guard_delete(conv.id, target)])
+
+
+def delete_item(kind: Literal["lead", "deal"], item_id: str) -> None:
+    """Delete a lead or deal and its links (their notes go with nothing: no more are written)."""
+    deals.delete(kind, item_id)
+    for data in repo.item_links(kind, item_id):
+        target = f"{data.get('provider', 'smsdesk')}#{data['kind']}#{data['item_id']}"
+        repo.transact([repo.link_delete(data["id"]), repo.link_guard_delete(data["conversation_id"], target)])

@@ -142,11 +142,15 @@ def update_lead(lead_id: str, body: deals.LeadPatch) -> deals.Lead:
 
 
 @router.delete(
-    "/v1/leads/<lead_id>", summary="Delete a lead", tags=["crm"], openapi_extensions=errors(403, 404), status_code=204
+    "/v1/leads/<lead_id>",
+    summary="Delete a lead (and its conversation links)",
+    tags=["crm"],
+    openapi_extensions=errors(403, 404),
+    status_code=204,
 )
 def delete_lead(lead_id: str) -> Response[None]:
     caller(router).require_admin()
-    deals.delete("lead", lead_id)
+    links.delete_item("lead", lead_id)
     return Response(status_code=204)
 
 
@@ -184,11 +188,15 @@ def update_deal(deal_id: str, body: deals.DealPatch) -> deals.Deal:
 
 
 @router.delete(
-    "/v1/deals/<deal_id>", summary="Delete a deal", tags=["crm"], openapi_extensions=errors(403, 404), status_code=204
+    "/v1/deals/<deal_id>",
+    summary="Delete a deal (and its conversation links)",
+    tags=["crm"],
+    openapi_extensions=errors(403, 404),
+    status_code=204,
 )
 def delete_deal(deal_id: str) -> Response[None]:
     caller(router).require_admin()
-    deals.delete("deal", deal_id)
+    links.delete_item("deal", deal_id)
     return Response(status_code=204)
 
 
