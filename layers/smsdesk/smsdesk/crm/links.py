@@ -99,6 +99,8 @@ def item_links(kind: str, item_id: str) -> list[Link]:
 
 def link(caller: Caller, conversation_id: str, body: LinkIn) -> Link:
     conv = _conversation(caller, conversation_id)
+    if len(repo.conversation_link_ids(conv.id)) >= MAX_LINKS:  # before creating anything
+        raise Conflict(f"a conversation has at most {MAX_LINKS} links", field="conversation_id", code="too_many_links")
     if body.provider == "pipedrive":
         if body.create or not body.item_id:
             raise ValidationError("a Pipedrive link names the Pipedrive item's id", field="item_id")
@@ -123,8 +125,6 @@ def link(caller: Caller, conversation_id: str, body: LinkIn) -> Link:
             raise ValidationError("name the item to link, or create one", field="item_id")
         item_id = body.item_id
         title = _title(body.kind, item_id)
-    if len(repo.conversation_link_ids(conv.id)) >= MAX_LINKS:
-        raise Conflict(f"a conversation has at most {MAX_LINKS} links", field="conversation_id", code="too_many_links")
     target = f"{body.provider}#{body.kind}#{item_id}"
     new = Link(
         id=ids.new_id("lnk_"),

@@ -117,6 +117,9 @@ def sync_link(link: dict[str, Any]) -> None:
     """Push every automatic note of a Pipedrive link whose content Pipedrive does not show yet."""
     if link.get("provider") != "pipedrive":
         return
+    if not crm_settings.get().pipedrive_enabled:
+        logger.warning("pipedrive: connector off, notes not mirrored", extra={"link_id": link.get("id")})
+        return
     for note_id in list(link.get("note_ids") or []):
         _sync_note(link, note_id)
 
