@@ -55,6 +55,7 @@ def test_link_a_conversation_to_a_new_deal_and_edit_its_note(page: Any, stack: L
     form = panel.get_by_role("form", name="Link")
     form.get_by_label("Type", exact=True).select_option("deal")
     expect(form.get_by_label("Item", exact=True)).to_have_value("new")
+    assert axe_violations(page) == []
     form.get_by_label("Title", exact=True).fill("Solar panels")
     form.get_by_role("button", name="Link").click()
     deal_link = panel.get_by_role("link", name="Deal: Solar panels")
