@@ -5,6 +5,7 @@ contact and link it; the deal's page shows the linked conversation and the trans
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -48,7 +49,21 @@ def test_link_a_conversation_to_a_new_deal_and_edit_its_note(page: Any, stack: L
     )
     conv_id = conversations.record_inbound(channel, sms).conversation.id
 
-    sign_in(page, stack, f"/?view=unassigned&c={conv_id}")
+    sign_in(page, stack, "/admin/crm")
+    settings = page.get_by_role("form", name="CRM settings")
+    settings.get_by_label("Web app address", exact=True).fill("desk.example.com")
+    settings.get_by_role("button", name="Save").click()
+    expect(settings.get_by_label("Web app address", exact=True)).to_have_accessible_description(
+        re.compile("not an http")
+    )
+    settings.get_by_label("Web app address", exact=True).fill("https://desk.example.com")
+    settings.get_by_role("button", name="Save").click()
+    expect(settings.get_by_role("status")).to_have_text("Saved.")
+    settings.get_by_label("Write transcript notes to Pipedrive").check()
+    settings.get_by_role("button", name="Save").click()
+    expect(settings).to_contain_text("Pipedrive needs its API token first")
+
+    page.goto(f"/?view=unassigned&c={conv_id}")
     panel = page.get_by_test_id("crm-links")
     expect(panel).to_contain_text("Not linked yet.")
     panel.get_by_role("button", name="Link").click()
@@ -73,6 +88,7 @@ def test_link_a_conversation_to_a_new_deal_and_edit_its_note(page: Any, stack: L
         notes = page.get_by_test_id("crm-notes")
     expect(notes).to_contain_text("Do you install solar panels?")
     expect(notes).to_contain_text("Status: open, unassigned")
+    expect(notes).to_contain_text(f"https://desk.example.com/inbox/{conv_id}")
     assert axe_violations(page) == []
 
     notes.get_by_role("button", name="Edit").click()

@@ -18,7 +18,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
-import { CrmItemPage } from "./pages/Crm";
+import { CrmItemPage, CrmSettingsPage } from "./pages/Crm";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -68,6 +68,7 @@ function Shell() {
   // CRM (issue 16): a lead's or deal's page with its notes
   else if (route.startsWith("/leads/")) page = <CrmItemPage kind="lead" id={decodeURIComponent(route.slice(7))} />;
   else if (route.startsWith("/deals/")) page = <CrmItemPage kind="deal" id={decodeURIComponent(route.slice(7))} />;
+  else if (route === "/admin/crm") page = <CrmSettingsPage />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -84,6 +85,7 @@ function Shell() {
     ["/admin/lists", "nav.lists"],
     ["/admin/contact-fields", "nav.fields"],
     ["/admin/credits", "nav.credits"],
+    ["/admin/crm", "nav.crm"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
   return (

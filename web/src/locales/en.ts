@@ -427,4 +427,13 @@ export const en = {
   "crm.deletenote": "Delete",
   "crm.deleteconfirm": "Delete this note? The next message starts a new one.",
   "crm.notetext": "Note",
+  "nav.crm": "CRM",
+  "crm.settings": "CRM settings",
+  "crm.weburl": "Web app address",
+  "crm.weburlhint": "Notes link to the conversation there, e.g. https://desk.example.com",
+  "crm.pipedriveurl": "Pipedrive API address",
+  "crm.pipedrivetoken": "Pipedrive API token",
+  "crm.tokenset": "A token is stored; type a new one to replace it.",
+  "crm.tokennotset": "No token stored.",
+  "crm.pipedriveenabled": "Write transcript notes to Pipedrive",
 } as const;

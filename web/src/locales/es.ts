@@ -428,4 +428,13 @@ export const es: Catalogue = {
   "crm.deletenote": "Eliminar",
   "crm.deleteconfirm": "¿Eliminar esta nota? El próximo mensaje empieza una nueva.",
   "crm.notetext": "Nota",
+  "nav.crm": "CRM",
+  "crm.settings": "Ajustes de CRM",
+  "crm.weburl": "Dirección de la aplicación web",
+  "crm.weburlhint": "Las notas enlazan a la conversación allí, p. ej. https://desk.example.com",
+  "crm.pipedriveurl": "Dirección de la API de Pipedrive",
+  "crm.pipedrivetoken": "Token de la API de Pipedrive",
+  "crm.tokenset": "Hay un token guardado; escribe uno nuevo para reemplazarlo.",
+  "crm.tokennotset": "No hay ningún token guardado.",
+  "crm.pipedriveenabled": "Escribir las notas de conversación en Pipedrive",
 };

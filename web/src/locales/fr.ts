@@ -428,4 +428,13 @@ export const fr: Catalogue = {
   "crm.deletenote": "Supprimer",
   "crm.deleteconfirm": "Supprimer cette note ? Le prochain message en commence une nouvelle.",
   "crm.notetext": "Note",
+  "nav.crm": "CRM",
+  "crm.settings": "Réglages CRM",
+  "crm.weburl": "Adresse de l'application web",
+  "crm.weburlhint": "Les notes renvoient à la conversation là-bas, p. ex. https://desk.example.com",
+  "crm.pipedriveurl": "Adresse de l'API Pipedrive",
+  "crm.pipedrivetoken": "Jeton de l'API Pipedrive",
+  "crm.tokenset": "Un jeton est enregistré ; saisissez-en un nouveau pour le remplacer.",
+  "crm.tokennotset": "Aucun jeton enregistré.",
+  "crm.pipedriveenabled": "Écrire les notes de conversation dans Pipedrive",
 };

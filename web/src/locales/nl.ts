@@ -428,4 +428,13 @@ export const nl: Catalogue = {
   "crm.deletenote": "Verwijderen",
   "crm.deleteconfirm": "Deze notitie verwijderen? Het volgende bericht begint een nieuwe.",
   "crm.notetext": "Notitie",
+  "nav.crm": "CRM",
+  "crm.settings": "CRM-instellingen",
+  "crm.weburl": "Adres van de web-app",
+  "crm.weburlhint": "Notities linken naar het gesprek daar, bijv. https://desk.example.com",
+  "crm.pipedriveurl": "Adres van de Pipedrive-API",
+  "crm.pipedrivetoken": "Pipedrive-API-token",
+  "crm.tokenset": "Er is een token opgeslagen; typ een nieuwe om die te vervangen.",
+  "crm.tokennotset": "Geen token opgeslagen.",
+  "crm.pipedriveenabled": "Gespreksnotities naar Pipedrive schrijven",
 };

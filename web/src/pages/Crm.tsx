@@ -378,3 +378,88 @@ function NoteCard({ base, note, onChange }: { base: string; note: CrmNote; onCha
     </li>
   );
 }
+
+interface CrmSettingsFull {
+  web_url: string | null;
+  pipedrive_enabled: boolean;
+  pipedrive_api_url: string;
+  pipedrive_token_set: boolean;
+}
+
+/** Admin: the web address notes link to, and the Pipedrive connector (the token is write-only). */
+export function CrmSettingsPage() {
+  const [settings, setSettings] = useState<CrmSettingsFull | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  useEffect(() => {
+    void get<CrmSettingsFull>("/v1/crm/settings").then(setSettings, (e: unknown) => setLoadError(errorsOf(e)[""] ?? String(e)));
+  }, []);
+  return (
+    <section class="page" aria-labelledby="crm-settings-title">
+      <h1 id="crm-settings-title">{t("crm.settings")}</h1>
+      {settings ? (
+        <CrmSettingsForm initial={settings} onSaved={setSettings} />
+      ) : loadError ? (
+        <p class="field-error" role="alert">
+          {loadError}
+        </p>
+      ) : (
+        <p class="muted">{t("common.loading")}</p>
+      )}
+    </section>
+  );
+}
+
+function CrmSettingsForm({ initial, onSaved }: { initial: CrmSettingsFull; onSaved: (s: CrmSettingsFull) => void }) {
+  const [webUrl, setWebUrl] = useState(initial.web_url ?? "");
+  const [apiUrl, setApiUrl] = useState(initial.pipedrive_api_url);
+  const [token, setToken] = useState("");
+  const [enabled, setEnabled] = useState(initial.pipedrive_enabled);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setErrors({});
+    setSaved(false);
+    const body: Record<string, unknown> = { web_url: webUrl.trim() || null, pipedrive_api_url: apiUrl.trim(), pipedrive_enabled: enabled };
+    if (token) body["pipedrive_api_token"] = token;
+    try {
+      const s = await api<CrmSettingsFull>("PATCH", "/v1/crm/settings", body);
+      onSaved(s);
+      setToken("");
+      setSaved(true);
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
+  return (
+    <form class="card stack" onSubmit={(e) => void submit(e)} aria-label={t("crm.settings")}>
+      <Field label={t("crm.weburl")} name="web_url" errors={errors} hint={t("crm.weburlhint")}>
+        {(p) => <input {...p} type="text" inputMode="url" value={webUrl} onInput={(e) => setWebUrl((e.target as HTMLInputElement).value)} />}
+      </Field>
+      <Field label={t("crm.pipedriveurl")} name="pipedrive_api_url" errors={errors}>
+        {(p) => <input {...p} type="text" inputMode="url" value={apiUrl} onInput={(e) => setApiUrl((e.target as HTMLInputElement).value)} />}
+      </Field>
+      <Field
+        label={t("crm.pipedrivetoken")}
+        name="pipedrive_api_token"
+        errors={errors}
+        hint={initial.pipedrive_token_set ? t("crm.tokenset") : t("crm.tokennotset")}
+      >
+        {(p) => <input {...p} type="password" autoComplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />}
+      </Field>
+      <label class="check">
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled((e.target as HTMLInputElement).checked)} />{" "}
+        {t("crm.pipedriveenabled")}
+      </label>
+      <FormError errors={errors} known={["web_url", "pipedrive_api_url", "pipedrive_api_token"]} />
+      <div class="row">
+        <span class="muted" role="status">
+          {saved ? t("common.saved") : ""}
+        </span>
+        <button type="submit" class="primary">
+          {t("common.save")}
+        </button>
+      </div>
+    </form>
+  );
+}
