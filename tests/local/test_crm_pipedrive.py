@@ -35,6 +35,7 @@ class FakePipedrive:
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.errors: list[str] = []
         self.throttle = 1  # the next N note writes answer 429
+        self.down = 0  # the next N note writes answer 503
         self.lock = threading.Lock()
         fake = self
 
@@ -92,6 +93,9 @@ class FakePipedrive:
             return 200, {"success": True, "data": {"items": [{"result_score": 1, "item": item}]}}, None
         if parts[1] != "notes":
             return 404, {"success": False}, None
+        if method in ("POST", "PUT") and self.down > 0:
+            self.down -= 1
+            return 503, {"success": False, "error": "Service unavailable"}, {"Retry-After": "0"}
         if method in ("POST", "PUT") and self.throttle > 0:
             self.throttle -= 1
             return 429, {"success": False, "error": "Too many requests"}, {"Retry-After": "0"}
@@ -223,3 +227,28 @@ def test_notes_are_created_and_updated_in_pipedrive(
     assert lines(pipedrive.notes[4]["content"]) == ["bye"]
     assert pipedrive.errors == []
     assert all(m in ("GET", "POST", "PUT") for m, _, _ in pipedrive.requests)
+
+
+def test_pipedrive_down_for_longer_than_the_retries_then_back(
+    stack: LocalStack, http: Http, pipedrive: FakePipedrive
+) -> None:
+    """Pipedrive answers 503 to more attempts than one invocation makes: the event fails, the bus
+    redelivers it, and the redelivery (nothing new to place) pushes the pending note: one note, not two."""
+    base, h = stack.base_url, auth(stack.token)
+    body = {"pipedrive_api_url": pipedrive.url, "pipedrive_api_token": TOKEN, "pipedrive_enabled": True}
+    assert http("PATCH", f"{base}/v1/crm/settings", headers=h, body=body)[0] == 200
+    body = {"name": f"pd-{uuid.uuid4().hex[:8]}", "type": "two_way", "sender": f"+3165{uuid.uuid4().int % 10**7:07d}"}
+    s, _, ch = http("POST", f"{base}/v1/channels", headers=h, body={**body, "provider": "sandbox"})
+    assert s == 201, ch
+    conv_id, _ = inbound(ch["id"], number(), "are you there?", T0)
+    with pipedrive.lock:
+        before = len(pipedrive.notes)
+        pipedrive.down = 6  # > pipedrive.ATTEMPTS
+    link_body = {"kind": "contact", "item_id": "7", "provider": "pipedrive", "title": "Ann"}
+    s, _, lk = http("POST", f"{base}/v1/conversations/{conv_id}/links", headers=h, body=link_body)
+    assert s == 201, lk
+    assert wait(lambda: len(pipedrive.notes) == before + 1, timeout=20), pipedrive.requests[-8:]
+    time.sleep(1)
+    new = [n for i, n in pipedrive.notes.items() if i > before]
+    assert len(new) == 1 and new[0]["person_id"] == 7 and lines(new[0]["content"]) == ["are you there?"]
+    assert pipedrive.down == 0 and pipedrive.errors == []

@@ -151,9 +151,13 @@ def _sync_note(link: dict[str, Any], note_id: str) -> None:
             return
         body = {"content": to_html(note["content"]), **_target(link)}
         if not note.get("pd_id"):
-            if not note.get("pd_claim") and not _record(link, note_id, {"pd_claim": int(time.time())}, claim=True):
+            if not _record(link, note_id, {"pd_claim": int(time.time())}, claim=True):
                 return  # another invocation is creating it, and will push the latest content
-            out = request("POST", "/notes", body=body)
+            try:
+                out = request("POST", "/notes", body=body)
+            except Exception:
+                _record(link, note_id, {"pd_claim": 0})  # not created: a retry may claim it at once
+                raise
         else:
             current = request("GET", f"/notes/{note['pd_id']}")
             data = (current or {}).get("data") if isinstance(current, dict) else None
