@@ -563,3 +563,85 @@ def test_a_key_names_one_message_even_after_its_record_expired(
     with pytest.raises(AppError) as err:
         messages._send(owner, req.model_copy(update={"text": "other body"}), message_id="01KEYEDSEND0000000000000A1")
     assert err.value.code == "idempotency_key_reused"
+
+
+def _index_entries(index: str, pk: str, message_id: str) -> list[dict[str, Any]]:
+    from smsdesk import aws, config
+    from smsdesk.data import table
+
+    resp = aws.dynamodb().query(
+        TableName=config.table_name(),
+        IndexName=index,
+        KeyConditionExpression=f"{index}PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )
+    return [table.deserialize(i) for i in resp["Items"] if i["PK"]["S"] == f"MSG#{message_id}"]
+
+
+def test_status_changes_rewrite_no_index_entry(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """A sent message is found by channel and by recipient through an immutable index entry, so its
+    status changes (sending, sent, delivered) write no GSI (each would cost a write unit per index)."""
+    from smsdesk.data import messages as repo
+
+    to = "+31612345699"
+    status, _, m = send(stack, http, {"channel_id": channel["id"], "to": to, "text": "indexed"})
+    assert status == 202, m
+    queued = (_index_entries("GSI1", f"MSGS#{channel['id']}", m["id"]), _index_entries("GSI2", f"MSGTO#{to}", m["id"]))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (repo.get(m["id"]) or {}).get("status") != "delivered":
+        time.sleep(0.2)
+    row = repo.get(m["id"])
+    assert row is not None and row["status"] == "delivered"
+    assert not {"GSI1PK", "GSI2PK"} & row.keys()  # the row that changes is in no message index
+    delivered = (
+        _index_entries("GSI1", f"MSGS#{channel['id']}", m["id"]),
+        _index_entries("GSI2", f"MSGTO#{to}", m["id"]),
+    )
+    assert delivered == queued and len(queued[0]) == len(queued[1]) == 1
+    assert queued[0][0]["SK"] == "IDX" and "status" not in queued[0][0]
+    # ... and the sent overview still finds it, by channel, recipient and status.
+    base = f"{stack.base_url}/v1/messages"
+    for query in (f"channel_id={channel['id']}&status=delivered", f"to={to.replace('+', '%2B')}&status=delivered"):
+        _, _, page = http("GET", f"{base}?{query}", headers=auth(stack.token))
+        assert m["id"] in [i["id"] for i in page["items"]], query
+        assert next(i for i in page["items"] if i["id"] == m["id"])["status"] == "delivered"
+    _, _, page = http("GET", f"{base}?channel_id={channel['id']}&status=queued", headers=auth(stack.token))
+    assert m["id"] not in [i["id"] for i in page["items"]]
+
+
+def test_rows_indexed_the_old_way_stay_listed(stack: LocalStack, http: Any) -> None:
+    """Messages recorded before the index entry existed keep their keys on the row, through status
+    changes, and are listed next to the new ones."""
+    from smsdesk.auth import Caller
+    from smsdesk.data import credits as credits_repo
+    from smsdesk.data import messages as repo
+    from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
+
+    ch = make_channel(stack, http)
+    top_up(stack, http, 5)
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    old = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "old")))
+    credits_repo.transact([repo.put_new(old)])  # as written before: keys on the row, no job
+    messages.fail(old.id, code="expired", message="too old")
+    assert {"GSI1PK", "GSI2PK"} <= (repo.get(old.id) or {}).keys()
+    status, _, new = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "new"})
+    assert status == 202, new
+    url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
+    _, _, page = http("GET", url, headers=auth(stack.token))
+    assert [i["id"] for i in page["items"]] == [new["id"], old.id]
+    _, _, page = http("GET", f"{url}&status=failed", headers=auth(stack.token))
+    assert [i["id"] for i in page["items"]] == [old.id]
+
+
+def test_a_send_makes_three_aws_calls(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """Accepting a send: the caller's role, the recipient's list entries, the charge-and-record
+    transaction. The channel is read once per few seconds per container, not per send."""
+    from bench import bench_aws_calls as calls
+
+    calls._install()
+    assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "warm"})[0] == 202
+    with calls.counting() as counted:
+        assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "counted"})[0] == 202
+    api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
+    assert api == {"dynamodb:GetItem": 1, "dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}

@@ -2,6 +2,14 @@
 
 * message: ``PK=MSG#{id} SK=META``; GSI1 ``MSGS#{channel_id}`` / ``{created_at}#{id}`` (sent overview
   per channel, newest first); GSI2 ``MSGTO#{e164}`` / ``{created_at}#{id}`` (by recipient).
+* a sent message outside conversations carries no index keys itself: its **index entry**
+  ``PK=MSG#{id} SK=IDX`` (written once, in the transaction that records the message; never changed)
+  holds the GSI1/GSI2 keys and ``channel_id``. A GSI with ``ALL`` projection is rewritten whenever an
+  item in it changes, so index keys on the row made every status change (``sending``, ``sent``,
+  ``delivered``) cost one write unit per GSI more; on a separate immutable item they cost nothing.
+  :func:`page` resolves index entries to their rows (one BatchGetItem per page). Messages in a
+  conversation (inbound, agent replies) and rows written before the index entry existed keep the keys
+  on the row (``split`` reports which: ``row_index``).
   Besides the :class:`~smsdesk.models.Message` fields the item holds ``version`` (optimistic lock:
   every status write is conditioned on it), ``receipt_ids`` and ``part_status`` (receipt bookkeeping).
 * provider id → message: ``PK=PROVIDER#{provider}#{provider_id} SK=MSG``.
@@ -39,15 +47,13 @@ def _item(
     part_status: dict[str, str],
     claim: dict[str, Any] | None = None,
     ob: dict[str, Any] | None = None,
+    row_index: bool = True,
 ) -> dict[str, Any]:
     sort = f"{iso(message.created_at)}#{message.id}"
     item: dict[str, Any] = {
         "PK": f"MSG#{message.id}",
         "SK": "META",
-        "GSI1PK": f"MSGS#{message.channel_id}",
-        "GSI1SK": sort,
-        "GSI2PK": f"MSGTO#{message.to}",
-        "GSI2SK": sort,
+        **(_index_keys(message) if row_index else {}),
         **dump(message),
         "version": version,
         "receipt_ids": receipt_ids or None,
@@ -60,6 +66,11 @@ def _item(
     return item
 
 
+def _index_keys(message: Message) -> dict[str, str]:
+    sort = f"{iso(message.created_at)}#{message.id}"
+    return {"GSI1PK": f"MSGS#{message.channel_id}", "GSI1SK": sort, "GSI2PK": f"MSGTO#{message.to}", "GSI2SK": sort}
+
+
 def split(item: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
     """A stored item → (message, bookkeeping: version, receipt_ids, part_status)."""
     extra = {
@@ -67,6 +78,7 @@ def split(item: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
         "receipt_ids": list(item.get("receipt_ids") or []),
         "part_status": dict(item.get("part_status") or {}),
         "claim": {k: int(item[k]) for k in ("send_attempt", "send_lease") if item.get(k) is not None},
+        "row_index": "GSI1PK" in item,
     }
     data = {k: v for k, v in item.items() if k not in _KEYS and k not in _EXTRA}
     return Message.model_validate(data), extra
@@ -87,6 +99,30 @@ def put_new(message: Message, *, ob: dict[str, Any] | None = None) -> TransactIt
     }
 
 
+def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[TransactItem]:
+    """The transaction items that record a new outbound message (the row last: it fails if the id
+    exists). A message outside a conversation gets its immutable index entry (``SK=IDX``) and a row
+    without index keys, so its status changes write no GSI; one in a conversation keeps the keys on
+    the row (the conversation's thread and deletion find its messages through GSI3)."""
+    if message.conversation_id:
+        return [put_new(message, ob=ob)]
+    index_entry = {"PK": f"MSG#{message.id}", "SK": INDEX_SK, **_index_keys(message), "channel_id": message.channel_id}
+    row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=False)
+    return [
+        {"Put": {"TableName": config.table_name(), "Item": table.serialize(index_entry)}},
+        {
+            "Put": {
+                "TableName": config.table_name(),
+                "Item": table.serialize(row),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        },
+    ]
+
+
+INDEX_SK = "IDX"
+
+
 def replace(
     message: Message,
     *,
@@ -96,6 +132,7 @@ def replace(
     refund: bool = False,
     claim: dict[str, Any] | None = None,
     ob: dict[str, Any] | None = None,
+    row_index: bool = True,
 ) -> TransactItem:
     """Overwrite the message if nobody wrote it since ``version`` was read (optimistic lock).
 
@@ -119,6 +156,7 @@ def replace(
                     part_status=part_status,
                     claim=claim,
                     ob=ob,
+                    row_index=row_index,
                 )
             ),
             "ConditionExpression": cond,
@@ -199,11 +237,14 @@ def page(
     status: str | None,
     channel_ids: set[str] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Up to ``limit`` items of one index partition, newest first, after ``start`` (a raw key).
+    """Up to ``limit`` message rows of one index partition, newest first, after ``start`` (a raw key).
 
     Filters (status, allowed channels) are filter expressions, so a query can come back short;
-    it is repeated until the page is full or the partition is exhausted. Returns the items and
-    the raw key of the last item returned (None when the partition is exhausted).
+    it is repeated until the page is full or the partition is exhausted. Index entries (``SK=IDX``)
+    are resolved to their rows (one BatchGetItem per query) and filtered by status here (the entry
+    does not hold the status, which changes). Each row returned carries the index keys it was found
+    by (so :func:`raw_key` of it resumes after it). Returns the rows and the raw key to resume after
+    (None when the partition is exhausted).
     """
     expr = "#pk = :pk"
     names = {"#pk": f"{index}PK"}
@@ -214,14 +255,43 @@ def page(
         values[":since"] = {"S": since}
     filters = []
     if status:
-        filters.append("#st = :st")
+        filters.append("(attribute_not_exists(#st) OR #st = :st)")  # index entries have no status
         names["#st"] = "status"
         values[":st"] = {"S": status}
     if channel_ids is not None:
         filters.append(table.in_filter("channel_id", channel_ids, values))
-    return table.index_page(
-        index=index, key_condition=expr, names=names, values=values, filters=filters, limit=limit, start=start
-    )
+    out: list[dict[str, Any]] = []
+    last = start
+    while True:
+        items, last = table.index_page(
+            index=index,
+            key_condition=expr,
+            names=names,
+            values=values,
+            filters=filters,
+            limit=limit - len(out),
+            start=last,
+        )
+        out.extend(r for r in _resolve(items, index) if status is None or r.get("status") == status)
+        if last is None or len(out) >= limit:
+            return out, last
+
+
+def _resolve(items: list[dict[str, Any]], index: str) -> list[dict[str, Any]]:
+    """Index entries replaced by their message rows (with the entry's keys), in order; an entry whose
+    row is gone is dropped."""
+    wanted = [i["PK"] for i in items if i.get("SK") == INDEX_SK]
+    if not wanted:
+        return items
+    rows = {r["PK"]: r for r in table.batch_get([(pk, "META") for pk in wanted])}
+    keys = ("PK", "SK", f"{index}PK", f"{index}SK")
+    out = []
+    for i in items:
+        if i.get("SK") != INDEX_SK:
+            out.append(i)
+        elif i["PK"] in rows:
+            out.append({**rows[i["PK"]], **{k: i[k] for k in keys}})
+    return out
 
 
 raw_key = table.raw_key

@@ -117,6 +117,7 @@ def _cas(
                 refund=write.refund,
                 claim=extra["claim"],
                 ob=outbox.change([outbox.status_event(write.entered)] if write.entered else []),
+                row_index=extra["row_index"],
             ),
             *write.extra_items,
         ]
@@ -392,7 +393,7 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     # outbox once this transaction commits, so a charged and recorded message is always queued.
     ob = outbox.change([outbox.status_event("queued")], [outbound_job(message)])
     for attempt in range(5):
-        items = [*credits.charge_items(message), repo.put_new(message, ob=ob)]
+        items = [*credits.charge_items(message), *repo.new_items(message, ob=ob)]
         try:
             credits_repo.transact(items)
             return "recorded"
@@ -438,7 +439,9 @@ def send(
 def _send(
     caller: Caller, req: SendRequest, conversation_id: str | None = None, *, message_id: str | None = None
 ) -> Message:
-    channel = access.require_channel(caller, req.channel_id)
+    # The channel as cached for a few seconds (one GetItem less per send): a channel disabled or
+    # deleted meanwhile is caught by the sender, which fails the message and refunds it.
+    channel = access.require_channel(caller, req.channel_id, cached=True)
     message = build(caller, channel, req, conversation_id=conversation_id)
     if message_id is not None:
         message = message.model_copy(update={"id": message_id})
