@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smsdesk import access, aws, channels, config, credits, ids, lists, manifest, outbox
+from smsdesk import aws, channels, config, credits, ids, manifest, outbox
 from smsdesk.auth import Caller
 from smsdesk.data import credits as credits_repo
 from smsdesk.data import messages as repo
@@ -34,6 +34,16 @@ from smsdesk.sending import status
 from smsdesk.text import PhoneNumber, SegmentCount, check_length, credits_for, parse_number, smart_encode
 
 _MAX_ATTEMPTS = 25
+
+
+def __getattr__(name: str) -> Any:
+    """``access`` and ``lists`` (the send side's checks) are imported by the functions that check, so
+    the sender and receipts functions, which only change statuses, do not load them at a cold start."""
+    if name in ("access", "lists"):
+        import importlib
+
+        return importlib.import_module(f"smsdesk.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ServiceUnavailable(AppError):
@@ -65,6 +75,8 @@ def get(message_id: str) -> Message | None:
 
 def get_for(caller: Caller, message_id: str) -> Message:
     """The message if ``caller`` may use its channel; 404 otherwise (existence is not revealed)."""
+    from smsdesk import access
+
     msg = get(message_id)
     if msg is not None:
         usable = access.usable_channel_ids(caller)
@@ -327,6 +339,8 @@ def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, 
 def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversation_id: str | None = None) -> Message:
     """Checks after access (enabled, number, lists, length) and the message to record; raises the
     failing check's own error. No writes. ``conversation_id`` files the message in that conversation."""
+    from smsdesk import lists
+
     if not channel.enabled:
         raise ChannelDisabled(f"channel {channel.id} is disabled", field="channel_id")
     number = parse_number(req.to, channel.default_region or config.default_country(), field="to")
@@ -439,6 +453,8 @@ def send(
 def _send(
     caller: Caller, req: SendRequest, conversation_id: str | None = None, *, message_id: str | None = None
 ) -> Message:
+    from smsdesk import access
+
     # The channel as cached for a few seconds (one GetItem less per send): a channel disabled or
     # deleted meanwhile is caught by the sender, which fails the message and refunds it.
     channel = access.require_channel(caller, req.channel_id, cached=True)
@@ -541,6 +557,8 @@ def list_messages(
     * otherwise: the channel pages are merged (one query per usable channel; the cursor keeps a
       position per channel), which keeps writes spread over per-channel partitions.
     """
+    from smsdesk import access
+
     since_key = iso(since) if since else None
     if channel_id is not None:
         channel = access.require_channel(caller, channel_id)
@@ -640,6 +658,8 @@ def send_system(
             extra={"channel_id": channel.id, "reason": reason, "skipped": why, "conversation_id": conversation_id},
         )
         metrics.add_metric(name="AutoReplySkipped", unit=MetricUnit.Count, value=1)
+
+    from smsdesk import lists
 
     if not channel.enabled:
         return skipped("channel_disabled")
