@@ -48,6 +48,10 @@ FULL_BATCH = 10
 #: Per-call latency assumed for the "AWS-latency" GB-s estimate (same-region DynamoDB/SQS/EventBridge).
 AWS_CALL_MS = 10.0
 
+#: The measured message's text: a short one-segment code. ``--chars 160`` measures a full segment (an item
+#: past 1 KB costs 2 write units per write, so the text's length shows in the WRU).
+TEXT = "Your code is 1234"
+
 #: Targets (issue 11), USD per million messages on on-demand DynamoDB, provider fees excluded.
 TARGET_SINGLE = 10.0
 TARGET_CAMPAIGN = 4.0
@@ -365,7 +369,7 @@ def _quiet(stack: Any, quiet_s: float = 0.8, timeout: float = 20.0) -> None:
 def _send(stack: Any, channel_id: str, to: str) -> str:
     from smsdesk.sending import messages
 
-    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "Your code is 1234"})
+    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": TEXT})
     assert status == 202, msg
     end = time.monotonic() + 20
     while time.monotonic() < end:  # read outside any invocation: not counted
@@ -606,7 +610,10 @@ def report(m: Measured) -> list[str]:
     campaign = campaign_recipient(m)
     t1, t10, tc = total(single_1), total(single_10), total(campaign)
 
-    out(f"Measured over {m.messages} one-segment sends (sandbox provider, receipts `sent` + `delivered` through")
+    out(
+        f"Measured over {m.messages} one-segment sends of a {len(TEXT)}-character text (sandbox provider, receipts"
+        " `sent` + `delivered` through"
+    )
     out("the webhook), after a warm-up send; per delivered message. WRU/RRU from the sizes of the items each call")
     out("touched (GSI writes and transactions' double table writes included). Prices: us-east-1 list prices written in")
     out("`bench/cost_model.py` (on-demand DynamoDB, arm64 Lambda, no free tier); provider fees, CloudWatch")
@@ -781,7 +788,10 @@ if __name__ == "__main__":
     ap.add_argument("-n", type=int, default=5, help="measured sends (after one warm-up)")
     ap.add_argument("--baseline", action="store_true", help="also print the by-service figures as a BASELINE dict")
     ap.add_argument("--update-doc", action="store_true", help="replace this section in docs/benchmarks.md")
+    ap.add_argument("--chars", type=int, default=0, help="send a one-segment GSM text of this length (≤ 160)")
     args = ap.parse_args()
+    if args.chars:
+        TEXT = ("Your code is 1234. " * 10)[: min(160, args.chars)]
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.getLogger("smsdesk_local").setLevel(logging.WARNING)
     import tempfile
