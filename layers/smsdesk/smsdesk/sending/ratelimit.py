@@ -5,6 +5,8 @@ limit of ``mps`` has slots ``1/mps`` seconds apart; ``tat`` (stored in DynamoDB,
 ``smsdesk.data.ratelimit``) is the start of the next free slot. :func:`reserve` always hands out a
 slot — now if the channel is idle, else the next one in line — with one conditional UpdateItem in the
 common case (at most three when the per-process guess of idle/busy is wrong or two callers race).
+:func:`reserve_many` reserves ``k`` consecutive slots the same way, advancing ``tat`` by ``k``
+intervals in that one update: the sender reserves a whole SQS batch of one channel at once.
 
 Why reservations rather than "try, and retry later if over the limit": under a backlog a try-later
 limiter makes every waiting message poll the counter again and again (N messages × M rounds of

@@ -8,7 +8,8 @@ Per job (``OutboundJob(message_id, attempt, slot_at)``):
    or disabled (``channel_disabled``: an admin who switches a channel off wants it to stop sending,
    and holding credits for hours helps nobody), or that waited longer than the channel's
    ``validity_s`` (``expired``).
-3. Take a send slot from the channel's shared rate limit (``smsdesk.sending.ratelimit``): sleep if it is at most
+3. Take a send slot from the channel's shared rate limit (``smsdesk.sending.ratelimit``; the slots of a
+   whole SQS batch are reserved up front with one update per channel, :func:`reserve_batch`): sleep if it is at most
    ``SENDER_SLEEP_HORIZON_S`` away, else put the job back with ``DelaySeconds`` and the slot in
    ``slot_at`` so it comes back just in time and sends without asking again.
 4. Claim the attempt on the message row itself (``messages.claim``: one conditional write, ``queued``
