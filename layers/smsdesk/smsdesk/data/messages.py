@@ -2,14 +2,15 @@
 
 * message: ``PK=MSG#{id} SK=META``; GSI1 ``MSGS#{channel_id}`` / ``{created_at}#{id}`` (sent overview
   per channel, newest first); GSI2 ``MSGTO#{e164}`` / ``{created_at}#{id}`` (by recipient).
-* a sent message outside conversations carries no index keys itself: its **index entry**
-  ``PK=MSG#{id} SK=IDX`` (written once, in the transaction that records the message; never changed)
-  holds the GSI1/GSI2 keys and ``channel_id``. A GSI with ``ALL`` projection is rewritten whenever an
+* a sent message outside conversations carries no index keys itself: its **charge** (the ledger entry
+  written in the transaction that records the message; immutable) holds the GSI1/GSI2 keys and
+  ``channel_id`` (:func:`index_attributes`). A GSI with ``ALL`` projection is rewritten whenever an
   item in it changes, so index keys on the row made every status change (``sending``, ``sent``,
-  ``delivered``) cost one write unit per GSI more; on a separate immutable item they cost nothing.
-  :func:`page` resolves index entries to their rows (one BatchGetItem per page). Messages in a
-  conversation (inbound, agent replies) and rows written before the index entry existed keep the keys
-  on the row (``split`` reports which: ``row_index``).
+  ``delivered``) cost one write unit per GSI more; on an immutable item that is written anyway they
+  cost nothing, and no extra item either. :func:`page` resolves such index entries (any item with a
+  ``message_id`` that is not a message row) to their rows (one BatchGetItem per page). Messages in a
+  conversation (inbound, agent replies) and rows written before this existed keep the keys on the row
+  (``split`` reports which: ``row_index``).
   Besides the :class:`~smsdesk.models.Message` fields the item holds ``version`` (optimistic lock:
   every status write is conditioned on it), ``receipt_ids`` and ``part_status`` (receipt bookkeeping).
 * provider id → message: ``PK=PROVIDER#{provider}#{provider_id} SK=MSG``.
@@ -99,28 +100,31 @@ def put_new(message: Message, *, ob: dict[str, Any] | None = None) -> TransactIt
     }
 
 
-def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[TransactItem]:
-    """The transaction items that record a new outbound message (the row last: it fails if the id
-    exists). A message outside a conversation gets its immutable index entry (``SK=IDX``) and a row
-    without index keys, so its status changes write no GSI; one in a conversation keeps the keys on
-    the row (the conversation's thread and deletion find its messages through GSI3)."""
+def index_attributes(message: Message) -> dict[str, str] | None:
+    """What the message's immutable index entry (its charge's ledger entry, written in the same
+    transaction) carries so the message is found by channel and by recipient: its GSI1/GSI2 keys and
+    ``channel_id``. None for a message in a conversation: its row keeps the keys (the conversation's
+    thread and deletion find its messages through GSI3 on the row)."""
     if message.conversation_id:
+        return None
+    return {**_index_keys(message), "channel_id": message.channel_id}
+
+
+def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[TransactItem]:
+    """The transaction item that records a new outbound message (fails if the id exists): the row,
+    without index keys when :func:`index_attributes` puts them on the charge."""
+    if index_attributes(message) is None:
         return [put_new(message, ob=ob)]
-    index_entry = {"PK": f"MSG#{message.id}", "SK": INDEX_SK, **_index_keys(message), "channel_id": message.channel_id}
     row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=False)
     return [
-        {"Put": {"TableName": config.table_name(), "Item": table.serialize(index_entry)}},
         {
             "Put": {
                 "TableName": config.table_name(),
                 "Item": table.serialize(row),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
-        },
+        }
     ]
-
-
-INDEX_SK = "IDX"
 
 
 def replace(
@@ -240,8 +244,8 @@ def page(
     """Up to ``limit`` message rows of one index partition, newest first, after ``start`` (a raw key).
 
     Filters (status, allowed channels) are filter expressions, so a query can come back short;
-    it is repeated until the page is full or the partition is exhausted. Index entries (``SK=IDX``)
-    are resolved to their rows (one BatchGetItem per query) and filtered by status here (the entry
+    it is repeated until the page is full or the partition is exhausted. Index entries (a message's charge,
+    :func:`index_attributes`) are resolved to their rows (one BatchGetItem per query) and filtered by status here (the entry
     does not hold the status, which changes). Each row returned carries the index keys it was found
     by (so :func:`raw_key` of it resumes after it). Returns the rows and the raw key to resume after
     (None when the partition is exhausted).
@@ -277,20 +281,25 @@ def page(
             return out, last
 
 
+def _is_entry(item: dict[str, Any]) -> bool:
+    """An index entry (a charge carrying the message's index keys), not a message row."""
+    return not str(item.get("PK", "")).startswith("MSG#") and bool(item.get("message_id"))
+
+
 def _resolve(items: list[dict[str, Any]], index: str) -> list[dict[str, Any]]:
     """Index entries replaced by their message rows (with the entry's keys), in order; an entry whose
     row is gone is dropped."""
-    wanted = [i["PK"] for i in items if i.get("SK") == INDEX_SK]
+    wanted = [f"MSG#{i['message_id']}" for i in items if _is_entry(i)]
     if not wanted:
         return items
     rows = {r["PK"]: r for r in table.batch_get([(pk, "META") for pk in wanted])}
     keys = ("PK", "SK", f"{index}PK", f"{index}SK")
     out = []
     for i in items:
-        if i.get("SK") != INDEX_SK:
+        if not _is_entry(i):
             out.append(i)
-        elif i["PK"] in rows:
-            out.append({**rows[i["PK"]], **{k: i[k] for k in keys}})
+        elif f"MSG#{i['message_id']}" in rows:
+            out.append({**rows[f"MSG#{i['message_id']}"], **{k: i[k] for k in keys}})
     return out
 
 

@@ -407,7 +407,10 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     # outbox once this transaction commits, so a charged and recorded message is always queued.
     ob = outbox.change([outbox.status_event("queued")], [outbound_job(message)])
     for attempt in range(5):
-        items = [*credits.charge_items(message), *repo.new_items(message, ob=ob)]
+        # the charge also indexes the message (repo.index_attributes): its row, whose status changes,
+        # is then in no GSI and a status change writes one unit, not three
+        charge = credits.charge_items(message, index=repo.index_attributes(message))
+        items = [*charge, *repo.new_items(message, ob=ob)]
         try:
             credits_repo.transact(items)
             return "recorded"
