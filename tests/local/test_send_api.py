@@ -637,9 +637,9 @@ def test_rows_indexed_the_old_way_stay_listed(stack: LocalStack, http: Any) -> N
     assert [i["id"] for i in page["items"]] == [old.id]
 
 
-def test_a_send_makes_three_aws_calls(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
-    """Accepting a send: the caller's role, the recipient's list entries, the charge-and-record
-    transaction. The channel is read once per few seconds per container, not per send."""
+def test_a_send_makes_two_aws_calls(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """Accepting a send: one read (the caller's role and the recipient's list entries together) and the
+    charge-and-record transaction. The channel is read once per few seconds per container, not per send."""
     from bench import bench_aws_calls as calls
 
     calls._install()
@@ -647,4 +647,19 @@ def test_a_send_makes_three_aws_calls(stack: LocalStack, http: Any, channel: dic
     with calls.counting() as counted:
         assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "counted"})[0] == 202
     api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
-    assert api == {"dynamodb:GetItem": 1, "dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+    assert api == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+
+
+def test_the_role_read_with_the_lists_is_the_profiles(
+    stack: LocalStack, http: Any, channel: dict[str, Any], make_user: Any
+) -> None:
+    """The role a send checks comes from the caller's profile (read with the recipient's list entries),
+    not from the token: a token that still says admin gets no admin rights once the profile says agent,
+    and an admin without a profile keeps the token's role."""
+    agent_id, _ = make_user("agent")
+    stale = token_for(stack, agent_id, "admin")  # issued before a demotion
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, token=stale)
+    assert status == 403 and body["error"]["field"] == "channel_id", body
+    no_profile = token_for(stack, f"ext-{uuid.uuid4().hex[:8]}", "admin")
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, token=no_profile)
+    assert status == 202, body

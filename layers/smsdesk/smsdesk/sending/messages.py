@@ -336,15 +336,23 @@ def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, 
 # --------------------------------------------------------------------------------------------------
 
 
-def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversation_id: str | None = None) -> Message:
+def build(
+    caller: Caller | None,
+    channel: Channel,
+    req: SendRequest,
+    *,
+    conversation_id: str | None = None,
+    list_entries: list[dict[str, Any]] | None = None,
+) -> Message:
     """Checks after access (enabled, number, lists, length) and the message to record; raises the
-    failing check's own error. No writes. ``conversation_id`` files the message in that conversation."""
+    failing check's own error. No writes. ``conversation_id`` files the message in that conversation.
+    ``list_entries``: the recipient's list entries as already read (:func:`_send`), else read here."""
     from smsdesk import lists
 
     if not channel.enabled:
         raise ChannelDisabled(f"channel {channel.id} is disabled", field="channel_id")
     number = parse_number(req.to, channel.default_region or config.default_country(), field="to")
-    lists.check_outbound(channel.id, number.e164)
+    lists.check_outbound(channel.id, number.e164, entries=list_entries)
     text = smart_encode(req.text, only_if_gsm=True).text if channel.smart_encoding else req.text
     count = check_length(text, channel.max_segments, field="text")
     return queued_message(
@@ -460,13 +468,30 @@ def _send(
 
     # The channel as cached for a few seconds (one GetItem less per send): a channel disabled or
     # deleted meanwhile is caught by the sender, which fails the message and refunds it.
+    channel = channels.get_channel_cached(req.channel_id)
+    entries = _read_for_send(caller, channel, req.to)
     channel = access.require_channel(caller, req.channel_id, cached=True)
-    message = build(caller, channel, req, conversation_id=conversation_id)
+    message = build(caller, channel, req, conversation_id=conversation_id, list_entries=entries)
     if message_id is not None:
         message = message.model_copy(update={"id": message_id})
     if record(message) == "exists":  # only with a derived id (a keyed send)
         return _resume(message)
     return message
+
+
+def _read_for_send(caller: Caller, channel: Channel, to: str) -> list[dict[str, Any]] | None:
+    """The caller's role (if still to be looked up) and the recipient's list entries in one read
+    (``repo.send_reads``), so accepting a send is two calls (this read, the transaction) instead of
+    three. None when the number does not parse: the checks then run (and fail) in their order."""
+    try:
+        e164 = parse_number(to, channel.default_region or config.default_country(), field="to").e164
+    except AppError:
+        return None
+    pending = caller.role_pending
+    entries, role = repo.send_reads(e164, channel.id, caller.user_id if pending else None)
+    if pending:
+        caller.prime_role(role)
+    return entries
 
 
 def _resume(message: Message) -> Message:
