@@ -663,3 +663,43 @@ def test_the_role_read_with_the_lists_is_the_profiles(
     no_profile = token_for(stack, f"ext-{uuid.uuid4().hex[:8]}", "admin")
     status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, token=no_profile)
     assert status == 202, body
+
+
+def test_an_agents_send_reads_role_teams_and_lists_at_once(stack: LocalStack, http: Any) -> None:
+    """An agent's send: one read for their role, their teams and the recipient's list entries, then the
+    transaction (before: the role, the teams and the lists were three reads); a member removed from
+    the channel's team is refused at once."""
+    from bench import bench_aws_calls as calls
+
+    ch = make_channel(stack, http)
+    top_up(stack, http, 5)
+    _, _, team = http("POST", f"{stack.base_url}/v1/teams", headers=auth(stack.token), body={"name": "Sales"})
+    assert (
+        http(
+            "PUT",
+            f"{stack.base_url}/v1/channels/{ch['id']}/teams",
+            headers=auth(stack.token),
+            body={"team_ids": [team["id"]]},
+        )[0]
+        == 200
+    )
+    status, _, agent = http(
+        "POST",
+        f"{stack.base_url}/v1/users",
+        headers=auth(stack.token),
+        body={"email": f"ag-{uuid.uuid4().hex[:6]}@example.com", "name": "Ag", "team_ids": [team["id"]]},
+    )
+    assert status == 201, agent
+    tok = token_for(stack, agent["user_id"], "agent")
+    calls._install()
+    assert send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "warm"}, tok)[0] == 202
+    with calls.counting() as counted:
+        assert send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "counted"}, tok)[0] == 202
+    api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
+    assert api == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+    status, _, body = http(
+        "PUT", f"{stack.base_url}/v1/teams/{team['id']}/members", headers=auth(stack.token), body={"user_ids": []}
+    )
+    assert status == 200, body
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "after"}, tok)
+    assert status == 403 and body["error"]["field"] == "channel_id", body

@@ -228,18 +228,19 @@ def delete_early_receipt(receipt: Receipt) -> None:
     aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(pk, _receipt_sk(receipt)))
 
 
-def send_reads(e164: str, channel_id: str, user_id: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def send_reads(e164: str, channel_id: str, user_id: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """What accepting a send reads, in ONE consistent BatchGetItem: the number's blocklist and opt-out
-    entries (account-wide and the channel's) and, with ``user_id``, the caller's role from their
-    profile (consistent, as ``data.users.get_role``: a demoted admin loses the rights at once).
-    Returns (list entries, role or None)."""
+    entries (account-wide and the channel's) and, with ``user_id``, the caller's profile (its role and
+    ``team_ids``, consistent as ``data.users.get_role`` and ``data.teams.user_team_ids`` read them: a
+    demoted admin or a removed member loses the rights at once). Returns (list entries, profile or
+    None)."""
     from smsdesk.data import lists as lists_repo
 
     keys = lists_repo.keys_for(e164, channel_id, ("block", "optout"))
     profile = (f"USER#{user_id}", "PROFILE")
     items = table.batch_get([*keys, profile] if user_id else keys, consistent=True)
-    role = next((i.get("role") for i in items if (i["PK"], i["SK"]) == profile), None)
-    return [i for i in items if (i["PK"], i["SK"]) != profile], role
+    found = next((i for i in items if (i["PK"], i["SK"]) == profile), None)
+    return [i for i in items if (i["PK"], i["SK"]) != profile], found
 
 
 # -- sent overview ----------------------------------------------------------------------------------

@@ -469,8 +469,8 @@ def _send(
     # The channel as cached for a few seconds (one GetItem less per send): a channel disabled or
     # deleted meanwhile is caught by the sender, which fails the message and refunds it.
     channel = channels.get_channel_cached(req.channel_id)
-    entries = _read_for_send(caller, channel, req.to)
-    channel = access.require_channel(caller, req.channel_id, cached=True)
+    entries, team_ids = _read_for_send(caller, channel, req.to)
+    channel = access.require_channel(caller, req.channel_id, cached=True, user_team_ids=team_ids)
     message = build(caller, channel, req, conversation_id=conversation_id, list_entries=entries)
     if message_id is not None:
         message = message.model_copy(update={"id": message_id})
@@ -479,19 +479,22 @@ def _send(
     return message
 
 
-def _read_for_send(caller: Caller, channel: Channel, to: str) -> list[dict[str, Any]] | None:
-    """The caller's role (if still to be looked up) and the recipient's list entries in one read
-    (``repo.send_reads``), so accepting a send is two calls (this read, the transaction) instead of
-    three. None when the number does not parse: the checks then run (and fail) in their order."""
+def _read_for_send(caller: Caller, channel: Channel, to: str) -> tuple[list[dict[str, Any]] | None, set[str] | None]:
+    """The caller's role (if still to be looked up), an agent's teams and the recipient's list entries
+    in one read (``repo.send_reads``), so accepting a send is two calls (this read, the transaction)
+    instead of three (four for an agent). (None, None) when the number does not parse: the checks then
+    run (and fail) in their order."""
     try:
         e164 = parse_number(to, channel.default_region or config.default_country(), field="to").e164
     except AppError:
-        return None
+        return None, None
     pending = caller.role_pending
-    entries, role = repo.send_reads(e164, channel.id, caller.user_id if pending else None)
+    want_profile = pending or caller.role == "agent"
+    entries, profile = repo.send_reads(e164, channel.id, caller.user_id if want_profile else None)
     if pending:
-        caller.prime_role(role)
-    return entries
+        caller.prime_role((profile or {}).get("role"))
+    team_ids = set((profile or {}).get("team_ids") or ()) if want_profile else None
+    return entries, team_ids
 
 
 def _resume(message: Message) -> Message:
