@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,10 @@ CAMPAIGN_CHUNK = 100
 FULL_BATCH = 10
 #: Per-call latency assumed for the "AWS-latency" GB-s estimate (same-region DynamoDB/SQS/EventBridge).
 AWS_CALL_MS = 10.0
+
+#: The measured message's text: a short one-segment code. ``--chars 160`` measures a full segment (an item
+#: past 1 KB costs 2 write units per write, so the text's length shows in the WRU).
+TEXT = "Your code is 1234"
 
 #: Targets (issue 11), USD per million messages on on-demand DynamoDB, provider fees excluded.
 TARGET_SINGLE = 10.0
@@ -95,6 +100,11 @@ class Call:
     per_recipient: bool = False
     #: The sandbox carrier's bookkeeping: excluded from the cost.
     carrier: bool = False
+    #: Done once per SQS batch (the sender's rate-limit reservation, ``ratelimit.reserve_many``) or
+    #: per stream batch (the outbox's PutEvents / SendMessageBatch): spread over the batch's messages.
+    per_batch: bool = False
+    #: Entries of a PutEvents / SendMessageBatch call (≤ 10 per call when batches are full).
+    entries: int = 0
     ms: float = 0.0
     cpu_ms: float = 0.0  # the calling thread's CPU time in the call (botocore's side)
 
@@ -160,6 +170,10 @@ class Meter:
         call = Call(fn, f"{service}:{operation}")
         text = json.dumps(params, default=str)
         call.carrier = service == "dynamodb" and "SANDBOX#" in text
+        call.per_batch = (service == "dynamodb" and "RATE#" in text) or (
+            fn == "outbox" and operation in ("PutEvents", "SendMessageBatch")
+        )
+        call.entries = len(params.get("Entries") or [])
         call.per_recipient = bool(self.recipient) and self.recipient in text
         try:
             if service == "dynamodb":
@@ -355,7 +369,7 @@ def _quiet(stack: Any, quiet_s: float = 0.8, timeout: float = 20.0) -> None:
 def _send(stack: Any, channel_id: str, to: str) -> str:
     from smsdesk.sending import messages
 
-    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": "Your code is 1234"})
+    status, msg = http(stack, "POST", "/v1/messages", {"channel_id": channel_id, "to": to, "text": TEXT})
     assert status == 202, msg
     end = time.monotonic() + 20
     while time.monotonic() < end:  # read outside any invocation: not counted
@@ -436,18 +450,39 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("send (outbound queue → sender)", ("sender",)),
     ("receipts (webhook → receipts queue → receipts)", ("webhooks", "receipts")),
     ("bus events (notifier)", ("notifier",)),
+    ("outbox (table stream → PutEvents, SendMessageBatch)", ("outbox",)),
 )
 #: Functions fed by an SQS event source mapping in the send path (batched).
 BATCHED = ("sender", "receipts")
+#: Functions fed by the table's stream (batched; Lambda's reads of the stream are not billed).
+STREAM_BATCHED = ("outbox",)
 
 
-def _calls_usage(calls: list[Call], n: int) -> cm.Usage:
+def _calls_usage(calls: list[Call], n: int, batch: int = 1) -> cm.Usage:
+    """Per message. With ``batch`` > 1, a per-batch call counts 1/``batch`` per message (the
+    rate-limit reservation of a whole SQS batch of one channel), and the outbox's PutEvents and
+    SendMessageBatch carry up to 10 entries per call (their entries over ⌈entries / 10⌉ calls,
+    ``batch`` records per stream batch)."""
     u = cm.Usage()
+    # per API of the per-batch calls with entries: entries per call as measured (one record each)
+    per_api: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for c in calls:
+        if c.per_batch and c.entries and not c.carrier:
+            per_api[c.api][0] += c.entries
+            per_api[c.api][1] += c.calls
     for c in calls:
         if c.carrier:
             continue
-        u.calls += c.calls
-        u.wru += c.wru_table + c.wru_index
+        share = 1.0
+        if batch > 1 and c.per_batch:
+            if c.entries:
+                entries, calls_ = per_api[c.api]
+                in_batch = batch * entries / calls_  # entries that `batch` records carry
+                share = c.entries * math.ceil(in_batch / 10) / in_batch
+            else:
+                share = 1 / batch
+        u.calls += c.calls * share
+        u.wru += (c.wru_table + c.wru_index) * share
         u.rru += c.rru
         u.sqs_requests += c.sqs_requests
         u.events += c.events
@@ -465,10 +500,11 @@ def _lambda_usage(m: Measured, fn: str, batch: int) -> cm.Usage:
     if not count:
         return u
     per_invocation_ms = ms / count
-    if fn in BATCHED:
+    if fn in BATCHED or fn in STREAM_BATCHED:
         batches = records / batch
         u.lambda_requests = batches / m.messages
-        u.sqs_requests = 2 * batches / m.messages
+        if fn in BATCHED:
+            u.sqs_requests = 2 * batches / m.messages
         u.lambda_gb_s = cm.gb_seconds(m.memory_mb[fn], ms / records * batch) * batches / m.messages
     else:
         u.lambda_requests = count / m.messages
@@ -478,24 +514,25 @@ def _lambda_usage(m: Measured, fn: str, batch: int) -> cm.Usage:
 
 
 def stage_usage(m: Measured, functions: tuple[str, ...], batch: int) -> cm.Usage:
-    u = _calls_usage([c for c in m.calls if c.function in functions], m.messages)
+    u = _calls_usage([c for c in m.calls if c.function in functions], m.messages, batch)
     for fn in functions:
         u = u + _lambda_usage(m, fn, batch)
     return u
 
 
-def _others(m: Measured) -> list[tuple[str, cm.Usage]]:
-    """Functions outside :data:`STAGES` that ran for the sends (e.g. a change-stream outbox): their
-    own stage, so whatever the code does is priced. Invoked per event, not regrouped into batches."""
+def _others(m: Measured, batch: int) -> list[tuple[str, cm.Usage]]:
+    """Functions outside :data:`STAGES` that ran for the sends (e.g. the change-stream outbox): their
+    own stage, so whatever the code does is priced; the outbox regrouped into stream batches of
+    ``batch`` records like the queue consumers."""
     known = {fn for _, fns in STAGES for fn in fns}
     others = tuple(sorted(({c.function for c in m.calls} | set(m.invocations)) - known))
     if not others:
         return []
-    return [(f"other functions ({', '.join(others)})", stage_usage(m, others, 1))]
+    return [(f"other functions ({', '.join(others)})", stage_usage(m, others, batch))]
 
 
 def single_send(m: Measured, batch: int) -> list[tuple[str, cm.Usage]]:
-    return [(name, stage_usage(m, fns, batch)) for name, fns in STAGES] + _others(m)
+    return [(name, stage_usage(m, fns, batch)) for name, fns in STAGES] + _others(m, batch)
 
 
 def campaign_recipient(m: Measured, chunk: int = CAMPAIGN_CHUNK, batch: int = FULL_BATCH) -> list[tuple[str, cm.Usage]]:
@@ -533,7 +570,7 @@ def campaign_recipient(m: Measured, chunk: int = CAMPAIGN_CHUNK, batch: int = FU
     u.sqs_requests += 3 / chunk
     stages = [("accept (bulk job → fanout), modelled", u)]
     stages += [(name, stage_usage(m, fns, batch)) for name, fns in STAGES[1:]]
-    return stages + _others(m)
+    return stages + _others(m, batch)
 
 
 def total(stages: list[tuple[str, cm.Usage]]) -> cm.Usage:
@@ -573,7 +610,10 @@ def report(m: Measured) -> list[str]:
     campaign = campaign_recipient(m)
     t1, t10, tc = total(single_1), total(single_10), total(campaign)
 
-    out(f"Measured over {m.messages} one-segment sends (sandbox provider, receipts `sent` + `delivered` through")
+    out(
+        f"Measured over {m.messages} one-segment sends of a {len(TEXT)}-character text (sandbox provider, receipts"
+        " `sent` + `delivered` through"
+    )
     out("the webhook), after a warm-up send; per delivered message. WRU/RRU from the sizes of the items each call")
     out("touched (GSI writes and transactions' double table writes included). Prices: us-east-1 list prices written in")
     out("`bench/cost_model.py` (on-demand DynamoDB, arm64 Lambda, no free tier); provider fees, CloudWatch")
@@ -656,6 +696,11 @@ def report(m: Measured) -> list[str]:
         " long polls, a fixed ~$0.2–1 per queue per month, are left out); batch sizes: 1 (sporadic single"
         f" sends: every message its own sender and receipts invocation) or {FULL_BATCH} (a backlog fills the"
         " manifest's batch_size); per-record handler time is kept when records are regrouped into batches."
+        f" At {FULL_BATCH}, assumed: the outbox's stream batches hold {FULL_BATCH} records (each write"
+        " announcing one event, the INSERT also a job), so a PutEvents carries 10 entries and a"
+        " SendMessageBatch 10 jobs (Lambda's own reads of the stream are not billed); the sender's batch of"
+        f" {FULL_BATCH} jobs is of one channel, so it reserves its rate-limit slots with one update"
+        " (`ratelimit.reserve_many`). At 1 (sporadic sends) every stream record is its own invocation."
     )
     out(
         f"- Campaign recipient (campaigns do not exist yet): the single send's path without the API Gateway"
@@ -743,7 +788,10 @@ if __name__ == "__main__":
     ap.add_argument("-n", type=int, default=5, help="measured sends (after one warm-up)")
     ap.add_argument("--baseline", action="store_true", help="also print the by-service figures as a BASELINE dict")
     ap.add_argument("--update-doc", action="store_true", help="replace this section in docs/benchmarks.md")
+    ap.add_argument("--chars", type=int, default=0, help="send a one-segment GSM text of this length (≤ 160)")
     args = ap.parse_args()
+    if args.chars:
+        TEXT = ("Your code is 1234. " * 10)[: min(160, args.chars)]
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.getLogger("smsdesk_local").setLevel(logging.WARNING)
     import tempfile

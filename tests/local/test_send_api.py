@@ -563,3 +563,143 @@ def test_a_key_names_one_message_even_after_its_record_expired(
     with pytest.raises(AppError) as err:
         messages._send(owner, req.model_copy(update={"text": "other body"}), message_id="01KEYEDSEND0000000000000A1")
     assert err.value.code == "idempotency_key_reused"
+
+
+def _index_entries(index: str, pk: str, message_id: str) -> list[dict[str, Any]]:
+    from smsdesk import aws, config
+    from smsdesk.data import table
+
+    resp = aws.dynamodb().query(
+        TableName=config.table_name(),
+        IndexName=index,
+        KeyConditionExpression=f"{index}PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )
+    items = [table.deserialize(i) for i in resp["Items"]]
+    return [i for i in items if i["PK"] == f"MSG#{message_id}" or i.get("message_id") == message_id]
+
+
+def test_status_changes_rewrite_no_index_entry(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """A sent message is found by channel and by recipient through an immutable index entry (its
+    charge in the credit ledger, written in the same transaction), so its status changes (sending,
+    sent, delivered) write no GSI (each would cost a write unit per index)."""
+    from smsdesk.data import messages as repo
+
+    to = "+31612345699"
+    status, _, m = send(stack, http, {"channel_id": channel["id"], "to": to, "text": "indexed"})
+    assert status == 202, m
+    queued = (_index_entries("GSI1", f"MSGS#{channel['id']}", m["id"]), _index_entries("GSI2", f"MSGTO#{to}", m["id"]))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (repo.get(m["id"]) or {}).get("status") != "delivered":
+        time.sleep(0.2)
+    row = repo.get(m["id"])
+    assert row is not None and row["status"] == "delivered"
+    assert not {"GSI1PK", "GSI2PK"} & row.keys()  # the row that changes is in no message index
+    delivered = (
+        _index_entries("GSI1", f"MSGS#{channel['id']}", m["id"]),
+        _index_entries("GSI2", f"MSGTO#{to}", m["id"]),
+    )
+    assert delivered == queued and len(queued[0]) == len(queued[1]) == 1
+    entry = queued[0][0]
+    assert entry["PK"].startswith("LEDGER#") and entry["kind"] == "charge" and "status" not in entry
+    # ... and the sent overview still finds it, by channel, recipient and status.
+    base = f"{stack.base_url}/v1/messages"
+    for query in (f"channel_id={channel['id']}&status=delivered", f"to={to.replace('+', '%2B')}&status=delivered"):
+        _, _, page = http("GET", f"{base}?{query}", headers=auth(stack.token))
+        assert m["id"] in [i["id"] for i in page["items"]], query
+        assert next(i for i in page["items"] if i["id"] == m["id"])["status"] == "delivered"
+    _, _, page = http("GET", f"{base}?channel_id={channel['id']}&status=queued", headers=auth(stack.token))
+    assert m["id"] not in [i["id"] for i in page["items"]]
+
+
+def test_rows_indexed_the_old_way_stay_listed(stack: LocalStack, http: Any) -> None:
+    """Messages recorded before the index entry existed keep their keys on the row, through status
+    changes, and are listed next to the new ones."""
+    from smsdesk.auth import Caller
+    from smsdesk.data import credits as credits_repo
+    from smsdesk.data import messages as repo
+    from smsdesk.models import SendRequest
+    from smsdesk.sending import messages
+
+    ch = make_channel(stack, http)
+    top_up(stack, http, 5)
+    owner = Caller(user_id=stack.tokens.user_id, role="owner", username="o")
+    old = messages.build(owner, messages.access.require_channel(owner, ch["id"]), SendRequest(**_req(ch, "old")))
+    credits_repo.transact([repo.put_new(old)])  # as written before: keys on the row, no job
+    messages.fail(old.id, code="expired", message="too old")
+    assert {"GSI1PK", "GSI2PK"} <= (repo.get(old.id) or {}).keys()
+    status, _, new = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "new"})
+    assert status == 202, new
+    url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
+    _, _, page = http("GET", url, headers=auth(stack.token))
+    assert [i["id"] for i in page["items"]] == [new["id"], old.id]
+    _, _, page = http("GET", f"{url}&status=failed", headers=auth(stack.token))
+    assert [i["id"] for i in page["items"]] == [old.id]
+
+
+def test_a_send_makes_two_aws_calls(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
+    """Accepting a send: one read (the caller's role and the recipient's list entries together) and the
+    charge-and-record transaction. The channel is read once per few seconds per container, not per send."""
+    from bench import bench_aws_calls as calls
+
+    calls._install()
+    assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "warm"})[0] == 202
+    with calls.counting() as counted:
+        assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "counted"})[0] == 202
+    api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
+    assert api == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+
+
+def test_the_role_read_with_the_lists_is_the_profiles(
+    stack: LocalStack, http: Any, channel: dict[str, Any], make_user: Any
+) -> None:
+    """The role a send checks comes from the caller's profile (read with the recipient's list entries),
+    not from the token: a token that still says admin gets no admin rights once the profile says agent,
+    and an admin without a profile keeps the token's role."""
+    agent_id, _ = make_user("agent")
+    stale = token_for(stack, agent_id, "admin")  # issued before a demotion
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, token=stale)
+    assert status == 403 and body["error"]["field"] == "channel_id", body
+    no_profile = token_for(stack, f"ext-{uuid.uuid4().hex[:8]}", "admin")
+    status, _, body = send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "hi"}, token=no_profile)
+    assert status == 202, body
+
+
+def test_an_agents_send_reads_role_teams_and_lists_at_once(stack: LocalStack, http: Any) -> None:
+    """An agent's send: one read for their role, their teams and the recipient's list entries, then the
+    transaction (before: the role, the teams and the lists were three reads); a member removed from
+    the channel's team is refused at once."""
+    from bench import bench_aws_calls as calls
+
+    ch = make_channel(stack, http)
+    top_up(stack, http, 5)
+    _, _, team = http("POST", f"{stack.base_url}/v1/teams", headers=auth(stack.token), body={"name": "Sales"})
+    assert (
+        http(
+            "PUT",
+            f"{stack.base_url}/v1/channels/{ch['id']}/teams",
+            headers=auth(stack.token),
+            body={"team_ids": [team["id"]]},
+        )[0]
+        == 200
+    )
+    status, _, agent = http(
+        "POST",
+        f"{stack.base_url}/v1/users",
+        headers=auth(stack.token),
+        body={"email": f"ag-{uuid.uuid4().hex[:6]}@example.com", "name": "Ag", "team_ids": [team["id"]]},
+    )
+    assert status == 201, agent
+    tok = token_for(stack, agent["user_id"], "agent")
+    calls._install()
+    assert send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "warm"}, tok)[0] == 202
+    with calls.counting() as counted:
+        assert send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "counted"}, tok)[0] == 202
+    api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
+    assert api == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+    status, _, body = http(
+        "PUT", f"{stack.base_url}/v1/teams/{team['id']}/members", headers=auth(stack.token), body={"user_ids": []}
+    )
+    assert status == 200, body
+    status, _, body = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "after"}, tok)
+    assert status == 403 and body["error"]["field"] == "channel_id", body

@@ -49,6 +49,10 @@ MANAGEMENT = [
     "smsdesk.users",
 ]
 
+#: The send side's checks and what only number parsing or team grants need (issue 11): the functions
+#: that only move a message's status, or verify and queue a webhook, load none of them.
+SEND_CHECKS = ["smsdesk.access", "smsdesk.lists", "smsdesk.inbox.teams", "phonenumbers"]
+
 MUST_NOT_LOAD: dict[str, list[str]] = {
     "api": OPENAPI_DOCUMENT,
     "webhooks": [
@@ -59,15 +63,24 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
         "smsdesk.data.sandbox",
         "smsdesk.connectors.sandbox",
         *MANAGEMENT,
+        *SEND_CHECKS,
     ],
     "inbound": BATCH,
-    "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
-    "receipts": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT],
+    "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
+    "receipts": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
     "fanout": BATCH,
     "timers": [*BATCH, "smsdesk.inbox.transfers"],  # transfer actions load with the first transfer timer
     "notifier": [*BATCH, *OPENAPI_DOCUMENT],
     # the stream's outbox only forwards what writes announced: nothing of the send or management side
-    "outbox": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.text"],
+    "outbox": [
+        *BATCH,
+        *OPENAPI_DOCUMENT,
+        *VALIDATION,
+        *MANAGEMENT,
+        "smsdesk.sending.messages",
+        "smsdesk.text",
+        *SEND_CHECKS,
+    ],
     # a contacts file: the contact rules and their tables, nothing of the API, the send side or groups' rules
     "imports": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, *MANAGEMENT, "smsdesk.sending.messages", "smsdesk.crm.rules"],
     # transcript notes: links, notes and stored messages; nothing of the API, the send side or contacts' rules

@@ -22,9 +22,13 @@ from smsdesk.text.pricing import (
     COUNTRY_CODES,
     MAX_MULTIPLIER,
     MultiplierError,
+    country_codes,
     normalise_multipliers,
     sanitise_multipliers,
 )
+
+# smsdesk loads phonenumbers on first use (not at a cold start): load it before hypothesis times examples.
+country_codes()
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 

@@ -22,6 +22,7 @@ from smsdesk.sending import ratelimit, sender
 
 T0 = 1_800_000_000.0  # a fixed "now" (epoch seconds)
 _RESERVE = ratelimit.reserve  # the real one, before any test replaces it
+_RESERVE_MANY = ratelimit.reserve_many
 
 
 def approx(value: Any) -> Any:
@@ -247,3 +248,47 @@ def test_sender_achieves_the_limit_under_a_backlog(monkeypatch: pytest.MonkeyPat
     rate = (len(sent_at) - 1) / (sent_at[-1] - sent_at[0])
     assert rate == pytest.approx(5, rel=0.01)
     assert all(b - a >= 0.2 - 1e-6 for a, b in itertools.pairwise(sent_at))
+
+
+# -- slots reserved per batch -------------------------------------------------------------------------------
+
+
+def test_reserve_many_is_one_update_for_consecutive_slots() -> None:
+    store = ratelimit.MemoryStore()
+    assert ratelimit.reserve_many("ch", 4, 3, now=T0, store=store) == approx([T0, T0 + 0.25, T0 + 0.5])
+    assert store.calls == 1
+    # the next reservation (a batch or a single job, any process) continues after the batch
+    assert ratelimit.reserve_many("ch", 4, 2, now=T0, store=store) == approx([T0 + 0.75, T0 + 1.0])
+    assert ratelimit.reserve("ch", 4, now=T0, store=store) == approx(T0 + 1.25)
+    assert store.calls == 3
+
+
+@pytest.mark.usefixtures("ddb")
+def test_reserve_many_on_dynamodb_shares_the_rate_with_single_reservations() -> None:
+    assert ratelimit.reserve_many("ch", 2, 4, now=T0) == approx([T0, T0 + 0.5, T0 + 1.0, T0 + 1.5])
+    ratelimit.forget()  # another container
+    assert ratelimit.reserve("ch", 2, now=T0 + 0.1) == approx(T0 + 2.0)
+    assert ratelimit.reserve_many("ch", 2, 2, now=T0 + 0.1) == approx([T0 + 2.5, T0 + 3.0])
+
+
+def test_sender_reserves_a_batch_of_one_channel_with_one_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of 10 jobs of one channel: one rate-limit update, every job sent in its own slot, spaced by
+    the rate (before: one update per job)."""
+    p = Pacing(monkeypatch, mps=20, now=T0)
+    monkeypatch.setattr(
+        sender.ratelimit,
+        "reserve_many",
+        lambda cid, mps, n: _RESERVE_MANY(cid, mps, n, now=p.now, store=p.store),
+    )
+    created = dt.datetime.fromtimestamp(T0, dt.UTC)
+    jobs = [OutboundJob(message_id=f"m{i}", channel_id="ch", created_at=created) for i in range(10)]
+    sender.reserve_batch(jobs)
+    sent_at = []
+    for job in jobs:
+        assert sender.process(job) == "sent"
+        sent_at.append(p.now)
+    assert p.store.calls == 1
+    assert sent_at == approx([T0 + i * 0.05 for i in range(10)])
+    # the batch's slots are the channel's: the next job (another batch) comes after them
+    assert sender.process(OutboundJob(message_id="x", channel_id="ch", created_at=created)) == "sent"
+    assert p.now == approx(T0 + 0.5) and p.store.calls == 2

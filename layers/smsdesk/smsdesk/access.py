@@ -23,13 +23,19 @@ def may_use(role: str, user_teams: set[str], channel_teams: list[str] | set[str]
     return bool(user_teams & set(channel_teams))
 
 
-def require_channel(caller: Caller, channel_id: str) -> Channel:
+def require_channel(
+    caller: Caller, channel_id: str, *, cached: bool = False, user_team_ids: set[str] | None = None
+) -> Channel:
     """The channel if ``caller`` may use it; 404 ``not_found`` if it does not exist, 403 ``forbidden``
-    if it exists but the caller is an agent outside all its teams."""
-    channel = channels.get_channel(channel_id)
+    if it exists but the caller is an agent outside all its teams. ``cached``: the channel as this
+    container read it up to ``channels.CHANNEL_CACHE_S`` seconds ago (the send path: the sender checks
+    again and fails, refunding, a message whose channel was disabled or deleted meanwhile).
+    ``user_team_ids``: the caller's teams as already read from their profile (consistently)."""
+    channel = channels.get_channel_cached(channel_id) if cached else channels.get_channel(channel_id)
     if caller.is_admin:
         return channel
-    if not may_use(caller.role, teams_repo.user_team_ids(caller.user_id), channel.team_ids):
+    teams = teams_repo.user_team_ids(caller.user_id) if user_team_ids is None else user_team_ids
+    if not may_use(caller.role, teams, channel.team_ids):
         raise Forbidden(f"you are not in a team that may use channel {channel_id}", field="channel_id")
     return channel
 

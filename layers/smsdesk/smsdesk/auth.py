@@ -56,6 +56,19 @@ class Caller:
         if self.role != "owner":
             raise Forbidden("this action needs the owner role")
 
+    @property
+    def role_pending(self) -> bool:
+        """Whether the role is still to be looked up (its read can then ride along with another)."""
+        return self._resolve is not None
+
+    def prime_role(self, role: str | None) -> None:
+        """The profile's role, read along with something else (one BatchGetItem for the send's reads):
+        ``role`` then needs no lookup of its own. None (no profile): the token's role stays."""
+        if self._resolve is not None:
+            self._resolve = None
+            if role in ROLES:
+                self._role = role  # type: ignore[assignment]
+
 
 def _groups(claims: dict[str, Any]) -> list[str]:
     raw = claims.get("cognito:groups") or []

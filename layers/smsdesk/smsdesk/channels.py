@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any
 
-import phonenumbers
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -24,7 +23,6 @@ from smsdesk import aws, config, ids
 from smsdesk.connectors.settings import SettingsError, check_secret
 from smsdesk.data import channels as repo
 from smsdesk.errors import Conflict, NotFound, ValidationError
-from smsdesk.inbox import teams
 from smsdesk.models import Channel, ChannelSettings, ChannelType, ProviderName, dump, iso, utcnow
 from smsdesk.text import CountryMultipliers, ReplyText
 
@@ -58,6 +56,8 @@ class ChannelCreate(ChannelSettings):
         whole-model check would name no field)."""
         if info.data.get("type") == "two_way":
             try:
+                import phonenumbers  # loaded by a channel's number being checked, not at a cold start
+
                 num = phonenumbers.parse(v, None)
             except phonenumbers.NumberParseException as exc:
                 raise ValueError("a two_way sender must be a phone number in E.164 format, e.g. +31612345678") from exc
@@ -381,6 +381,8 @@ def list_channels(
 def grant_teams(channel_id: str, team_ids: list[str]) -> Channel:
     """Make the channel usable by exactly the members of ``team_ids`` (admins/owner always can)."""
     wanted = list(dict.fromkeys(team_ids))
+    from smsdesk.inbox import teams  # only granting needs the teams (not the send or receipt paths)
+
     teams.check_teams(wanted)
     old = repo.get_channel(channel_id, consistent=True)
     if old is None:

@@ -70,10 +70,12 @@ def top_up(caller: Caller, credits: int, reference: str) -> LedgerEntry:
     return out
 
 
-def charge_items(message: Message) -> list[repo.TransactItem]:
-    """The balance debit and ledger entry of a send, to commit with the message put (in this order)."""
+def charge_items(message: Message, *, index: dict[str, str] | None = None) -> list[repo.TransactItem]:
+    """The balance debit and ledger entry of a send, to commit with the message put (in this order).
+    ``index``: attributes the (immutable) entry also carries: the message's index keys
+    (``data.messages.index_attributes``), so the message's own row, whose status changes, is in no GSI."""
     entry = _entry("charge", -message.credits, message_id=message.id, by=message.created_by)
-    return [repo.debit(message.credits), repo.ledger_put(entry)]
+    return [repo.debit(message.credits), repo.ledger_put({**entry, **(index or {})})]
 
 
 def refund_items(message: Message, reason: str) -> list[repo.TransactItem]:

@@ -116,10 +116,11 @@ def _applies(item: dict, direction: str) -> bool:
     return item.get("direction") in (direction, "both")
 
 
-def check_outbound(channel_id: str, e164: str) -> None:
+def check_outbound(channel_id: str, e164: str, *, entries: list[dict] | None = None) -> None:
     """Raise :class:`RecipientBlocked` / :class:`RecipientOptedOut` if ``e164`` may not be texted on
-    the channel (account-wide and channel entries both apply). One BatchGetItem."""
-    items = repo.entries_for(e164, channel_id, ("block", "optout"))
+    the channel (account-wide and channel entries both apply). One BatchGetItem, or none with
+    ``entries``: the number's entries as already read (``data.messages.send_reads``)."""
+    items = repo.entries_for(e164, channel_id, ("block", "optout")) if entries is None else entries
     blocks = [i for i in items if i["PK"].startswith("BLOCK#") and _applies(i, "outbound")]
     if blocks:
         raise RecipientBlocked(e164, _scope_name(blocks))

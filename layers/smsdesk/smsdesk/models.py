@@ -11,7 +11,6 @@ import datetime as dt
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -182,11 +181,15 @@ class ChannelSettings(BaseModel):
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
     @model_validator(mode="after")
-    def _sender(self) -> ChannelSettings:
+    def _sender(self, info: ValidationInfo) -> ChannelSettings:
         if self.type == "one_way":
             self.sender = validate_sender_id(self.sender, field="sender")
+        elif info.context and info.context.get("stored"):
+            pass  # checked and normalised when it was written: reading a channel needs no phonenumbers
         else:
             try:
+                import phonenumbers  # loaded when a sender is checked, not at a cold start
+
                 num = phonenumbers.parse(self.sender, None)
             except phonenumbers.NumberParseException as exc:
                 raise ValueError("two_way sender must be a phone number in E.164 format, e.g. +31612345678") from exc
@@ -200,6 +203,8 @@ class ChannelSettings(BaseModel):
     def _region(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return None
+        import phonenumbers  # loaded when a region is checked, not at a cold start
+
         if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
             if info.context and info.context.get("stored"):
                 return None  # stored before regions were checked: the account's default applies

@@ -92,6 +92,18 @@ def parse_record(record: SQSRecord, model: type[M]) -> M:
     return model.model_validate(data)
 
 
+def jobs_of(event: Any, model: type[M]) -> list[M]:
+    """The records of an SQS event that parse as ``model``, in order (the others are left to
+    :func:`process_queue_batch`, which reports them): for a look at the whole batch before it runs."""
+    out: list[M] = []
+    for raw in (event.get("Records") if isinstance(event, dict) else None) or []:
+        try:
+            out.append(parse_record(SQSRecord(raw), model))
+        except Exception:  # reported by process_queue_batch
+            continue
+    return out
+
+
 def process_queue_batch(
     event: dict[str, Any], context: Any, model: type[M], handle: Callable[[M, SQSRecord], None]
 ) -> dict[str, Any]:

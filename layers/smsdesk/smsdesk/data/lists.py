@@ -26,11 +26,15 @@ def scope(channel_id: str | None) -> str:
     return channel_id or ALL
 
 
+def keys_for(e164: str, channel_id: str | None, kinds: tuple[Kind, ...]) -> list[tuple[str, str]]:
+    """The keys of every entry of ``kinds`` the number may have, account-wide and for the channel."""
+    scopes = [ALL] + ([channel_id] if channel_id else [])
+    return [(f"{_PK[k]}#{s}", e164) for k in kinds for s in scopes]
+
+
 def entries_for(e164: str, channel_id: str | None, kinds: tuple[Kind, ...]) -> list[dict[str, Any]]:
     """Every entry of ``kinds`` for the number, account-wide and (if given) for the channel."""
-    scopes = [ALL] + ([channel_id] if channel_id else [])
-    keys = [(f"{_PK[k]}#{s}", e164) for k in kinds for s in scopes]
-    return table.batch_get(keys)
+    return table.batch_get(keys_for(e164, channel_id, kinds))
 
 
 def _entry_item(kind: Kind, entry: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,15 @@
 
 * message: ``PK=MSG#{id} SK=META``; GSI1 ``MSGS#{channel_id}`` / ``{created_at}#{id}`` (sent overview
   per channel, newest first); GSI2 ``MSGTO#{e164}`` / ``{created_at}#{id}`` (by recipient).
+* a sent message outside conversations carries no index keys itself: its **charge** (the ledger entry
+  written in the transaction that records the message; immutable) holds the GSI1/GSI2 keys and
+  ``channel_id`` (:func:`index_attributes`). A GSI with ``ALL`` projection is rewritten whenever an
+  item in it changes, so index keys on the row made every status change (``sending``, ``sent``,
+  ``delivered``) cost one write unit per GSI more; on an immutable item that is written anyway they
+  cost nothing, and no extra item either. :func:`page` resolves such index entries (any item with a
+  ``message_id`` that is not a message row) to their rows (one BatchGetItem per page). Messages in a
+  conversation (inbound, agent replies) and rows written before this existed keep the keys on the row
+  (``split`` reports which: ``row_index``).
   Besides the :class:`~smsdesk.models.Message` fields the item holds ``version`` (optimistic lock:
   every status write is conditioned on it), ``receipt_ids`` and ``part_status`` (receipt bookkeeping).
 * provider id → message: ``PK=PROVIDER#{provider}#{provider_id} SK=MSG``.
@@ -39,15 +48,13 @@ def _item(
     part_status: dict[str, str],
     claim: dict[str, Any] | None = None,
     ob: dict[str, Any] | None = None,
+    row_index: bool = True,
 ) -> dict[str, Any]:
     sort = f"{iso(message.created_at)}#{message.id}"
     item: dict[str, Any] = {
         "PK": f"MSG#{message.id}",
         "SK": "META",
-        "GSI1PK": f"MSGS#{message.channel_id}",
-        "GSI1SK": sort,
-        "GSI2PK": f"MSGTO#{message.to}",
-        "GSI2SK": sort,
+        **(_index_keys(message) if row_index else {}),
         **dump(message),
         "version": version,
         "receipt_ids": receipt_ids or None,
@@ -60,6 +67,11 @@ def _item(
     return item
 
 
+def _index_keys(message: Message) -> dict[str, str]:
+    sort = f"{iso(message.created_at)}#{message.id}"
+    return {"GSI1PK": f"MSGS#{message.channel_id}", "GSI1SK": sort, "GSI2PK": f"MSGTO#{message.to}", "GSI2SK": sort}
+
+
 def split(item: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
     """A stored item → (message, bookkeeping: version, receipt_ids, part_status)."""
     extra = {
@@ -67,6 +79,7 @@ def split(item: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
         "receipt_ids": list(item.get("receipt_ids") or []),
         "part_status": dict(item.get("part_status") or {}),
         "claim": {k: int(item[k]) for k in ("send_attempt", "send_lease") if item.get(k) is not None},
+        "row_index": "GSI1PK" in item,
     }
     data = {k: v for k, v in item.items() if k not in _KEYS and k not in _EXTRA}
     return Message.model_validate(data), extra
@@ -87,6 +100,33 @@ def put_new(message: Message, *, ob: dict[str, Any] | None = None) -> TransactIt
     }
 
 
+def index_attributes(message: Message) -> dict[str, str] | None:
+    """What the message's immutable index entry (its charge's ledger entry, written in the same
+    transaction) carries so the message is found by channel and by recipient: its GSI1/GSI2 keys and
+    ``channel_id``. None for a message in a conversation: its row keeps the keys (the conversation's
+    thread and deletion find its messages through GSI3 on the row)."""
+    if message.conversation_id:
+        return None
+    return {**_index_keys(message), "channel_id": message.channel_id}
+
+
+def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[TransactItem]:
+    """The transaction item that records a new outbound message (fails if the id exists): the row,
+    without index keys when :func:`index_attributes` puts them on the charge."""
+    if index_attributes(message) is None:
+        return [put_new(message, ob=ob)]
+    row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=False)
+    return [
+        {
+            "Put": {
+                "TableName": config.table_name(),
+                "Item": table.serialize(row),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+    ]
+
+
 def replace(
     message: Message,
     *,
@@ -96,6 +136,7 @@ def replace(
     refund: bool = False,
     claim: dict[str, Any] | None = None,
     ob: dict[str, Any] | None = None,
+    row_index: bool = True,
 ) -> TransactItem:
     """Overwrite the message if nobody wrote it since ``version`` was read (optimistic lock).
 
@@ -119,6 +160,7 @@ def replace(
                     part_status=part_status,
                     claim=claim,
                     ob=ob,
+                    row_index=row_index,
                 )
             ),
             "ConditionExpression": cond,
@@ -186,6 +228,21 @@ def delete_early_receipt(receipt: Receipt) -> None:
     aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(pk, _receipt_sk(receipt)))
 
 
+def send_reads(e164: str, channel_id: str, user_id: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """What accepting a send reads, in ONE consistent BatchGetItem: the number's blocklist and opt-out
+    entries (account-wide and the channel's) and, with ``user_id``, the caller's profile (its role and
+    ``team_ids``, consistent as ``data.users.get_role`` and ``data.teams.user_team_ids`` read them: a
+    demoted admin or a removed member loses the rights at once). Returns (list entries, profile or
+    None)."""
+    from smsdesk.data import lists as lists_repo
+
+    keys = lists_repo.keys_for(e164, channel_id, ("block", "optout"))
+    profile = (f"USER#{user_id}", "PROFILE")
+    items = table.batch_get([*keys, profile] if user_id else keys, consistent=True)
+    found = next((i for i in items if (i["PK"], i["SK"]) == profile), None)
+    return [i for i in items if (i["PK"], i["SK"]) != profile], found
+
+
 # -- sent overview ----------------------------------------------------------------------------------
 
 
@@ -199,11 +256,14 @@ def page(
     status: str | None,
     channel_ids: set[str] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Up to ``limit`` items of one index partition, newest first, after ``start`` (a raw key).
+    """Up to ``limit`` message rows of one index partition, newest first, after ``start`` (a raw key).
 
     Filters (status, allowed channels) are filter expressions, so a query can come back short;
-    it is repeated until the page is full or the partition is exhausted. Returns the items and
-    the raw key of the last item returned (None when the partition is exhausted).
+    it is repeated until the page is full or the partition is exhausted. Index entries (a message's charge,
+    :func:`index_attributes`) are resolved to their rows (one BatchGetItem per query) and filtered by status here (the entry
+    does not hold the status, which changes). Each row returned carries the index keys it was found
+    by (so :func:`raw_key` of it resumes after it). Returns the rows and the raw key to resume after
+    (None when the partition is exhausted).
     """
     expr = "#pk = :pk"
     names = {"#pk": f"{index}PK"}
@@ -214,14 +274,48 @@ def page(
         values[":since"] = {"S": since}
     filters = []
     if status:
-        filters.append("#st = :st")
+        filters.append("(attribute_not_exists(#st) OR #st = :st)")  # index entries have no status
         names["#st"] = "status"
         values[":st"] = {"S": status}
     if channel_ids is not None:
         filters.append(table.in_filter("channel_id", channel_ids, values))
-    return table.index_page(
-        index=index, key_condition=expr, names=names, values=values, filters=filters, limit=limit, start=start
-    )
+    out: list[dict[str, Any]] = []
+    last = start
+    while True:
+        items, last = table.index_page(
+            index=index,
+            key_condition=expr,
+            names=names,
+            values=values,
+            filters=filters,
+            limit=limit - len(out),
+            start=last,
+        )
+        out.extend(r for r in _resolve(items, index) if status is None or r.get("status") == status)
+        if last is None or len(out) >= limit:
+            return out, last
+
+
+def _is_entry(item: dict[str, Any]) -> bool:
+    """An index entry (a charge carrying the message's index keys), not a message row."""
+    return not str(item.get("PK", "")).startswith("MSG#") and bool(item.get("message_id"))
+
+
+def _resolve(items: list[dict[str, Any]], index: str) -> list[dict[str, Any]]:
+    """Index entries replaced by their message rows (with the entry's keys), in order; an entry whose
+    row is gone is dropped."""
+    wanted = [f"MSG#{i['message_id']}" for i in items if _is_entry(i)]
+    if not wanted:
+        return items
+    rows = {r["PK"]: r for r in table.batch_get([(pk, "META") for pk in wanted])}
+    keys = ("PK", "SK", f"{index}PK", f"{index}SK")
+    out = []
+    for i in items:
+        if not _is_entry(i):
+            out.append(i)
+        elif f"MSG#{i['message_id']}" in rows:
+            out.append({**rows[f"MSG#{i['message_id']}"], **{k: i[k] for k in keys}})
+    return out
 
 
 raw_key = table.raw_key

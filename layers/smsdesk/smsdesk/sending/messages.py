@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smsdesk import access, aws, channels, config, credits, ids, lists, manifest, outbox
+from smsdesk import aws, channels, config, credits, ids, manifest, outbox
 from smsdesk.auth import Caller
 from smsdesk.data import credits as credits_repo
 from smsdesk.data import messages as repo
@@ -34,6 +34,16 @@ from smsdesk.sending import status
 from smsdesk.text import PhoneNumber, SegmentCount, check_length, credits_for, parse_number, smart_encode
 
 _MAX_ATTEMPTS = 25
+
+
+def __getattr__(name: str) -> Any:
+    """``access`` and ``lists`` (the send side's checks) are imported by the functions that check, so
+    the sender and receipts functions, which only change statuses, do not load them at a cold start."""
+    if name in ("access", "lists"):
+        import importlib
+
+        return importlib.import_module(f"smsdesk.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ServiceUnavailable(AppError):
@@ -65,6 +75,8 @@ def get(message_id: str) -> Message | None:
 
 def get_for(caller: Caller, message_id: str) -> Message:
     """The message if ``caller`` may use its channel; 404 otherwise (existence is not revealed)."""
+    from smsdesk import access
+
     msg = get(message_id)
     if msg is not None:
         usable = access.usable_channel_ids(caller)
@@ -117,6 +129,7 @@ def _cas(
                 refund=write.refund,
                 claim=extra["claim"],
                 ob=outbox.change([outbox.status_event(write.entered)] if write.entered else []),
+                row_index=extra["row_index"],
             ),
             *write.extra_items,
         ]
@@ -323,13 +336,23 @@ def status_event(msg: Message, entered: str, previous: str | None) -> dict[str, 
 # --------------------------------------------------------------------------------------------------
 
 
-def build(caller: Caller | None, channel: Channel, req: SendRequest, *, conversation_id: str | None = None) -> Message:
+def build(
+    caller: Caller | None,
+    channel: Channel,
+    req: SendRequest,
+    *,
+    conversation_id: str | None = None,
+    list_entries: list[dict[str, Any]] | None = None,
+) -> Message:
     """Checks after access (enabled, number, lists, length) and the message to record; raises the
-    failing check's own error. No writes. ``conversation_id`` files the message in that conversation."""
+    failing check's own error. No writes. ``conversation_id`` files the message in that conversation.
+    ``list_entries``: the recipient's list entries as already read (:func:`_send`), else read here."""
+    from smsdesk import lists
+
     if not channel.enabled:
         raise ChannelDisabled(f"channel {channel.id} is disabled", field="channel_id")
     number = parse_number(req.to, channel.default_region or config.default_country(), field="to")
-    lists.check_outbound(channel.id, number.e164)
+    lists.check_outbound(channel.id, number.e164, entries=list_entries)
     text = smart_encode(req.text, only_if_gsm=True).text if channel.smart_encoding else req.text
     count = check_length(text, channel.max_segments, field="text")
     return queued_message(
@@ -392,7 +415,10 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     # outbox once this transaction commits, so a charged and recorded message is always queued.
     ob = outbox.change([outbox.status_event("queued")], [outbound_job(message)])
     for attempt in range(5):
-        items = [*credits.charge_items(message), repo.put_new(message, ob=ob)]
+        # the charge also indexes the message (repo.index_attributes): its row, whose status changes,
+        # is then in no GSI and a status change writes one unit, not three
+        charge = credits.charge_items(message, index=repo.index_attributes(message))
+        items = [*charge, *repo.new_items(message, ob=ob)]
         try:
             credits_repo.transact(items)
             return "recorded"
@@ -438,13 +464,37 @@ def send(
 def _send(
     caller: Caller, req: SendRequest, conversation_id: str | None = None, *, message_id: str | None = None
 ) -> Message:
-    channel = access.require_channel(caller, req.channel_id)
-    message = build(caller, channel, req, conversation_id=conversation_id)
+    from smsdesk import access
+
+    # The channel as cached for a few seconds (one GetItem less per send): a channel disabled or
+    # deleted meanwhile is caught by the sender, which fails the message and refunds it.
+    channel = channels.get_channel_cached(req.channel_id)
+    entries, team_ids = _read_for_send(caller, channel, req.to)
+    channel = access.require_channel(caller, req.channel_id, cached=True, user_team_ids=team_ids)
+    message = build(caller, channel, req, conversation_id=conversation_id, list_entries=entries)
     if message_id is not None:
         message = message.model_copy(update={"id": message_id})
     if record(message) == "exists":  # only with a derived id (a keyed send)
         return _resume(message)
     return message
+
+
+def _read_for_send(caller: Caller, channel: Channel, to: str) -> tuple[list[dict[str, Any]] | None, set[str] | None]:
+    """The caller's role (if still to be looked up), an agent's teams and the recipient's list entries
+    in one read (``repo.send_reads``), so accepting a send is two calls (this read, the transaction)
+    instead of three (four for an agent). (None, None) when the number does not parse: the checks then
+    run (and fail) in their order."""
+    try:
+        e164 = parse_number(to, channel.default_region or config.default_country(), field="to").e164
+    except AppError:
+        return None, None
+    pending = caller.role_pending
+    want_profile = pending or caller.role == "agent"
+    entries, profile = repo.send_reads(e164, channel.id, caller.user_id if want_profile else None)
+    if pending:
+        caller.prime_role((profile or {}).get("role"))
+    team_ids = set((profile or {}).get("team_ids") or ()) if want_profile else None
+    return entries, team_ids
 
 
 def _resume(message: Message) -> Message:
@@ -538,6 +588,8 @@ def list_messages(
     * otherwise: the channel pages are merged (one query per usable channel; the cursor keeps a
       position per channel), which keeps writes spread over per-channel partitions.
     """
+    from smsdesk import access
+
     since_key = iso(since) if since else None
     if channel_id is not None:
         channel = access.require_channel(caller, channel_id)
@@ -637,6 +689,8 @@ def send_system(
             extra={"channel_id": channel.id, "reason": reason, "skipped": why, "conversation_id": conversation_id},
         )
         metrics.add_metric(name="AutoReplySkipped", unit=MetricUnit.Count, value=1)
+
+    from smsdesk import lists
 
     if not channel.enabled:
         return skipped("channel_disabled")

@@ -5,6 +5,8 @@ limit of ``mps`` has slots ``1/mps`` seconds apart; ``tat`` (stored in DynamoDB,
 ``smsdesk.data.ratelimit``) is the start of the next free slot. :func:`reserve` always hands out a
 slot — now if the channel is idle, else the next one in line — with one conditional UpdateItem in the
 common case (at most three when the per-process guess of idle/busy is wrong or two callers race).
+:func:`reserve_many` reserves ``k`` consecutive slots the same way, advancing ``tat`` by ``k``
+intervals in that one update: the sender reserves a whole SQS batch of one channel at once.
 
 Why reservations rather than "try, and retry later if over the limit": under a backlog a try-later
 limiter makes every waiting message poll the counter again and again (N messages × M rounds of
@@ -60,7 +62,27 @@ def reserve(channel_id: str, mps: float, *, now: float | None = None, store: Slo
     """Reserve the channel's next send slot; returns its start (epoch seconds, >= ``now``)."""
     st: SlotStore = store or store_module  # type: ignore[assignment]
     now_us = int((time.time() if now is None else now) * 1_000_000)
-    step = interval_us(mps)
+    return _reserve(channel_id, st, now_us, interval_us(mps)) / 1_000_000
+
+
+def reserve_many(
+    channel_id: str, mps: float, count: int, *, now: float | None = None, store: SlotStore | None = None
+) -> list[float]:
+    """Reserve the channel's next ``count`` consecutive send slots with ONE conditional update (GCRA: the
+    theoretical arrival time advances by ``count`` intervals at once); returns their starts, ``1/mps``
+    apart (epoch seconds, the first >= ``now``). A batch of jobs for one channel asks once, not once per
+    job; slots a batch does not use are simply not used (the rate is never exceeded, only left idle)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    st: SlotStore = store or store_module  # type: ignore[assignment]
+    now_us = int((time.time() if now is None else now) * 1_000_000)
+    one = interval_us(mps)
+    first = _reserve(channel_id, st, now_us, one * count)
+    return [(first + i * one) / 1_000_000 for i in range(count)]
+
+
+def _reserve(channel_id: str, st: SlotStore, now_us: int, step: int) -> int:
+    """Advance the channel's ``tat`` by ``step`` µs; the start of the reserved span (epoch µs)."""
     with _lock:
         busy = _hints.get(channel_id, 0) > now_us
     for _ in range(4):
@@ -68,10 +90,10 @@ def reserve(channel_id: str, mps: float, *, now: float | None = None, store: Slo
             slot = st.take_next(channel_id, now_us=now_us, interval_us=step)
             if slot is not None:
                 _remember(channel_id, slot + step)
-                return max(slot, now_us) / 1_000_000
+                return max(slot, now_us)
         elif st.take_idle(channel_id, now_us=now_us, interval_us=step):
             _remember(channel_id, now_us + step)
-            return now_us / 1_000_000
+            return now_us
         busy = not busy
     raise RateLimitContention(f"no send slot for channel {channel_id}")
 

@@ -8,7 +8,8 @@ Per job (``OutboundJob(message_id, attempt, slot_at)``):
    or disabled (``channel_disabled``: an admin who switches a channel off wants it to stop sending,
    and holding credits for hours helps nobody), or that waited longer than the channel's
    ``validity_s`` (``expired``).
-3. Take a send slot from the channel's shared rate limit (``smsdesk.sending.ratelimit``): sleep if it is at most
+3. Take a send slot from the channel's shared rate limit (``smsdesk.sending.ratelimit``; the slots of a
+   whole SQS batch are reserved up front with one update per channel, :func:`reserve_batch`): sleep if it is at most
    ``SENDER_SLEEP_HORIZON_S`` away, else put the job back with ``DelaySeconds`` and the slot in
    ``slot_at`` so it comes back just in time and sends without asking again.
 4. Claim the attempt on the message row itself (``messages.claim``: one conditional write, ``queued``
@@ -116,11 +117,60 @@ def process(job: OutboundJob) -> str:
 
 
 def _slot(job: OutboundJob, channel: Channel) -> float:
-    """The job's reserved slot if it is still usable, else a new one."""
-    interval = 1.0 / channel.throughput_mps
-    if job.slot_at is not None and time.time() <= job.slot_at + interval:
-        return job.slot_at
+    """The job's reserved slot if it is still usable, else the one its batch reserved for it
+    (:func:`reserve_batch`), else a new one."""
+    if _usable(job.slot_at, channel):
+        return job.slot_at  # type: ignore[return-value]
+    batch_slot = _batch_slots.pop((job.message_id, job.attempt), None)
+    if _usable(batch_slot, channel):
+        return batch_slot  # type: ignore[return-value]
     return ratelimit.reserve(channel.id, channel.throughput_mps)
+
+
+def _usable(slot: float | None, channel: Channel) -> bool:
+    return slot is not None and time.time() <= slot + 1.0 / channel.throughput_mps
+
+
+#: Slots reserved for the jobs of the batch being processed: (message id, attempt) -> slot start.
+_batch_slots: dict[tuple[str, int], float] = {}
+
+
+def reserve_batch(jobs: list[OutboundJob]) -> None:
+    """Reserve the send slots of a whole SQS batch up front: ONE rate-limit update per channel
+    (``ratelimit.reserve_many``) instead of one per job. Jobs that will not need a slot (their own
+    ``slot_at`` is still usable, or their channel is gone, disabled or the job expired) get none; a
+    reserved slot a job then does not use (a duplicate job, a claim held elsewhere) stays unused, which
+    only leaves the channel idle for one interval. Never raises: without a batch slot a job reserves its
+    own, as before."""
+    _batch_slots.clear()
+    by_channel: dict[str, list[OutboundJob]] = {}
+    channels_: dict[str, Channel] = {}
+    for job in jobs:
+        if job.channel_id is None or job.created_at is None:
+            continue
+        try:
+            channel = channels_.get(job.channel_id) or channels.get_channel_cached(job.channel_id)
+        except Exception:
+            continue
+        channels_[channel.id] = channel
+        if (
+            not channel.enabled
+            or _usable(job.slot_at, channel)
+            or (utcnow() - job.created_at).total_seconds() > channel.validity_s
+        ):
+            continue
+        by_channel.setdefault(channel.id, []).append(job)
+    for channel_id, batch in by_channel.items():
+        if len(batch) < 2:
+            continue  # one job reserves its own slot when it gets there: same cost, a fresher slot
+        channel = channels_[channel_id]
+        try:
+            slots = ratelimit.reserve_many(channel_id, channel.throughput_mps, len(batch))
+        except Exception:
+            logger.warning("batch slot reservation failed", extra={"channel_id": channel_id}, exc_info=True)
+            continue
+        for job, slot in zip(batch, slots, strict=True):
+            _batch_slots[(job.message_id, job.attempt)] = slot
 
 
 def _fail(message_id: str, code: str, text: str) -> str:

@@ -10,17 +10,14 @@ guaranteed), ``PERSONAL_NUMBER`` (UK 070 redirection numbers, often abused) and 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final, NamedTuple
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
-
 from smsdesk.errors import ValidationError
 
-MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
-
-_TYPE_NAMES: Final = {v: k.lower() for k, v in vars(PhoneNumberType).items() if k.isupper() and isinstance(v, int)}
+# ``phonenumbers`` (~10-20 ms to import) is loaded by the first number parsed, not at a cold start:
+# most invocations (receipts, webhooks, the sender) never parse one.
 _SEPARATORS_RE = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _DIGITS_RE = re.compile(r"\+?[0-9]+")
 
@@ -65,9 +62,11 @@ def parse_number(raw: str, default_region: str = "NL", *, field: str = "to") -> 
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     region = (default_region or "").upper()
+    import phonenumbers
+
     try:
         num = phonenumbers.parse(cleaned, region or None)
-    except NumberParseException as exc:
+    except phonenumbers.NumberParseException as exc:
         hint = (
             ""
             if cleaned.startswith("+")
@@ -86,13 +85,14 @@ def parse_number(raw: str, default_region: str = "NL", *, field: str = "to") -> 
     ntype = phonenumbers.number_type(num)
     country = phonenumbers.region_code_for_number(num) or ""
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    if ntype not in MOBILE_TYPES:
-        kind = _TYPE_NAMES.get(ntype, "unknown").replace("_", " ")
+    names = _type_names()
+    if ntype not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        kind = names.get(ntype, "unknown").replace("_", " ")
         raise InvalidPhoneNumber(
             f"Phone number {e164} is a {kind} number, not a mobile number: it cannot receive SMS.",
             reason="not_mobile",
             field=field,
-            number_type=_TYPE_NAMES.get(ntype, "unknown"),
+            number_type=names.get(ntype, "unknown"),
         )
     return PhoneNumber(e164, country)
 
@@ -133,3 +133,10 @@ def validate_sender_id(sender: str, *, field: str = "sender_id") -> str:
     if "  " in s:
         raise InvalidSenderId(f"Sender ID {s!r} contains consecutive spaces.", field=field)
     return s
+
+
+@functools.cache
+def _type_names() -> dict[int, str]:
+    from phonenumbers import PhoneNumberType
+
+    return {v: k.lower() for k, v in vars(PhoneNumberType).items() if k.isupper() and isinstance(v, int)}

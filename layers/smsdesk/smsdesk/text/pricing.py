@@ -11,10 +11,10 @@ given (defence in depth for values stored before these rules).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-import phonenumbers
 from pydantic import BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 from pydantic_core import ValidationError as CoreValidationError
@@ -23,8 +23,21 @@ DEFAULT_MULTIPLIERS: Final[dict[str, int]] = {"*": 1}
 WILDCARD: Final = "*"
 #: Highest multiplier: 10 segments at this price stay far below any balance DynamoDB can hold.
 MAX_MULTIPLIER: Final = 1_000_000
-#: Every ISO 3166-1 alpha-2 region a recipient number can belong to (``parse_number``'s ``region``).
-COUNTRY_CODES: Final[frozenset[str]] = frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2)
+
+
+@functools.cache
+def country_codes() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 region a recipient number can belong to (``parse_number``'s ``region``);
+    ``phonenumbers`` is loaded on first use, not at a cold start."""
+    import phonenumbers
+
+    return frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COUNTRY_CODES":  # the constant it was: computed on first use
+        return country_codes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class MultiplierError(ValueError):
@@ -45,7 +58,7 @@ def _country(key: Any) -> str | None:
     if not isinstance(key, str):
         return None
     k = key.upper()
-    return k if k == WILDCARD or k in COUNTRY_CODES else None
+    return k if k == WILDCARD or k in country_codes() else None
 
 
 def normalise_multipliers(multipliers: Mapping[Any, Any]) -> dict[str, int]:
