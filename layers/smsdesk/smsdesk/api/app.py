@@ -1,32 +1,51 @@
 """The management API application: one resolver, routers per area, one error shape (``api.errors``),
 error responses in the OpenAPI document (``api.openapi``).
 
-``functions/api/index.py`` calls :func:`handle`. Routes live in ``smsdesk.api.routes``.
+``functions/api/index.py`` calls :func:`handle`. Routes live in ``smsdesk.api.routes``; a request loads
+only the routers of its area (``AREAS``).
 """
 
 from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from smsdesk.api import errors
 from smsdesk.api.openapi import Resolver
-from smsdesk.api.routes import (
-    audiences,
-    channels,
-    contacts,
-    conversations,
-    credits,
-    crm,
-    groups,
-    imports,
-    lists,
-    messages,
-    notifications,
-    system,
-    teams,
-    transfers,
-    users,
-)
+
+#: The route modules (``smsdesk.api.routes.<name>``) that answer each first path segment after ``/v1/``
+#: (``""``: the public paths). A request loads only the modules of its own segment, on first use: a cold
+#: start imports one area's code, not the whole API's (``tests/unit/test_api_areas.py`` checks every
+#: route is reachable through this table). Within a segment the order is the inclusion order.
+AREAS: dict[str, tuple[str, ...]] = {
+    "": ("system",),
+    "me": ("system", "notifications"),
+    "users": ("users",),
+    "teams": ("teams",),
+    "channels": ("channels",),
+    "blocklist": ("lists",),
+    "opt-outs": ("lists",),
+    "credits": ("credits",),
+    "messages": ("messages",),
+    "conversations": ("conversations", "transfers", "crm"),
+    "notifications": ("notifications",),
+    "contact-imports": ("imports",),
+    "contacts": ("imports", "contacts", "crm"),  # imports first: /v1/contacts/export is not a contact id
+    "contact-fields": ("contacts",),
+    "groups": ("groups",),
+    "audiences": ("audiences",),
+    # issue 16: leads, deals, pipelines, links, notes
+    "leads": ("crm",),
+    "deals": ("crm",),
+    "pipelines": ("crm",),
+    "crm": ("crm",),
+}
+ALL = tuple(dict.fromkeys(m for ms in AREAS.values() for m in ms))
+#: The OpenAPI document and its Swagger UI list every operation: they load every router.
+DOCUMENTS = ("/openapi.json", "/docs")
 
 app = Resolver(enable_validation=True)
 app.configure_openapi(
@@ -40,25 +59,33 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.enable_swagger(path="/docs")
-for _module in (
-    system,
-    users,
-    teams,
-    channels,
-    lists,
-    credits,
-    messages,
-    conversations,
-    transfers,
-    notifications,
-    imports,  # before contacts: /v1/contacts/export is not a contact id
-    contacts,
-    groups,
-    audiences,
-    crm,  # issue 16: leads, deals, pipelines, links, notes
-):
-    app.include_router(_module.router)
 errors.install(app)
+
+
+_included: set[str] = set()
+_lock = threading.Lock()
+
+
+def include(*names: str) -> None:
+    """Include these route modules' routers (once each; safe from concurrent requests)."""
+    with _lock:
+        for name in names:
+            if name not in _included:
+                app.include_router(importlib.import_module(f"smsdesk.api.routes.{name}").router)
+                _included.add(name)
+
+
+def area_of(path: str) -> str:
+    """The ``AREAS`` key of a request path: ``/v1/contacts/x`` → ``contacts``; anything else → ``""``."""
+    parts = path.split("/", 3)
+    return parts[2] if len(parts) > 2 and parts[1] == "v1" else ""
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Serve one API Gateway HTTP API event, loading the routers its path needs first."""
+    path = event.get("rawPath") or event.get("path") or "/"
+    include(*(ALL if path in DOCUMENTS else AREAS.get(area_of(path), ())))
+    return app.resolve(event, context)
 
 
 @app.get("/openapi.json", include_in_schema=False)
