@@ -168,7 +168,7 @@ def check(flow: Flow, *, fields: set[str] | None = None, prefix: str = "flow") -
         if text:
             try:
                 template_fields(text, field=f"{here}.text")
-            except Exception as exc:  # noqa: BLE001 - the template's own message
+            except Exception as exc:
                 raise FlowError(f"{here}.text", str(exc)) from exc
     _no_busy_loop(flow, index, prefix)
 
