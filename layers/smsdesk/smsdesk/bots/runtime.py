@@ -55,6 +55,8 @@ def handle_event(raw: dict[str, Any]) -> str:
     if not conv_id:
         return "ignored"
     if kind == "message.received" and detail.get("message_id"):
+        # published after its write (no event_id): the message itself is the key, whoever publishes it
+        key = f"msg:{detail['message_id']}"
         outcome = on_message(conv_id, detail["message_id"], key)
     elif kind == "conversation.closed":
         outcome = on_closed(conv_id, detail, key)

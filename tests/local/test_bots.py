@@ -1,0 +1,342 @@
+"""Bots on the local stack (issue 15): the bots function on the bus, bot messages through the send
+pipeline, ask timeouts through the timers, and the inbox rules around a running bot.
+
+Inbounds go through the inbound consumer's ``process`` (what the inbound function runs: keywords,
+business hours, the conversation); agents act through the public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from queue_helpers import Http, auth, avail, setup
+
+from smsdesk import channels
+from smsdesk.bots import runtime
+from smsdesk.data import conversations as conv_repo
+from smsdesk.data import timers as timers_repo
+from smsdesk.envelopes import TimerFired
+from smsdesk.inbound import consumer
+from smsdesk.inbox import conversations, timers
+from smsdesk.local.stack import LocalStack
+from smsdesk.models import InboundSms, iso, utcnow
+
+pytestmark = pytest.mark.local
+
+_seq = iter(range(5000, 100_000))
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def text_in(channel_id: str, number: str, text: str) -> str:
+    """An inbound SMS through the inbound consumer; returns the conversation id."""
+    ch = channels.get_channel(channel_id)
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": number},
+        to=ch.sender,
+        text=text,
+        received_at=utcnow(),
+    )
+    consumer.process(ch, sms)
+    pointer = conv_repo.get_pointer(ch.id, number)
+    assert pointer is not None
+    return pointer.conversation_id
+
+
+def new_number() -> str:
+    return f"+3162{next(_seq):07d}"
+
+
+def make_bot(stack: LocalStack, http: Http, steps: list[dict[str, Any]]) -> str:
+    status, _, bot = http(
+        "POST",
+        f"{stack.base_url}/v1/bots",
+        headers=auth(stack.token),
+        body={"name": f"b-{uuid.uuid4().hex[:6]}", "flow": {"steps": steps}},
+    )
+    assert status == 201, bot
+    return bot["id"]
+
+
+def patch_channel(stack: LocalStack, http: Http, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, ch = http("PATCH", f"{stack.base_url}/v1/channels/{channel_id}", headers=auth(stack.token), body=body)
+    assert status == 200, ch
+    return ch
+
+
+def conversation(stack: LocalStack, http: Http, conv_id: str) -> dict[str, Any]:
+    status, _, body = http("GET", f"{stack.base_url}/v1/conversations/{conv_id}", headers=auth(stack.token))
+    assert status == 200, body
+    return body
+
+
+def bot_messages(stack: LocalStack, http: Http, conv_id: str) -> list[str]:
+    msgs = conversation(stack, http, conv_id)["messages"]
+    return [m["text"] for m in msgs if (m.get("created_by") or "").startswith("bot:")]
+
+
+def runs(stack: LocalStack, http: Http, conv_id: str) -> list[dict[str, Any]]:
+    status, _, body = http("GET", f"{stack.base_url}/v1/conversations/{conv_id}/bot-runs", headers=auth(stack.token))
+    assert status == 200, body
+    return body["items"]
+
+
+ORDER_BOT = [
+    {"id": "hi", "type": "send", "text": "Hi {{first_name|there}}, thanks for your message.", "next": "order"},
+    {
+        "id": "order",
+        "type": "ask",
+        "text": "What is your order number?",
+        "save_to": "order_no",
+        "next": "humans",
+        "timeout_s": 600,
+    },
+    {"id": "humans", "type": "handoff"},
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def credits(stack: LocalStack, http: Http) -> None:
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/credits/top-ups",
+        headers=auth(stack.token),
+        body={"credits": 500, "reference": "bots"},
+    )
+    assert status == 201, body
+
+
+@pytest.fixture(scope="module")
+def order_field(stack: LocalStack, http: Http) -> str:
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/contact-fields",
+        headers=auth(stack.token),
+        body={"key": "order_no", "label": "Order number", "type": "text"},
+    )
+    assert status in (201, 409), body
+    return "order_no"
+
+
+def test_flow_refused_on_save_names_the_step_and_channel_refuses_unknown_bot(stack: LocalStack, http: Http) -> None:
+    steps = [
+        {"id": "a", "type": "send", "text": "a", "next": "b"},
+        {"id": "b", "type": "send", "text": "b", "next": "a"},
+    ]
+    status, _, body = http(
+        "POST", f"{stack.base_url}/v1/bots", headers=auth(stack.token), body={"name": "loop", "flow": {"steps": steps}}
+    )
+    assert status == 422 and body["error"]["field"] == "flow.steps.1.next", body
+    steps[1]["next"] = "zz"
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/bots/validate",
+        headers=auth(stack.token),
+        body={"name": "x", "flow": {"steps": steps}},
+    )
+    assert status == 422 and body["error"]["field"] == "flow.steps.1.next", body
+    channel_id, _ = setup(stack, http, lambda *a, **k: None, "manual", 0)
+    status, _, body = http(
+        "PATCH", f"{stack.base_url}/v1/channels/{channel_id}", headers=auth(stack.token), body={"bot_on_start": "nope"}
+    )
+    assert status == 422 and body["error"]["field"] == "bot_on_start", body
+
+
+def test_on_start_bot_asks_saves_hands_off_then_round_robin_assigns(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str
+) -> None:
+    channel_id, agents = setup(stack, http, make_user, "round_robin", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    bot_id = make_bot(stack, http, ORDER_BOT)
+    patch_channel(stack, http, channel_id, {"bot_on_start": bot_id})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hello, where is my parcel?")
+    # with the bot: not offered to the available agent
+    asked = wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    assert asked
+    conv = conversation(stack, http, conv_id)
+    assert conv["bot_run_id"] and conv["bot_id"] == bot_id and conv["assignee_id"] is None, conv
+    assert bot_messages(stack, http, conv_id) == ["Hi there, thanks for your message.", "What is your order number?"]
+    arrived = conv["enqueued_at"]
+    assert timers_repo.get(timers.timer_id(timers.BOT_WAIT, conv["bot_run_id"])) is not None  # the ask's timeout
+    # the answer: stored in the contact, handed off, then the queue assigns it (round robin)
+    text_in(channel_id, number, " A-1234 ")
+    wait_for(lambda: conversation(stack, http, conv_id)["assignee_id"] == agent, what="the assignment")
+    conv = conversation(stack, http, conv_id)
+    assert conv["bot_run_id"] is None and conv["enqueued_at"] == arrived  # its original arrival
+    status, _, contact = http("GET", f"{stack.base_url}/v1/contacts/{conv['contact_id']}", headers=auth(stack.token))
+    assert status == 200 and contact["custom_fields"]["order_no"] == "A-1234", contact
+    (run,) = runs(stack, http, conv_id)
+    assert run["status"] == "done" and run["outcome"] == "handoff" and run["trigger"] == "on_start"
+    assert [line["direction"] for line in run["transcript"]] == ["in", "out", "out", "in", "note"]
+    # the bot's messages went through the pipeline: charged and sent by the sandbox
+    msgs = [m for m in conversation(stack, http, conv_id)["messages"] if (m.get("created_by") or "").startswith("bot:")]
+    assert all(m["credits"] >= 1 for m in msgs)
+    wait_for(
+        lambda: all(
+            m["status"] in ("sent", "delivered")
+            for m in conversation(stack, http, conv_id)["messages"]
+            if (m.get("created_by") or "").startswith("bot:")
+        ),
+        what="bot messages sent",
+    )
+
+
+def test_agent_takeover_stops_the_bot(stack: LocalStack, http: Http, make_user: Any, order_field: str) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hi")
+    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/conversations/{conv_id}/assign",
+        headers=auth(agent_token),
+        body={"user_id": agent},
+    )
+    assert status == 200 and body["bot_run_id"] is None, body
+    wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "stopped", what="the run stopped")
+    assert runs(stack, http, conv_id)[0]["outcome"] == "taken_over"
+    text_in(channel_id, number, "B-77")
+    time.sleep(1.0)
+    assert len(bot_messages(stack, http, conv_id)) == 2  # the bot said nothing more
+    status, _, contact = http(
+        "GET",
+        f"{stack.base_url}/v1/contacts/{conversation(stack, http, conv_id)['contact_id']}",
+        headers=auth(stack.token),
+    )
+    assert "order_no" not in contact["custom_fields"]
+
+
+def test_stop_mid_flow_opts_out_and_ends_the_run_without_ooh_reply(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str
+) -> None:
+    channel_id, _ = setup(stack, http, make_user, "manual", 0)
+    closed_always = {"enabled": True, "timezone": "UTC", "weekly": {}, "out_of_hours_message": "We are closed."}
+    patch_channel(
+        stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT), "business_hours": closed_always}
+    )
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hi")
+    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    texts = [m["text"] for m in conversation(stack, http, conv_id)["messages"]]
+    assert "We are closed." not in texts  # no out-of-hours reply while the bot talks
+    text_in(channel_id, number, "STOP")
+    wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "stopped", what="the run stopped")
+    assert runs(stack, http, conv_id)[0]["outcome"] == "opted_out"
+    conv = conversation(stack, http, conv_id)
+    assert conv["bot_run_id"] is None and conv["status"] == "open"  # back with the humans, in the queue
+    _status, _, queue = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue", headers=auth(stack.token))
+    assert [e["conversation_id"] for e in queue["waiting"]] == [conv_id], queue
+    assert len(bot_messages(stack, http, conv_id)) == 2
+    _status, _, contact = http("GET", f"{stack.base_url}/v1/contacts/{conv['contact_id']}", headers=auth(stack.token))
+    assert "order_no" not in contact["custom_fields"]  # STOP was not taken as the order number
+
+
+def test_finish_bot_csat_in_stats_without_reopening(stack: LocalStack, http: Http, make_user: Any) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    survey = make_bot(
+        stack,
+        http,
+        [
+            {"id": "rate", "type": "csat", "text": "Rate us 1-5", "next": "thanks"},
+            {"id": "thanks", "type": "send", "text": "Thank you!"},
+        ],
+    )
+    patch_channel(stack, http, channel_id, {"bot_on_finish": survey})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "my order is late")
+    for path, body in (("assign", {"user_id": agent}), ("messages", {"text": "On its way!"}), ("close", None)):
+        status, _, got = http(
+            "POST", f"{stack.base_url}/v1/conversations/{conv_id}/{path}", headers=auth(agent_token), body=body
+        )
+        assert status in (200, 201, 202), got
+    wait_for(lambda: bot_messages(stack, http, conv_id) == ["Rate us 1-5"], what="the survey")
+    text_in(channel_id, number, "5")
+    wait_for(lambda: bot_messages(stack, http, conv_id) == ["Rate us 1-5", "Thank you!"], what="the thanks")
+    conv = conversation(stack, http, conv_id)
+    assert conv["status"] == "closed" and conv["reopened_count"] == 0 and conv["bot_run_id"] is None, conv
+    assert conv["messages"][-2]["text"] == "5"  # the answer is filed in the closed conversation
+    status, _, stats = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/stats", headers=auth(stack.token))
+    assert status == 200, stats
+    assert stats["csat"]["average"] == 5.0 and stats["csat"]["response_rate_pct"] == 100.0, stats
+    assert [(a["user_id"], a["average"]) for a in stats["csat_by_agent"]] == [(agent, 5.0)]
+    # after the survey, an inbound reopens as usual
+    text_in(channel_id, number, "one more thing")
+    assert conversation(stack, http, conv_id)["status"] == "open"
+
+
+def test_max_queue_time_runs_the_timeout_bot(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """The 15-s queue timer is armed; its fire is delivered here (the timer path itself is test_timers')."""
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_queue_time_s=15)
+    sorry = make_bot(stack, http, [{"id": "s", "type": "send", "text": "Sorry for the wait, we will answer soon."}])
+    patch_channel(stack, http, channel_id, {"bot_after_timeout": sorry})
+    conv_id = text_in(channel_id, new_number(), "anyone?")
+    conv = conversations.get(conv_id)
+    assert conv is not None and conv.enqueued_at is not None
+    tid = timers.timer_id(timers.QUEUE_TIMEOUT, conv_id)
+    pending = timers_repo.get(tid)
+    due = conv.enqueued_at + dt.timedelta(seconds=15)
+    assert pending is not None and pending["due_at"] == iso(due)
+    fired = timers.fire(
+        TimerFired(
+            timer_id=tid,
+            kind=timers.QUEUE_TIMEOUT,
+            target_id=conv_id,
+            due_at=due,
+            data={"arrived_at": iso(conv.enqueued_at)},
+        ),
+        now=due,
+    )
+    assert fired
+    wait_for(
+        lambda: bot_messages(stack, http, conv_id) == ["Sorry for the wait, we will answer soon."], what="the apology"
+    )
+    wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "done", what="the run's end")
+    run = runs(stack, http, conv_id)[0]
+    assert run["trigger"] == "after_timeout" and run["outcome"] == "end"
+    conv_now = conversation(stack, http, conv_id)
+    assert conv_now["bot_run_id"] is None  # waits again, at its place
+    assert dt.datetime.fromisoformat(conv_now["enqueued_at"]) == conv.enqueued_at
+    assert conv_now["timed_out_at"] is not None
+
+
+def test_duplicated_event_changes_nothing(stack: LocalStack, http: Http, make_user: Any, order_field: str) -> None:
+    channel_id, _ = setup(stack, http, make_user, "manual", 0)
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hi")
+    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    first = conversation(stack, http, conv_id)["messages"][0]
+    before = runs(stack, http, conv_id)[0]
+    event = {
+        "id": str(uuid.uuid4()),  # a new envelope: the key is the message
+        "detail-type": "message.received",
+        "source": "smsdesk",
+        "detail": {"conversation_id": conv_id, "message_id": first["id"], "channel_id": channel_id},
+    }
+    assert runtime.handle_event(event) == "duplicate"
+    assert runtime.handle_event(event) == "duplicate"
+    after = runs(stack, http, conv_id)[0]
+    assert after == before
+    assert len(bot_messages(stack, http, conv_id)) == 2
