@@ -340,3 +340,36 @@ def test_duplicated_event_changes_nothing(stack: LocalStack, http: Http, make_us
     after = runs(stack, http, conv_id)[0]
     assert after == before
     assert len(bot_messages(stack, http, conv_id)) == 2
+
+
+def test_ask_timeout_runs_through_the_timers(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """A 2-s ask timeout: SQS delay → timers function → the bot's timeout step (and its lateness)."""
+    channel_id, _ = setup(stack, http, make_user, "manual", 0)
+    bot_id = make_bot(
+        stack,
+        http,
+        [
+            {
+                "id": "q",
+                "type": "ask",
+                "text": "Yes or no?",
+                "choices": [{"keywords": ["yes"], "next": "h"}],
+                "timeout_s": 2,
+                "timeout_next": "late",
+            },
+            {"id": "late", "type": "send", "text": "No answer: an agent will take over.", "next": "h"},
+            {"id": "h", "type": "handoff"},
+        ],
+    )
+    patch_channel(stack, http, channel_id, {"bot_on_start": bot_id})
+    conv_id = text_in(channel_id, new_number(), "hi")
+    wait_for(lambda: bot_messages(stack, http, conv_id) == ["Yes or no?"], what="the question")
+    wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "done", timeout=8, what="the timeout")
+    run = runs(stack, http, conv_id)[0]
+    asked_at = dt.datetime.fromisoformat(run["transcript"][1]["at"])
+    timed_out_at = dt.datetime.fromisoformat(run["transcript"][2]["at"])
+    lateness = (timed_out_at - asked_at).total_seconds() - 2
+    assert -0.05 <= lateness <= 2.0, lateness
+    assert run["outcome"] == "handoff" and run["transcript"][2]["text"] == "no answer in time"
+    assert bot_messages(stack, http, conv_id) == ["Yes or no?", "No answer: an agent will take over."]
+    assert conversation(stack, http, conv_id)["bot_run_id"] is None
