@@ -373,3 +373,112 @@ def test_ask_timeout_runs_through_the_timers(stack: LocalStack, http: Http, make
     assert run["outcome"] == "handoff" and run["transcript"][2]["text"] == "no answer in time"
     assert bot_messages(stack, http, conv_id) == ["Yes or no?", "No answer: an agent will take over."]
     assert conversation(stack, http, conv_id)["bot_run_id"] is None
+
+
+class _Endpoint:
+    """A webhook bot's endpoint on loopback: checks the signature, answers ``answers`` in turn."""
+
+    def __init__(self, secret: str, answers: list[Any], status: int = 200) -> None:
+        import http.server
+        import threading
+
+        self.secret, self.answers, self.status = secret, answers, status
+        self.calls: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import hashlib
+                import hmac
+                import json
+
+                body = self.rfile.read(int(self.headers["content-length"]))
+                ts = self.headers["x-smsdesk-timestamp"]
+                want = (
+                    "sha256=" + hmac.new(outer.secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+                )
+                valid = (
+                    hmac.compare_digest(want, self.headers["x-smsdesk-signature"]) and abs(time.time() - int(ts)) < 300
+                )
+                outer.calls.append({"valid": valid, "body": json.loads(body)})
+                answer = outer.answers.pop(0) if outer.answers and valid else {"actions": []}
+                data = json.dumps(answer).encode()
+                self.send_response(outer.status if valid else 401)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def webhook_bot(stack: LocalStack, http: Http, url: str, secret: str) -> str:
+    body = {"name": f"w-{uuid.uuid4().hex[:6]}", "kind": "webhook", "webhook_url": url, "webhook_secret": secret}
+    status, _, bot = http("POST", f"{stack.base_url}/v1/bots", headers=auth(stack.token), body=body)
+    assert status == 201, bot
+    assert bot["has_secret"] and "webhook_secret" not in bot
+    return bot["id"]
+
+
+def test_webhook_bot_gets_a_valid_signature_and_its_actions_are_applied(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str
+) -> None:
+    secret = "s3cret-" + uuid.uuid4().hex
+    endpoint = _Endpoint(
+        secret,
+        [
+            {"actions": [{"type": "send", "text": "Hello from the hook. Order number?"}]},
+            {
+                "actions": [
+                    {"type": "set_field", "field": "order_no", "value": "W-9"},
+                    {"type": "send", "text": "Thanks"},
+                    {"type": "handoff"},
+                ]
+            },
+        ],
+    )
+    try:
+        channel_id, _ = setup(stack, http, make_user, "manual", 0)
+        patch_channel(stack, http, channel_id, {"bot_on_start": webhook_bot(stack, http, endpoint.url, secret)})
+        number = new_number()
+        conv_id = text_in(channel_id, number, "hi")
+        wait_for(
+            lambda: bot_messages(stack, http, conv_id) == ["Hello from the hook. Order number?"], what="hook's text"
+        )
+        text_in(channel_id, number, "W-9")
+        wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "done", what="the handoff")
+        assert [c["valid"] for c in endpoint.calls] == [True, True]
+        assert [c["body"]["event"] for c in endpoint.calls] == ["start", "message"]
+        assert endpoint.calls[1]["body"]["message"]["text"] == "W-9"
+        conv = conversation(stack, http, conv_id)
+        assert conv["bot_run_id"] is None and bot_messages(stack, http, conv_id)[-1] == "Thanks"
+        _s, _, contact = http("GET", f"{stack.base_url}/v1/contacts/{conv['contact_id']}", headers=auth(stack.token))
+        assert contact["custom_fields"]["order_no"] == "W-9"
+    finally:
+        endpoint.close()
+
+
+def test_dead_webhook_hands_off(stack: LocalStack, http: Http, make_user: Any) -> None:
+    secret = "s3cret-" + uuid.uuid4().hex
+    endpoint = _Endpoint(secret, [], status=500)
+    try:
+        channel_id, agents = setup(stack, http, make_user, "round_robin", 1)
+        ((agent, agent_token),) = agents
+        avail(stack, http, agent_token, True)
+        patch_channel(stack, http, channel_id, {"bot_on_start": webhook_bot(stack, http, endpoint.url, secret)})
+        conv_id = text_in(channel_id, new_number(), "hi")
+        wait_for(lambda: conversation(stack, http, conv_id)["assignee_id"] == agent, what="the handoff and assignment")
+        assert len(endpoint.calls) == 3  # retried, then handed to humans
+        run = runs(stack, http, conv_id)[0]
+        assert run["kind"] == "webhook" and run["outcome"] == "handoff"
+    finally:
+        endpoint.close()

@@ -143,3 +143,20 @@ def test_csat_rating_recorded_then_end() -> None:
     assert r.state.outcome == "end"
     again = engine.answer(f, r.state, "4")  # done: nothing more
     assert again.actions == []
+
+
+def test_webhook_signature_and_answer_mapping() -> None:
+    import hashlib
+    import hmac
+
+    from smsdesk.bots import webhook
+
+    body = b'{"event":"start"}'
+    expected = hmac.new(b"k" * 16, b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert webhook.sign("k" * 16, "1700000000", body) == f"sha256={expected}"
+    acts, ending = webhook.to_actions(
+        [{"type": "send", "text": "hi"}, {"type": "teleport"}, {"type": "close"}, {"type": "send", "text": "never"}]
+    )
+    assert [a.kind for a in acts] == ["send", "close"] and ending == "close"
+    assert webhook.to_actions([{"type": "send", "text": "hi"}])[1] is None  # waits for the customer
+    assert webhook.to_actions(None) == ([engine.Action("handoff")], "handoff")  # dead endpoint: humans

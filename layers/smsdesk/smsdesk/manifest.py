@@ -555,6 +555,7 @@ BOTS = Function(
         *_CORE,  # runs, conversations, bot messages (the outbox sends them), bot.* events
         Access(TIMERS_QUEUE, "send"),  # an ask's timeout (SQS delay under 15 minutes) ...
         Access(SCHEDULE_GROUP, "manage_schedules"),  # ... or a Scheduler schedule beyond
+        Access(PROVIDER_SECRETS, "read"),  # webhook bots' signing keys (``{prefix}bot-{id}``)
     ),
     # Only what bots.runtime.handle_event acts on.
     triggers=(

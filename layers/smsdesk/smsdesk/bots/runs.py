@@ -28,6 +28,7 @@ class BotRun(BaseModel):
     conversation_id: str
     channel_id: str
     trigger: Trigger
+    kind: Literal["scripted", "webhook"] = "scripted"
     status: Literal["active", "done", "stopped"] = "active"
     outcome: str | None = Field(
         default=None, description="handoff, assign, close, end; stopped: taken_over, opted_out, bot_missing"

@@ -107,7 +107,10 @@ def on_message(conv_id: str, message_id: str, key: str) -> str:
             if _stop(run, version, key, "opted_out", conv, lines=[line], release=True):
                 return "opted_out"
             continue
-        result = engine.answer(Flow.model_validate(run.flow), run.state, text)
+        if run.kind == "webhook":
+            result = _webhook_step(conv, run, "message", {"id": message_id, "text": text})
+        else:
+            result = engine.answer(Flow.model_validate(run.flow), run.state, text)
         if _advance(conv, run, version, result, key, [line]):
             return "answered"
     raise RuntimeError(f"bot run of {conv_id} kept changing")
@@ -232,13 +235,48 @@ def _start(conv: Conversation, run_id: str, bot_id: str | None, trigger: Trigger
     if bot is None or not bot[0].get("enabled", True):
         run = _new_run(conv, run_id, bot_id or "", trigger, None)
         return _end_without_flow(conv, run, key, "bot_missing", None)
-    flow = Flow.model_validate(bot[0]["flow"])
-    run = _new_run(conv, run_id, bot_id or "", trigger, flow.model_dump(mode="json"))
-    result = engine.start(flow)
+    if bot[0].get("kind") == "webhook":
+        run = _new_run(conv, run_id, bot_id or "", trigger, None).model_copy(update={"kind": "webhook"})
+        result = _webhook_step(conv, run, "start", None)
+    else:
+        flow = Flow.model_validate(bot[0]["flow"])
+        run = _new_run(conv, run_id, bot_id or "", trigger, flow.model_dump(mode="json"))
+        result = engine.start(flow)
     if not _advance(conv, run, None, result, key, lines):
         return "duplicate"
     _publish("bot.started", run, conv)
     return "started"
+
+
+def _webhook_step(conv: Conversation, run: BotRun, event: str, message: dict[str, Any] | None) -> engine.Result:
+    """Ask the bot's endpoint what to do (retried; a dead endpoint hands off)."""
+    from smsdesk.bots import service, webhook
+
+    bot = repo.get_bot(run.bot_id)
+    answer = None
+    if bot is not None and bot[0].get("webhook_url"):
+        contact = contacts_repo.get(conv.contact_id)
+        payload = {
+            "event": event,
+            "run_id": run.id,
+            "trigger": run.trigger,
+            "conversation": conv.model_dump(mode="json"),
+            "contact": contact.model_dump(mode="json") if contact else None,
+            "message": message,
+        }
+        try:
+            secret = webhook.secret_of(service.secret_name(run.bot_id))
+        except Exception:
+            logger.exception("bot webhook secret unreadable", extra={"bot_id": run.bot_id})
+        else:
+            answer = webhook.call(bot[0]["webhook_url"], secret, payload)
+    actions, ending = webhook.to_actions(answer)
+    if ending is None:
+        state = run.state.model_copy(update={"status": "waiting", "step_id": "webhook"})
+    else:
+        outcome = "handoff" if answer is None else ending
+        state = run.state.model_copy(update={"status": "done", "step_id": None, "outcome": outcome})
+    return engine.Result(actions, state)
 
 
 def _end_without_flow(conv: Conversation, run: BotRun, key: str, reason: str, line: TranscriptLine | None) -> str:
