@@ -18,6 +18,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
+import { BotEditor, Bots } from "./pages/Bots";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -64,6 +65,8 @@ function Shell() {
   else if (route === "/groups") page = <Groups admin={admin} />;
   else if (route.startsWith("/groups/")) page = <GroupPage id={decodeURIComponent(route.slice(8))} admin={admin} />;
   else if (route === "/admin/contact-fields") page = <ContactFields />;
+  else if (route === "/admin/bots") page = <Bots />;
+  else if (route.startsWith("/admin/bots/")) page = <BotEditor id={decodeURIComponent(route.slice(12))} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -80,6 +83,7 @@ function Shell() {
     ["/admin/lists", "nav.lists"],
     ["/admin/contact-fields", "nav.fields"],
     ["/admin/credits", "nav.credits"],
+    ["/admin/bots", "nav.bots"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
   return (
