@@ -45,6 +45,9 @@ from smsdesk.sending import messages
 from smsdesk.text.merge import render_template
 
 _ATTEMPTS = 8
+#: A finish bot's question without its own timeout waits this long: a closed conversation is never
+#: left with a survey that keeps the customer's next messages from reopening it.
+FINISH_WAIT_S = 24 * 3600
 
 
 def handle_event(raw: dict[str, Any]) -> str:
@@ -95,6 +98,8 @@ def on_message(conv_id: str, message_id: str, key: str) -> str:
         if key in run.seen:
             return "duplicate"
         if run.status != "active":
+            # ended, yet still marked on the conversation (its release failed after the write): release
+            _release(conv.id, run, handoff=run.trigger != "on_finish" and conv.status == "open")
             return "run_ended"
         now = utcnow()
         line = TranscriptLine(at=now, direction="in", text=text, step_id=run.state.step_id)
@@ -407,15 +412,16 @@ def _perform(
     conv: Conversation, run: BotRun, result: engine.Result, key: str, now: dt.datetime
 ) -> tuple[list[TranscriptLine], int | None, bool]:
     """Do a step's actions; returns (transcript lines, CSAT rating received, a CSAT question asked)."""
-    channel = channels.get_channel(conv.channel_id)
+    channel = channels.get_channel_cached(conv.channel_id)
     flow = Flow.model_validate(run.flow) if run.flow else None
+    contact: list[Any] = []  # read once per step, by the first send that merges fields
     lines: list[TranscriptLine] = []
     rating: int | None = None
     asked = False
     n = 0
     for action in result.actions:
         if action.kind == "send":
-            text = _render(action.text or "", conv.contact_id)
+            text = _render(action.text or "", conv.contact_id, contact)
             message_id = ids.stable_id("botmsg", run.id, key, str(n))
             n += 1
             msg = messages.send_system(
@@ -440,11 +446,12 @@ def _perform(
         elif action.kind == "wait":
             step = flow.step(action.step_id) if flow else None
             asked = asked or (step is not None and step.type == "csat")
-            if action.timeout_s > 0:
+            wait_s = action.timeout_s or (FINISH_WAIT_S if run.trigger == "on_finish" else 0)
+            if wait_s > 0:
                 timers.schedule(
                     timers.BOT_WAIT,
                     run.id,
-                    now + dt.timedelta(seconds=action.timeout_s),
+                    now + dt.timedelta(seconds=wait_s),
                     data={"conversation_id": conv.id, "wait_seq": result.state.wait_seq},
                     now=now,
                 )
@@ -457,8 +464,12 @@ def _perform(
     return lines, rating, asked
 
 
-def _render(template: str, contact_id: str) -> str:
-    contact = contacts_repo.get(contact_id)
+def _render(template: str, contact_id: str, cache: list[Any]) -> str:
+    if "{{" not in template:
+        return template
+    if not cache:
+        cache.append(contacts_repo.get(contact_id))
+    contact = cache[0]
     fields: dict[str, Any] = {}
     if contact is not None:
         fields = {
