@@ -77,7 +77,11 @@ def checked(body: BotIn, *, has_secret: bool = False) -> BotIn:
 
 
 def _url_ok(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return False
     if parts.scheme == "https" and parts.hostname:
         return True
     # the local stack: a test's own server on loopback
