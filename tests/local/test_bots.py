@@ -482,3 +482,39 @@ def test_dead_webhook_hands_off(stack: LocalStack, http: Http, make_user: Any) -
         assert run["kind"] == "webhook" and run["outcome"] == "handoff"
     finally:
         endpoint.close()
+
+
+def test_help_mid_flow_is_no_answer_and_a_duplicate_close_runs_no_second_survey(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str
+) -> None:
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    survey = make_bot(stack, http, [{"id": "rate", "type": "csat", "text": "Rate us 1-5"}])
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT), "bot_on_finish": survey})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hi")
+    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    text_in(channel_id, number, "HELP")  # answered by the inbound function: not the order number
+    wait_for(lambda: len(runs(stack, http, conv_id)[0]["seen"]) == 3, what="HELP seen")
+    run = runs(stack, http, conv_id)[0]
+    assert run["status"] == "active" and run["state"]["step_id"] == "order"
+    status, _, body = http(
+        "POST",
+        f"{stack.base_url}/v1/conversations/{conv_id}/assign",
+        headers=auth(agent_token),
+        body={"user_id": agent},
+    )
+    assert status == 200, body
+    status, _, closed = http("POST", f"{stack.base_url}/v1/conversations/{conv_id}/close", headers=auth(agent_token))
+    assert status == 200, closed
+    wait_for(lambda: "Rate us 1-5" in bot_messages(stack, http, conv_id), what="the survey")
+    event = {
+        "id": str(uuid.uuid4()),
+        "detail-type": "conversation.closed",
+        "source": "smsdesk",
+        "detail": {"conversation_id": conv_id, "channel_id": channel_id, "by": agent},
+    }
+    assert runtime.handle_event(event) in ("duplicate", "finish_bot_running")
+    assert bot_messages(stack, http, conv_id).count("Rate us 1-5") == 1
+    assert [r["trigger"] for r in runs(stack, http, conv_id)] == ["on_start", "on_finish"]

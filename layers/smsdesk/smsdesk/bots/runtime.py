@@ -152,6 +152,8 @@ def on_closed(conv_id: str, detail: dict[str, Any], key: str) -> str:
     if not channel.bot_on_finish:
         return "no_bot"
     run_id = conversations.bot_run_id(conv.id, "on_finish", conv.closed_at)
+    if repo.get_run(conv.id, run_id) is not None:
+        return "duplicate"  # this close already ran its finish bot
     if not _claim(
         conv.id, run_id, channel.bot_on_finish, lambda c: c.status == "closed" and c.closed_at == conv.closed_at
     ):
@@ -170,6 +172,8 @@ def on_queue_timeout(conv_id: str, key: str) -> str:
     if not channel.bot_after_timeout:
         return "no_bot"
     run_id = conversations.bot_run_id(conv.id, "after_timeout", conv.timed_out_at)  # type: ignore[arg-type]
+    if repo.get_run(conv.id, run_id) is not None:
+        return "duplicate"
     if not _claim(conv.id, run_id, channel.bot_after_timeout, lambda c: c.queue_state() is not None):
         return "changed"
     got = conv_repo.get(conv_id)
@@ -247,7 +251,10 @@ def _start(conv: Conversation, run_id: str, bot_id: str | None, trigger: Trigger
         flow = Flow.model_validate(bot[0]["flow"])
         run = _new_run(conv, run_id, bot_id or "", trigger, flow.model_dump(mode="json"))
         result = engine.start(flow)
-    if not _advance(conv, run, None, result, key, lines):
+    # The start's effects are keyed by the run (derived from its trigger), not by the event: a trigger
+    # published twice (two envelopes) sends the same messages, once.
+    run = run.model_copy(update={"seen": [key]})
+    if not _advance(conv, run, None, result, f"start:{run.id}", lines):
         return "duplicate"
     _publish("bot.started", run, conv)
     return "started"
