@@ -518,3 +518,33 @@ def test_help_mid_flow_is_no_answer_and_a_duplicate_close_runs_no_second_survey(
     assert runtime.handle_event(event) in ("duplicate", "finish_bot_running")
     assert bot_messages(stack, http, conv_id).count("Rate us 1-5") == 1
     assert [r["trigger"] for r in runs(stack, http, conv_id)] == ["on_start", "on_finish"]
+
+
+def test_a_message_sent_before_the_bot_asked_is_no_answer(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str
+) -> None:
+    """Two quick texts: the second's event may reach the bot first; the first is then no answer."""
+    channel_id, _ = setup(stack, http, make_user, "manual", 0)
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hi")
+    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    ch = channels.get_channel(channel_id)
+    early = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": number},
+        to=ch.sender,
+        text="also my address changed",
+        received_at=utcnow() - dt.timedelta(minutes=1),
+    )
+    consumer.process(ch, early)
+    wait_for(lambda: len(runs(stack, http, conv_id)[0]["seen"]) == 3, what="the early text seen")
+    run = runs(stack, http, conv_id)[0]
+    assert run["status"] == "active" and run["state"]["step_id"] == "order"
+    _s, _, contact = http(
+        "GET",
+        f"{stack.base_url}/v1/contacts/{conversation(stack, http, conv_id)['contact_id']}",
+        headers=auth(stack.token),
+    )
+    assert "order_no" not in contact["custom_fields"]

@@ -84,7 +84,8 @@ def on_message(conv_id: str, message_id: str, key: str) -> str:
     item = messages_repo.get(message_id)
     if item is None:
         return "no_message"
-    text = messages_repo.split(item)[0].text
+    stored = messages_repo.split(item)[0]
+    text, sent_at = stored.text, stored.created_at
     keyword = keywords.classify(text)
     for _ in range(_ATTEMPTS):
         got = conv_repo.get(conv_id)
@@ -103,6 +104,14 @@ def on_message(conv_id: str, message_id: str, key: str) -> str:
             return "run_ended"
         now = utcnow()
         line = TranscriptLine(at=now, direction="in", text=text, step_id=run.state.step_id)
+        if sent_at < run.started_at and keyword is None:
+            # texted before the bot said anything (events of two quick messages may come in any order):
+            # not an answer to a question it had not asked yet
+            if _save(
+                run, version, key, [line.model_copy(update={"direction": "note", "text": f"before the bot: {text}"})]
+            ):
+                return "before_the_bot"
+            continue
         if keyword is not None:
             if keyword[0] != "opt_out":
                 # START/HELP: answered by the inbound function, not an answer to the bot
