@@ -155,6 +155,13 @@ def test_flow_refused_on_save_names_the_step_and_channel_refuses_unknown_bot(sta
         "PATCH", f"{stack.base_url}/v1/channels/{channel_id}", headers=auth(stack.token), body={"bot_on_start": "nope"}
     )
     assert status == 422 and body["error"]["field"] == "bot_on_start", body
+    bot_id = make_bot(stack, http, [{"id": "a", "type": "end"}])
+    patch_channel(stack, http, channel_id, {"bot_on_finish": bot_id})
+    status, _, body = http("DELETE", f"{stack.base_url}/v1/bots/{bot_id}", headers=auth(stack.token))
+    assert status == 409 and body["error"]["code"] == "bot_in_use", body
+    patch_channel(stack, http, channel_id, {"bot_on_finish": None})
+    status, _, body = http("DELETE", f"{stack.base_url}/v1/bots/{bot_id}", headers=auth(stack.token))
+    assert status == 200, body
 
 
 def test_on_start_bot_asks_saves_hands_off_then_round_robin_assigns(

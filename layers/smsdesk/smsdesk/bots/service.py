@@ -156,7 +156,33 @@ def update(bot_id: str, body: BotIn) -> Bot:
     return bot
 
 
+AUTOMATIONS = ("bot_on_start", "bot_on_finish", "bot_after_timeout")
+
+
+def _used_by(bot_id: str) -> list[tuple[str, str]]:
+    """(channel id, automation) of every channel whose automations name the bot."""
+    from smsdesk import channels
+
+    used: list[tuple[str, str]] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = channels.list_channels(None, limit=100, cursor=cursor)
+        used += [(c.id, name) for c in page for name in AUTOMATIONS if getattr(c, name) == bot_id]
+        if not cursor:
+            return used
+
+
 def delete(bot_id: str) -> None:
+    """409 ``bot_in_use`` while a channel's automation names it (runs in progress would stop)."""
+    used = _used_by(bot_id)
+    if used:
+        channel_id, name = used[0]
+        raise Conflict(
+            f"bot {bot_id} is the {name} of channel {channel_id}; change the channel first",
+            field="bot_id",
+            code="bot_in_use",
+            details={"channels": [c for c, _ in used]},
+        )
     if not repo.delete_bot(bot_id):
         raise NotFound(f"bot {bot_id} not found", field="bot_id")
     _delete_secret(bot_id)

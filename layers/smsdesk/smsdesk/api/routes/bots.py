@@ -75,7 +75,12 @@ def put_bot(bot_id: str, body: service.BotIn) -> service.Bot:
     return service.update(bot_id, body)
 
 
-@router.delete("/v1/bots/<bot_id>", summary="Delete a bot", tags=["bots"], openapi_extensions=errors(403, 404))
+@router.delete(
+    "/v1/bots/<bot_id>",
+    summary="Delete a bot (409 bot_in_use while a channel's automation names it)",
+    tags=["bots"],
+    openapi_extensions=errors(403, 404, 409),
+)
 def delete_bot(bot_id: str) -> dict[str, Any]:
     caller(router).require_admin()
     service.delete(bot_id)
