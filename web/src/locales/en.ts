@@ -451,4 +451,5 @@ export const en = {
   "thread.withbot": "With a bot",
   "dash.csat": "Satisfaction (CSAT)",
   "dash.csat_line": "average {avg} of 5 · {answered} of {asked} answered ({rate})",
+  "bots.none_handoff": "— (hand off to agents)",
 } as const;

@@ -452,4 +452,5 @@ export const es: Catalogue = {
   "thread.withbot": "Con un bot",
   "dash.csat": "Satisfacción (CSAT)",
   "dash.csat_line": "media {avg} de 5 · {answered} de {asked} respondidas ({rate})",
+  "bots.none_handoff": "— (pasar a los agentes)",
 };

@@ -452,4 +452,5 @@ export const fr: Catalogue = {
   "thread.withbot": "Avec un bot",
   "dash.csat": "Satisfaction (CSAT)",
   "dash.csat_line": "moyenne {avg} sur 5 · {answered} sur {asked} répondues ({rate})",
+  "bots.none_handoff": "— (passer aux agents)",
 };

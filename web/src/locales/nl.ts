@@ -452,4 +452,5 @@ export const nl: Catalogue = {
   "thread.withbot": "Bij een bot",
   "dash.csat": "Tevredenheid (CSAT)",
   "dash.csat_line": "gemiddeld {avg} van 5 · {answered} van {asked} beantwoord ({rate})",
+  "bots.none_handoff": "— (overdragen aan medewerkers)",
 };

@@ -162,11 +162,11 @@ export function BotEditor({ id }: { id: string }) {
   };
   const shown = { ...(check ?? {}), ...errors };
   const ids = draft.steps.map((s) => s.id);
-  const target = (i: number, name: keyof BotStep, label: Key, value: string | null | undefined) => (
+  const target = (i: number, name: keyof BotStep, label: Key, value: string | null | undefined, none: Key = "bots.none_next") => (
     <Field label={t(label)} name={`flow.steps.${i}.${name}`} errors={shown}>
       {(p) => (
         <select {...p} value={value ?? ""} onChange={(e) => setStep(i, { [name]: (e.target as HTMLSelectElement).value || null })}>
-          <option value="">{t("bots.none_next")}</option>
+          <option value="">{t(none)}</option>
           {[...new Set([...ids, ...(value ? [value] : [])])].map((sid) => (
             <option key={sid} value={sid}>
               {sid}
@@ -272,7 +272,7 @@ export function BotEditor({ id }: { id: string }) {
                             <input {...p} type="number" min={0} value={String(s.timeout_s ?? 0)} onInput={(e) => setStep(i, { timeout_s: Number((e.target as HTMLInputElement).value) })} />
                           )}
                         </Field>
-                        {target(i, "timeout_next", "bots.step.timeout_next", s.timeout_next)}
+                        {target(i, "timeout_next", "bots.step.timeout_next", s.timeout_next, s.type === "csat" ? "bots.none_next" : "bots.none_handoff")}
                       </>
                     ) : null}
                   </div>
