@@ -96,6 +96,12 @@ def runs(stack: LocalStack, http: Http, conv_id: str) -> list[dict[str, Any]]:
     return body["items"]
 
 
+def asked(stack: LocalStack, http: Http, conv_id: str, n: int) -> bool:
+    """The bot sent ``n`` messages and its run waits for the answer (written after its messages)."""
+    found = runs(stack, http, conv_id)
+    return len(bot_messages(stack, http, conv_id)) == n and bool(found) and found[0]["state"]["status"] == "waiting"
+
+
 ORDER_BOT = [
     {"id": "hi", "type": "send", "text": "Hi {{first_name|there}}, thanks for your message.", "next": "order"},
     {
@@ -175,8 +181,7 @@ def test_on_start_bot_asks_saves_hands_off_then_round_robin_assigns(
     number = new_number()
     conv_id = text_in(channel_id, number, "hello, where is my parcel?")
     # with the bot: not offered to the available agent
-    asked = wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
-    assert asked
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     conv = conversation(stack, http, conv_id)
     assert conv["bot_run_id"] and conv["bot_id"] == bot_id and conv["assignee_id"] is None, conv
     assert bot_messages(stack, http, conv_id) == ["Hi there, thanks for your message.", "What is your order number?"]
@@ -212,7 +217,7 @@ def test_agent_takeover_stops_the_bot(stack: LocalStack, http: Http, make_user: 
     patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
     number = new_number()
     conv_id = text_in(channel_id, number, "hi")
-    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     status, _, body = http(
         "POST",
         f"{stack.base_url}/v1/conversations/{conv_id}/assign",
@@ -243,7 +248,7 @@ def test_stop_mid_flow_opts_out_and_ends_the_run_without_ooh_reply(
     )
     number = new_number()
     conv_id = text_in(channel_id, number, "hi")
-    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     texts = [m["text"] for m in conversation(stack, http, conv_id)["messages"]]
     assert "We are closed." not in texts  # no out-of-hours reply while the bot talks
     text_in(channel_id, number, "STOP")
@@ -279,8 +284,10 @@ def test_finish_bot_csat_in_stats_without_reopening(stack: LocalStack, http: Htt
         )
         assert status in (200, 201, 202), got
     wait_for(lambda: bot_messages(stack, http, conv_id) == ["Rate us 1-5"], what="the survey")
+    wait_for(lambda: runs(stack, http, conv_id)[0]["state"]["status"] == "waiting", what="the survey waits")
     text_in(channel_id, number, "5")
     wait_for(lambda: bot_messages(stack, http, conv_id) == ["Rate us 1-5", "Thank you!"], what="the thanks")
+    wait_for(lambda: runs(stack, http, conv_id)[0]["status"] == "done", what="the survey's end")  # after its last send
     conv = conversation(stack, http, conv_id)
     assert conv["status"] == "closed" and conv["reopened_count"] == 0 and conv["bot_run_id"] is None, conv
     assert conv["messages"][-2]["text"] == "5"  # the answer is filed in the closed conversation
@@ -333,7 +340,7 @@ def test_duplicated_event_changes_nothing(stack: LocalStack, http: Http, make_us
     patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
     number = new_number()
     conv_id = text_in(channel_id, number, "hi")
-    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     first = conversation(stack, http, conv_id)["messages"][0]
     before = runs(stack, http, conv_id)[0]
     event = {
@@ -501,7 +508,7 @@ def test_help_mid_flow_is_no_answer_and_a_duplicate_close_runs_no_second_survey(
     patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT), "bot_on_finish": survey})
     number = new_number()
     conv_id = text_in(channel_id, number, "hi")
-    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     text_in(channel_id, number, "HELP")  # answered by the inbound function: not the order number
     wait_for(lambda: len(runs(stack, http, conv_id)[0]["seen"]) == 3, what="HELP seen")
     run = runs(stack, http, conv_id)[0]
@@ -535,7 +542,7 @@ def test_a_message_sent_before_the_bot_asked_is_no_answer(
     patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
     number = new_number()
     conv_id = text_in(channel_id, number, "hi")
-    wait_for(lambda: len(bot_messages(stack, http, conv_id)) == 2, what="the bot's question")
+    wait_for(lambda: asked(stack, http, conv_id, 2), what="the bot's question")
     ch = channels.get_channel(channel_id)
     early = InboundSms(
         provider="sandbox",

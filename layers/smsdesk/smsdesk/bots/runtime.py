@@ -94,7 +94,10 @@ def on_message(conv_id: str, message_id: str, key: str) -> str:
         conv = got[0]
         found = repo.get_run(conv.id, conv.bot_run_id)  # type: ignore[arg-type]
         if found is None:
-            return _start_on_start(conv, key, text, keyword)
+            started = _start_on_start(conv, key, text, keyword)
+            if started != "duplicate":
+                return started
+            continue  # another message's event started it meanwhile: this one may be an answer
         run, version = load(found[0]), found[1]
         if key in run.seen:
             return "duplicate"
