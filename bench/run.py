@@ -160,6 +160,11 @@ def main() -> int:
             [sys.executable, str(ROOT / "bench" / "bench_text.py")], check=True, capture_output=True, text=True
         )
         out(text.stdout.rstrip())
+    import bench_bots
+
+    for line in bench_bots.run():
+        out(line)
+
     if args.out != "-":
         Path(args.out).write_text("\n".join(out.lines) + "\n")
     return 0

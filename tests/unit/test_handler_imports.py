@@ -70,7 +70,7 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
     "receipts": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
     "fanout": BATCH,
-    "timers": [*BATCH, "smsdesk.inbox.transfers"],  # transfer actions load with the first transfer timer
+    "timers": [*BATCH, "smsdesk.inbox.transfers", "smsdesk.bots"],  # actions load with the first timer of their kind
     "notifier": [*BATCH, *OPENAPI_DOCUMENT],
     # the stream's outbox only forwards what writes announced: nothing of the send or management side
     "outbox": [
@@ -94,6 +94,8 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
         "smsdesk.crm.contacts",
         "smsdesk.crm.rules",
     ],
+    # bus events: no API, no batch processor; the contact rules load with a bot's first set_field
+    "bots": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, "smsdesk.api", "smsdesk.users", "smsdesk.crm.contacts"],
 }
 
 

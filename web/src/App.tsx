@@ -19,6 +19,7 @@ import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
 import { CrmItemPage, CrmSettingsPage } from "./pages/Crm";
+import { BotEditor, Bots } from "./pages/Bots";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -69,6 +70,8 @@ function Shell() {
   else if (route.startsWith("/leads/")) page = <CrmItemPage kind="lead" id={decodeURIComponent(route.slice(7))} />;
   else if (route.startsWith("/deals/")) page = <CrmItemPage kind="deal" id={decodeURIComponent(route.slice(7))} />;
   else if (route === "/admin/crm") page = <CrmSettingsPage />;
+  else if (route === "/admin/bots") page = <Bots />;
+  else if (route.startsWith("/admin/bots/")) page = <BotEditor id={decodeURIComponent(route.slice(12))} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -86,6 +89,7 @@ function Shell() {
     ["/admin/contact-fields", "nav.fields"],
     ["/admin/credits", "nav.credits"],
     ["/admin/crm", "nav.crm"],
+    ["/admin/bots", "nav.bots"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
   return (

@@ -329,3 +329,64 @@ export const qs = (params: Record<string, string | number | null | undefined>): 
   const s = p.toString();
   return s ? `?${s}` : "";
 };
+
+// -- Bots (issue 15) --------------------------------------------------------------------------------
+export type StepType = "send" | "ask" | "csat" | "set_field" | "assign" | "handoff" | "close" | "end";
+export interface BotChoice {
+  keywords: string[];
+  next: string;
+}
+export interface BotStep {
+  id: string;
+  type: StepType;
+  text?: string;
+  next?: string | null;
+  choices?: BotChoice[];
+  save_to?: string | null;
+  timeout_s?: number;
+  timeout_next?: string | null;
+  field?: string;
+  value?: string;
+  user_id?: string | null;
+  team_id?: string | null;
+}
+export interface Bot {
+  id: string;
+  name: string;
+  kind: "scripted" | "webhook";
+  flow: { steps: BotStep[] } | null;
+  webhook_url: string | null;
+  enabled: boolean;
+  has_secret: boolean;
+  created_at: string;
+  updated_at: string;
+}
+export interface BotRun {
+  id: string;
+  bot_id: string;
+  trigger: "on_start" | "on_finish" | "after_timeout";
+  kind: "scripted" | "webhook";
+  status: "active" | "done" | "stopped";
+  outcome: string | null;
+  started_at: string;
+  ended_at: string | null;
+  csat: number | null;
+  transcript: { at: string; direction: "in" | "out" | "note"; text: string; step_id: string | null }[];
+}
+export interface ChannelAutomations {
+  bot_on_start: string | null;
+  bot_on_finish: string | null;
+  bot_after_timeout: string | null;
+}
+export interface CsatStats {
+  user_id: string | null;
+  asked: number;
+  answered: number;
+  average: number | null;
+  response_rate_pct: number | null;
+}
+/** A conversation's bot fields (issue 15): set while a bot has it. */
+export interface BotConversationFields {
+  bot_id?: string | null;
+  bot_run_id?: string | null;
+}

@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from smsdesk import aws, config, ids
 from smsdesk.connectors.settings import SettingsError, check_secret
+from smsdesk.data import bots as bots_repo
 from smsdesk.data import channels as repo
 from smsdesk.errors import Conflict, NotFound, ValidationError
 from smsdesk.models import Channel, ChannelSettings, ChannelType, ProviderName, dump, iso, utcnow
@@ -96,6 +97,9 @@ class ChannelPatch(BaseModel):
     queue: dict[str, Any] | None = Field(
         default=None, description='Only the fields given change (e.g. {"max_in_queue": 5} keeps the strategy)'
     )
+    bot_on_start: str | None = None
+    bot_on_finish: str | None = None
+    bot_after_timeout: str | None = None
     provider_secret: dict[str, str] | None = Field(
         default=None,
         description="Replaces the whole secret; {} removes it (refused for twilio, whose auth_token is required).",
@@ -246,8 +250,17 @@ def _now() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _check_bots(settings: ChannelSettings) -> None:
+    """422 naming the automation whose bot does not exist (issue 15)."""
+    for name in ("bot_on_start", "bot_on_finish", "bot_after_timeout"):
+        bot_id = getattr(settings, name)
+        if bot_id is not None and bots_repo.get_bot(bot_id) is None:
+            raise ValidationError(f"{name}: bot {bot_id} does not exist", field=name, code="unknown_bot")
+
+
 def create_channel(body: ChannelCreate, *, host: str) -> Channel:
     _check_provider(body.provider)
+    _check_bots(body)
     secret = _secret_for(body.provider, _checked_secret(body.provider, body.provider_secret))
     now = _now()
     cid = ids.new_id()
@@ -310,6 +323,7 @@ def update_channel(channel_id: str, patch: ChannelPatch, *, host: str) -> Channe
         settings = ChannelCreate.model_validate(merged)
     except PydanticValidationError as exc:
         raise _field_error(exc) from exc
+    _check_bots(settings)
     secret_changed = "provider_secret" in patch.model_fields_set
     if secret_changed:
         secret = _secret_for(current.provider, _checked_secret(current.provider, patch.provider_secret))

@@ -558,6 +558,32 @@ CRMNOTES = Function(
     triggers=(BusRule("crmnotes", detail_types=("crm.linked", "message.received", "message.queued")),),
 )
 
+BOTS = Function(
+    name="bots",
+    description="Runs bots (issue 15) on bus events: interaction arrived, closed, timed out, an answer, a takeover",
+    entry="bots",
+    memory_mb=512,
+    timeout_s=30,
+    access=(
+        *_CORE,  # runs, conversations, bot messages (the outbox sends them), bot.* events
+        Access(TIMERS_QUEUE, "send"),  # an ask's timeout (SQS delay under 15 minutes) ...
+        Access(SCHEDULE_GROUP, "manage_schedules"),  # ... or a Scheduler schedule beyond
+        Access(PROVIDER_SECRETS, "read"),  # webhook bots' signing keys (``{prefix}bot-{id}``)
+    ),
+    # Only what bots.runtime.handle_event acts on.
+    triggers=(
+        BusRule(
+            "bots",
+            detail_types=(
+                "message.received",
+                "conversation.closed",
+                "conversation.assigned",
+                "interaction.queue_timeout",
+            ),
+        ),
+    ),
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     API,
     WEBHOOKS,
@@ -570,6 +596,7 @@ FUNCTIONS: tuple[Function, ...] = (
     OUTBOX,
     IMPORTS,
     CRMNOTES,
+    BOTS,
 )
 
 

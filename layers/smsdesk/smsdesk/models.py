@@ -179,6 +179,16 @@ class ChannelSettings(BaseModel):
     help_text: ReplyText | None = None
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    # Automations (issue 15): the bots that run on this channel's conversations (ids of /v1/bots).
+    bot_on_start: str | None = Field(
+        default=None, max_length=64, description="Runs when an interaction arrives, before the queue offers it"
+    )
+    bot_on_finish: str | None = Field(
+        default=None, max_length=64, description="Runs when an agent closes the conversation (e.g. a CSAT survey)"
+    )
+    bot_after_timeout: str | None = Field(
+        default=None, max_length=64, description="Runs when an interaction exceeded max_queue_time_s"
+    )
 
     @model_validator(mode="after")
     def _sender(self, info: ValidationInfo) -> ChannelSettings:
@@ -407,6 +417,11 @@ class Conversation(BaseModel):
     #: A pending transfer: who handed it over and when; cleared when the receiver takes it.
     transferred_from: str | None = None
     transferred_at: dt.datetime | None = None
+    # Bots (issue 15): the run that has the conversation (not offered to agents while it runs).
+    bot_id: str | None = Field(default=None, description="The bot running on the conversation")
+    bot_run_id: str | None = Field(
+        default=None, description="Set while a bot runs: the conversation is 'with bot', not offered to agents"
+    )
 
     @property
     def arrived_at(self) -> dt.datetime | None:
@@ -419,6 +434,8 @@ class Conversation(BaseModel):
         conversations wait; the queue's size counters follow this state."""
         if self.status != "open" or self.assignee_id is not None or self.answered_at is not None:
             return None
+        if self.bot_run_id is not None:
+            return None  # with a bot: it enters the queue (at its arrival time) when the bot hands off
         if self.enqueued_at is not None:
             return "waiting"
         return "overflow" if self.overflow_at is not None else None

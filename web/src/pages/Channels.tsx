@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, get, post, WEEKDAYS, type BusinessHours, type Channel, type Page, type QueueSettings, type Team, type TimeRange, type Weekday } from "../api";
+import type { Bot, ChannelAutomations } from "../api";
 import { CopyButton, errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { lang, t, type Key } from "../i18n";
 import { navigate } from "../router";
@@ -189,6 +190,7 @@ export function ChannelDetail({ id }: { id: string }) {
       <QueueForm channel={c} onSave={(queue) => patch({ queue })} />
       <HoursForm channel={c} onSave={(business_hours) => patch({ business_hours })} />
       <GrantsForm channel={c} onSaved={setC} />
+      <AutomationsForm channel={c as Channel & ChannelAutomations} onSave={(body) => patch({ ...body })} />
     </section>
   );
 }
@@ -460,6 +462,50 @@ function GrantsForm({ channel, onSaved }: { channel: Channel; onSaved: (c: Chann
       ) : null}
       <FormError errors={errors} known={["team_ids"]} />
       {teams?.length ? <SaveRow saved={saved} /> : null}
+    </form>
+  );
+}
+
+const AUTOMATIONS: (keyof ChannelAutomations)[] = ["bot_on_start", "bot_on_finish", "bot_after_timeout"];
+
+/** The channel's automations (issue 15): which bot runs on start, on finish and after the queue timeout. */
+function AutomationsForm({ channel, onSave }: { channel: Channel & ChannelAutomations; onSave: (a: ChannelAutomations) => Promise<void> }) {
+  const [bots, setBots] = useState<Bot[] | null>(null);
+  const [value, setValue] = useState<ChannelAutomations>({
+    bot_on_start: channel.bot_on_start ?? null,
+    bot_on_finish: channel.bot_on_finish ?? null,
+    bot_after_timeout: channel.bot_after_timeout ?? null,
+  });
+  const [errors, saved, run] = useSave();
+  useEffect(() => void get<Page<Bot>>("/v1/bots?limit=100").then((p) => setBots(p.items), () => setBots([])), []);
+  if (bots === null) return null; // the form waits for the bots it offers
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(() => onSave(value));
+      }}
+      aria-labelledby="automations-title"
+    >
+      <h2 id="automations-title">{t("channels.automations")}</h2>
+      <div class="grid2">
+        {AUTOMATIONS.map((k) => (
+          <Field key={k} label={t(`channels.${k}` as Key)} name={k} errors={errors}>
+            {(p) => (
+              <select {...p} value={value[k] ?? ""} onChange={(e) => setValue({ ...value, [k]: (e.target as HTMLSelectElement).value || null })}>
+                <option value="">{t("channels.nobot")}</option>
+                {bots.map((b) => (
+                  <option key={b.id} value={b.id}>
+                    {b.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        ))}
+      </div>
+      <FormError errors={errors} known={AUTOMATIONS} />
+      <SaveRow saved={saved} />
     </form>
   );
 }

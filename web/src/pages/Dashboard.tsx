@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import type { CsatStats } from "../api";
 import { get, type ChannelStats, type QueueEntry, type QueueView } from "../api";
 import { duration, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { dateTime, num, t, type Key } from "../i18n";
@@ -88,6 +89,7 @@ export function Dashboard() {
             <Tile label={t("dash.unassigned")} value={num(s.unassigned_now)} id="unassigned" />
             <Tile label={t("dash.overflow")} value={s.max_in_queue ? `${num(s.overflow_now)} (${t("dash.cap", { n: s.max_in_queue })})` : num(s.overflow_now)} id="overflow" />
           </dl>
+          <CsatLine csat={(s as { csat?: CsatStats | null }).csat ?? null} />
           <p class="muted small-text">
             {dateTime(s.start)} – {dateTime(s.end)}
           </p>
@@ -150,5 +152,21 @@ function QueueTable({ entries, testid, empty, caption }: { entries: QueueEntry[]
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Finish bots' satisfaction surveys (issue 15): all time, not the window above. */
+function CsatLine({ csat }: { csat: CsatStats | null }) {
+  if (!csat || !csat.asked) return null;
+  return (
+    <p data-testid="csat">
+      <strong>{t("dash.csat")}</strong>:{" "}
+      {t("dash.csat_line", {
+        avg: csat.average === null ? "–" : csat.average,
+        answered: csat.answered,
+        asked: csat.asked,
+        rate: csat.response_rate_pct === null ? "–" : `${csat.response_rate_pct} %`,
+      })}
+    </p>
   );
 }

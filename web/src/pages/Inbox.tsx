@@ -1,4 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { BotConversationFields } from "../api";
+import { BotRuns } from "./Bots";
 import { api, get, post, type Channel, type Conversation, type ConversationDetail, type Me, type Page, type User, type View } from "../api";
 import { Counter, errorsOf, Field, FormError, StatusBadge, usePreview, type FieldErrors } from "../components";
 import { dateTime, t, type Key } from "../i18n";
@@ -164,7 +166,7 @@ function Thread(props: {
   const channel = channels.find((c) => c.id === conv.channel_id);
   const mine = conv.assignee_id === me?.user_id;
   const who = (userId: string | null) =>
-    userId === null ? t("thread.system") : userId === me?.user_id ? t("thread.you") : (users.get(userId)?.name ?? t("thread.colleague"));
+    userId === null ? t("thread.system") : userId.startsWith("bot:") ? t("thread.bot") : userId === me?.user_id ? t("thread.you") : (users.get(userId)?.name ?? t("thread.colleague"));
   const base = `/v1/conversations/${encodeURIComponent(conv.id)}`;
   const others = [...users.values()].filter((u) => u.user_id !== me?.user_id);
   return (
@@ -180,7 +182,9 @@ function Thread(props: {
             <span data-testid="conv-state">
               {conv.status === "closed"
                 ? t("thread.closed")
-                : conv.assignee_id
+                : (conv as BotConversationFields).bot_run_id
+                  ? t("thread.withbot")
+                  : conv.assignee_id
                   ? t("thread.assigned", { name: who(conv.assignee_id) })
                   : t("thread.unassigned")}
             </span>
@@ -244,6 +248,7 @@ function Thread(props: {
           </li>
         ))}
       </ol>
+      <BotRuns conversationId={conv.id} refreshKey={count} />
       <div ref={bottom} />
       {conv.status === "open" && channel?.type !== "one_way" ? <ReplyBox base={base} channelId={conv.channel_id} onSent={load} /> : null}
     </div>

@@ -30,7 +30,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "opt-outs": ("lists",),
     "credits": ("credits",),
     "messages": ("messages",),
-    "conversations": ("conversations", "transfers", "crm"),
+    "conversations": ("conversations", "transfers", "crm", "bots"),
     "notifications": ("notifications",),
     "contact-imports": ("imports",),
     "contacts": ("imports", "contacts", "crm"),  # imports first: /v1/contacts/export is not a contact id
@@ -42,6 +42,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "deals": ("crm",),
     "pipelines": ("crm",),
     "crm": ("crm",),
+    # issue 15: bots (and a conversation's bot runs, above)
+    "bots": ("bots",),
 }
 ALL = tuple(dict.fromkeys(m for ms in AREAS.values() for m in ms))
 #: The OpenAPI document and its Swagger UI list every operation: they load every router.

@@ -61,7 +61,7 @@ def index_keys(conv: Conversation) -> dict[str, str]:
         keys |= {"GSI2PK": f"ASSIGNEE#{conv.assignee_id}", "GSI2SK": sort}
     elif conv.queue_state() == "overflow" and conv.overflow_at:
         keys |= {"GSI2PK": f"OVERFLOW#{conv.channel_id}", "GSI2SK": f"{iso(conv.overflow_at)}#{conv.id}"}
-    if conv.status == "open" and conv.enqueued_at and not conv.answered_at:
+    if conv.status == "open" and conv.enqueued_at and not conv.answered_at and not conv.bot_run_id:
         keys |= {"GSI3PK": f"QUEUE#{conv.channel_id}", "GSI3SK": f"{iso(conv.enqueued_at)}#{conv.id}"}
     return keys
 

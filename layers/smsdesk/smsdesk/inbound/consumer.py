@@ -135,7 +135,7 @@ def process(channel: Channel, sms: InboundSms) -> str:
         once = _once(lambda: _keyword(channel, sms, number, decision))
         return str(once(inbound={"provider": sms.provider, "provider_id": sms.provider_id})["outcome"])
     result = conversations.record_inbound(channel, sms)
-    if decision.outcome == "out_of_hours":
+    if decision.outcome == "out_of_hours" and result.conversation.bot_run_id is None:  # not while a bot talks
         # Also for a duplicate: an attempt that filed the message may have died before its reply; the
         # claim and the reply's derived id make finishing it safe (and a no-op if it was sent).
         _out_of_hours(channel, sms, number, decision, result.conversation.id, result.message.id)

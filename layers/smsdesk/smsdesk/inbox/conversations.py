@@ -46,6 +46,7 @@ from smsdesk.models import (
     SendRequest,
     StatusChange,
     View,
+    iso,
     utcnow,
 )
 from smsdesk.observability import logger
@@ -55,6 +56,8 @@ from smsdesk.text.segments import count_segments
 Outcome = Literal["append", "reopen", "create"]
 _MAX_ATTEMPTS = 20
 _PREVIEW = 160
+#: ``created_by`` of a bot's messages: ``bot:{bot_id}`` (issue 15).
+BOT_PREFIX = "bot:"
 
 
 class OneWayChannel(ValidationError):
@@ -151,6 +154,8 @@ def reopened(conv: Conversation, now: dt.datetime) -> Conversation:
             "answered_at": None,
             "answered_by": None,
             "timed_out_at": None,
+            "bot_id": None,  # issue 15: reopening stops a finish bot
+            "bot_run_id": None,
         }
     )
 
@@ -168,6 +173,10 @@ def with_outbound(conv: Conversation, msg: Message) -> Conversation:
     update: dict[str, Any] = {"last_activity_at": max(conv.last_activity_at, msg.created_at)}
     if msg.created_at >= conv.last_activity_at:
         update["last_message_preview"] = preview(msg.text)
+    if msg.created_by and msg.created_by.startswith(BOT_PREFIX):
+        return conv.model_copy(update=update)  # issue 15: a bot's message is not an agent's answer
+    if msg.created_by and conv.bot_run_id and conv.status == "open":
+        update |= {"bot_id": None, "bot_run_id": None}  # an agent replying takes over from the bot
     if msg.created_by and conv.answered_at is None:
         update |= {"answered_at": msg.created_at, "answered_by": msg.created_by}
     if conv.transferred_from and msg.created_by and msg.created_by == conv.assignee_id:
@@ -246,6 +255,8 @@ def _open_for(
     for attempt in range(_MAX_ATTEMPTS):
         pointer = repo.get_pointer(channel.id, number)
         outcome = decide(pointer, channel.queue.reopen_window_h, now)
+        if outcome != "append" and pointer is not None and message_for is not None and _finish_bot_runs(pointer):
+            outcome = "append"  # issue 15: an answer to a finish bot is filed without reopening
         contact_items: list[dict[str, Any]] = []
         version: int | None = None
         original: Conversation | None = None
@@ -291,10 +302,26 @@ def _open_for(
     raise RuntimeError(f"conversation for {channel.id}/{number}: too many concurrent updates")
 
 
+def _finish_bot_runs(pointer: repo.Pointer) -> bool:
+    """Whether the pair's latest conversation is closed with a (finish) bot running on it."""
+    got = repo.get(pointer.conversation_id)
+    return got is not None and got[0].status == "closed" and got[0].bot_run_id is not None
+
+
+def bot_run_id(conversation_id: str, trigger: str, at: dt.datetime) -> str:
+    """The id of the run ``trigger`` starts on a conversation at ``at`` (the same on every retry)."""
+    return ids.stable_id("botrun", conversation_id, trigger, iso(at))
+
+
 def _arrive(channel: Channel, conv: Conversation, now: dt.datetime) -> Conversation:
-    """A new interaction enters the queue, or waits outside it when the queue is full (issue 6)."""
+    """A new interaction enters the queue, or waits outside it when the queue is full (issue 6). With
+    an on-start bot (issue 15) it is "with bot": its arrival time is kept (``enqueued_at``) but the
+    queue offers it only when the bot hands off."""
     if not queueing.starts_interaction(conv):
         return conv
+    if channel.bot_on_start and conv.bot_run_id is None:
+        run_id = bot_run_id(conv.id, "on_start", now)
+        return queueing.enqueue(conv, now).model_copy(update={"bot_id": channel.bot_on_start, "bot_run_id": run_id})
     return queueing.enqueue(conv, now, full=queueing.is_full(channel))
 
 
@@ -459,7 +486,7 @@ def assign(caller: Caller, conversation_id: str, user_id: str) -> Conversation:
         if conv.assignee_id == user_id:
             return None
         extra, errors = receiver_guard(user_id, profile, channel)
-        new = conv.model_copy(update={"assignee_id": user_id})
+        new = conv.model_copy(update={"assignee_id": user_id, "bot_id": None, "bot_run_id": None})  # stops a bot
         detail = conversation_event(new, at=now, by=caller.user_id, previous_assignee_id=conv.assignee_id)
         return _Change(new, [("conversation.assigned", detail)], extra=extra, errors=errors)
 

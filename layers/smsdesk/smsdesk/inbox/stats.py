@@ -17,12 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from smsdesk.data import bots as bots_repo
 from smsdesk.data import stats as repo
 from smsdesk.errors import ValidationError
 from smsdesk.models import Channel, Conversation
 from smsdesk.observability import logger
 
 MAX_WINDOW = dt.timedelta(days=31)
+
+
+class CsatStats(BaseModel):
+    """Satisfaction ratings (1-5) received by finish bots' csat steps, since the channel's first survey."""
+
+    user_id: str | None = Field(default=None, description="The agent who closed (null: the whole channel)")
+    asked: int
+    answered: int
+    average: float | None = Field(description="Mean rating; null: no answer yet")
+    response_rate_pct: float | None = Field(description="answered / asked; null: none asked")
 
 
 class ChannelStats(BaseModel):
@@ -43,6 +54,29 @@ class ChannelStats(BaseModel):
     timed_out: int
     avg_wait_s: float | None = Field(description="Of answered interactions")
     p90_wait_s: float | None = Field(description="Of answered interactions (nearest rank)")
+    csat: CsatStats | None = Field(default=None, description="Finish bots' surveys (issue 15); null: none sent")
+    csat_by_agent: list[CsatStats] = Field(default_factory=list, description="The same per agent who closed")
+
+
+def csat_summary(items: Iterable[dict[str, Any]]) -> tuple[CsatStats | None, list[CsatStats]]:
+    """The channel's and each agent's CSAT from the counters (``data.bots.csat``); pure."""
+    total: CsatStats | None = None
+    agents: list[CsatStats] = []
+    for item in items:
+        asked, answered, sum_ = int(item.get("asked") or 0), int(item.get("answered") or 0), int(item.get("total") or 0)
+        sk = str(item.get("SK", ""))
+        c = CsatStats(
+            user_id=sk.removeprefix("AGENT#") if sk.startswith("AGENT#") else None,
+            asked=asked,
+            answered=answered,
+            average=round(sum_ / answered, 2) if answered else None,
+            response_rate_pct=round(100 * min(answered, asked) / asked, 2) if asked else None,
+        )
+        if sk == "ALL":
+            total = c
+        elif c.user_id:
+            agents.append(c)
+    return total, sorted(agents, key=lambda a: a.user_id or "")
 
 
 def p90(values: list[float]) -> float | None:
@@ -103,6 +137,7 @@ def channel_stats(channel: Channel, start: dt.datetime, end: dt.datetime) -> Cha
         max_in_queue=channel.queue.max_in_queue,
         overflow_now=repo.overflow_count(channel.id),
         **summary,
+        **dict(zip(("csat", "csat_by_agent"), csat_summary(bots_repo.csat(channel.id)), strict=True)),
     )
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from smsdesk import aws, config, manifest
 from smsdesk.envelopes import TimerFired
-from smsdesk.inbox.timers import TRANSFER_RETURN, delay_seconds, fire
+from smsdesk.inbox.timers import BOT_WAIT, TRANSFER_RETURN, delay_seconds, fire
 from smsdesk.models import utcnow
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import SQSRecord
@@ -24,6 +24,8 @@ def _register_actions(kind: str) -> None:
     """Load the module whose import registers ``kind``'s action (``timers`` registers its own)."""
     if kind == TRANSFER_RETURN:
         from smsdesk.inbox import transfers  # noqa: F401
+    elif kind == BOT_WAIT:
+        from smsdesk.bots import runtime  # noqa: F401
 
 
 def handle_timer(timer: TimerFired, record: SQSRecord) -> None:

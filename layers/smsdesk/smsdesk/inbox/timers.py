@@ -161,6 +161,7 @@ def fire(timer: TimerFired, *, now: dt.datetime | None = None) -> bool:
 
 QUEUE_TIMEOUT = "queue_timeout"
 TRANSFER_RETURN = "transfer_return"  # its action: transfers.transfer_return (loaded by timer_handler)
+BOT_WAIT = "bot_wait"  # an ask's timeout; its action: bots.runtime.wait_timed_out (loaded by timer_handler)
 
 
 def schedule_queue_timeout(

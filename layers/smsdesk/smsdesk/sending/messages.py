@@ -669,6 +669,7 @@ def send_system(
     reason: str,
     allow_opted_out: bool = False,
     message_id: str | None = None,
+    created_by: str | None = None,
 ) -> Message | None:
     """Send an automatic reply through the normal pipeline (charged in the same transaction as the
     message, blocklist checked, sender, receipts), as the system (``created_by`` None).
@@ -712,7 +713,7 @@ def send_system(
         number,
         body,
         count,
-        created_by=None,
+        created_by=created_by,  # None: the system; "bot:{id}" for a bot's message (issue 15)
         conversation_id=conversation_id,
         message_id=message_id,
         detail=f"auto-reply: {reason}",

@@ -1,0 +1,1 @@
+"""Bots (issue 15): scripted flows run on the bus; see ``flow``, ``engine``, ``runtime``."""
