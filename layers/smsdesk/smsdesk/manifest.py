@@ -155,6 +155,8 @@ MAIN_TABLE = Table(
         Gsi("GSI1", "GSI1PK", "GSI1SK"),
         Gsi("GSI2", "GSI2PK", "GSI2SK"),
         Gsi("GSI3", "GSI3PK", "GSI3SK"),
+        # issue 13: a number's conversations (a contact's page)
+        Gsi("GSI4", "GSI4PK", "GSI4SK"),
     ),
     ttl_attribute="expires_at",
     # The outbox: writes carry their events and jobs (``OUTBOX_ATTRIBUTE``); the ``outbox`` function

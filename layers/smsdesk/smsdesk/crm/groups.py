@@ -22,7 +22,7 @@ from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import groups as repo
 from smsdesk.data import table
 from smsdesk.errors import NotFound, ValidationError
-from smsdesk.models import Contact, iso, utcnow
+from smsdesk.models import Contact, dump, iso, utcnow
 
 Kind = Literal["static", "dynamic"]
 MAX_BULK = 100
@@ -193,6 +193,28 @@ def groups_of(contact_id: str) -> list[Group]:
         item = repo.get(gid)
         if item is not None:
             out.append(_load(item))
+    return sorted(out, key=lambda g: (fold(g.name), g.id))
+
+
+def _all_groups() -> Iterator[Group]:
+    cursor: str | None = None
+    while True:
+        items, cursor = repo.list_groups(limit=100, cursor=cursor)
+        yield from map(_load, items)
+        if not cursor:
+            return
+
+
+def memberships(contact: Contact) -> list[Group]:
+    """Every group the contact is in now, by name: its static groups and the dynamic groups whose rule
+    it matches (each rule evaluated on this one contact)."""
+    static = set(repo.groups_of(contact.id))
+    view = rules.contact_view(dump(contact))
+    out = [
+        g
+        for g in _all_groups()
+        if (g.kind == "static" and g.id in static) or (g.kind == "dynamic" and g.rule and rules.matches(g.rule, view))
+    ]
     return sorted(out, key=lambda g: (fold(g.name), g.id))
 
 
