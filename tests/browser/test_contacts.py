@@ -163,6 +163,44 @@ def test_a_contacts_consent_after_an_opt_out(page: Any, stack: LocalStack) -> No
     assert not axe_violations(page)
 
 
+def test_a_contacts_conversations_and_dynamic_groups(page: Any, stack: LocalStack) -> None:
+    """The contact's page lists its conversations (any channel, any state) with a link to each, and the
+    dynamic groups whose rule it matches next to its static ones."""
+    import datetime as dt
+    import uuid
+
+    from smsdesk import channels
+    from smsdesk.inbox import conversations
+    from smsdesk.models import InboundSms
+
+    ch = _api(
+        stack,
+        "POST",
+        "/v1/channels",
+        {"name": "Club desk", "type": "two_way", "sender": "+33698765432", "provider": "sandbox"},
+    )
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": ALICE},
+        to=ch["sender"],
+        text="Is training on tonight?",
+        received_at=dt.datetime.now(dt.UTC),
+    )
+    conv = conversations.record_inbound(channels.get_channel(ch["id"]), sms).conversation
+    sign_in(page, stack, "/contacts")
+    page.get_by_test_id("contacts").locator("tbody tr", has_text="Alice Durand").get_by_role("link").click()
+    groups = page.get_by_test_id("contact-groups")
+    expect(groups).to_contain_text("Adults in Lyon")  # dynamic: city Lyon, age 30
+    expect(groups.locator("li", has_text="Adults in Lyon")).to_contain_text("Dynamic")
+    listed = page.get_by_test_id("contact-conversations").locator(f'li[data-conversation="{conv.id}"]')
+    expect(listed).to_contain_text("Is training on tonight?")
+    expect(listed).to_contain_text("Open")
+    assert not axe_violations(page)
+    listed.get_by_role("link", name="Club desk").click()
+    expect(page).to_have_url(re.compile(rf"[?&]c={conv.id}"))
+
+
 def _wait_for(page: Any, held: list[Any]) -> None:
     """Until the page has asked for what the test holds back (route handlers run while Playwright waits)."""
     for _ in range(200):
