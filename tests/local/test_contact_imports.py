@@ -207,3 +207,42 @@ def test_a_redelivered_event_or_a_redone_batch_counts_and_creates_nothing_twice(
     assert (first.created, again.created, again.updated) == (1, 1, 1)
     assert again.contact_ids == first.contact_ids
     assert len(api("GET", "/v1/contacts?q=pim", expect=200)["items"]) == 2  # this import's Pim and the earlier one
+
+
+def test_the_columns_a_header_maps_to_before_the_upload(api: Any, fields: None) -> None:
+    """The web app's mapping editor starts from what the import would do with the file's header."""
+    out = api("POST", "/v1/contact-imports/columns", {"header": '\ufeffPrénom;Nom;GSM;"Ville";Membre;Shoe\r'}, 200)
+    assert out["delimiter"] == ";"
+    assert out["columns"] == [
+        {"header": "Prénom", "field": "first_name"},
+        {"header": "Nom", "field": "last_name"},
+        {"header": "GSM", "field": "mobile"},
+        {"header": "Ville", "field": None},  # no alias, no custom field labelled so
+        {"header": "Membre", "field": "custom_fields.member"},  # a custom field's label
+        {"header": "Shoe", "field": None},
+    ]
+    out = api("POST", "/v1/contact-imports/columns", {"header": "city,age,mobile,mobile"}, 200)
+    assert [c["field"] for c in out["columns"]] == ["custom_fields.city", "custom_fields.age", "mobile", "mobile"]
+    status, err = api("POST", "/v1/contact-imports/columns", {"header": "  "})
+    assert status == 422 and err["error"]["field"] == "header", err
+
+
+def test_past_imports_newest_first(api: Any, fields: None) -> None:
+    first = run_import(api, b"first_name,mobile\nOla,0612340401\n", file_name="one.csv")
+    second = run_import(api, b"first_name,mobile\nPim,0612340402\n", file_name="two.csv")
+    page = api("GET", "/v1/contact-imports?limit=2", expect=200)
+    assert [(i["id"], i["file_name"], i["status"]) for i in page["items"]] == [
+        (second["id"], "two.csv", "done"),
+        (first["id"], "one.csv", "done"),
+    ]
+
+
+def test_rows_without_a_mobile_are_matched_by_email_on_a_second_import(api: Any, fields: None) -> None:
+    data = b"first_name,email,city\nQuinn,quinn@example.org,Lyon\nRia,RIA@example.org,Paris\nSol,,Lille\n"
+    first = run_import(api, data)
+    assert (first["created"], first["updated"], first["failed"]) == (3, 0, 0), first
+    again = run_import(api, data.replace(b"Paris", b"Nice"))
+    assert (again["created"], again["updated"], again["failed"]) == (1, 2, 0), again  # Sol has nothing to match
+    ria = api("GET", "/v1/contacts?q=ria%40example.org", expect=200)["items"]
+    assert len(ria) == 1 and ria[0]["custom_fields"]["city"] == "Nice"
+    assert len(api("GET", "/v1/contacts?q=quinn", expect=200)["items"]) == 1

@@ -32,6 +32,7 @@ from smsdesk import aws, config, ids, manifest
 from smsdesk.crm import contacts as crm_contacts
 from smsdesk.crm import csvfile
 from smsdesk.crm import fields as custom
+from smsdesk.crm.search import fold
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import groups as groups_repo
 from smsdesk.data import imports as repo
@@ -109,6 +110,34 @@ class ImportStarted(BaseModel):
     upload: Upload
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class ColumnsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    header: str = Field(min_length=1, max_length=20_000, description="The file's first line (its header row)")
+
+
+class SuggestedColumn(BaseModel):
+    header: str
+    field: str | None = Field(description="The contact field the column fills without a mapping (null: not read)")
+
+
+class SuggestedColumns(BaseModel):
+    delimiter: str
+    columns: list[SuggestedColumn]
+
+
+def suggest_columns(body: ColumnsQuery) -> SuggestedColumns:
+    """What an import without a mapping does with a file whose header is ``body.header``: the web app's
+    mapping editor starts from it."""
+    cells, delimiter = csvfile.header_cells(body.header)
+    if not any(cells):
+        raise ValidationError("the header line has no column", field="header")
+    definitions = custom.definitions()
+    return SuggestedColumns(
+        delimiter=delimiter,
+        columns=[SuggestedColumn(header=c, field=csvfile.auto_field(c, definitions)) for c in cells if c],
+    )
 
 
 def object_key(import_id: str) -> str:
@@ -275,9 +304,23 @@ def process_rows(
             out.failed += 1
             out.errors.append(_error(line, exc, columns))
     known = contacts_repo.contact_ids_for([f["mobile"] for _, f, _, _ in parsed if f.get("mobile")])
+    ambiguous: set[str] = set()
+    for email in dict.fromkeys(f["email"] for _, f, _, _ in parsed if not f.get("mobile") and f.get("email")):
+        # a row without a mobile is matched by its e-mail (a second import of it updates, not duplicates)
+        found = contacts_repo.contact_ids_with_email(email)
+        if len(found) == 1:
+            known[_email_key(email)] = found[0]
+        elif found:
+            ambiguous.add(_email_key(email))
     existing = contacts_repo.get_many_versioned(list(known.values())) if known else {}
     for line, fields, values, tags in parsed:
         try:
+            if _row_key(fields) in ambiguous:
+                raise AppError(
+                    "several contacts have this e-mail: give the row its mobile number to say which",
+                    field="email",
+                    code="ambiguous_email",
+                )
             contact_id = _upsert(import_id, line, fields, values, tags, known, existing)
         except AppError as exc:
             out.failed += 1
@@ -291,6 +334,17 @@ def process_rows(
     return out
 
 
+def _email_key(email: str) -> str:
+    return f"email:{fold(email)}"
+
+
+def _row_key(fields: dict[str, Any]) -> str | None:
+    """What a row is matched on: its mobile, else its e-mail (None: a row with neither always creates)."""
+    if fields.get("mobile"):
+        return str(fields["mobile"])
+    return _email_key(fields["email"]) if fields.get("email") else None
+
+
 def _upsert(
     import_id: str,
     line: int,
@@ -302,8 +356,9 @@ def _upsert(
 ) -> tuple[str, bool]:
     """(contact id, created?) for one row; ``known``/``existing`` are updated for later rows."""
     mobile = fields.get("mobile")
+    row_key = _row_key(fields)
     for _attempt in range(5):
-        cid = known.get(mobile) if mobile else None
+        cid = known.get(row_key) if row_key else None
         if cid is None:
             contact = _new_contact(ids.stable_id("import", import_id, str(line)), fields, values, tags)
             try:
@@ -317,14 +372,14 @@ def _upsert(
                     existing.pop(known.get(mobile, ""), None)
                     continue
                 raise
-            if mobile:
-                known[mobile] = contact.id
+            if row_key:
+                known[row_key] = contact.id
                 existing[contact.id] = (contact, 1)
             return contact.id, True
         if cid not in existing:
             got = contacts_repo.get_versioned(cid)
-            if got is None:  # deleted since the guard was read
-                known.pop(mobile, None)
+            if got is None:  # deleted since the guard (or the e-mail) was read
+                known.pop(row_key, None)
                 continue
             existing[cid] = got
         old, version = existing[cid]

@@ -96,6 +96,23 @@ def contact_ids_for(numbers: list[str]) -> dict[str, str]:
     return {i["PK"].removeprefix("CONTACTNUM#"): i["contact_id"] for i in items}
 
 
+def contact_ids_with_email(email: str) -> list[str]:
+    """The contacts whose e-mail is ``email`` (ignoring case and accents): its whole-address search item
+    (written in each contact's own transaction), read consistently."""
+    token = fold(email)
+    pk, prefix = search_key(token, "")
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":t": {"S": prefix}},
+        "ConsistentRead": True,
+    }
+    out = []
+    for resp in table.query_pages(**kwargs):
+        out += [i["contact_id"]["S"] for i in resp.get("Items", []) if i.get("token", {}).get("S") == token]
+    return out
+
+
 def _item(contact: Contact, version: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": f"CONTACT#{contact.id}",

@@ -39,6 +39,18 @@ def create_import(body: imports.ImportCreate) -> tuple[imports.ImportStarted, in
     return imports.create(body, by=who.user_id), 201
 
 
+@router.post(
+    "/v1/contact-imports/columns",
+    summary="The contact field each column of a header row fills without a mapping",
+    description="Send the file's first line; the answer is where a mapping editor starts (any column may "
+    "then be mapped to another field or skipped with POST /v1/contact-imports `mapping`).",
+    tags=["contacts"],
+)
+def suggest_columns(body: imports.ColumnsQuery) -> imports.SuggestedColumns:
+    caller(router)
+    return imports.suggest_columns(body)
+
+
 @router.get("/v1/contact-imports", summary="Contact imports, newest first", tags=["contacts"])
 def list_imports(
     limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Annotated[str | None, Query()] = None
