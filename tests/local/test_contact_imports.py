@@ -246,3 +246,10 @@ def test_rows_without_a_mobile_are_matched_by_email_on_a_second_import(api: Any,
     ria = api("GET", "/v1/contacts?q=ria%40example.org", expect=200)["items"]
     assert len(ria) == 1 and ria[0]["custom_fields"]["city"] == "Nice"
     assert len(api("GET", "/v1/contacts?q=quinn", expect=200)["items"]) == 1
+    twice = run_import(api, b"first_name,email\nTia,tia@example.org\nTia B,TIA@Example.org\n")
+    assert (twice["created"], twice["updated"]) == (1, 1), twice  # one file naming an e-mail twice: one contact
+    status, _ = api("POST", "/v1/contacts", {"first_name": "Other Tia", "email": "tia@example.org"})
+    assert status == 201
+    torn = run_import(api, b"first_name,email\nTia C,tia@example.org\n")
+    assert torn["failed"] == 1 and torn["errors"][0]["code"] == "ambiguous_email", torn
+    assert torn["errors"][0]["column"] == "email"
