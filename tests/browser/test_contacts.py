@@ -297,3 +297,33 @@ def test_a_csv_import_into_a_static_group_and_the_export(page: Any, stack: Local
     assert download.suggested_filename == f"contacts-{group['id']}.csv"
     text = Path(download.path()).read_text(encoding="utf-8-sig")
     assert "Iris" in text and "+33612345703" in text and "Alice" not in text
+
+
+def test_an_import_with_its_columns_mapped_and_the_past_imports(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    """The mapping editor shows what each column of the chosen file fills (from its header) and lets the
+    user change it; past imports are listed newest first, each with its report."""
+    csv_file = tmp_path / "leden.csv"
+    csv_file.write_bytes("Prénom;Tel;Ville;Notes\nKees;+33612345801;Lyon;likes jazz\n".encode("utf-16"))
+    sign_in(page, stack, "/contacts/import")
+    form = page.get_by_role("form", name="Import contacts")
+    form.get_by_label("CSV file", exact=True).set_input_files(str(csv_file))
+    mapping = page.get_by_test_id("import-mapping")
+    expect(mapping.get_by_label("Prénom", exact=True)).to_have_value("first_name")
+    expect(mapping.get_by_label("Tel", exact=True)).to_have_value("mobile")
+    expect(mapping.get_by_label("Ville", exact=True)).to_have_value("")  # not a known header: not imported
+    expect(mapping.get_by_label("Notes", exact=True)).to_have_value("")
+    mapping.get_by_label("Ville", exact=True).select_option(label="City")
+    assert not axe_violations(page)
+    form.get_by_role("button", name="Upload and import").click()
+    report = page.get_by_test_id("import-report")
+    expect(report).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(report.locator('[data-count="created"]')).to_have_text("1")
+    kees = _api(stack, "GET", "/v1/contacts?q=kees")["items"]
+    assert [(c["mobile"], c["custom_fields"].get("city")) for c in kees] == [("+33612345801", "Lyon")]
+
+    past = page.get_by_test_id("past-imports").locator("tbody tr")
+    expect(past.first).to_contain_text("leden.csv")
+    expect(past.nth(1)).to_contain_text("members.csv")
+    past.nth(1).get_by_role("button", name="Import report – members.csv").click()
+    expect(report.locator('[data-count="created"]')).to_have_text("2")
+    expect(report.locator('[data-count="failed"]')).to_have_text("1")

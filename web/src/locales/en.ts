@@ -396,4 +396,13 @@ export const en = {
   "contacts.convopen": "Open",
   "contacts.convclosed": "Closed",
   "contacts.moreconversations": "More conversations",
+  "import.mapping": "Columns",
+  "import.mappinghint": "What each column of the file fills (as its header suggests); change any, or don't import it.",
+  "import.skip": "Don't import",
+  "import.past": "Past imports",
+  "import.nopast": "No imports yet.",
+  "import.when": "Started",
+  "import.filename": "File",
+  "import.status": "Status",
+  "import.morepast": "More imports",
 } as const;

@@ -397,4 +397,13 @@ export const es: Catalogue = {
   "contacts.convopen": "Abierta",
   "contacts.convclosed": "Cerrada",
   "contacts.moreconversations": "Más conversaciones",
+  "import.mapping": "Columnas",
+  "import.mappinghint": "Qué rellena cada columna del archivo (según su encabezado); cambia la que quieras o no la importes.",
+  "import.skip": "No importar",
+  "import.past": "Importaciones anteriores",
+  "import.nopast": "Aún no hay importaciones.",
+  "import.when": "Iniciada",
+  "import.filename": "Archivo",
+  "import.status": "Estado",
+  "import.morepast": "Más importaciones",
 };

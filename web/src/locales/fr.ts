@@ -397,4 +397,13 @@ export const fr: Catalogue = {
   "contacts.convopen": "Ouverte",
   "contacts.convclosed": "Fermée",
   "contacts.moreconversations": "Plus de conversations",
+  "import.mapping": "Colonnes",
+  "import.mappinghint": "Ce que remplit chaque colonne du fichier (d'après son en-tête) ; changez-en, ou ne l'importez pas.",
+  "import.skip": "Ne pas importer",
+  "import.past": "Imports précédents",
+  "import.nopast": "Aucun import pour l'instant.",
+  "import.when": "Lancé",
+  "import.filename": "Fichier",
+  "import.status": "Statut",
+  "import.morepast": "Plus d'imports",
 };

@@ -397,4 +397,13 @@ export const nl: Catalogue = {
   "contacts.convopen": "Open",
   "contacts.convclosed": "Gesloten",
   "contacts.moreconversations": "Meer gesprekken",
+  "import.mapping": "Kolommen",
+  "import.mappinghint": "Wat elke kolom van het bestand vult (zoals de kop doet vermoeden); wijzig wat je wilt, of importeer een kolom niet.",
+  "import.skip": "Niet importeren",
+  "import.past": "Eerdere imports",
+  "import.nopast": "Nog geen imports.",
+  "import.when": "Gestart",
+  "import.filename": "Bestand",
+  "import.status": "Status",
+  "import.morepast": "Meer imports",
 };
