@@ -327,3 +327,15 @@ def test_an_import_with_its_columns_mapped_and_the_past_imports(page: Any, stack
     past.nth(1).get_by_role("button", name="Import report – members.csv").click()
     expect(report.locator('[data-count="created"]')).to_have_text("2")
     expect(report.locator('[data-count="failed"]')).to_have_text("1")
+
+
+def test_an_export_too_large_for_one_answer_downloads_the_file(page: Any, stack: LocalStack) -> None:
+    with stack.configure("api", EXPORT_INLINE_MAX_CONTACTS="1"):
+        sign_in(page, stack, "/contacts/import")
+        form = page.get_by_role("form", name="Import contacts")
+        with page.expect_download() as info:
+            form.get_by_role("button", name="Export contacts (CSV)").click()
+        download = info.value
+        assert download.suggested_filename == "contacts.csv"
+        text = Path(download.path()).read_text(encoding="utf-8-sig")
+        assert "Alice" in text and "Kees" in text

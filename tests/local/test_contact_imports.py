@@ -253,3 +253,37 @@ def test_rows_without_a_mobile_are_matched_by_email_on_a_second_import(api: Any,
     torn = run_import(api, b"first_name,email\nTia C,tia@example.org\n")
     assert torn["failed"] == 1 and torn["errors"][0]["code"] == "ambiguous_email", torn
     assert torn["errors"][0]["column"] == "email"
+
+
+def test_an_export_beyond_the_inline_limit_is_a_file_to_download(
+    api: Any, http: Any, stack: LocalStack, fields: None, make_user: Any
+) -> None:
+    """Over the inline limit (20,000; 3 here) the CSV is written to the exports bucket and answered as a
+    presigned download link, instead of a 413."""
+    group = api("POST", "/v1/groups", {"name": "Big export", "kind": "static"}, 201)
+    data = (
+        b"first_name,mobile,city\nUma,0612340701,Lyon\nVic,0612340702,Nice\nWes,0612340703,Metz\nXia,0612340704,Pau\n"
+    )
+    assert run_import(api, data, group_id=group["id"])["created"] == 4
+    with stack.configure("api", EXPORT_INLINE_MAX_CONTACTS="3"):
+        status, _, body = http(
+            "GET", f"{stack.base_url}/v1/contacts/export?group_id={group['id']}", headers=auth(stack.token)
+        )
+        assert status == 413 and body["error"]["code"] == "export_too_large", body
+        assert "POST /v1/contacts/exports" in body["error"]["message"]
+        out = api("POST", "/v1/contacts/exports", {"group_id": group["id"]}, 201)
+        assert out["contacts"] == 4 and out["expires_at"]
+        resp = requests.get(out["download_url"], timeout=10)
+        assert resp.status_code == 200, resp.text
+        assert 'filename="contacts-' in resp.headers.get("content-disposition", "")
+        rows = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+        assert sorted((r["first_name"], r["city"]) for r in rows) == [
+            ("Uma", "Lyon"), ("Vic", "Nice"), ("Wes", "Metz"), ("Xia", "Pau")
+        ]  # fmt: skip
+        everyone = api("POST", "/v1/contacts/exports", {}, 201)
+        assert everyone["contacts"] >= 4
+        status, err = api("POST", "/v1/contacts/exports", {"group_id": "nope"})
+        assert status == 404 and err["error"]["field"] == "group_id", err
+        _, agent = make_user("agent")
+        status, _, err = http("POST", f"{stack.base_url}/v1/contacts/exports", headers=auth(agent), body={})
+        assert status == 403, err

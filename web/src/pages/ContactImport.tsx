@@ -53,12 +53,24 @@ interface ImportStarted {
 
 const FINAL = new Set(["done", "failed"]);
 
-/** Saves GET /v1/contacts/export (admin) as a file: fetched with the auth header, handed over as a Blob. */
+/** Saves GET /v1/contacts/export (admin) as a file: fetched with the auth header, handed over as a Blob; a
+ * book too large for one answer (413) is written to storage by POST /v1/contacts/exports and downloaded
+ * from the link it answers. */
 export async function exportContacts(groupId?: string | null): Promise<void> {
   const token = currentSession()?.idToken;
   const res = await fetch(`${config().apiBase}/v1/contacts/export${qs({ group_id: groupId ?? null })}`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
+  if (res.status === 413) {
+    // too large for one answer: the API writes the file and answers a presigned download link
+    const file = await post<{ download_url: string }>("/v1/contacts/exports", { group_id: groupId ?? null });
+    const a = document.createElement("a");
+    a.href = file.download_url;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    return;
+  }
   if (!res.ok) {
     let msg = res.statusText;
     try {

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -542,6 +543,7 @@ def aws_client_error() -> type[Exception]:
 
 #: A direct CSV answer stays under Lambda's 6 MB response limit (API Gateway passes it through).
 MAX_EXPORT_CONTACTS = 20_000
+EXPORTS_PREFIX = "exports/"
 MAX_EXPORT_BYTES = 5_500_000
 EXPORT_COLUMNS = ("id", "first_name", "last_name", "mobile", "other_phone", "email", "language", "time_zone", "tags")
 
@@ -551,10 +553,22 @@ class ExportTooLarge(AppError):
     code = "export_too_large"
 
 
-def export_csv(group_id: str | None) -> str:
-    """All contacts (by name) or a group's members as CSV: UTF-8 with a BOM (so Excel reads accents),
-    ``,``-separated, a header of the built-in fields then the custom fields' keys; tags joined by ``|``.
-    Read page by page; at most ``MAX_EXPORT_CONTACTS`` rows (413 beyond: export a group)."""
+#: Contacts in one exported file (a presigned download; the API's 29 s bound the time to write it).
+MAX_EXPORT_FILE_CONTACTS = 200_000
+EXPORT_LINK_S = 3600
+
+
+def _inline_limit() -> int:
+    try:
+        return int(os.environ.get("EXPORT_INLINE_MAX_CONTACTS") or MAX_EXPORT_CONTACTS)
+    except ValueError:
+        return MAX_EXPORT_CONTACTS
+
+
+def _export_lines(group_id: str | None) -> Iterator[tuple[int, str]]:
+    """The CSV, a line at a time with the number of contacts written so far: UTF-8 with a BOM (so Excel
+    reads accents), ``,``-separated, a header of the built-in fields then the custom fields' keys; tags
+    joined by ``|``. All contacts (by name) or a group's members, read page by page."""
     import csv
     import io
 
@@ -564,22 +578,82 @@ def export_csv(group_id: str | None) -> str:
     keys = sorted(definitions)
     pages = groups.member_pages(groups.get(group_id)) if group_id else contacts_repo.contact_pages()
     buf = io.StringIO()
-    buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([*EXPORT_COLUMNS, *keys])
+
+    def line(row: list[str]) -> str:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        return buf.getvalue()
+
+    yield 0, "\ufeff" + line([*EXPORT_COLUMNS, *keys])
     count = 0
     for page in pages:
         for contact, _key in page:
             count += 1
-            if count > MAX_EXPORT_CONTACTS or buf.tell() > MAX_EXPORT_BYTES:
-                raise ExportTooLarge(
-                    f"more than {MAX_EXPORT_CONTACTS} contacts or {MAX_EXPORT_BYTES // 1_000_000} MB: export a group",
-                    field="group_id",
-                )
             row = [getattr(contact, c) or "" for c in EXPORT_COLUMNS[:-1]]
             row.append("|".join(contact.tags))
             for k in keys:
                 v = contact.custom_fields.get(k)
                 row.append("" if v is None else ("true" if v is True else "false" if v is False else str(v)))
-            writer.writerow(row)
-    return buf.getvalue()
+            yield count, line(row)
+
+
+def export_csv(group_id: str | None) -> str:
+    """The export as one answer: at most ``MAX_EXPORT_CONTACTS`` contacts and ``MAX_EXPORT_BYTES``
+    (413 beyond: :func:`export_file`)."""
+    limit = _inline_limit()
+    out: list[str] = []
+    size = 0
+    for count, text in _export_lines(group_id):
+        size += len(text)
+        if count > limit or size > MAX_EXPORT_BYTES:
+            raise ExportTooLarge(
+                f"more than {limit} contacts or {MAX_EXPORT_BYTES // 1_000_000} MB: export a group, or get the "
+                "file with POST /v1/contacts/exports",
+                field="group_id",
+            )
+        out.append(text)
+    return "".join(out)
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group_id: str | None = Field(default=None, max_length=64, description="A group's members (default: everyone)")
+
+
+class ExportFile(BaseModel):
+    download_url: str = Field(description="A presigned GET of the CSV (no Authorization header needed)")
+    expires_at: dt.datetime = Field(description="The link works until then; the file is deleted after a day")
+    contacts: int
+
+
+def export_file(body: ExportRequest, *, by: str | None) -> ExportFile:
+    """The export written to the exports bucket (``exports/{id}.csv``, spooled to disk past 8 MB, so
+    memory stays flat) and answered as a presigned download link; at most
+    ``MAX_EXPORT_FILE_CONTACTS`` contacts."""
+    import tempfile
+
+    export_id = ids.new_id()
+    name = f"contacts-{body.group_id}.csv" if body.group_id else "contacts.csv"
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=8_000_000) as spool:
+        for count, text in _export_lines(body.group_id):
+            if count > MAX_EXPORT_FILE_CONTACTS:
+                raise ExportTooLarge(f"more than {MAX_EXPORT_FILE_CONTACTS} contacts: export a group", field="group_id")
+            spool.write(text.encode("utf-8"))
+        spool.seek(0)
+        key = f"{EXPORTS_PREFIX}{export_id}.csv"
+        aws.s3().put_object(
+            Bucket=config.exports_bucket(),
+            Key=key,
+            Body=spool,
+            ContentType="text/csv; charset=utf-8",
+            ContentDisposition=f'attachment; filename="{name}"',
+            Metadata={"by": by or "", "contacts": str(count)},
+        )
+    url = aws.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": config.exports_bucket(), "Key": key}, ExpiresIn=EXPORT_LINK_S
+    )
+    log.info("contacts exported to %s: %d contacts", key, count)
+    return ExportFile(download_url=url, expires_at=utcnow() + dt.timedelta(seconds=EXPORT_LINK_S), contacts=count)
