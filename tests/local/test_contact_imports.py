@@ -262,7 +262,7 @@ def test_an_export_beyond_the_inline_limit_is_a_file_to_download(
     presigned download link, instead of a 413."""
     group = api("POST", "/v1/groups", {"name": "Big export", "kind": "static"}, 201)
     data = (
-        b"first_name,mobile,city\nUma,0612340701,Lyon\nVic,0612340702,Nice\nWes,0612340703,Metz\nXia,0612340704,Pau\n"
+        b"first_name,mobile,city\nUma,0612340901,Lyon\nVic,0612340902,Nice\nWes,0612340903,Metz\nXia,0612340904,Pau\n"
     )
     assert run_import(api, data, group_id=group["id"])["created"] == 4
     with stack.configure("api", EXPORT_INLINE_MAX_CONTACTS="3"):
