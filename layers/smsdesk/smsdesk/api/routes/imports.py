@@ -99,7 +99,7 @@ def export_contacts(group_id: Annotated[str | None, Query(max_length=64)] = None
 
 @router.post(
     "/v1/contacts/exports",
-    summary="Every contact, or a group's members, as a CSV file to download (any size up to 200,000)",
+    summary="Every contact, or a group's members, as a CSV file to download (up to 100,000 contacts)",
     description="The same CSV as GET /v1/contacts/export, written to storage and answered as a presigned "
     "download link valid for an hour (the file is deleted after a day). For books beyond the "
     f"{imports.MAX_EXPORT_CONTACTS} contacts one answer can carry.",
