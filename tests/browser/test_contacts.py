@@ -163,6 +163,44 @@ def test_a_contacts_consent_after_an_opt_out(page: Any, stack: LocalStack) -> No
     assert not axe_violations(page)
 
 
+def test_a_contacts_conversations_and_dynamic_groups(page: Any, stack: LocalStack) -> None:
+    """The contact's page lists its conversations (any channel, any state) with a link to each, and the
+    dynamic groups whose rule it matches next to its static ones."""
+    import datetime as dt
+    import uuid
+
+    from smsdesk import channels
+    from smsdesk.inbox import conversations
+    from smsdesk.models import InboundSms
+
+    ch = _api(
+        stack,
+        "POST",
+        "/v1/channels",
+        {"name": "Club desk", "type": "two_way", "sender": "+33698765432", "provider": "sandbox"},
+    )
+    sms = InboundSms(
+        provider="sandbox",
+        provider_id=f"SBXIN{uuid.uuid4().hex}",
+        **{"from": ALICE},
+        to=ch["sender"],
+        text="Is training on tonight?",
+        received_at=dt.datetime.now(dt.UTC),
+    )
+    conv = conversations.record_inbound(channels.get_channel(ch["id"]), sms).conversation
+    sign_in(page, stack, "/contacts")
+    page.get_by_test_id("contacts").locator("tbody tr", has_text="Alice Durand").get_by_role("link").click()
+    groups = page.get_by_test_id("contact-groups")
+    expect(groups).to_contain_text("Adults in Lyon")  # dynamic: city Lyon, age 30
+    expect(groups.locator("li", has_text="Adults in Lyon")).to_contain_text("Dynamic")
+    listed = page.get_by_test_id("contact-conversations").locator(f'li[data-conversation="{conv.id}"]')
+    expect(listed).to_contain_text("Is training on tonight?")
+    expect(listed).to_contain_text("Open")
+    assert not axe_violations(page)
+    listed.get_by_role("link", name="Club desk").click()
+    expect(page).to_have_url(re.compile(rf"[?&]c={conv.id}"))
+
+
 def _wait_for(page: Any, held: list[Any]) -> None:
     """Until the page has asked for what the test holds back (route handlers run while Playwright waits)."""
     for _ in range(200):
@@ -259,3 +297,45 @@ def test_a_csv_import_into_a_static_group_and_the_export(page: Any, stack: Local
     assert download.suggested_filename == f"contacts-{group['id']}.csv"
     text = Path(download.path()).read_text(encoding="utf-8-sig")
     assert "Iris" in text and "+33612345703" in text and "Alice" not in text
+
+
+def test_an_import_with_its_columns_mapped_and_the_past_imports(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    """The mapping editor shows what each column of the chosen file fills (from its header) and lets the
+    user change it; past imports are listed newest first, each with its report."""
+    csv_file = tmp_path / "leden.csv"
+    csv_file.write_bytes("Prénom;Tel;Ville;Notes\nKees;+33612345801;Lyon;likes jazz\n".encode("utf-16"))
+    sign_in(page, stack, "/contacts/import")
+    form = page.get_by_role("form", name="Import contacts")
+    form.get_by_label("CSV file", exact=True).set_input_files(str(csv_file))
+    mapping = page.get_by_test_id("import-mapping")
+    expect(mapping.get_by_label("Prénom", exact=True)).to_have_value("first_name")
+    expect(mapping.get_by_label("Tel", exact=True)).to_have_value("mobile")
+    expect(mapping.get_by_label("Ville", exact=True)).to_have_value("")  # not a known header: not imported
+    expect(mapping.get_by_label("Notes", exact=True)).to_have_value("")
+    mapping.get_by_label("Ville", exact=True).select_option(label="City")
+    assert not axe_violations(page)
+    form.get_by_role("button", name="Upload and import").click()
+    report = page.get_by_test_id("import-report")
+    expect(report).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(report.locator('[data-count="created"]')).to_have_text("1")
+    kees = _api(stack, "GET", "/v1/contacts?q=kees")["items"]
+    assert [(c["mobile"], c["custom_fields"].get("city")) for c in kees] == [("+33612345801", "Lyon")]
+
+    past = page.get_by_test_id("past-imports").locator("tbody tr")
+    expect(past.first).to_contain_text("leden.csv")
+    expect(past.nth(1)).to_contain_text("members.csv")
+    past.nth(1).get_by_role("button", name="Import report – members.csv").click()
+    expect(report.locator('[data-count="created"]')).to_have_text("2")
+    expect(report.locator('[data-count="failed"]')).to_have_text("1")
+
+
+def test_an_export_too_large_for_one_answer_downloads_the_file(page: Any, stack: LocalStack) -> None:
+    with stack.configure("api", EXPORT_INLINE_MAX_CONTACTS="1"):
+        sign_in(page, stack, "/contacts/import")
+        form = page.get_by_role("form", name="Import contacts")
+        with page.expect_download() as info:
+            form.get_by_role("button", name="Export contacts (CSV)").click()
+        download = info.value
+        assert download.suggested_filename == "contacts.csv"
+        text = Path(download.path()).read_text(encoding="utf-8-sig")
+        assert "Alice" in text and "Kees" in text

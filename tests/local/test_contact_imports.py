@@ -207,3 +207,83 @@ def test_a_redelivered_event_or_a_redone_batch_counts_and_creates_nothing_twice(
     assert (first.created, again.created, again.updated) == (1, 1, 1)
     assert again.contact_ids == first.contact_ids
     assert len(api("GET", "/v1/contacts?q=pim", expect=200)["items"]) == 2  # this import's Pim and the earlier one
+
+
+def test_the_columns_a_header_maps_to_before_the_upload(api: Any, fields: None) -> None:
+    """The web app's mapping editor starts from what the import would do with the file's header."""
+    out = api("POST", "/v1/contact-imports/columns", {"header": '\ufeffPrénom;Nom;GSM;"Ville";Membre;Shoe\r'}, 200)
+    assert out["delimiter"] == ";"
+    assert out["columns"] == [
+        {"header": "Prénom", "field": "first_name"},
+        {"header": "Nom", "field": "last_name"},
+        {"header": "GSM", "field": "mobile"},
+        {"header": "Ville", "field": None},  # no alias, no custom field labelled so
+        {"header": "Membre", "field": "custom_fields.member"},  # a custom field's label
+        {"header": "Shoe", "field": None},
+    ]
+    out = api("POST", "/v1/contact-imports/columns", {"header": "city,age,mobile,mobile"}, 200)
+    assert [c["field"] for c in out["columns"]] == ["custom_fields.city", "custom_fields.age", "mobile", "mobile"]
+    status, err = api("POST", "/v1/contact-imports/columns", {"header": "  "})
+    assert status == 422 and err["error"]["field"] == "header", err
+
+
+def test_past_imports_newest_first(api: Any, fields: None) -> None:
+    first = run_import(api, b"first_name,mobile\nOla,0612340401\n", file_name="one.csv")
+    second = run_import(api, b"first_name,mobile\nPim,0612340402\n", file_name="two.csv")
+    page = api("GET", "/v1/contact-imports?limit=2", expect=200)
+    assert [(i["id"], i["file_name"], i["status"]) for i in page["items"]] == [
+        (second["id"], "two.csv", "done"),
+        (first["id"], "one.csv", "done"),
+    ]
+
+
+def test_rows_without_a_mobile_are_matched_by_email_on_a_second_import(api: Any, fields: None) -> None:
+    data = b"first_name,email,city\nQuinn,quinn@example.org,Lyon\nRia,RIA@example.org,Paris\nSol,,Lille\n"
+    first = run_import(api, data)
+    assert (first["created"], first["updated"], first["failed"]) == (3, 0, 0), first
+    again = run_import(api, data.replace(b"Paris", b"Nice"))
+    assert (again["created"], again["updated"], again["failed"]) == (1, 2, 0), again  # Sol has nothing to match
+    ria = api("GET", "/v1/contacts?q=ria%40example.org", expect=200)["items"]
+    assert len(ria) == 1 and ria[0]["custom_fields"]["city"] == "Nice"
+    assert len(api("GET", "/v1/contacts?q=quinn", expect=200)["items"]) == 1
+    twice = run_import(api, b"first_name,email\nTia,tia@example.org\nTia B,TIA@Example.org\n")
+    assert (twice["created"], twice["updated"]) == (1, 1), twice  # one file naming an e-mail twice: one contact
+    status, _ = api("POST", "/v1/contacts", {"first_name": "Other Tia", "email": "tia@example.org"})
+    assert status == 201
+    torn = run_import(api, b"first_name,email\nTia C,tia@example.org\n")
+    assert torn["failed"] == 1 and torn["errors"][0]["code"] == "ambiguous_email", torn
+    assert torn["errors"][0]["column"] == "email"
+
+
+def test_an_export_beyond_the_inline_limit_is_a_file_to_download(
+    api: Any, http: Any, stack: LocalStack, fields: None, make_user: Any
+) -> None:
+    """Over the inline limit (20,000; 3 here) the CSV is written to the exports bucket and answered as a
+    presigned download link, instead of a 413."""
+    group = api("POST", "/v1/groups", {"name": "Big export", "kind": "static"}, 201)
+    data = (
+        b"first_name,mobile,city\nUma,0612340901,Lyon\nVic,0612340902,Nice\nWes,0612340903,Metz\nXia,0612340904,Pau\n"
+    )
+    assert run_import(api, data, group_id=group["id"])["created"] == 4
+    with stack.configure("api", EXPORT_INLINE_MAX_CONTACTS="3"):
+        status, _, body = http(
+            "GET", f"{stack.base_url}/v1/contacts/export?group_id={group['id']}", headers=auth(stack.token)
+        )
+        assert status == 413 and body["error"]["code"] == "export_too_large", body
+        assert "POST /v1/contacts/exports" in body["error"]["message"]
+        out = api("POST", "/v1/contacts/exports", {"group_id": group["id"]}, 201)
+        assert out["contacts"] == 4 and out["expires_at"]
+        resp = requests.get(out["download_url"], timeout=10)
+        assert resp.status_code == 200, resp.text
+        assert 'filename="contacts-' in resp.headers.get("content-disposition", "")
+        rows = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+        assert sorted((r["first_name"], r["city"]) for r in rows) == [
+            ("Uma", "Lyon"), ("Vic", "Nice"), ("Wes", "Metz"), ("Xia", "Pau")
+        ]  # fmt: skip
+        everyone = api("POST", "/v1/contacts/exports", {}, 201)
+        assert everyone["contacts"] >= 4
+        status, err = api("POST", "/v1/contacts/exports", {"group_id": "nope"})
+        assert status == 404 and err["error"]["field"] == "group_id", err
+        _, agent = make_user("agent")
+        status, _, err = http("POST", f"{stack.base_url}/v1/contacts/exports", headers=auth(agent), body={})
+        assert status == 403, err

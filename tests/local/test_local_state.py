@@ -303,3 +303,31 @@ def test_journal_is_folded_after_compact_records_writes(tmp_path: Path) -> None:
     finally:
         store.close()
         moto.stop()
+
+
+def test_uploads_survive_a_restart(tmp_path: Path) -> None:
+    """The uploads bucket is kept too: a contact file uploaded (presigned POST, as the web app does)
+    before a restart can still be read (an import resumed after it re-reads its file)."""
+    import requests
+
+    state = tmp_path / "state"
+    with LocalStack(port=0, state_dir=state, local_json=tmp_path / "a.json", warm=False) as first:
+        req = urllib.request.Request(
+            f"{first.base_url}/v1/contact-imports",
+            data=json.dumps({"file_name": "kept.csv"}).encode(),
+            method="POST",
+            headers={"authorization": f"Bearer {first.token}", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            started = json.load(resp)
+        up = started["upload"]
+        got = requests.post(
+            up["url"], data=up["fields"], files={"file": ("kept.csv", b"first_name\nKept\n")}, timeout=10
+        )
+        assert got.status_code in (200, 201, 204), got.text
+        bucket, key = first.env[manifest.UPLOADS_BUCKET.env], up["fields"]["key"]
+    assert (state / "s3.state").exists()
+
+    with LocalStack(port=0, state_dir=state, local_json=tmp_path / "b.json", warm=False) as second:
+        s3 = boto3.client("s3", endpoint_url=second.endpoint, region_name=second.region)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"first_name\nKept\n"

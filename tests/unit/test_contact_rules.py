@@ -174,3 +174,61 @@ def test_time_zone_from_the_number_where_the_country_has_one() -> None:
     assert zone_for_number("+31612345678") == "Europe/Amsterdam"
     assert zone_for_number("+12025550123") is None  # the US has several zones
     assert zone_for_number("SHOP") is None
+
+
+def _project(item: dict[str, Any], paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    """What DynamoDB returns for ``item`` under a ProjectionExpression of ``paths`` (absent ones left out)."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        if path[0] not in item:
+            continue
+        if len(path) == 1:
+            out[path[0]] = item[path[0]]
+        elif path[1] in (item[path[0]] or {}):
+            out.setdefault(path[0], {})[path[1]] = item[path[0]][path[1]]
+    return out
+
+
+def test_a_rule_reads_only_the_stored_attributes_it_names() -> None:
+    """A dynamic group reads each contact with a projection of the attributes its rule uses: the rule
+    must decide the same on that projection as on the whole item, for every field it may name."""
+    rule = rules.parse(LYON_ADULTS)
+    assert rules.stored_paths(rule) == {("custom_fields", "city"), ("custom_fields", "age")}
+    contacts = [
+        {
+            "id": "A",
+            "first_name": "Élodie",
+            "last_name": "Martin",
+            "mobile": "+33612345678",
+            "email": "e@example.org",
+            "language": "fr",
+            "time_zone": "Europe/Paris",
+            "tags": ["u12", "parents"],
+            "created_at": "2026-01-02T10:00:00Z",
+            "custom_fields": {"city": "Lyon", "age": 30, "member": True},
+        },
+        {"id": "B", "number": "+31612345678", "created_at": "2025-05-01T00:00:00Z", "custom_fields": {"city": "Paris"}},
+        {"id": "C", "last_name": "Durand", "other_phone": "+3220000000", "tags": [], "custom_fields": {}},
+    ]
+    conds = [
+        {"field": "name", "op": "contains", "value": "martin"},
+        {"field": "first_name", "op": "starts_with", "value": "elo"},
+        {"field": "last_name", "op": "is_set", "value": True},
+        {"field": "country", "op": "equals", "value": "NL"},
+        {"field": "mobile", "op": "starts_with", "value": "+33"},
+        {"field": "other_phone", "op": "is_set"},
+        {"field": "email", "op": "contains", "value": "example"},
+        {"field": "language", "op": "equals", "value": "fr"},
+        {"field": "time_zone", "op": "equals", "value": "Europe/Paris"},
+        {"field": "tags", "op": "in", "value": ["u12", "x"]},
+        {"field": "created_at", "op": "less", "value": "2026-01-01"},
+        {"field": "city", "op": "not_equals", "value": "Lyon"},
+        {"field": "member", "op": "equals", "value": True},
+        {"field": "age", "op": "is_set", "value": False},
+    ]
+    for cond in conds:
+        one = rules.parse({"any": [cond, {"field": "zzz", "op": "is_set", "value": True}]})
+        paths = rules.stored_paths(one)
+        for item in contacts:
+            full = rules.matches(one, rules.contact_view(item))
+            assert rules.matches(one, rules.contact_view(_project(item, paths))) is full, (cond, item["id"])

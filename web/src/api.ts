@@ -91,6 +91,10 @@ export interface Conversation {
   last_message_preview: string | null;
   closed_at: string | null;
 }
+export interface ConversationPage {
+  items: Conversation[];
+  cursor: string | null;
+}
 export interface ConversationDetail extends Conversation {
   messages: Message[];
   contact: { name: string | null; mobile: string | null } | null;

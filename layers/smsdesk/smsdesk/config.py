@@ -58,6 +58,10 @@ def uploads_bucket() -> str:
     return env(manifest.UPLOADS_BUCKET.env)
 
 
+def exports_bucket() -> str:
+    return env(manifest.EXPORTS_BUCKET.env)
+
+
 def user_pool_id() -> str:
     return env(manifest.USER_POOL.env)
 

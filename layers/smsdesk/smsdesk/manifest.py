@@ -155,6 +155,8 @@ MAIN_TABLE = Table(
         Gsi("GSI1", "GSI1PK", "GSI1SK"),
         Gsi("GSI2", "GSI2PK", "GSI2SK"),
         Gsi("GSI3", "GSI3PK", "GSI3SK"),
+        # issue 13: a number's conversations (a contact's page)
+        Gsi("GSI4", "GSI4PK", "GSI4SK"),
     ),
     ttl_attribute="expires_at",
     # The outbox: writes carry their events and jobs (``OUTBOX_ATTRIBUTE``); the ``outbox`` function
@@ -198,6 +200,8 @@ SMS_ORIGINATIONS = SmsOriginations("sms-originations")
 UPLOADS_BUCKET = Bucket(
     "uploads", env="UPLOADS_BUCKET_NAME", expire_days=7, notify_queue="imports", notify_prefix="imports/"
 )
+#: Contact exports too large for an API answer: written by the api, downloaded with a presigned GET.
+EXPORTS_BUCKET = Bucket("exports", env="EXPORTS_BUCKET_NAME", expire_days=1, notify_prefix="exports/")
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, IDEMPOTENCY_TABLE)
 QUEUES: tuple[Queue, ...] = (
@@ -208,7 +212,7 @@ QUEUES: tuple[Queue, ...] = (
     TIMERS_QUEUE,
     IMPORTS_QUEUE,
 )
-BUCKETS: tuple[Bucket, ...] = (UPLOADS_BUCKET,)
+BUCKETS: tuple[Bucket, ...] = (UPLOADS_BUCKET, EXPORTS_BUCKET)
 TOPICS: tuple[Topic, ...] = (AWS_SMS_INBOUND_TOPIC, AWS_SMS_EVENTS_TOPIC)
 
 Resource = Table | Queue | Topic | Bus | ScheduleGroup | UserPool | SecretsPrefix | SmsOriginations | Bucket
@@ -409,6 +413,9 @@ API = Function(
         Access(USER_POOL, "manage_users"),
         Access(PROVIDER_SECRETS, "read_write"),
         Access(UPLOADS_BUCKET, "upload"),  # signs contact imports' presigned POSTs
+        # large contact exports: writes the file, signs its download link
+        Access(EXPORTS_BUCKET, "upload"),
+        Access(EXPORTS_BUCKET, "read"),
     ),
     triggers=(
         HttpRoute("ANY", "/v1/{proxy+}", authorized=True),

@@ -1,9 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, get, post, qs, type Group, type Page } from "../api";
+import { ApiError, get, post, qs, type ContactField, type Group, type Page } from "../api";
 import { currentSession } from "../auth";
 import { config } from "../config";
 import { errorsOf, Field, FormError, type FieldErrors } from "../components";
-import { t } from "../i18n";
+import { dateTime, t, type Key } from "../i18n";
 
 export interface RowError {
   line: number;
@@ -24,6 +24,27 @@ export interface ContactImportState {
   failed: number;
   errors: RowError[];
   error: RowError | null;
+  created_at: string;
+}
+interface SuggestedColumns {
+  delimiter: string;
+  columns: { header: string; field: string | null }[];
+}
+/** What a column can fill (POST /v1/contact-imports `mapping` values); custom fields as `custom_fields.<key>`. */
+const IMPORTABLE = ["first_name", "last_name", "mobile", "other_phone", "email", "language", "time_zone", "tags"] as const;
+
+/** The file's first line, decoded as the import will (a BOM: UTF-16 or UTF-8; else UTF-8 if valid, else
+ * Windows-1252). */
+async function headerLine(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.slice(0, 65536).arrayBuffer());
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? "utf-16le" : bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : null;
+  let text: string;
+  try {
+    text = new TextDecoder(utf16 ?? "utf-8", { fatal: utf16 === null }).decode(bytes, { stream: true });
+  } catch {
+    text = new TextDecoder("windows-1252").decode(bytes);
+  }
+  return text.replace(/^\ufeff/, "").split(/\r?\n/, 1)[0] ?? "";
 }
 interface ImportStarted {
   import: ContactImportState;
@@ -32,12 +53,24 @@ interface ImportStarted {
 
 const FINAL = new Set(["done", "failed"]);
 
-/** Saves GET /v1/contacts/export (admin) as a file: fetched with the auth header, handed over as a Blob. */
+/** Saves GET /v1/contacts/export (admin) as a file: fetched with the auth header, handed over as a Blob; a
+ * book too large for one answer (413) is written to storage by POST /v1/contacts/exports and downloaded
+ * from the link it answers. */
 export async function exportContacts(groupId?: string | null): Promise<void> {
   const token = currentSession()?.idToken;
   const res = await fetch(`${config().apiBase}/v1/contacts/export${qs({ group_id: groupId ?? null })}`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
+  if (res.status === 413) {
+    // too large for one answer: the API writes the file and answers a presigned download link
+    const file = await post<{ download_url: string }>("/v1/contacts/exports", { group_id: groupId ?? null });
+    const a = document.createElement("a");
+    a.href = file.download_url;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    return;
+  }
   if (!res.ok) {
     let msg = res.statusText;
     try {
@@ -67,6 +100,31 @@ export function ContactImport({ admin }: { admin: boolean }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
   const [current, setCurrent] = useState<ContactImportState | null>(null);
+  const [defs, setDefs] = useState<ContactField[]>([]);
+  const [columns, setColumns] = useState<SuggestedColumns | null>(null);
+  const [mapping, setMapping] = useState<Record<string, string>>({});
+  const [pastTick, setPastTick] = useState(0);
+  useEffect(() => {
+    void get<{ items: ContactField[] }>("/v1/contact-fields").then((r) => setDefs(r.items), () => undefined);
+  }, []);
+  const choose = (f: File | null) => {
+    setFile(f);
+    setColumns(null);
+    setMapping({});
+    if (!f) return;
+    void headerLine(f)
+      .then((header) => post<SuggestedColumns>("/v1/contact-imports/columns", { header }))
+      .then(
+        (cols) => {
+          setColumns(cols);
+          setMapping(Object.fromEntries(cols.columns.map((c) => [c.header, c.field ?? ""])));
+        },
+        (e: unknown) => setErrors(errorsOf(e)),
+      );
+  };
+  useEffect(() => {
+    if (current && FINAL.has(current.status)) setPastTick((n) => n + 1);
+  }, [current?.status]);
   useEffect(() => {
     void get<Page<Group>>(`/v1/groups${qs({ limit: 100 })}`).then(
       (p) => setGroups(p.items.filter((g) => g.kind === "static")),
@@ -89,7 +147,9 @@ export function ContactImport({ admin }: { admin: boolean }) {
     }
     setBusy(true);
     try {
-      const started = await post<ImportStarted>("/v1/contact-imports", { group_id: groupId || null, file_name: file.name });
+      const body: Record<string, unknown> = { group_id: groupId || null, file_name: file.name };
+      if (columns) body["mapping"] = Object.fromEntries(columns.columns.map((c) => [c.header, mapping[c.header] || null]));
+      const started = await post<ImportStarted>("/v1/contact-imports", body);
       if (file.size > started.upload.max_bytes) {
         setErrors({ file: t("import.toolarge", { n: started.upload.max_bytes }) });
         return;
@@ -119,10 +179,37 @@ export function ContactImport({ admin }: { admin: boolean }) {
       <h1 id="import-title">{t("import.title")}</h1>
       <p class="muted">{t("import.hint")}</p>
       <form aria-label={t("import.title")} onSubmit={(e) => void start(e)}>
-        <FormError errors={errors} known={["file", "group_id"]} />
+        <FormError errors={errors} known={["file", "group_id", "header", ...(columns?.columns.map((c) => `mapping.${c.header}`) ?? [])]} />
         <Field label={t("import.file")} name="file" errors={errors}>
-          {(p) => <input {...p} type="file" accept=".csv,.txt,text/csv,text/plain" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />}
+          {(p) => <input {...p} type="file" accept=".csv,.txt,text/csv,text/plain" onChange={(e) => choose((e.target as HTMLInputElement).files?.[0] ?? null)} />}
         </Field>
+        {columns ? (
+          <fieldset class="mapping" data-testid="import-mapping">
+            <legend>{t("import.mapping")}</legend>
+            <p class="muted small-text">{t("import.mappinghint")}</p>
+            <div class="grid2">
+              {columns.columns.map((c, i) => (
+                <Field key={`${i}:${c.header}`} label={c.header} name={`mapping.${c.header}`} errors={errors}>
+                  {(p) => (
+                    <select {...p} value={mapping[c.header] ?? ""} onChange={(e) => setMapping({ ...mapping, [c.header]: (e.target as HTMLSelectElement).value })}>
+                      <option value="">{t("import.skip")}</option>
+                      {IMPORTABLE.map((k) => (
+                        <option key={k} value={k}>
+                          {t(`contacts.${k}` as Key)}
+                        </option>
+                      ))}
+                      {defs.map((d) => (
+                        <option key={d.key} value={`custom_fields.${d.key}`}>
+                          {d.label}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+              ))}
+            </div>
+          </fieldset>
+        ) : null}
         <Field label={t("import.group")} name="group_id" errors={errors}>
           {(p) => (
             <select {...p} value={groupId} onChange={(e) => setGroupId((e.target as HTMLSelectElement).value)}>
@@ -147,6 +234,69 @@ export function ContactImport({ admin }: { admin: boolean }) {
         </div>
       </form>
       {current ? <ImportReport imp={current} /> : null}
+      <PastImports tick={pastTick} onShow={setCurrent} />
+    </section>
+  );
+}
+
+/** The imports made so far, newest first; each one's report on demand. */
+function PastImports({ tick, onShow }: { tick: number; onShow: (imp: ContactImportState) => void }) {
+  const [items, setItems] = useState<ContactImportState[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const load = (after: string | null, before: ContactImportState[]) =>
+    get<Page<ContactImportState>>(`/v1/contact-imports${qs({ limit: 10, cursor: after })}`).then(
+      (p) => {
+        setItems([...before, ...p.items]);
+        setCursor(p.next_cursor ?? null);
+      },
+      () => setItems(before),
+    );
+  useEffect(() => void load(null, []), [tick]);
+  return (
+    <section aria-labelledby="past-imports">
+      <h2 id="past-imports">{t("import.past")}</h2>
+      {items?.length === 0 ? <p class="muted">{t("import.nopast")}</p> : null}
+      {items?.length ? (
+        <div class="table-wrap">
+          <table data-testid="past-imports">
+            <thead>
+              <tr>
+                <th scope="col">{t("import.when")}</th>
+                <th scope="col">{t("import.filename")}</th>
+                <th scope="col">{t("import.status")}</th>
+                <th scope="col">{t("import.created")}</th>
+                <th scope="col">{t("import.updated")}</th>
+                <th scope="col">{t("import.failedrows")}</th>
+                <th scope="col">
+                  <span class="sr-only">{t("common.actions")}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((imp) => (
+                <tr key={imp.id} data-import={imp.id}>
+                  <td class="nowrap">{dateTime(imp.created_at)}</td>
+                  <td>{imp.file_name ?? ""}</td>
+                  <td>{imp.status === "done" ? t("import.done") : imp.status === "failed" ? t("import.failed") : t("import.processing")}</td>
+                  <td>{imp.created}</td>
+                  <td>{imp.updated}</td>
+                  <td>{imp.failed}</td>
+                  <td>
+                    <button type="button" class="small" aria-label={`${t("import.report")} – ${imp.file_name ?? imp.id}`} onClick={() => onShow(imp)}>
+                      {t("import.report")}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {cursor && items ? (
+        <button type="button" class="small" onClick={() => void load(cursor, items)}>
+          {t("import.morepast")}
+        </button>
+      ) : null}
     </section>
   );
 }

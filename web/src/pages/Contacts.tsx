@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   api,
   get,
@@ -8,13 +8,14 @@ import {
   type ConsentState,
   type Contact,
   type ContactField,
+  type Conversation,
+  type ConversationPage,
   type FieldType,
   type Group,
-  type Message,
   type OptOut,
   type Page,
 } from "../api";
-import { errorFor, errorsOf, Field, FormError, StatusBadge, type FieldErrors } from "../components";
+import { errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { dateTime, t, type Key } from "../i18n";
 import { navigate } from "../router";
 
@@ -340,7 +341,7 @@ export function ContactPage({ id, admin }: { id: string; admin: boolean }) {
         <>
           <ContactGroups id={contact.id} />
           <Consent id={contact.id} key={`${contact.id}:${contact.mobile ?? ""}`} />
-          <ContactMessages number={contact.mobile} />
+          <ContactConversations id={contact.id} number={contact.mobile} key={`${contact.id}:${contact.mobile ?? ""}`} />
         </>
       ) : null}
     </section>
@@ -412,8 +413,9 @@ function ContactGroups({ id }: { id: string }) {
       {groups?.length ? (
         <ul class="chips" data-testid="contact-groups">
           {groups.map((g) => (
-            <li key={g.id} class="chip">
+            <li key={g.id} class="chip" data-group={g.id}>
               <a href={`/groups/${encodeURIComponent(g.id)}`}>{g.name}</a>
+              {g.kind === "dynamic" ? <span class="muted"> · {t("groups.kind.dynamic")}</span> : null}
             </li>
           ))}
         </ul>
@@ -475,35 +477,48 @@ function Consent({ id }: { id: string }) {
   );
 }
 
-/** Conversations cannot be listed by contact yet: the messages sent to the number (GET /v1/messages?to=),
- * each linking to its conversation. */
-function ContactMessages({ number }: { number: string | null }) {
-  const [items, setItems] = useState<Message[] | null>(null);
+/** The conversations of the contact's mobile on every channel the caller may use (any state), most recent
+ * first, each linking to the inbox; "More" loads the next page. */
+function ContactConversations({ id, number }: { id: string; number: string | null }) {
+  const [items, setItems] = useState<Conversation[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const load = (after: string | null, before: Conversation[]) =>
+    get<ConversationPage>(`/v1/contacts/${encodeURIComponent(id)}/conversations${qs({ limit: 10, cursor: after })}`).then(
+      (p) => {
+        setItems([...before, ...p.items]);
+        setCursor(p.cursor);
+      },
+      () => setItems(before),
+    );
   useEffect(() => {
-    if (!number) return;
-    void get<Page<Message>>(`/v1/messages${qs({ to: number, limit: 20 })}`).then((p) => setItems(p.items), () => setItems([]));
-  }, [number]);
-  const seen = useRef(new Set<string>());
-  seen.current = new Set();
+    setItems(null);
+    setCursor(null);
+    void load(null, []);
+    void get<Page<Channel>>("/v1/channels?limit=100").then((p) => setChannels(p.items), () => undefined);
+  }, [id, number]);
+  const channelName = (cid: string) => channels.find((c) => c.id === cid)?.name ?? cid;
+  const href = (c: Conversation) => `/?view=${c.status === "closed" ? "closed" : c.assignee_id ? "mine" : "unassigned"}&c=${encodeURIComponent(c.id)}`;
   return (
-    <section aria-labelledby="cmsg-title">
-      <h2 id="cmsg-title">{t("contacts.conversations")}</h2>
+    <section aria-labelledby="cconv-title">
+      <h2 id="cconv-title">{t("contacts.conversations")}</h2>
       <p class="muted small-text">{t("contacts.conversationsnote")}</p>
       {!number || items?.length === 0 ? <p class="muted">{t("contacts.nomessages")}</p> : null}
       {items?.length ? (
-        <ul class="history-list">
-          {items.map((m) => (
-            <li key={m.id}>
-              <StatusBadge status={m.status} /> {dateTime(m.created_at)} · {m.text.length > 60 ? `${m.text.slice(0, 60)}…` : m.text}
-              {m.conversation_id && !seen.current.has(m.conversation_id) && seen.current.add(m.conversation_id) ? (
-                <>
-                  {" "}
-                  <a href={`/?c=${encodeURIComponent(m.conversation_id)}`}>{t("contacts.openconversation")}</a>
-                </>
-              ) : null}
+        <ul class="history-list" data-testid="contact-conversations">
+          {items.map((c) => (
+            <li key={c.id} data-conversation={c.id}>
+              <span class={`badge ${c.status === "closed" ? "muted" : "status-delivered"}`}>{t(c.status === "closed" ? "contacts.convclosed" : "contacts.convopen")}</span>{" "}
+              <a href={href(c)}>{channelName(c.channel_id)}</a> · {dateTime(c.last_activity_at)}
+              {c.last_message_preview ? ` · ${c.last_message_preview.length > 60 ? `${c.last_message_preview.slice(0, 60)}…` : c.last_message_preview}` : ""}
             </li>
           ))}
         </ul>
+      ) : null}
+      {cursor && items ? (
+        <button type="button" class="small" onClick={() => void load(cursor, items)}>
+          {t("contacts.moreconversations")}
+        </button>
       ) : null}
     </section>
   );

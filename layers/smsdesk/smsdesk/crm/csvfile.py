@@ -119,6 +119,29 @@ def target(name: str, custom: dict[str, Any]) -> str | None:
     return f"custom_fields.{key}" if key in custom else None
 
 
+def auto_field(header: str, custom: dict[str, Any]) -> str | None:
+    """The field a header names without a mapping: a custom field's key, a built-in name or alias
+    (``ALIASES``), ``custom_fields_<key>``, or a custom field's label; None: the column is not read."""
+    key = header_key(header)
+    if key in custom:
+        return f"custom_fields.{key}"
+    if key in _ALIAS_INDEX:
+        return _ALIAS_INDEX[key]
+    if key.removeprefix("custom_fields_") in custom:
+        return f"custom_fields.{key.removeprefix('custom_fields_')}"
+    labels = {header_key(getattr(d, "label", "") or ""): k for k, d in custom.items()}
+    if key and key in labels:
+        return f"custom_fields.{labels[key]}"
+    return None
+
+
+def header_cells(line: str) -> tuple[list[str], str]:
+    """A header line's cells (trimmed, without a BOM) and the delimiter it uses."""
+    delimiter = sniff_delimiter(line)
+    cells = next((row for _, row in records(line.lstrip("\ufeff").rstrip("\r\n"), delimiter)), [])
+    return [c.strip() for c in cells], delimiter
+
+
 def map_headers(
     headers: list[str], custom: dict[str, Any], mapping: dict[str, str | None] | None = None
 ) -> tuple[list[Column], list[str]]:
@@ -144,19 +167,9 @@ def map_headers(
         mapped = {c.index for c in columns}
         unmapped = [h for i, h in enumerate(headers) if i not in mapped and h.strip()]
     else:
-        labels = {header_key(getattr(d, "label", "") or ""): k for k, d in custom.items()}
         for i, raw in enumerate(headers):
             header = raw.strip().lstrip("\ufeff")
-            key = header_key(header)
-            field = None
-            if key in custom:
-                field = f"custom_fields.{key}"
-            elif key in _ALIAS_INDEX:
-                field = _ALIAS_INDEX[key]
-            elif key.removeprefix("custom_fields_") in custom:
-                field = f"custom_fields.{key.removeprefix('custom_fields_')}"
-            elif key and key in labels:
-                field = f"custom_fields.{labels[key]}"
+            field = auto_field(header, custom)
             if field is None:
                 if header:
                     unmapped.append(header)

@@ -2,8 +2,9 @@
 evaluated when the group is used: :mod:`smsdesk.crm.rules`).
 
 A dynamic group's members are the contacts that match its rule now: listing or previewing it streams
-the contacts page by page (``smsdesk.data.contacts.contact_pages``) and keeps only the matches, so
-memory stays one page whatever the size of the book.
+the contacts page by page, reading only the attributes its rule names
+(``smsdesk.data.contacts.projected_pages``), keeps the matches and loads them whole, so memory stays
+one page whatever the size of the book.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import groups as repo
 from smsdesk.data import table
 from smsdesk.errors import NotFound, ValidationError
-from smsdesk.models import Contact, iso, utcnow
+from smsdesk.models import Contact, dump, iso, utcnow
 
 Kind = Literal["static", "dynamic"]
 MAX_BULK = 100
@@ -196,6 +197,28 @@ def groups_of(contact_id: str) -> list[Group]:
     return sorted(out, key=lambda g: (fold(g.name), g.id))
 
 
+def _all_groups() -> Iterator[Group]:
+    cursor: str | None = None
+    while True:
+        items, cursor = repo.list_groups(limit=100, cursor=cursor)
+        yield from map(_load, items)
+        if not cursor:
+            return
+
+
+def memberships(contact: Contact) -> list[Group]:
+    """Every group the contact is in now, by name: its static groups and the dynamic groups whose rule
+    it matches (each rule evaluated on this one contact)."""
+    static = set(repo.groups_of(contact.id))
+    view = rules.contact_view(dump(contact))
+    out = [
+        g
+        for g in _all_groups()
+        if (g.kind == "static" and g.id in static) or (g.kind == "dynamic" and g.rule and rules.matches(g.rule, view))
+    ]
+    return sorted(out, key=lambda g: (fold(g.name), g.id))
+
+
 # -- members ----------------------------------------------------------------------------------------------
 
 
@@ -204,11 +227,14 @@ def member_pages(group: Group, *, start: dict[str, Any] | None = None) -> Iterat
     if group.kind == "dynamic":
         assert group.rule is not None
         rule = group.rule
-        # the rule reads the stored item; only members are loaded as contacts
-        for page in contacts_repo.contact_item_pages(start=start):
-            hits = [(contacts_repo.load(i), k) for i, k in page if rules.matches(rule, rules.contact_view(i))]
+        # the rule reads only the attributes it names; members are then loaded whole (BatchGetItem)
+        for page in contacts_repo.projected_pages(rules.stored_paths(rule), start=start):
+            hits = [(i["id"], k) for i, k in page if rules.matches(rule, rules.contact_view(i))]
             if hits:
-                yield hits
+                found = contacts_repo.get_many([cid for cid, _ in hits])
+                loaded = [(found[cid], k) for cid, k in hits if cid in found]  # deleted since: left out
+                if loaded:
+                    yield loaded
         return
     for page in repo.member_pages(group.id, start=start):
         found = contacts_repo.get_many([cid for cid, _ in page])
@@ -232,13 +258,14 @@ def members(group_id: str, *, limit: int, cursor: str | None) -> tuple[list[Cont
 
 def _preview_rule(rule: rules.All | rules.AnyOf | rules.Condition, limit: int) -> Preview:
     count, first = 0, []
-    for page in contacts_repo.contact_item_pages():
+    for page in contacts_repo.projected_pages(rules.stored_paths(rule)):
         for item, _key in page:
             if rules.matches(rule, rules.contact_view(item)):
                 count += 1
                 if len(first) < limit:
-                    first.append(contacts_repo.load(item))
-    return Preview(count=count, items=first)
+                    first.append(item["id"])
+    found = contacts_repo.get_many(first)
+    return Preview(count=count, items=[found[cid] for cid in first if cid in found])
 
 
 def preview(group_id: str, *, limit: int = 20) -> Preview:

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,7 @@ from smsdesk import aws, config, ids, manifest
 from smsdesk.crm import contacts as crm_contacts
 from smsdesk.crm import csvfile
 from smsdesk.crm import fields as custom
+from smsdesk.crm.search import fold
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.data import groups as groups_repo
 from smsdesk.data import imports as repo
@@ -109,6 +111,34 @@ class ImportStarted(BaseModel):
     upload: Upload
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class ColumnsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    header: str = Field(min_length=1, max_length=20_000, description="The file's first line (its header row)")
+
+
+class SuggestedColumn(BaseModel):
+    header: str
+    field: str | None = Field(description="The contact field the column fills without a mapping (null: not read)")
+
+
+class SuggestedColumns(BaseModel):
+    delimiter: str
+    columns: list[SuggestedColumn]
+
+
+def suggest_columns(body: ColumnsQuery) -> SuggestedColumns:
+    """What an import without a mapping does with a file whose header is ``body.header``: the web app's
+    mapping editor starts from it."""
+    cells, delimiter = csvfile.header_cells(body.header)
+    if not any(cells):
+        raise ValidationError("the header line has no column", field="header")
+    definitions = custom.definitions()
+    return SuggestedColumns(
+        delimiter=delimiter,
+        columns=[SuggestedColumn(header=c, field=csvfile.auto_field(c, definitions)) for c in cells if c],
+    )
 
 
 def object_key(import_id: str) -> str:
@@ -275,9 +305,23 @@ def process_rows(
             out.failed += 1
             out.errors.append(_error(line, exc, columns))
     known = contacts_repo.contact_ids_for([f["mobile"] for _, f, _, _ in parsed if f.get("mobile")])
+    ambiguous: set[str] = set()
+    for email in dict.fromkeys(f["email"] for _, f, _, _ in parsed if not f.get("mobile") and f.get("email")):
+        # a row without a mobile is matched by its e-mail (a second import of it updates, not duplicates)
+        found = contacts_repo.contact_ids_with_email(email)
+        if len(found) == 1:
+            known[_email_key(email)] = found[0]
+        elif found:
+            ambiguous.add(_email_key(email))
     existing = contacts_repo.get_many_versioned(list(known.values())) if known else {}
     for line, fields, values, tags in parsed:
         try:
+            if _row_key(fields) in ambiguous:
+                raise AppError(
+                    "several contacts have this e-mail: give the row its mobile number to say which",
+                    field="email",
+                    code="ambiguous_email",
+                )
             contact_id = _upsert(import_id, line, fields, values, tags, known, existing)
         except AppError as exc:
             out.failed += 1
@@ -291,6 +335,17 @@ def process_rows(
     return out
 
 
+def _email_key(email: str) -> str:
+    return f"email:{fold(email)}"
+
+
+def _row_key(fields: dict[str, Any]) -> str | None:
+    """What a row is matched on: its mobile, else its e-mail (None: a row with neither always creates)."""
+    if fields.get("mobile"):
+        return str(fields["mobile"])
+    return _email_key(fields["email"]) if fields.get("email") else None
+
+
 def _upsert(
     import_id: str,
     line: int,
@@ -302,8 +357,9 @@ def _upsert(
 ) -> tuple[str, bool]:
     """(contact id, created?) for one row; ``known``/``existing`` are updated for later rows."""
     mobile = fields.get("mobile")
+    row_key = _row_key(fields)
     for _attempt in range(5):
-        cid = known.get(mobile) if mobile else None
+        cid = known.get(row_key) if row_key else None
         if cid is None:
             contact = _new_contact(ids.stable_id("import", import_id, str(line)), fields, values, tags)
             try:
@@ -317,14 +373,14 @@ def _upsert(
                     existing.pop(known.get(mobile, ""), None)
                     continue
                 raise
-            if mobile:
-                known[mobile] = contact.id
+            if row_key:
+                known[row_key] = contact.id
                 existing[contact.id] = (contact, 1)
             return contact.id, True
         if cid not in existing:
             got = contacts_repo.get_versioned(cid)
-            if got is None:  # deleted since the guard was read
-                known.pop(mobile, None)
+            if got is None:  # deleted since the guard (or the e-mail) was read
+                known.pop(row_key, None)
                 continue
             existing[cid] = got
         old, version = existing[cid]
@@ -487,6 +543,7 @@ def aws_client_error() -> type[Exception]:
 
 #: A direct CSV answer stays under Lambda's 6 MB response limit (API Gateway passes it through).
 MAX_EXPORT_CONTACTS = 20_000
+EXPORTS_PREFIX = "exports/"
 MAX_EXPORT_BYTES = 5_500_000
 EXPORT_COLUMNS = ("id", "first_name", "last_name", "mobile", "other_phone", "email", "language", "time_zone", "tags")
 
@@ -496,10 +553,23 @@ class ExportTooLarge(AppError):
     code = "export_too_large"
 
 
-def export_csv(group_id: str | None) -> str:
-    """All contacts (by name) or a group's members as CSV: UTF-8 with a BOM (so Excel reads accents),
-    ``,``-separated, a header of the built-in fields then the custom fields' keys; tags joined by ``|``.
-    Read page by page; at most ``MAX_EXPORT_CONTACTS`` rows (413 beyond: export a group)."""
+#: Contacts in one exported file (a presigned download). The API's 29 s bound the time to read and write
+#: them: not measured in AWS; beyond this an export would need its own function (not built).
+MAX_EXPORT_FILE_CONTACTS = 100_000
+EXPORT_LINK_S = 3600
+
+
+def _inline_limit() -> int:
+    try:
+        return int(os.environ.get("EXPORT_INLINE_MAX_CONTACTS") or MAX_EXPORT_CONTACTS)
+    except ValueError:
+        return MAX_EXPORT_CONTACTS
+
+
+def _export_lines(group_id: str | None) -> Iterator[tuple[int, str]]:
+    """The CSV, a line at a time with the number of contacts written so far: UTF-8 with a BOM (so Excel
+    reads accents), ``,``-separated, a header of the built-in fields then the custom fields' keys; tags
+    joined by ``|``. All contacts (by name) or a group's members, read page by page."""
     import csv
     import io
 
@@ -507,24 +577,85 @@ def export_csv(group_id: str | None) -> str:
 
     definitions = custom.definitions()
     keys = sorted(definitions)
-    pages = groups.member_pages(groups.get(group_id)) if group_id else contacts_repo.contact_pages()
+    # all contacts: 1,000 a page (about 0.5 MB of items, under DynamoDB's 1 MB), few round trips
+    pages = groups.member_pages(groups.get(group_id)) if group_id else contacts_repo.contact_pages(page_size=1000)
     buf = io.StringIO()
-    buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([*EXPORT_COLUMNS, *keys])
+
+    def line(row: list[str]) -> str:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        return buf.getvalue()
+
+    yield 0, "\ufeff" + line([*EXPORT_COLUMNS, *keys])
     count = 0
     for page in pages:
         for contact, _key in page:
             count += 1
-            if count > MAX_EXPORT_CONTACTS or buf.tell() > MAX_EXPORT_BYTES:
-                raise ExportTooLarge(
-                    f"more than {MAX_EXPORT_CONTACTS} contacts or {MAX_EXPORT_BYTES // 1_000_000} MB: export a group",
-                    field="group_id",
-                )
             row = [getattr(contact, c) or "" for c in EXPORT_COLUMNS[:-1]]
             row.append("|".join(contact.tags))
             for k in keys:
                 v = contact.custom_fields.get(k)
                 row.append("" if v is None else ("true" if v is True else "false" if v is False else str(v)))
-            writer.writerow(row)
-    return buf.getvalue()
+            yield count, line(row)
+
+
+def export_csv(group_id: str | None) -> str:
+    """The export as one answer: at most ``MAX_EXPORT_CONTACTS`` contacts and ``MAX_EXPORT_BYTES``
+    (413 beyond: :func:`export_file`)."""
+    limit = _inline_limit()
+    out: list[str] = []
+    size = 0
+    for count, text in _export_lines(group_id):
+        size += len(text)
+        if count > limit or size > MAX_EXPORT_BYTES:
+            raise ExportTooLarge(
+                f"more than {limit} contacts or {MAX_EXPORT_BYTES // 1_000_000} MB: export a group, or get the "
+                "file with POST /v1/contacts/exports",
+                field="group_id",
+            )
+        out.append(text)
+    return "".join(out)
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group_id: str | None = Field(default=None, max_length=64, description="A group's members (default: everyone)")
+
+
+class ExportFile(BaseModel):
+    download_url: str = Field(description="A presigned GET of the CSV (no Authorization header needed)")
+    expires_at: dt.datetime = Field(description="The link works until then; the file is deleted after a day")
+    contacts: int
+
+
+def export_file(body: ExportRequest, *, by: str | None) -> ExportFile:
+    """The export written to the exports bucket (``exports/{id}.csv``, spooled to disk past 8 MB, so
+    memory stays flat) and answered as a presigned download link; at most
+    ``MAX_EXPORT_FILE_CONTACTS`` contacts."""
+    import tempfile
+
+    export_id = ids.new_id()
+    name = f"contacts-{body.group_id}.csv" if body.group_id else "contacts.csv"
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=8_000_000) as spool:
+        for count, text in _export_lines(body.group_id):
+            if count > MAX_EXPORT_FILE_CONTACTS:
+                raise ExportTooLarge(f"more than {MAX_EXPORT_FILE_CONTACTS} contacts: export a group", field="group_id")
+            spool.write(text.encode("utf-8"))
+        spool.seek(0)
+        key = f"{EXPORTS_PREFIX}{export_id}.csv"
+        aws.s3().put_object(
+            Bucket=config.exports_bucket(),
+            Key=key,
+            Body=spool,
+            ContentType="text/csv; charset=utf-8",
+            ContentDisposition=f'attachment; filename="{name}"',
+            Metadata={"by": by or "", "contacts": str(count)},
+        )
+    url = aws.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": config.exports_bucket(), "Key": key}, ExpiresIn=EXPORT_LINK_S
+    )
+    log.info("contacts exported to %s: %d contacts", key, count)
+    return ExportFile(download_url=url, expires_at=utcnow() + dt.timedelta(seconds=EXPORT_LINK_S), contacts=count)

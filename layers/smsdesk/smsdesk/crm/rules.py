@@ -191,6 +191,27 @@ def check_fields(rule: All | AnyOf | Condition, custom: dict[str, str], *, where
                 raise ValidationError(f"{path}.value: {cond.field} is a date (YYYY-MM-DD)", field=f"{path}.value")
 
 
+#: The stored attributes each built-in field is computed from (:func:`contact_view`).
+_STORED: dict[str, tuple[str, ...]] = {
+    "name": ("first_name", "last_name"),
+    "mobile": ("mobile", "number"),  # ``number``: contacts stored before issue 13
+    "country": ("mobile", "number"),
+}
+
+
+def stored_paths(rule: All | AnyOf | Condition) -> set[tuple[str, ...]]:
+    """The stored attributes (``("tags",)``) and custom field values (``("custom_fields", "city")``) the
+    rule reads: a dynamic group reads each contact projected to these (:func:`contact_view` of the
+    projection decides as of the whole item)."""
+    out: set[tuple[str, ...]] = set()
+    for _path, cond in conditions(rule):
+        if cond.field in BUILTIN_TYPES:
+            out.update((a,) for a in _STORED.get(cond.field, (cond.field,)))
+        else:
+            out.add(("custom_fields", cond.field))
+    return out
+
+
 # -- evaluation (pure) -------------------------------------------------------------------------------------
 
 

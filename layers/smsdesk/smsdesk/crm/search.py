@@ -23,6 +23,8 @@ _PHONEISH = re.compile(r"^[+\d][\d\s\-./()]*$")
 
 def fold(text: str) -> str:
     """Lower case without accents: ``Élodie`` → ``elodie``."""
+    if text.isascii():  # nothing to decompose (the common case: a rule folds every value it compares)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 

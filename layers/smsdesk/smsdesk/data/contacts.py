@@ -96,6 +96,23 @@ def contact_ids_for(numbers: list[str]) -> dict[str, str]:
     return {i["PK"].removeprefix("CONTACTNUM#"): i["contact_id"] for i in items}
 
 
+def contact_ids_with_email(email: str) -> list[str]:
+    """The contacts whose e-mail is ``email`` (ignoring case and accents): its whole-address search item
+    (written in each contact's own transaction), read consistently."""
+    token = fold(email)
+    pk, prefix = search_key(token, "")
+    kwargs: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":t": {"S": prefix}},
+        "ConsistentRead": True,
+    }
+    out = []
+    for resp in table.query_pages(**kwargs):
+        out += [i["contact_id"]["S"] for i in resp.get("Items", []) if i.get("token", {}).get("S") == token]
+    return out
+
+
 def _item(contact: Contact, version: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": f"CONTACT#{contact.id}",
@@ -218,16 +235,29 @@ def contact_pages(*, start: dict[str, Any] | None = None, page_size: int = 200) 
             yield [(_load(i), table.raw_key(i, "GSI2")) for i in items]
 
 
-def contact_item_pages(
-    *, start: dict[str, Any] | None = None, page_size: int = 200
+def projected_pages(
+    paths: set[tuple[str, ...]], *, start: dict[str, Any] | None = None, page_size: int = 500
 ) -> Iterator[list[tuple[dict[str, Any], dict]]]:
-    """Like :func:`contact_pages`, with the stored items (not yet loaded as :class:`Contact`: a dynamic
-    group evaluates its rule on the item and loads only its members)."""
+    """Every contact by name from after ``start`` (a raw GSI2 key), reading only ``paths`` (stored
+    attributes, or ``("custom_fields", key)``) plus the keys: ``(item, raw key)`` a page at a time, the
+    contact's id in ``item["id"]``. What a dynamic group scans: parsing a page costs in proportion to
+    the attributes returned, so a rule over two fields reads two (members are then loaded with
+    :func:`get_many`)."""
+    names: dict[str, str] = {"#pk": "GSI2PK"}
+    parts = ["PK", "SK", "GSI2PK", "GSI2SK"]
+    for n, path in enumerate(sorted(paths)):
+        refs = []
+        for m, name in enumerate(path):
+            names[f"#p{n}_{m}"] = name
+            refs.append(f"#p{n}_{m}")
+        parts.append(".".join(refs))
     kwargs: dict[str, Any] = {
         "TableName": config.table_name(),
         "IndexName": "GSI2",
-        "KeyConditionExpression": "GSI2PK = :pk",
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":pk": {"S": ALL_PK}},
+        "ProjectionExpression": ", ".join(parts),
         "Limit": page_size,
     }
     if start:
@@ -235,7 +265,7 @@ def contact_item_pages(
     for resp in table.query_pages(**kwargs):
         items = [table.deserialize(i) for i in resp.get("Items", [])]
         if items:
-            yield [(i, table.raw_key(i, "GSI2")) for i in items]
+            yield [({**i, "id": i["PK"].removeprefix("CONTACT#")}, table.raw_key(i, "GSI2")) for i in items]
 
 
 def load(item: dict[str, Any]) -> Contact:

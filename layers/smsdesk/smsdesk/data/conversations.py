@@ -7,7 +7,9 @@ Keys:
   most recent first); GSI2 ``ASSIGNEE#{user_id}`` / ``{last_activity}#{id}`` (open and assigned: Mine);
   GSI3 ``QUEUE#{channel_id}`` / ``{enqueued_at}#{id}`` (open, enqueued and not answered yet: issue 6);
   an unassigned conversation waiting outside a full queue uses GSI2 as ``OVERFLOW#{channel_id}`` /
-  ``{overflow_at}#{id}`` (arrival order; GSI2 is free while nobody holds it).
+  ``{overflow_at}#{id}`` (arrival order; GSI2 is free while nobody holds it); GSI4
+  ``CONVNUM#{number}`` / ``{last_activity}#{id}`` (a customer number's conversations on every channel,
+  most recent first: a contact's page).
   Every key is derived from the stored model (:func:`index_keys`), so a status change rewrites them
   on the one item.
 * pointer ``PK=OPEN#{channel_id}#{e164} SK=CONV``: ``conversation_id`` of the latest conversation
@@ -34,7 +36,7 @@ from smsdesk.models import Conversation, dump, iso
 
 __all__ = ["TransactionCanceled", "transact"]
 
-_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK")
 _EXTRA = ("version", "deleting")
 
 
@@ -53,10 +55,16 @@ def view_state(conv: Conversation) -> str:
     return "assigned" if conv.assignee_id else "unassigned"
 
 
+def number_partition(number: str) -> str:
+    """The GSI4 partition of a customer number's conversations (every channel, every state)."""
+    return f"CONVNUM#{number}"
+
+
 def index_keys(conv: Conversation) -> dict[str, str]:
     """The GSI keys a conversation is stored with (absent keys keep it out of that index)."""
     sort = f"{iso(conv.last_activity_at)}#{conv.id}"
     keys = {"GSI1PK": f"VIEW#{conv.channel_id}#{view_state(conv)}", "GSI1SK": sort}
+    keys |= {"GSI4PK": number_partition(conv.number), "GSI4SK": sort}
     if conv.status == "open" and conv.assignee_id:
         keys |= {"GSI2PK": f"ASSIGNEE#{conv.assignee_id}", "GSI2SK": sort}
     elif conv.queue_state() == "overflow" and conv.overflow_at:

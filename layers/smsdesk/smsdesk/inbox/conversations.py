@@ -829,3 +829,21 @@ def list_view(
     return ConversationPage(
         items=[repo.from_item(i) for _, i in taken], cursor=encode_position("c", new_pos) if new_pos else None
     )
+
+
+def list_for_number(caller: Caller, number: str, *, limit: int = 50, cursor: str | None = None) -> ConversationPage:
+    """A customer number's conversations on every channel the caller may use, in every state, most
+    recent activity first (one query of the number's GSI4 partition, filtered to usable channels)."""
+    allowed = access.usable_channel_ids(caller)
+    if allowed is not None and not allowed:
+        return ConversationPage(items=[])
+    items, last = repo.page(
+        index="GSI4",
+        pk=repo.number_partition(number),
+        limit=limit,
+        start=decode_position(cursor, "k"),
+        channel_ids=allowed,
+    )
+    return ConversationPage(
+        items=[repo.from_item(i) for i in items], cursor=encode_position("k", last) if last else None
+    )

@@ -90,6 +90,19 @@ def _ignore(codes: tuple[str, ...], fn: Any, **kwargs: Any) -> Any:
         return None
 
 
+def _add_missing_gsis(ddb: Any, name: str, desc: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """Restored from a --state-dir saved before the manifest added an index: create it (moto indexes
+    the existing items at once)."""
+    have = {g["IndexName"] for g in desc.get("GlobalSecondaryIndexes", [])}
+    for gsi in kwargs.get("GlobalSecondaryIndexes", []):
+        if gsi["IndexName"] not in have:
+            ddb.update_table(
+                TableName=name,
+                AttributeDefinitions=kwargs["AttributeDefinitions"],
+                GlobalSecondaryIndexUpdates=[{"Create": gsi}],
+            )
+
+
 def _create_table(t: manifest.Table) -> str:
     name = physical(t.name)
     keys = [{"AttributeName": t.pk, "KeyType": "HASH"}]
@@ -116,11 +129,12 @@ def _create_table(t: manifest.Table) -> str:
     if t.stream:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": t.stream}
     ddb = aws.dynamodb()
-    if _ignore(("ResourceInUseException",), ddb.create_table, **kwargs) is None and t.stream:
-        # Restored from a --state-dir saved before the table had its stream: turn it on.
+    if _ignore(("ResourceInUseException",), ddb.create_table, **kwargs) is None:
         desc = ddb.describe_table(TableName=name)["Table"]
-        if not desc.get("StreamSpecification", {}).get("StreamEnabled"):
+        if t.stream and not desc.get("StreamSpecification", {}).get("StreamEnabled"):
+            # Restored from a --state-dir saved before the table had its stream: turn it on.
             ddb.update_table(TableName=name, StreamSpecification=kwargs["StreamSpecification"])
+        _add_missing_gsis(ddb, name, desc, kwargs)
     if t.ttl_attribute:
         ddb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.ttl_attribute}

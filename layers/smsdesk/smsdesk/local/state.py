@@ -13,9 +13,11 @@ it applies the request and persists the change **before** the response is handed
   ``compact_records`` writes (a crashed stack replays at most about that many on start) and on a
   clean stop; each journal record has a sequence number and the snapshot names the last one it
   holds, so a crash between writing the snapshot and truncating the journal replays nothing twice.
-- **Cognito, Secrets Manager, EventBridge Scheduler** (rare writes; moto invents ids such as a
-  user's ``sub`` and secret version ids, so their requests cannot be replayed): the service's
-  backend is pickled to ``<service>.state`` after each mutating request, under a per-service lock.
+- **Cognito, Secrets Manager, EventBridge Scheduler, S3** (rare writes; moto invents ids such as a
+  user's ``sub`` and secret version ids, so their requests cannot be replayed; S3 holds contact files
+  being imported and large exports): the service's backend is pickled to ``<service>.state`` after
+  each mutating request, under a per-service lock. A browser's presigned POST (a multipart form, its
+  credential in the form) counts as an S3 write.
 
 The data is written with ``write(2)`` and renames, which survives the process being killed
 (``kill -9``); with ``fsync=True`` it also survives the machine crashing, at the cost of a disk
@@ -57,7 +59,7 @@ from smsdesk.local.moto_server import ACCOUNT_ID
 
 log = logging.getLogger("smsdesk_local")
 
-SERVICES = ("dynamodb", "cognito-idp", "scheduler", "secretsmanager")
+SERVICES = ("dynamodb", "cognito-idp", "scheduler", "secretsmanager", "s3")
 KEY_FILE = "key"
 JOURNAL = "dynamodb.journal"
 FORMAT = 2
@@ -95,6 +97,11 @@ def derive_password(key: bytes) -> str:
     return f"Sd-{base64.urlsafe_b64encode(digest).decode()[:16]}-9a"
 
 
+def _region_key(service: str, region: str) -> str:
+    """Where moto keeps a service's backend: S3's is global (its partition), the others per region."""
+    return "aws" if service == "s3" else region
+
+
 def classify(environ: dict[str, Any]) -> str | None:
     """The persisted service a request may change, or None (another service, or a read)."""
     prefix, _, action = (environ.get("HTTP_X_AMZ_TARGET") or "").partition(".")
@@ -104,6 +111,8 @@ def classify(environ: dict[str, Any]) -> str | None:
         cred = (environ.get("HTTP_AUTHORIZATION") or "").partition("Credential=")[2].split(",")[0]
         parts = cred.split("/")
         service = parts[3] if len(parts) >= 5 else None
+    if service is None and (environ.get("CONTENT_TYPE") or "").startswith("multipart/form-data"):
+        service = "s3"  # a presigned POST (a browser's upload: its credential is in the form, not a header)
     if service not in SERVICES:
         return None
     if action:
@@ -179,7 +188,7 @@ class StateStore:
         tmp.replace(path)
 
     def _dumps(self, service: str, seq: int = 0) -> bytes:
-        backend = get_backend(service)[ACCOUNT_ID][self.region]  # type: ignore[misc]
+        backend = get_backend(service)[ACCOUNT_ID][_region_key(service, self.region)]  # type: ignore[misc]
         doc = {"version": FORMAT, "region": self.region, "service": service, "seq": seq, "backend": backend}
         for attempt in range(5):
             buf = io.BytesIO()
@@ -317,7 +326,10 @@ class StateStore:
                 found_as = f"region {doc.get('region')}, format {doc.get('version')}"
                 log.warning("%s holds %s, not region %s, format %s: ignored", path, found_as, self.region, FORMAT)
                 continue
-            get_backend(service)[ACCOUNT_ID][self.region] = doc["backend"]  # type: ignore[misc]
+            get_backend(service)[ACCOUNT_ID][_region_key(service, self.region)] = doc["backend"]  # type: ignore[misc]
+            if service == "s3":  # moto's registry of bucket names (a create_bucket would replace one otherwise)
+                for name, bucket in doc["backend"].buckets.items():
+                    get_backend("s3").bucket_accounts[name] = (bucket.partition, ACCOUNT_ID)  # type: ignore[attr-defined]
             if service == "dynamodb":
                 self._snapshot_seq = self._seq = int(doc["seq"])
             found = True

@@ -17,6 +17,8 @@ from smsdesk.api.identity import caller
 from smsdesk.api.openapi import errors
 from smsdesk.crm import contacts, groups
 from smsdesk.crm import fields as custom
+from smsdesk.data import table
+from smsdesk.inbox import conversations
 from smsdesk.models import Contact
 
 router = APIGatewayHttpRouter()
@@ -104,11 +106,31 @@ def contact_consent(contact_id: str, limit: Limit = 50) -> contacts.ConsentState
     return contacts.consent(contact_id, limit=limit)
 
 
-@router.get("/v1/contacts/<contact_id>/groups", summary="The static groups the contact is in", tags=["contacts"])
+@router.get(
+    "/v1/contacts/<contact_id>/groups",
+    summary="The groups the contact is in: its static groups and the dynamic groups whose rule it matches now",
+    description="By name; a dynamic group's rule is evaluated on this contact as it is stored now.",
+    tags=["contacts"],
+)
 def contact_groups(contact_id: str) -> GroupList:
     caller(router)
-    contacts.get(contact_id)
-    return GroupList(items=groups.groups_of(contact_id))
+    return GroupList(items=groups.memberships(contacts.get(contact_id)))
+
+
+@router.get(
+    "/v1/contacts/<contact_id>/conversations",
+    summary="The contact's conversations (its mobile's, on every channel you may use), most recent first",
+    description="Every state (open or closed), on each channel you may use; `cursor` pages on.",
+    tags=["contacts"],
+)
+def contact_conversations(contact_id: str, limit: Limit = 50, cursor: Cursor = None) -> conversations.ConversationPage:
+    who = caller(router)
+    contact = contacts.get(contact_id)
+    if not contact.mobile:
+        # no mobile: no conversation; a cursor still has to be one of this list's
+        table.decode_position(cursor, "k")
+        return conversations.ConversationPage(items=[])
+    return conversations.list_for_number(who, contact.mobile, limit=limit, cursor=cursor)
 
 
 # -- custom fields ------------------------------------------------------------------------------------------

@@ -39,6 +39,18 @@ def create_import(body: imports.ImportCreate) -> tuple[imports.ImportStarted, in
     return imports.create(body, by=who.user_id), 201
 
 
+@router.post(
+    "/v1/contact-imports/columns",
+    summary="The contact field each column of a header row fills without a mapping",
+    description="Send the file's first line; the answer is where a mapping editor starts (any column may "
+    "then be mapped to another field or skipped with POST /v1/contact-imports `mapping`).",
+    tags=["contacts"],
+)
+def suggest_columns(body: imports.ColumnsQuery) -> imports.SuggestedColumns:
+    caller(router)
+    return imports.suggest_columns(body)
+
+
 @router.get("/v1/contact-imports", summary="Contact imports, newest first", tags=["contacts"])
 def list_imports(
     limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Annotated[str | None, Query()] = None
@@ -61,8 +73,8 @@ def get_import(import_id: str) -> imports.ContactImport:
 @router.get(
     "/v1/contacts/export",
     summary="Every contact, or a group's members, as CSV (UTF-8 with BOM)",
-    description=f"At most {imports.MAX_EXPORT_CONTACTS} contacts per export (413 `export_too_large` beyond: "
-    "export a group). The columns are the built-in fields, then each custom field's key; tags are joined "
+    description=f"At most {imports.MAX_EXPORT_CONTACTS} contacts per answer (413 `export_too_large` beyond: "
+    "export a group, or get the file with POST /v1/contacts/exports). The columns are the built-in fields, then each custom field's key; tags are joined "
     "by `|`. The file imports back (POST /v1/contact-imports) unchanged.",
     tags=["contacts"],
     openapi_extensions=errors(403, 404, 413),
@@ -83,3 +95,19 @@ def export_contacts(group_id: Annotated[str | None, Query(max_length=64)] = None
         body=body,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.post(
+    "/v1/contacts/exports",
+    summary="Every contact, or a group's members, as a CSV file to download (up to 100,000 contacts)",
+    description="The same CSV as GET /v1/contacts/export, written to storage and answered as a presigned "
+    "download link valid for an hour (the file is deleted after a day). For books beyond the "
+    f"{imports.MAX_EXPORT_CONTACTS} contacts one answer can carry.",
+    tags=["contacts"],
+    openapi_extensions=errors(403, 404, 413),
+    status_code=201,
+)
+def export_contacts_file(body: imports.ExportRequest) -> tuple[imports.ExportFile, int]:
+    who = caller(router)
+    who.require_admin()
+    return imports.export_file(body, by=who.user_id), 201
