@@ -116,16 +116,18 @@ def test_overflow_index_keys_only_while_waiting_outside() -> None:
 
 def test_index_keys_follow_the_view() -> None:
     sort = "2026-11-21T14:00:00.000Z#C1"
-    assert repo.index_keys(conv()) == {"GSI1PK": "VIEW#CH#unassigned", "GSI1SK": sort}
+    by_number = {"GSI4PK": "CONVNUM#+31612345678", "GSI4SK": sort}  # a contact's conversations, every state
+    assert repo.index_keys(conv()) == {"GSI1PK": "VIEW#CH#unassigned", "GSI1SK": sort, **by_number}
     assert repo.index_keys(conv(assignee_id="u1")) == {
         "GSI1PK": "VIEW#CH#assigned",
         "GSI1SK": sort,
         "GSI2PK": "ASSIGNEE#u1",
         "GSI2SK": sort,
+        **by_number,
     }
     # closed: in the closed view only, not in anyone's Mine nor in the queue
     keys = repo.index_keys(conv(status="closed", assignee_id="u1", enqueued_at=T0))
-    assert keys == {"GSI1PK": "VIEW#CH#closed", "GSI1SK": sort}
+    assert keys == {"GSI1PK": "VIEW#CH#closed", "GSI1SK": sort, **by_number}
     queued = repo.index_keys(conv(enqueued_at=T0))
     assert queued["GSI3PK"] == "QUEUE#CH"
     assert "GSI3PK" not in repo.index_keys(conv(enqueued_at=T0, answered_at=T0))
