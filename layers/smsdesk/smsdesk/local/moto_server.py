@@ -9,7 +9,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from smsdesk.local import moto_transactions
+from smsdesk.local import moto_speedups, moto_transactions
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 _DYNAMODB_LOCK = threading.Lock()
@@ -53,6 +53,7 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         serialise_dynamodb()
         moto_transactions.install()
+        moto_speedups.install()
         self._server.start()
         if self._wrap:  # before anyone knows the endpoint, so before any request
             wsgi = self._server._server  # werkzeug's server; its handlers call ``server.app`` per request
