@@ -80,3 +80,32 @@ def test_sqs_receive_does_not_slow_down_with_the_backlog(endpoint: str) -> None:
     per_receive = (time.process_time() - t0) / 10
     # moto's datetime clock: ~300 ms of CPU per receive with 500 queued messages; ~20 ms without it
     assert per_receive < 0.1, per_receive
+
+
+def test_a_request_that_fails_outside_moto_answers_500_and_the_server_goes_on() -> None:
+    def wrap(app: Any) -> Any:  # as local/state.py and local/s3_events.py wrap moto
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ["PATH_INFO"] == "/boom":
+                raise RuntimeError("boom")
+            return app(environ, start_response)
+
+        return wsgi
+
+    server = MotoServer(wrap=wrap)
+    parts = urlsplit(server.start(reset=False))
+    try:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.request("GET", "/boom")
+        resp = conn.getresponse()
+        assert resp.status == 500
+        resp.read()
+        assert resp.will_close
+        conn.close()
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.request("GET", "/moto-api/data.json")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read()
+        conn.close()
+    finally:
+        server.stop()

@@ -21,11 +21,14 @@ Profiled per delivered message, moto spent its time on things that do not depend
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from typing import Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+log = logging.getLogger("smsdesk_local")
 
 _installed = False
 _lock = threading.Lock()
@@ -107,7 +110,7 @@ class KeepAliveHandler(MotoRequestHandler):
                 if hasattr(result, "close"):
                     result.close()
         except Exception:
-            self.server.log("error", "moto request failed", exc_info=True)  # type: ignore[attr-defined]
+            log.exception("moto request %s %s failed", self.command, self.path)
             self.close_connection = True
             started[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
             chunks[:] = [b"Internal Server Error"]
