@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from smsdesk import manifest
-from smsdesk.local import isolation
+from smsdesk.local import isolation, resolvers
 from smsdesk.local.invocations import InvocationLog
 from smsdesk.local.moto_server import ACCOUNT_ID
 
@@ -44,11 +44,10 @@ class LambdaContext:
 class FunctionRegistry:
     """One module per manifest function, imported once (a warm container), invoked from any thread.
 
-    HTTP invocations run one at a time: Powertools' event-handler resolvers keep the current event on
-    a class attribute (``BaseRouter.current_event``) shared by every resolver in the process. In AWS
-    each execution environment serves one request at a time, so this never matters there; locally,
-    concurrent requests on gateway threads would read each other's event. SQS and bus invocations do
-    not use resolvers and stay concurrent.
+    Invocations run concurrently, HTTP ones included (one gateway thread per connection): Powertools'
+    resolvers keep the request being handled on the ``BaseRouter`` class, which
+    ``smsdesk.local.resolvers`` makes per thread, so each thread is an execution environment of its own
+    serving one request at a time, as in Lambda.
     """
 
     def __init__(
@@ -65,7 +64,7 @@ class FunctionRegistry:
         self._env_of = env_of
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
-        self._http_lock = threading.Lock()
+        resolvers.install()
 
     def path(self, fn: manifest.Function) -> Path:
         module_file, _, _ = fn.handler.rpartition(".")
@@ -112,11 +111,7 @@ class FunctionRegistry:
         try:
             handler = self.handler(fn)
             with self._scope(fn):
-                if trigger == "http":
-                    with self._http_lock:
-                        result = handler(event, self.context(fn))
-                else:
-                    result = handler(event, self.context(fn))
+                result = handler(event, self.context(fn))
             return result
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
-from smsdesk.local import moto_transactions
+from smsdesk.local import moto_speedups, moto_transactions
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 _DYNAMODB_LOCK = threading.Lock()
@@ -37,10 +41,32 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+class _KeepAliveMotoServer(ThreadedMotoServer):
+    """moto's threaded server, its connections kept open between requests (``moto_speedups``)."""
+
+    def __init__(self, ip_address: str, port: int) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self.handler = moto_speedups.handler_class()
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=self.handler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._server:
+            self._server.server_close()
+        for conn in list(self.handler.open_connections):  # kept-alive connections end with the server
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, wrap: Callable[[Any], Any] | None = None) -> None:
         """``wrap`` wraps moto's WSGI application (the ``--state-dir`` journal, ``local/state.py``)."""
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server = _KeepAliveMotoServer(host, port)
         self._wrap = wrap
         self.endpoint = ""
 
@@ -53,6 +79,7 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         serialise_dynamodb()
         moto_transactions.install()
+        moto_speedups.install()
         self._server.start()
         if self._wrap:  # before anyone knows the endpoint, so before any request
             wsgi = self._server._server  # werkzeug's server; its handlers call ``server.app`` per request

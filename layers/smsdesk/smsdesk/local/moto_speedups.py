@@ -1,0 +1,140 @@
+"""moto's server, made cheaper per request for the local stack (behaviour unchanged, only cost).
+
+Profiled per delivered message, moto spent its time on things that do not depend on the request:
+
+* **routing**: ``DomainDispatcherApplication.get_backend_for_host`` lists moto's package directory
+  (``backends.list_of_moto_modules``: ``os.listdir`` + an ``isdir`` per entry) on every request, under
+  the dispatcher's global lock. The directory does not change while the process runs: :func:`install`
+  lists it once.
+* **SQS clocks**: moto's ``unix_time()`` builds several ``datetime`` objects per call, and SQS calls it
+  twice per message *in the queue* for every receive (``Queue.messages`` filters by visibility and
+  delay), so a receive cost grew with the backlog (~20 ms per 300 queued messages). Without an
+  argument it is ``time.time()``, which it now is.
+* **connections**: werkzeug's development server closes every connection, so each AWS call opened a TCP
+  connection (connect, close, a DNS lookup of 127.0.0.1) and the server started a thread for it: ~half
+  of a call's time in the local stack, most of it threads queueing for the GIL after each syscall.
+  :class:`KeepAliveHandler` serves HTTP/1.1 keep-alive connections (as AWS endpoints do): it reads the
+  request body whole before moto sees it and sends the response with its length, so the stream is always
+  at the next request's first byte (werkzeug closes connections because it cannot know that).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+log = logging.getLogger("smsdesk_local")
+
+_installed = False
+_lock = threading.Lock()
+
+
+def install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from moto import backends
+        from moto.sqs import models as sqs_models
+
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+        slow_unix_time = sqs_models.unix_time
+        slow_unix_time_millis = sqs_models.unix_time_millis
+
+        def unix_time(dt: Any = None) -> float:
+            return time.time() if dt is None else slow_unix_time(dt)
+
+        def unix_time_millis(dt: Any = None) -> float:
+            return time.time() * 1000.0 if dt is None else slow_unix_time_millis(dt)
+
+        sqs_models.unix_time = unix_time  # type: ignore[assignment]
+        sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
+        _installed = True
+
+
+_NO_BODY = {204, 304}
+
+
+class KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler, answering each request on a connection that stays open."""
+
+    protocol_version = "HTTP/1.1"
+    #: Headers and body leave as separate writes: with Nagle's algorithm the body would wait for the
+    #: client's delayed ACK (40 ms a request on Linux).
+    disable_nagle_algorithm = True
+    #: The server's open connections, so that stopping it can end them (see :func:`handler_class`).
+    open_connections: set[Any]
+
+    def setup(self) -> None:
+        super().setup()
+        self.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.open_connections.discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        stream = environ["wsgi.input"]
+        if environ.get("wsgi.input_terminated"):  # chunked: werkzeug's dechunking reader
+            body = stream.read()
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = stream.read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info and started:
+                raise exc_info[1].with_traceback(exc_info[2])
+            started[:] = [status, headers]
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                for data in result:
+                    chunks.append(data)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:
+            log.exception("moto request %s %s failed", self.command, self.path)
+            self.close_connection = True
+            started[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
+            chunks[:] = [b"Internal Server Error"]
+        status, headers = started
+        code_text, _, reason = status.partition(" ")
+        code = int(code_text)
+        payload = b"".join(chunks)
+        self.send_response(code, reason)
+        head = self.command == "HEAD"
+        for key, value in headers:
+            k = key.lower()
+            if k in ("connection", "transfer-encoding") or (k == "content-length" and not head):
+                continue  # a HEAD answer's length is the resource's (S3 HeadObject), kept as moto gave it
+            self.send_header(key, value)
+        if not head and code not in _NO_BODY and not 100 <= code < 200:
+            self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not head and payload:
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+
+def handler_class() -> type[KeepAliveHandler]:
+    """A :class:`KeepAliveHandler` class with its own set of open connections (one per server)."""
+    return type("KeepAliveHandler", (KeepAliveHandler,), {"open_connections": set()})
