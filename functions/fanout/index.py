@@ -1,9 +1,9 @@
-"""Lambda entry point: the campaign fan-out queue (SQS batch of one)."""
+"""Lambda entry point: the campaign fan-out queue (SQS batch of one; campaigns/fanout.py)."""
 
+from smsdesk.campaigns.fanout import handle_fanout
 from smsdesk.envelopes import FanoutJob
 from smsdesk.observability import logger, metrics
 from smsdesk.runtime import process_queue_batch
-from smsdesk.sending.fanout import handle_fanout
 
 
 @logger.inject_lambda_context

@@ -100,6 +100,8 @@ class ScheduleGroup:
     role_env: str
     target_queue: str
     dlq_env: str
+    #: Other queues schedules of the group deliver to (campaign schedules: the bulk queue).
+    other_targets: tuple[str, ...] = ()
 
     @property
     def dlq_name(self) -> str:
@@ -191,6 +193,7 @@ SCHEDULE_GROUP = ScheduleGroup(
     role_env="SCHEDULER_ROLE_ARN",
     target_queue="timers",
     dlq_env="SCHEDULER_DLQ_ARN",
+    other_targets=("bulk",),  # campaign schedules (issue 14): FanoutJob(phase="run") to the fan-out
 )
 USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
 PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
@@ -409,6 +412,7 @@ API = Function(
         Access(USER_POOL, "manage_users"),
         Access(PROVIDER_SECRETS, "read_write"),
         Access(UPLOADS_BUCKET, "upload"),  # signs contact imports' presigned POSTs
+        Access(BULK_QUEUE, "send"),  # the queue campaign schedules deliver to (the schedule's target)
     ),
     triggers=(
         HttpRoute("ANY", "/v1/{proxy+}", authorized=True),
@@ -483,8 +487,9 @@ FANOUT = Function(
     entry="fanout",
     memory_mb=1024,
     timeout_s=150,
-    # Foundation stub: it only logs each record, so it may do nothing else (campaigns add their grants).
-    access=(),
+    # Campaign runs: reads audiences, writes recipient rows, messages (charged from the reservation) and
+    # the campaign; the next wave and the messages' jobs leave through the outbox.
+    access=(Access(MAIN_TABLE, "read_write"),),
     triggers=(QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),),
 )
 
@@ -526,7 +531,7 @@ OUTBOX = Function(
     timeout_s=30,
     # What ``ob`` entries name: the bus and the queues of their jobs (reading the stream is the event
     # source mapping's own grant).
-    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send")),
+    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send"), Access(BULK_QUEUE, "send")),
     triggers=(StreamTrigger("outbox", MAIN_TABLE, batch_size=100, parallelization_factor=4, filter=outbox_filter()),),
 )
 

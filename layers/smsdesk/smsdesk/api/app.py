@@ -12,6 +12,7 @@ from smsdesk.api import errors
 from smsdesk.api.openapi import Resolver
 from smsdesk.api.routes import (
     audiences,
+    campaigns,
     channels,
     contacts,
     conversations,
@@ -54,6 +55,7 @@ for _module in (
     contacts,
     groups,
     audiences,
+    campaigns,
 ):
     app.include_router(_module.router)
 errors.install(app)
