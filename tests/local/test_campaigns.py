@@ -184,3 +184,242 @@ def test_300_recipients_from_a_dynamic_group_with_managers(stack: LocalStack, ap
     ledger = api("GET", "/v1/credits/ledger?limit=20", expect=200)["items"]
     mine = [e for e in ledger if e.get("campaign_id") == campaign["id"]]
     assert sorted((e["kind"], e["amount"]) for e in mine) == [("charge", -300), ("refund", 1)]
+
+
+def numbers(prefix: str, n: int) -> list[str]:
+    return [f"+31630{prefix}{i + 2:04d}" for i in range(n)]  # never ending 0000 or 0001
+
+
+def launch_numbers(api: Any, ch: dict[str, Any], nums: list[str], text: str, **more: Any) -> dict[str, Any]:
+    body = {"title": text[:40], "channel_id": ch["id"], "text": text, "audience": {"numbers": nums}, **more}
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    return api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)
+
+
+def test_402_when_short_and_409_for_the_same_campaign_within_10_minutes(api: Any) -> None:
+    ch = channel(api, "+3197010000102")
+    bal = balance(api)
+    body = {"title": "Too big", "channel_id": ch["id"], "text": "x" * 161, "audience": {"numbers": numbers("20", 3)}}
+    many = {**body, "text": "é" * 300, "audience": {"numbers": numbers("21", 1000)}}  # 5 segments each
+    big = api("POST", "/v1/campaigns", many, 201)
+    need = api("POST", f"/v1/campaigns/{big['id']}/preview", {}, 200)["credits"]
+    assert need > bal
+    status, err = api("POST", f"/v1/campaigns/{big['id']}/launch", {})
+    assert status == 402 and err["error"]["needed"] == need and err["error"]["balance"] == bal
+    assert balance(api) == bal and api("GET", f"/v1/campaigns/{big['id']}", expect=200)["status"] == "draft"
+
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "dup"}, 201)
+    first = api("POST", "/v1/campaigns", body, 201)
+    api("POST", f"/v1/campaigns/{first['id']}/launch", {}, 200)
+    again = api("POST", "/v1/campaigns", {**body, "title": "Again"}, 201)
+    status, err = api("POST", f"/v1/campaigns/{again['id']}/launch", {})
+    assert status == 409 and err["error"]["code"] == "duplicate_campaign" and err["error"]["field"] == "confirm"
+    assert api("POST", f"/v1/campaigns/{again['id']}/launch", {"confirm": True}, 200)["status"] == "running"
+    for cid in (first["id"], again["id"]):
+        wait(lambda cid=cid: status_of(api, cid) == "completed", 60, every=1)
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_reply_overtakes_the_campaign_backlog(stack: LocalStack, api: Any) -> None:
+    ch = channel(api, "+3197010000103", mps=2)  # one send every 0.5 s
+    api("POST", "/v1/credits/top-ups", {"credits": 100, "reference": "overtake"}, 201)
+    nums = numbers("30", 30)
+    with stack.configure("fanout", CAMPAIGN_WAVE_S="10"):  # 20 messages queued per wave: a 10 s backlog
+        campaign = launch_numbers(api, ch, nums, "Big announcement")
+        wait(lambda: len([m for m in outbox_to(api, set(nums)) if m["outcome"] == "accepted"]) >= 2, 60)
+        reply = api("POST", "/v1/messages", {"channel_id": ch["id"], "to": "+31640000002", "text": "Your answer"}, 202)
+        wait(lambda: outbox_to(api, {"+31640000002"}), 30)
+        api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+    msgs = api("GET", f"/v1/messages?channel_id={ch['id']}&limit=100", expect=200)["items"]
+
+    def sending_at(m: dict[str, Any]) -> str | None:
+        return next((h["at"] for h in m["history"] if h["status"] == "sending"), None)
+
+    mine = next(m for m in msgs if m["id"] == reply["id"])
+    behind = [
+        m
+        for m in msgs
+        if m.get("campaign_id") == campaign["id"]
+        and m["created_at"] < mine["created_at"]
+        and (sending_at(m) is None or sending_at(m) > sending_at(mine))
+    ]
+    print(
+        f"reply left {sending_at(mine)} (created {mine['created_at']}); campaign messages queued before it and "
+        f"still waiting: {len(behind)}"
+    )
+    assert len(behind) >= 5  # it did not wait behind the backlog that was queued before it
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_cancel_mid_run_refunds_the_rest(stack: LocalStack, api: Any) -> None:
+    ch = channel(api, "+3197010000104", mps=2)
+    api("POST", "/v1/credits/top-ups", {"credits": 100, "reference": "cancel"}, 201)
+    before = balance(api)
+    nums = numbers("40", 24)
+    campaign = launch_numbers(api, ch, nums, "Cancel me")
+    wait(lambda: outbox_to(api, set(nums)), 60)
+    out = api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+    assert out["status"] == "cancelled"
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {})[0] == 409
+    time.sleep(3)  # what was handed to the pipeline still leaves; nothing else does
+    stack.wait_streams()
+    c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    queued = c["counts"]["queued"]
+    assert 0 < queued < 24 and c["counts"]["cancelled"] == 24 - queued
+    wait(lambda: len(outbox_to(api, set(nums))) == queued, 30)
+    time.sleep(2)
+    assert len(outbox_to(api, set(nums))) == queued
+    assert len(all_recipients(api, campaign["id"], "cancelled")) == 24 - queued
+    assert balance(api) == before - queued
+    ledger = api("GET", "/v1/credits/ledger?limit=50", expect=200)["items"]
+    assert sorted((e["kind"], e["amount"]) for e in ledger if e.get("campaign_id") == campaign["id"]) == [
+        ("charge", -24),
+        ("refund", 24 - queued),
+    ]
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_redelivered_wave_sends_nothing_twice(stack: LocalStack, api: Any) -> None:
+    import threading
+
+    from smsdesk.campaigns import fanout, service
+    from smsdesk.envelopes import FanoutJob
+
+    ch = channel(api, "+3197010000105", mps=50)
+    api("POST", "/v1/credits/top-ups", {"credits": 100, "reference": "redelivery"}, 201)
+    before = balance(api)
+    nums = numbers("50", 12)
+    campaign = launch_numbers(api, ch, nums, "Only once")
+    wait(lambda: (got := service.load(campaign["id"])) is not None and got[1]["expanded_run"] == 1, 30, every=0.05)
+    # the first wave's job, delivered three more times at once (as SQS may, alongside its own delivery)
+    job = FanoutJob(campaign_id=campaign["id"], phase="send", run=1, seq=1)
+    outcomes: list[str] = []
+    threads = [threading.Thread(target=lambda: outcomes.append(fanout.send_wave(job))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(outcomes) <= {"next", "stopped", "completed"}, outcomes
+    wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+    wait(lambda: len(outbox_to(api, set(nums))) == 12, 60, every=1)
+    time.sleep(2)
+    sent = Counter(m["to"] for m in outbox_to(api, set(nums)))
+    assert set(sent) == set(nums) and set(sent.values()) == {1}
+    c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert c["counts"]["queued"] == 12 and c["counts"]["credits"] == 12
+    stack.wait_streams()
+    assert balance(api) == before - 12
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_scheduled_campaign_fires_from_its_schedule(stack: LocalStack, api: Any) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from smsdesk import aws, config
+
+    ch = channel(api, "+3197010000106")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "scheduled"}, 201)
+    nums = numbers("60", 2)
+    when = (dt.datetime.now(ZoneInfo("Europe/Paris")) + dt.timedelta(seconds=5)).replace(tzinfo=None, microsecond=0)
+    schedule = {"at": when.isoformat(), "time_zone": "Europe/Paris"}
+    campaign = launch_numbers(api, ch, nums, "Later", schedule=schedule)
+    assert campaign["status"] == "scheduled" and campaign["reserved"] == 0
+    s = aws.scheduler().get_schedule(Name=f"campaign-{campaign['id']}", GroupName=config.schedule_group_name())
+    assert s["ScheduleExpression"] == f"at({when.isoformat()})" and s["ScheduleExpressionTimezone"] == "Europe/Paris"
+    assert not outbox_to(api, set(nums))
+    wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+    wait(lambda: len(outbox_to(api, set(nums))) == 2, 30)
+    fired = [e for e in stack.invocations.entries(kind="schedule") if e.get("schedule") == f"campaign-{campaign['id']}"]
+    assert len(fired) == 1
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_recurring_campaign_runs_each_time_its_schedule_fires(stack: LocalStack, api: Any) -> None:
+    """Each run resolves its audience afresh; cancelling deletes the schedule. (cron fires at most once a
+    minute: the schedule's own delivery is made twice here, as Scheduler would on two Mondays.)"""
+    from botocore.exceptions import ClientError
+
+    from smsdesk import aws, config
+    from smsdesk.crm import contacts
+
+    ch = channel(api, "+3197010000107")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "recurring"}, 201)
+    group = api("POST", "/v1/groups", {"name": "Weekly"}, 201)
+    first = contacts.create(contacts.ContactIn(first_name="Ann", mobile="+31650000002"))
+    api("POST", f"/v1/groups/{group['id']}/members", {"contact_ids": [first.id]}, 200)
+    body = {
+        "title": "Weekly",
+        "channel_id": ch["id"],
+        "text": "Hello {{first_name}}",
+        "audience": {"group_ids": [group["id"]]},
+        "schedule": {"cron": "0 9 ? * MON *", "time_zone": "Europe/Paris"},
+    }
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)["status"] == "scheduled"
+    name = f"campaign-{campaign['id']}"
+    s = aws.scheduler().get_schedule(Name=name, GroupName=config.schedule_group_name())
+    assert s["ScheduleExpression"] == "cron(0 9 ? * MON *)" and s["ScheduleExpressionTimezone"] == "Europe/Paris"
+    target = s["Target"]
+    queue_url = aws.sqs().get_queue_url(QueueName=target["Arn"].split(":")[5])["QueueUrl"]
+
+    def fire_and_wait(run: int) -> dict[str, Any]:
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=target["Input"])
+        return wait(
+            lambda: (
+                (c := api("GET", f"/v1/campaigns/{campaign['id']}", expect=200))["run"] == run
+                and c["status"] == "scheduled"
+                and c
+            ),
+            60,
+            every=1,
+        )
+
+    one = fire_and_wait(1)
+    assert one["counts"]["recipients"] == 1
+    second = contacts.create(contacts.ContactIn(first_name="Bob", mobile="+31650000003"))
+    api("POST", f"/v1/groups/{group['id']}/members", {"contact_ids": [second.id]}, 200)
+    two = fire_and_wait(2)
+    assert two["counts"]["recipients"] == 2 and two["reserved_left"] == 0
+    wait(lambda: len(outbox_to(api, {"+31650000002", "+31650000003"})) == 3, 30)
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+    with pytest.raises(ClientError):
+        aws.scheduler().get_schedule(Name=name, GroupName=config.schedule_group_name())
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_marketing_waits_for_the_end_of_quiet_hours_in_the_recipients_zone(stack: LocalStack, api: Any) -> None:
+    """Controllable clock: the fan-out's clock is put at 23:00 in Paris, then at 08:00 the next morning."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from smsdesk.models import utcnow
+
+    paris = ZoneInfo("Europe/Paris")
+    now = utcnow()
+    day = now.astimezone(paris).date() + dt.timedelta(days=1)
+    while day.weekday() not in (0, 1, 2, 3):  # Monday-Thursday: the next day is a weekday too
+        day += dt.timedelta(days=1)
+    night = dt.datetime.combine(day, dt.time(23, 0), tzinfo=paris)
+    morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8, 0), tzinfo=paris)
+    ch = channel(api, "+3197010000108")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "quiet"}, 201)
+    nums = ["+33612340002", "+33612340003"]  # French numbers: Europe/Paris
+    env = stack.function_env("fanout")
+    with stack.configure(
+        "fanout", SMSDESK_CLOCK_OFFSET_S=str((night - now).total_seconds()), CAMPAIGN_HOLD_MAX_DELAY_S="1"
+    ):
+        campaign = launch_numbers(api, ch, nums, "Black Friday: -20%", kind="marketing")
+        held = wait(lambda: len(r := all_recipients(api, campaign["id"], "held")) == 2 and r, 30)
+        assert {dt.datetime.fromisoformat(r["not_before"]) for r in held} == {morning}
+        assert held[0]["text"] == "Black Friday: -20%\nSTOP to opt out"  # the footer, counted in the preview
+        # an opt-out while it waits is honoured at send time
+        api("POST", "/v1/opt-outs", {"number": nums[1], "channel_id": ch["id"], "reason": "replied STOP"}, 201)
+        time.sleep(3)
+        assert not outbox_to(api, set(nums)) and status_of(api, campaign["id"]) == "running"
+        env["SMSDESK_CLOCK_OFFSET_S"] = str((morning - utcnow()).total_seconds() + 1)
+        wait(lambda: status_of(api, campaign["id"]) == "completed", 30)
+    sent = wait(lambda: outbox_to(api, set(nums)), 30)
+    assert [m["to"] for m in sent] == [nums[0]]
+    skipped = all_recipients(api, campaign["id"], "excluded")
+    assert [(r["number"], r["reason"]) for r in skipped] == [(nums[1], "opted_out")]
