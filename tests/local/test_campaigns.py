@@ -221,12 +221,15 @@ def test_402_when_short_and_409_for_the_same_campaign_within_10_minutes(api: Any
 
 @pytest.mark.usefixtures("fast_pipeline")
 def test_a_reply_overtakes_the_campaign_backlog(stack: LocalStack, api: Any) -> None:
+    import datetime as dt
+
     ch = channel(api, "+3197010000103", mps=2)  # one send every 0.5 s
     api("POST", "/v1/credits/top-ups", {"credits": 100, "reference": "overtake"}, 201)
     nums = numbers("30", 30)
-    with stack.configure("fanout", CAMPAIGN_WAVE_S="10"):  # 20 messages queued per wave: a 10 s backlog
+    # 20 messages per wave, all at the sender at once: a 10 s backlog at the channel's rate
+    with stack.configure("fanout", CAMPAIGN_WAVE_S="10", CAMPAIGN_SPREAD="0"):
         campaign = launch_numbers(api, ch, nums, "Big announcement")
-        wait(lambda: len([m for m in outbox_to(api, set(nums)) if m["outcome"] == "accepted"]) >= 2, 60)
+        wait(lambda: len([m for m in outbox_to(api, set(nums)) if m["outcome"] == "accepted"]) >= 4, 60)
         reply = api("POST", "/v1/messages", {"channel_id": ch["id"], "to": "+31640000002", "text": "Your answer"}, 202)
         wait(lambda: outbox_to(api, {"+31640000002"}), 30)
         api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
@@ -248,6 +251,8 @@ def test_a_reply_overtakes_the_campaign_backlog(stack: LocalStack, api: Any) -> 
         f"still waiting: {len(behind)}"
     )
     assert len(behind) >= 5  # it did not wait behind the backlog that was queued before it
+    waited = dt.datetime.fromisoformat(sending_at(mine)) - dt.datetime.fromisoformat(mine["created_at"])
+    assert waited.total_seconds() < 2.5  # about one send interval (0.5 s) plus the pipeline's own latency
 
 
 @pytest.mark.usefixtures("fast_pipeline")

@@ -56,6 +56,12 @@ def wave_s() -> float:
     return float(os.environ.get("CAMPAIGN_WAVE_S", "2"))
 
 
+def spread() -> bool:
+    """Spread a wave's messages over the wave (default); off, they reach the sender at once (tests of
+    the bulk lane: the sender must still put replies first)."""
+    return os.environ.get("CAMPAIGN_SPREAD", "1") != "0"
+
+
 def hold_max_delay_s() -> int:
     return int(os.environ.get("CAMPAIGN_HOLD_MAX_DELAY_S", "900"))
 
@@ -357,7 +363,7 @@ def _items(
     ]
     for n, (row, msg) in enumerate(zip(rows, msgs, strict=True)):
         # spread over the wave: the i-th message of a wave reaches the sender about i/mps seconds in
-        delay = int((first + n) / mps) if mps else 0
+        delay = int((first + n) / mps) if mps and spread() else 0
         job = OutboundJob(message_id=msg.id, channel_id=msg.channel_id, created_at=msg.created_at, bulk=True)
         items.append(
             repo.row_update(
