@@ -125,3 +125,9 @@ def test_a_missing_merge_field_excludes_only_that_recipient() -> None:
     )
     preview = plan.summarise(plan.plan_pages(planner, [page]), footer=None)
     assert preview.recipients == 1 and preview.excluded == {"missing_merge_field": 1}
+
+
+def test_the_channels_own_footer() -> None:
+    ch = channel(opt_out_footer="STOP au 36180")
+    assert plan.full_template("Soldes -20%", "marketing", ch) == "Soldes -20%\nSTOP au 36180"
+    assert plan.full_template("Soldes -20%", "alert", ch) == "Soldes -20%"

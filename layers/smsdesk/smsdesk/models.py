@@ -180,6 +180,12 @@ class ChannelSettings(BaseModel):
     help_text: ReplyText | None = None
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    opt_out_footer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        description='Ends every marketing campaign text, e.g. "STOP au 36xxx" (default "STOP to opt out")',
+    )
 
     @model_validator(mode="after")
     def _sender(self) -> ChannelSettings:

@@ -23,8 +23,7 @@ DEFAULT_FOOTER = "STOP to opt out"
 
 
 def footer_for(channel: Channel) -> str:
-    own = getattr(channel, "opt_out_footer", None)
-    return own or DEFAULT_FOOTER
+    return channel.opt_out_footer or DEFAULT_FOOTER
 
 
 def full_template(text: str, kind: str, channel: Channel) -> str:
