@@ -18,6 +18,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { ContactImport } from "./pages/ContactImport";
 import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
+import { CampaignPage, Campaigns } from "./pages/Campaigns";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -64,6 +65,8 @@ function Shell() {
   else if (route === "/groups") page = <Groups admin={admin} />;
   else if (route.startsWith("/groups/")) page = <GroupPage id={decodeURIComponent(route.slice(8))} admin={admin} />;
   else if (route === "/admin/contact-fields") page = <ContactFields />;
+  else if (route === "/campaigns") page = <Campaigns />;
+  else if (route.startsWith("/campaigns/")) page = <CampaignPage id={decodeURIComponent(route.slice(11))} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -71,6 +74,7 @@ function Shell() {
     ["/sent", "nav.sent"],
     ["/contacts", "nav.contacts"],
     ["/groups", "nav.groups"],
+    ["/campaigns", "nav.campaigns"],
   ];
   const adminNav: [string, Key][] = [
     ["/dashboard", "nav.dashboard"],
