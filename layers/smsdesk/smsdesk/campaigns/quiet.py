@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smsdesk.crm.timezones import zone_for_number
 
@@ -28,6 +28,13 @@ class QuietHours(BaseModel):
     holidays: list[dt.date] = Field(
         default_factory=list, max_length=400, description="Dates (recipient's local calendar) with no marketing"
     )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, v: dt.time) -> dt.time:
+        if v.tzinfo is not None:
+            raise ValueError("a time of day in the recipient's zone: give it without an offset (e.g. 08:00)")
+        return v
 
     @model_validator(mode="after")
     def _ordered(self) -> QuietHours:
