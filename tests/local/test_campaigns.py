@@ -123,7 +123,7 @@ def test_300_recipients_from_a_dynamic_group_with_managers(stack: LocalStack, ap
         {"name": "U12", "kind": "dynamic", "rule": {"field": "team", "op": "equals", "value": "U12"}},
         201,
     )
-    ch = channel(api, "+3197010000101", mps=25)
+    ch = channel(api, "+3197010000101", mps=50)
     api("POST", "/v1/credits/top-ups", {"credits": 1000, "reference": "campaigns"}, 201)
     before = balance(api)
     body = {
@@ -144,22 +144,21 @@ def test_300_recipients_from_a_dynamic_group_with_managers(stack: LocalStack, ap
     assert launched["status"] == "running" and launched["reserved"] == 300
     assert balance(api) == before - 300  # reserved in one step
 
-    try:
-        wait(lambda: status_of(api, campaign["id"]) == "completed", 150, every=2)
-    finally:
-        print(api("GET", f"/v1/campaigns/{campaign['id']}", expect=200))
-        print([(e["duration_ms"], e["ok"]) for e in stack.invocations.entries(function="fanout")])
-        for fn in ("sender", "outbox", "webhooks", "receipts", "api"):
-            es = stack.invocations.entries(function=fn)
-            print(fn, len(es), sum(e.get("records") or 1 for e in es), sum(e["duration_ms"] for e in es) / 1000)
+    from smsdesk.campaigns import service
+
+    def finished() -> Any:
+        # read in process (moto directly): the local gateway runs HTTP invocations one at a time, and the
+        # sandbox's 600 receipts need that lane
+        got = service.load(campaign["id"])
+        assert got is not None
+        if got[0].status != "completed":
+            return None
+        counts = service.message_counts(got[0])
+        return counts if counts.delivered + counts.failed == 300 else None
+
+    wait(finished, 150, every=2.0)
+    done = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
     numbers = {f.mobile for pair in families for f in pair}
-
-    # every message reached its end (the 0000 one failed, the rest delivered)
-    def finished() -> dict[str, Any] | None:
-        c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
-        return c if c["counts"]["delivered"] + c["counts"]["failed"] == 300 else None
-
-    done = wait(finished, 150, every=3.0)
     elapsed = time.monotonic() - t0
     print(f"300-recipient campaign: completed and delivered in {elapsed:.1f} s")
     assert done["counts"]["recipients"] == 300 and done["counts"]["queued"] == 300
@@ -428,3 +427,23 @@ def test_marketing_waits_for_the_end_of_quiet_hours_in_the_recipients_zone(stack
     assert [m["to"] for m in sent] == [nums[0]]
     skipped = all_recipients(api, campaign["id"], "excluded")
     assert [(r["number"], r["reason"]) for r in skipped] == [(nums[1], "opted_out")]
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_pause_and_resume(stack: LocalStack, api: Any) -> None:
+    ch = channel(api, "+3197010000109", mps=2)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "pause"}, 201)
+    nums = numbers("70", 12)
+    campaign = launch_numbers(api, ch, nums, "Pause me")
+    wait(lambda: outbox_to(api, set(nums)), 60)
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/pause", {}, 200)["status"] == "paused"
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/pause", {})[0] == 409
+    time.sleep(4)  # the wave in flight leaves; no new one starts
+    queued = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]["queued"]
+    time.sleep(3)
+    assert api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]["queued"] == queued < 12
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/resume", {}, 200)["status"] == "running"
+    wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+    wait(lambda: len(outbox_to(api, set(nums))) == 12, 30)
+    sent = Counter(m["to"] for m in outbox_to(api, set(nums)))
+    assert set(sent.values()) == {1}
