@@ -131,3 +131,16 @@ def test_the_channels_own_footer() -> None:
     ch = channel(opt_out_footer="STOP au 36180")
     assert plan.full_template("Soldes -20%", "marketing", ch) == "Soldes -20%\nSTOP au 36180"
     assert plan.full_template("Soldes -20%", "alert", ch) == "Soldes -20%"
+
+
+def test_the_local_schedule_drivers_cron() -> None:
+    from smsdesk.local.scheduler_driver import cron_next
+
+    after = dt.datetime(2026, 11, 29, 21, 0, tzinfo=dt.UTC)  # a Sunday, 22:00 in Paris
+    assert cron_next("0 9 ? * MON *", after, PARIS) == at(2026, 11, 30, 9)
+    assert cron_next("0/15 * * * ? *", after, PARIS) == at(2026, 11, 29, 22, 15)
+    assert cron_next("30 8 1 JAN-MAR ? 2027", after, PARIS) == at(2027, 1, 1, 8, 30)
+    assert cron_next("0 12 ? * 2-6 *", after, PARIS) == at(2026, 11, 30, 12)  # 2-6 = MON-FRI
+    assert cron_next("0 9 1 1 ? 2020", after, PARIS) is None
+    with pytest.raises(ValueError):
+        cron_next("0 9 * *", after, PARIS)
