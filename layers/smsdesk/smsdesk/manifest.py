@@ -327,12 +327,16 @@ class BusRule:
     #: Event pattern; ``source`` is always the bus' source.
     detail_types: tuple[str, ...] = ()
     detail_type_prefixes: tuple[str, ...] = ()
+    #: A pattern on the event's detail (e.g. only messages of a campaign).
+    detail: dict | None = None
 
     def pattern(self) -> dict:
         dt: list = list(self.detail_types) + [{"prefix": p} for p in self.detail_type_prefixes]
         pattern: dict = {"source": [EVENT_BUS.source]}
         if dt:
             pattern["detail-type"] = dt
+        if self.detail:
+            pattern["detail"] = self.detail
         return pattern
 
 
@@ -490,7 +494,15 @@ FANOUT = Function(
     # Campaign runs: reads audiences, writes recipient rows, messages (charged from the reservation) and
     # the campaign; the next wave and the messages' jobs leave through the outbox.
     access=(Access(MAIN_TABLE, "read_write"),),
-    triggers=(QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),),
+    triggers=(
+        QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),
+        # a campaign message's outcome: the campaign's sent / delivered / failed counts (once per status)
+        BusRule(
+            "campaign-results",
+            detail_types=("message.sent", "message.delivered", "message.undelivered", "message.failed"),
+            detail={"campaign_id": [{"prefix": ""}]},  # a string: not null (messages of no campaign)
+        ),
+    ),
 )
 
 TIMERS = Function(

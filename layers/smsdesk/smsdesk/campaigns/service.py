@@ -12,7 +12,6 @@ a failed message through its own refund, the rest of the reservation when the ru
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import random
@@ -34,7 +33,6 @@ from smsdesk.campaigns.model import (
 from smsdesk.crm import audience
 from smsdesk.data import campaigns as repo
 from smsdesk.data import credits as credits_repo
-from smsdesk.data import messages as messages_repo
 from smsdesk.envelopes import FanoutJob
 from smsdesk.errors import Conflict, NotFound, PaymentRequired, ValidationError
 from smsdesk.models import Channel, iso, utcnow
@@ -75,7 +73,7 @@ def list_page(caller: Caller, *, limit: int, cursor: str | None) -> tuple[list[C
     usable = access.usable_channel_ids(caller)
     items, nxt = repo.list_page(limit=limit, cursor=cursor)
     out = [Campaign.model_validate(repo.split(i)[0]) for i in items]
-    return [c for c in out if usable is None or c.channel_id in usable], nxt
+    return with_outcomes([c for c in out if usable is None or c.channel_id in usable]), nxt
 
 
 # -- create / edit ----------------------------------------------------------------------------------------
@@ -425,24 +423,19 @@ def recipients(
     return out, encode_cursor(last)
 
 
+def with_outcomes(campaigns: list[Campaign]) -> list[Campaign]:
+    """The campaigns with their messages' outcomes (sent, delivered, failed: counted once each from the
+    messages' events, ``campaigns/results.py``; over all runs) and the cancelled recipients: one
+    BatchGetItem per 100 campaigns."""
+    stats = repo.stats([c.id for c in campaigns])
+    out = []
+    for c in campaigns:
+        k = c.counts
+        cancelled = max(0, k.recipients - k.queued - k.skipped) if c.status == "cancelled" else 0
+        counts = k.model_copy(update={**stats.get(c.id, {}), "cancelled": cancelled})
+        out.append(c.model_copy(update={"counts": counts}))
+    return out
+
+
 def message_counts(campaign: Campaign) -> Counts:
-    """The run's counts with the messages' outcomes (sent, delivered, failed): one read per 100 messages."""
-    counts = campaign.counts.model_copy()
-    if campaign.run == 0:
-        return counts
-    ids_ = [r["message_id"] for r in repo.rows(campaign.id, campaign.run, statuses=("queued",)) if r.get("message_id")]
-    sent = delivered = failed = 0
-    from smsdesk.data import table
-
-    for m in table.batch_get([(f"MSG#{mid}", "META") for mid in ids_]):
-        st = m.get("status")
-        if st in ("sent", "delivered", "undelivered", "failed"):
-            sent += st != "failed" or bool(m.get("provider_id"))
-        delivered += st == "delivered"
-        failed += st in ("failed", "undelivered")
-    pending_left = counts.recipients - counts.queued - counts.skipped
-    cancelled = pending_left if campaign.status == "cancelled" else 0
-    return counts.model_copy(update={"sent": sent, "delivered": delivered, "failed": failed, "cancelled": cancelled})
-
-
-_ = (messages_repo, dt)
+    return with_outcomes([campaign])[0].counts

@@ -247,3 +247,36 @@ def guard_put(fingerprint: str, campaign_id: str, at: str, expires_at: int) -> T
             ),
         }
     }
+
+
+# -- message outcomes (campaigns/results.py) ------------------------------------------------------------
+
+
+def outcome_marker(campaign_id: str, message_id: str, counter: str) -> TransactItem:
+    return {
+        "Put": {
+            "TableName": config.table_name(),
+            "Item": table.serialize({"PK": _pk(campaign_id), "SK": f"O#{message_id}#{counter}"}),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def stats_add(campaign_id: str, counter: str) -> TransactItem:
+    return {
+        "Update": {
+            "TableName": config.table_name(),
+            "Key": table.key(_pk(campaign_id), "STATS"),
+            "UpdateExpression": "ADD #c :one",
+            "ExpressionAttributeNames": {"#c": counter},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+
+
+def stats(campaign_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Each campaign's outcome counts (one BatchGetItem per 100 campaigns)."""
+    items = table.batch_get([(_pk(c), "STATS") for c in campaign_ids], consistent=True) if campaign_ids else []
+    return {
+        i["PK"].removeprefix("CAMPAIGN#"): {k: int(i.get(k, 0)) for k in ("sent", "delivered", "failed")} for i in items
+    }
