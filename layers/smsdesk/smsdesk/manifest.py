@@ -499,7 +499,7 @@ FANOUT = Function(
         # a campaign message's outcome: the campaign's sent / delivered / failed counts (once per status)
         BusRule(
             "campaign-results",
-            detail_types=("message.sent", "message.delivered", "message.undelivered", "message.failed"),
+            detail_types=("message.delivered", "message.undelivered", "message.failed"),
             detail={"campaign_id": [{"prefix": ""}]},  # a string: not null (messages of no campaign)
         ),
     ),

@@ -1,10 +1,11 @@
-"""A campaign message's outcome → the campaign's counts (the ``fanout`` function's bus rule
-``campaign-results``: ``message.sent|delivered|undelivered|failed`` of messages with a campaign).
+"""A campaign message's final outcome → the campaign's counts (the ``fanout`` function's bus rule
+``campaign-results``: ``message.delivered|undelivered|failed`` of messages with a campaign; one event
+per message, not one per status).
 
 Exactly once per message and outcome although the bus delivers at least once: each count moves in one
 transaction with a marker item (``PK=CAMPAIGN#{id} SK=O#{message_id}#{outcome}``, conditioned on not
-existing). ``sent`` counts a message once whichever of sent/delivered/undelivered announces it first
-(receipts may skip ``sent``). The counts live on their own item (``CAMPAIGN#{id}/STATS``), not on the
+existing). ``sent`` counts a message the provider accepted, once its outcome is known (delivered, undelivered, or
+failed after the provider had it). The counts live on their own item (``CAMPAIGN#{id}/STATS``), not on the
 campaign item the waves write, so outcomes never contend with the fan-out."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def apply(event: dict[str, Any]) -> list[str]:
     if not campaign_id or not message_id:
         return []
     counted = []
-    if status in ("sent", "delivered", "undelivered") and _once(campaign_id, message_id, "sent"):
+    reached = status in ("delivered", "undelivered") or (status == "failed" and detail.get("provider_id"))
+    if reached and _once(campaign_id, message_id, "sent"):
         counted.append("sent")
     if status in OUTCOME and _once(campaign_id, message_id, OUTCOME[status]):
         counted.append(OUTCOME[status])
