@@ -156,6 +156,8 @@ def test_402_when_short_and_409_for_the_same_campaign_within_10_minutes(api: Any
     status, err = api("POST", f"/v1/campaigns/{big['id']}/launch", {})
     assert status == 402 and err["error"]["needed"] == need and err["error"]["balance"] == bal
     assert balance(api) == bal and api("GET", f"/v1/campaigns/{big['id']}", expect=200)["status"] == "draft"
+    api("DELETE", f"/v1/campaigns/{big['id']}", expect=204)
+    assert api("GET", f"/v1/campaigns/{big['id']}")[0] == 404
 
     api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "dup"}, 201)
     first = api("POST", "/v1/campaigns", body, 201)

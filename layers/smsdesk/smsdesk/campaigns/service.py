@@ -125,14 +125,8 @@ def delete(caller: Caller, campaign_id: str) -> None:
     campaign, extra = get_for(caller, campaign_id)
     if campaign.status not in ("draft", *FINAL_STATES):
         raise WrongState(f"a {campaign.status} campaign cannot be deleted: cancel it first", field="status")
-    from smsdesk import aws
-
-    aws.dynamodb().delete_item(
-        TableName=config.table_name(),
-        Key={"PK": {"S": f"CAMPAIGN#{campaign_id}"}, "SK": {"S": "META"}},
-        ConditionExpression="version = :v",
-        ExpressionAttributeValues={":v": {"N": str(extra["version"])}},
-    )
+    if not repo.delete(campaign_id, version=extra["version"]):
+        raise Conflict("the campaign changed meanwhile; retry", code="concurrent_update")
 
 
 def _keep(extra: dict[str, Any]) -> dict[str, Any]:

@@ -125,6 +125,23 @@ def run_update(item_: TransactItem) -> bool:
     return True
 
 
+def delete(campaign_id: str, *, version: int) -> bool:
+    """Delete the campaign item if unchanged since ``version``. Its recipient rows are left (listed
+    nowhere once the campaign is gone; deleting them in pages is not built)."""
+    try:
+        aws.dynamodb().delete_item(
+            TableName=config.table_name(),
+            Key=table.key(_pk(campaign_id), "META"),
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={":v": {"N": str(version)}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def list_page(*, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     return table.query("CAMPAIGNS", index="GSI1", limit=limit, newest_first=True, cursor=cursor)
 
