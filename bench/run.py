@@ -11,6 +11,7 @@ Sections
 5. Contacts (bench/bench_contacts.py): importing N contacts from a CSV (AWS calls per contact, wall time
    on the local stack) and resolving a dynamic group over them (CPU, peak memory). `--contacts N`
    (default 5,000; `--contacts 100000` for the full size, which takes hours on moto: see the notes).
+6. Campaigns (bench/bench_campaigns.py): planning 100,000 recipients (resolve, merge, count, price) in CPU s.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main() -> int:
     ap.add_argument("--rate-messages", type=int, default=1000, help="messages per local-rate batch")
     ap.add_argument("--rate-filler", type=int, default=100_000, help="items the table grows by between batches")
     ap.add_argument("--contacts", type=int, default=5000, help="contacts imported and resolved (issue 13: 100000)")
+    ap.add_argument("--campaign-recipients", type=int, default=100_000, help="campaign planning size (issue 14)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="Markdown file to write ('-': none)")
     args = ap.parse_args()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -153,6 +155,11 @@ def main() -> int:
     for line in bench_contacts.run(args.contacts):
         out(line)
     out(bench_contacts.NOTES)
+
+    import bench_campaigns
+
+    for line in bench_campaigns.run(args.campaign_recipients):
+        out(line)
 
     if not args.skip_text:
         out("## Text engine throughput (`bench/bench_text.py`)\n")

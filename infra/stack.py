@@ -561,7 +561,11 @@ class SmsdeskStack(Stack):
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage"],
-                resources=[self.schedule_target_queue.queue_arn, self.schedule_dlq.queue_arn],
+                resources=[
+                    self.schedule_target_queue.queue_arn,
+                    self.schedule_dlq.queue_arn,
+                    *(self.queues[q].queue_arn for q in spec.other_targets),
+                ],
             )
         )
         self.scheduler_role = role

@@ -193,7 +193,7 @@ def test_scheduler_dead_letter_queue_reaches_the_code_and_the_role(synth: Synth)
             assert env[group.dlq_env] == _getatt(dlq_lid), fn.name
         else:
             assert group.dlq_env not in env, fn.name
-    # The role Scheduler assumes may send to the target queue and to the DLQ, nothing else.
+    # The role Scheduler assumes may send to the target queue(s) and to the DLQ, nothing else.
     role_lid = synth.lid(stack.scheduler_role)
     statements = [
         st
@@ -206,6 +206,8 @@ def test_scheduler_dead_letter_queue_reaches_the_code_and_the_role(synth: Synth)
     assert sends == {
         json.dumps(_getatt(dlq_lid), sort_keys=True),
         json.dumps(_getatt(synth.lid(stack.queues[group.target_queue])), sort_keys=True),
+        # campaign schedules (issue 14) deliver to the bulk queue
+        *(json.dumps(_getatt(synth.lid(stack.queues[q])), sort_keys=True) for q in group.other_targets),
     }
     assert _dlq_alarmed(synth, dlq)
 

@@ -587,8 +587,13 @@ def test_scheduler_role_only_sends_to_target_queue_and_its_dlq(synth: Synth) -> 
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     target = synth.lid(stack.queues[m.SCHEDULE_GROUP.target_queue])
     dlq = synth.lid(stack.schedule_dlq)  # Scheduler sends what it cannot deliver to its dead-letter queue
+    others = [_getatt(synth.lid(stack.queues[q])) for q in m.SCHEDULE_GROUP.other_targets]  # campaigns: bulk
     assert synth.policy_statements(stack.scheduler_role) == [
-        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": [_getatt(dlq), _getatt(target)]}
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": sorted([_getatt(dlq), _getatt(target), *others], key=str),
+        }
     ]
     synth.template.has_resource_properties(
         "AWS::Scheduler::ScheduleGroup", {"Name": f"smsdesk-{STAGE}-{m.SCHEDULE_GROUP.name}"}

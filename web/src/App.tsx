@@ -20,6 +20,7 @@ import { ContactFields, ContactPage, Contacts } from "./pages/Contacts";
 import { GroupPage, Groups } from "./pages/Groups";
 import { CrmItemPage, CrmSettingsPage } from "./pages/Crm";
 import { BotEditor, Bots } from "./pages/Bots";
+import { CampaignPage, Campaigns } from "./pages/Campaigns";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -72,6 +73,8 @@ function Shell() {
   else if (route === "/admin/crm") page = <CrmSettingsPage />;
   else if (route === "/admin/bots") page = <Bots />;
   else if (route.startsWith("/admin/bots/")) page = <BotEditor id={decodeURIComponent(route.slice(12))} />;
+  else if (route === "/campaigns") page = <Campaigns />;
+  else if (route.startsWith("/campaigns/")) page = <CampaignPage id={decodeURIComponent(route.slice(11))} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -79,6 +82,7 @@ function Shell() {
     ["/sent", "nav.sent"],
     ["/contacts", "nav.contacts"],
     ["/groups", "nav.groups"],
+    ["/campaigns", "nav.campaigns"],
   ];
   const adminNav: [string, Key][] = [
     ["/dashboard", "nav.dashboard"],

@@ -105,6 +105,7 @@ class ChannelPatch(BaseModel):
         description="Replaces the whole secret; {} removes it (refused for twilio, whose auth_token is required).",
         max_length=20,
     )
+    opt_out_footer: str | None = Field(default=None, description="Ends marketing campaign texts (issue 14)")
 
 
 # -- interface for the send pipeline ------------------------------------------------------------------

@@ -38,6 +38,7 @@ class LedgerEntry(BaseModel):
     reference: str | None = None
     reason: str | None = None
     by: str | None = Field(default=None, description="user id (top-ups, charges by a user)")
+    campaign_id: str | None = Field(default=None, description="The campaign reserved for, or refunded to")
 
 
 class Balance(BaseModel):
@@ -81,7 +82,8 @@ def charge_items(message: Message, *, index: dict[str, str] | None = None) -> li
 def refund_items(message: Message, reason: str) -> list[repo.TransactItem]:
     """The balance credit and ledger entry of a refund, to commit with the message's ``refunded`` flag;
     the entry announces ``credits.refunded`` (through the outbox, so exactly when the refund commits)."""
-    entry = _entry("refund", message.credits, message_id=message.id, reason=reason)
+    extra = {"campaign_id": message.campaign_id} if message.campaign_id else {}
+    entry = _entry("refund", message.credits, message_id=message.id, reason=reason, **extra)
     detail = {**LedgerEntry.model_validate(entry).model_dump(mode="json"), "credits": entry["amount"]}
     ob = outbox.change([outbox.event("credits.refunded", detail)])
     return [repo.credit(message.credits, entry["at"]), repo.ledger_put(entry, ob=ob)]

@@ -80,6 +80,9 @@ class OutboundJob(_Envelope):
     created_at: dt.datetime | None = None
     #: A send slot the sender already reserved for this attempt (epoch seconds; see smsdesk.sending.ratelimit).
     slot_at: float | None = None
+    #: A campaign's message: it takes a send slot only when the channel is free, so replies and single
+    #: sends (which book the next slot in line) go first (smsdesk.sending.sender).
+    bulk: bool | None = None
 
 
 class FanoutJob(_Envelope):
@@ -87,6 +90,14 @@ class FanoutJob(_Envelope):
 
     campaign_id: str
     cursor: str | None = None
+    #: campaigns (issue 14): ``run`` (a schedule fired: reserve and start a run), ``expand`` (write the
+    #: run's recipient rows), ``send`` (one paced wave of the run's recipients; ``seq`` keeps one chain)
+    phase: Literal["run", "expand", "send"] = "send"
+    run: int | None = None
+    seq: int | None = None
+    schedule_version: int | None = None
+    #: The previous wave's messages: the next wave waits while most of them are still unsent.
+    inflight: list[str] | None = None
 
 
 class TimerFired(_Envelope):

@@ -100,6 +100,8 @@ class ScheduleGroup:
     role_env: str
     target_queue: str
     dlq_env: str
+    #: Other queues schedules of the group deliver to (campaign schedules: the bulk queue).
+    other_targets: tuple[str, ...] = ()
 
     @property
     def dlq_name(self) -> str:
@@ -193,6 +195,7 @@ SCHEDULE_GROUP = ScheduleGroup(
     role_env="SCHEDULER_ROLE_ARN",
     target_queue="timers",
     dlq_env="SCHEDULER_DLQ_ARN",
+    other_targets=("bulk",),  # campaign schedules (issue 14): FanoutJob(phase="run") to the fan-out
 )
 USER_POOL = UserPool("users", env="USER_POOL_ID", client_env="USER_POOL_CLIENT_ID")
 PROVIDER_SECRETS = SecretsPrefix("providers", env="SECRETS_PREFIX")
@@ -328,12 +331,16 @@ class BusRule:
     #: Event pattern; ``source`` is always the bus' source.
     detail_types: tuple[str, ...] = ()
     detail_type_prefixes: tuple[str, ...] = ()
+    #: A pattern on the event's detail (e.g. only messages of a campaign).
+    detail: dict | None = None
 
     def pattern(self) -> dict:
         dt: list = list(self.detail_types) + [{"prefix": p} for p in self.detail_type_prefixes]
         pattern: dict = {"source": [EVENT_BUS.source]}
         if dt:
             pattern["detail-type"] = dt
+        if self.detail:
+            pattern["detail"] = self.detail
         return pattern
 
 
@@ -416,6 +423,7 @@ API = Function(
         # large contact exports: writes the file, signs its download link
         Access(EXPORTS_BUCKET, "upload"),
         Access(EXPORTS_BUCKET, "read"),
+        Access(BULK_QUEUE, "send"),  # the queue campaign schedules deliver to (the schedule's target)
     ),
     triggers=(
         HttpRoute("ANY", "/v1/{proxy+}", authorized=True),
@@ -490,9 +498,18 @@ FANOUT = Function(
     entry="fanout",
     memory_mb=1024,
     timeout_s=150,
-    # Foundation stub: it only logs each record, so it may do nothing else (campaigns add their grants).
-    access=(),
-    triggers=(QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),),
+    # Campaign runs: reads audiences, writes recipient rows, messages (charged from the reservation) and
+    # the campaign; the next wave and the messages' jobs leave through the outbox.
+    access=(Access(MAIN_TABLE, "read_write"),),
+    triggers=(
+        QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),
+        # a campaign message's outcome: the campaign's sent / delivered / failed counts (once per status)
+        BusRule(
+            "campaign-results",
+            detail_types=("message.delivered", "message.undelivered", "message.failed"),
+            detail={"campaign_id": [{"prefix": ""}]},  # a string: not null (messages of no campaign)
+        ),
+    ),
 )
 
 TIMERS = Function(
@@ -533,7 +550,7 @@ OUTBOX = Function(
     timeout_s=30,
     # What ``ob`` entries name: the bus and the queues of their jobs (reading the stream is the event
     # source mapping's own grant).
-    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send")),
+    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send"), Access(BULK_QUEUE, "send")),
     triggers=(StreamTrigger("outbox", MAIN_TABLE, batch_size=100, parallelization_factor=4, filter=outbox_filter()),),
 )
 

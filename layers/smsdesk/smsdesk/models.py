@@ -189,6 +189,12 @@ class ChannelSettings(BaseModel):
     bot_after_timeout: str | None = Field(
         default=None, max_length=64, description="Runs when an interaction exceeded max_queue_time_s"
     )
+    opt_out_footer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        description='Ends every marketing campaign text, e.g. "STOP au 36xxx" (default "STOP to opt out")',
+    )
 
     @model_validator(mode="after")
     def _sender(self, info: ValidationInfo) -> ChannelSettings:

@@ -44,6 +44,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "crm": ("crm",),
     # issue 15: bots (and a conversation's bot runs, above)
     "bots": ("bots",),
+    # issue 14: campaigns
+    "campaigns": ("campaigns",),
 }
 ALL = tuple(dict.fromkeys(m for ms in AREAS.values() for m in ms))
 #: The OpenAPI document and its Swagger UI list every operation: they load every router.

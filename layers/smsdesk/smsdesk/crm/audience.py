@@ -33,7 +33,17 @@ from smsdesk.errors import NotFound
 from smsdesk.models import Contact
 from smsdesk.text import InvalidPhoneNumber, parse_number
 
-Reason = Literal["contact_not_found", "no_mobile", "invalid_number", "duplicate", "blocklisted", "opted_out"]
+Reason = Literal[
+    "contact_not_found",
+    "no_mobile",
+    "invalid_number",
+    "duplicate",
+    "blocklisted",
+    "opted_out",
+    # campaigns (issue 14): a recipient whose text cannot be rendered or sent
+    "missing_merge_field",
+    "text_invalid",
+]
 Via = Literal["contact", "manager", "number"]
 PAGE = 100
 
@@ -62,6 +72,8 @@ class Recipient(BaseModel):
     contact_id: str | None = None
     via: Via = Field(description="Selected as a contact, as the manager of one, or as a raw number")
     for_contact_id: str | None = Field(default=None, description="For a manager: the selected contact it manages")
+    #: The contact as read (campaigns merge its fields and use its time zone); never in an API answer.
+    contact: Contact | None = Field(default=None, exclude=True, repr=False)
 
 
 class Excluded(BaseModel):
@@ -148,7 +160,9 @@ def resolve(selection: Selection, *, channel_id: str | None, region: str) -> Ite
                 excluded.append(Excluded(contact_id=contact_id, number=e164, reason="duplicate"))
                 continue
             seen_numbers.add(e164)
-            recipients.append(Recipient(number=e164, contact_id=contact_id, via=via, for_contact_id=for_id))
+            recipients.append(
+                Recipient(number=e164, contact_id=contact_id, via=via, for_contact_id=for_id, contact=contact)
+            )
         refusals = lists.outbound_refusals(channel_id, [r.number for r in recipients]) if recipients else {}
         kept = []
         for r in recipients:

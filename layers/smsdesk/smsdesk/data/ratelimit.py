@@ -72,3 +72,33 @@ def take_next(channel_id: str, *, now_us: int, interval_us: int) -> int | None:
             return None
         raise
     return int(resp["Attributes"]["tat"]["N"]) - interval_us
+
+
+def take_next_before(
+    channel_id: str, *, now_us: int, interval_us: int, latest_us: int
+) -> tuple[int | None, int | None]:
+    """Reserve the next slot of a busy channel only if it starts by ``latest_us`` (a bulk send: it never
+    books ahead of replies). ``(slot, None)``: reserved; ``(None, tat)``: busy until ``tat``;
+    ``(None, None)``: the channel is idle (take the idle slot instead)."""
+    try:
+        resp = aws.dynamodb().update_item(
+            TableName=config.table_name(),
+            Key=table.key(_pk(channel_id), SK),
+            UpdateExpression="SET tat = tat + :interval, expires_at = :exp",
+            ConditionExpression="tat > :now AND tat <= :latest",
+            ExpressionAttributeValues={
+                ":now": {"N": str(now_us)},
+                ":latest": {"N": str(latest_us)},
+                ":interval": {"N": str(interval_us)},
+                ":exp": {"N": str(int(time.time()) + TTL_S)},
+            },
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            old = exc.response.get("Item") or {}
+            tat = int(old["tat"]["N"]) if "tat" in old else None
+            return None, (tat if tat is not None and tat > now_us else None)
+        raise
+    return int(resp["Attributes"]["tat"]["N"]) - interval_us, None

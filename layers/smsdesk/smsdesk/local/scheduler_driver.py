@@ -8,7 +8,9 @@ are logged as errors: the manifest routes every schedule through the timers queu
 
 Supported: ``at(yyyy-mm-ddThh:mm:ss)`` in ``ScheduleExpressionTimezone`` (default UTC), and
 ``rate(N minute|minutes|hour|hours|day|days)`` (first fire one period after ``StartDate`` or
-creation, until ``EndDate``). ``cron(...)`` is not supported (logged once, never fired).
+creation, until ``EndDate``) and ``cron(minutes hours day-of-month month day-of-week year)`` in the
+schedule's time zone (``*``, ``?``, lists, ranges, ``/`` steps, month and weekday names; weekdays
+1-7 = SUN-SAT; ``L``, ``W`` and ``#`` are not supported: logged once, never fired).
 ``State=DISABLED`` is skipped; after a one-time schedule fires it is deleted if
 ``ActionAfterCompletion=DELETE`` and otherwise kept but never fired again. FlexibleTimeWindow is
 treated as OFF (fire at the due time). Each fire is recorded with its lateness.
@@ -40,6 +42,61 @@ log = logging.getLogger("smsdesk_local")
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+_CRON = re.compile(r"^cron\((.+)\)$")
+_MONTHS = {
+    m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
+}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
+
+
+def _cron_field(text: str, lo: int, hi: int, names: dict[str, int] | None = None) -> set[int] | None:
+    """The values one cron field allows (None: any); ValueError for what is not supported."""
+    if text in ("*", "?"):
+        return None
+    out: set[int] = set()
+    for part in text.split(","):
+        step = 1
+        if "/" in part:
+            part, step_s = part.split("/", 1)
+            step = int(step_s)
+        if part in ("*", ""):
+            a, b = lo, hi
+        elif "-" in part:
+            x, y = part.split("-", 1)
+            a, b = (names or {}).get(x.upper(), None) or int(x), (names or {}).get(y.upper(), None) or int(y)
+        else:
+            a = (names or {}).get(part.upper(), None) or int(part)
+            b = hi if "/" in text else a
+        if not (lo <= a <= hi and lo <= b <= hi):
+            raise ValueError(f"{text!r} is out of range")
+        out.update(range(a, b + 1, step))
+    return out
+
+
+def cron_next(expr: str, after: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """The first minute strictly after ``after`` that the six-field cron ``expr`` names, in ``tz``."""
+    f = expr.split()
+    if len(f) != 6:
+        raise ValueError("a cron expression has six fields")
+    mins = sorted(_cron_field(f[0], 0, 59) or range(60))
+    hours = sorted(_cron_field(f[1], 0, 23) or range(24))
+    doms, months = _cron_field(f[2], 1, 31), _cron_field(f[3], 1, 12, _MONTHS)
+    dows, years = _cron_field(f[4], 1, 7, _DAYS), _cron_field(f[5], 1970, 2199)
+    start = (after.astimezone(tz) + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
+    for offset in range(0, 366 * 3):
+        day = start.date() + dt.timedelta(days=offset)
+        if (years and day.year not in years) or (months and day.month not in months):
+            continue
+        if (doms and day.day not in doms) or (dows and day.isoweekday() % 7 + 1 not in dows):
+            continue
+        for h in hours:
+            for m in mins:
+                cand = dt.datetime.combine(day, dt.time(h, m), tzinfo=tz)
+                if cand >= start:
+                    return cand
+    return None
 
 
 @dataclass
@@ -82,6 +139,21 @@ def parse_schedule(s: dict[str, Any]) -> _Known:
             enabled=enabled,
             detail=s,
         )
+    m = _CRON.match(expr)
+    if m:
+        try:
+            nxt = cron_next(m.group(1), dt.datetime.now(dt.UTC), tz)
+        except ValueError:
+            nxt = None
+        else:
+            return _Known(
+                s.get("LastModificationDate"),
+                "cron",
+                nxt.timestamp() if nxt else None,
+                end=_epoch(s.get("EndDate")),
+                enabled=enabled,
+                detail=s,
+            )
     return _Known(s.get("LastModificationDate"), "unsupported", None, enabled=enabled, detail=s)
 
 
@@ -162,6 +234,15 @@ class SchedulerDriver(threading.Thread):
                 while nxt <= fired:
                     nxt += k.period_s
                 k.due = None if (k.end is not None and nxt > k.end) else nxt
+            elif k.kind == "cron":
+                d = k.detail or {}
+                expr = _CRON.match((d.get("ScheduleExpression") or "").strip())
+                tz = ZoneInfo(d.get("ScheduleExpressionTimezone") or "UTC")
+                nxt_dt = (
+                    cron_next(expr.group(1), dt.datetime.fromtimestamp(max(due, fired), dt.UTC), tz) if expr else None
+                )
+                nxt = nxt_dt.timestamp() if nxt_dt else None
+                k.due = None if nxt is None or (k.end is not None and nxt > k.end) else nxt
             else:
                 k.due = None  # a one-time schedule never fires again
                 if (k.detail or {}).get("ActionAfterCompletion") == "DELETE":

@@ -133,3 +133,23 @@ class MemoryStore:
                 return None
             self.tat[channel_id] = tat + interval_us
             return tat
+
+
+def reserve_bulk(channel_id: str, mps: float, *, now: float | None = None) -> tuple[float | None, float]:
+    """A slot for a bulk (campaign) send, only if the channel is free now or within one interval:
+    ``(slot, 0)``, else ``(None, busy_until)``. Bulk never books slots ahead, so a reply, which books the
+    next slot in line (:func:`reserve`), waits at most about one interval behind a campaign."""
+    now_s = time.time() if now is None else now
+    now_us = int(now_s * 1_000_000)
+    step = interval_us(mps)
+    for _ in range(3):
+        if store_module.take_idle(channel_id, now_us=now_us, interval_us=step):
+            _remember(channel_id, now_us + step)
+            return now_s, 0.0
+        slot, tat = store_module.take_next_before(channel_id, now_us=now_us, interval_us=step, latest_us=now_us + step)
+        if slot is not None:
+            _remember(channel_id, slot + step)
+            return slot / 1_000_000, 0.0
+        if tat is not None:
+            return None, tat / 1_000_000
+    return None, now_s + step / 1_000_000

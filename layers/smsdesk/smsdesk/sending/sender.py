@@ -103,6 +103,15 @@ def process(job: OutboundJob) -> str:
             job.message_id, "expired", f"not sent within the channel's validity period ({channel.validity_s} s)"
         )
 
+    if job.bulk and job.slot_at is None:
+        # A campaign's message: a slot only when the channel is free (never one booked ahead of replies);
+        # otherwise back on the queue until the channel frees up (see campaigns/fanout.py: pacing).
+        bulk_slot, busy_until = ratelimit.reserve_bulk(channel.id, channel.throughput_mps)
+        if bulk_slot is None:
+            _enqueue(job, max(1, math.ceil(busy_until - time.time())))
+            metrics.add_metric(name="SenderBulkDeferred", unit=MetricUnit.Count, value=1)
+            return "bulk_deferred"
+        job = job.model_copy(update={"slot_at": bulk_slot})
     slot = _slot(job, channel)
     wait = slot - time.time()
     allowed = ratelimit.sleep_horizon_s() + (RETURN_SLACK_S if job.slot_at is not None else 0.0)

@@ -1,0 +1,47 @@
+"""A campaign message's final outcome → the campaign's counts (the ``fanout`` function's bus rule
+``campaign-results``: ``message.delivered|undelivered|failed`` of messages with a campaign; one event
+per message, not one per status).
+
+Exactly once per message and outcome although the bus delivers at least once: each count moves in one
+transaction with a marker item (``PK=CAMPAIGN#{id} SK=O#{message_id}#{outcome}``, conditioned on not
+existing). ``sent`` counts a message the provider accepted, once its outcome is known (delivered, undelivered, or
+failed after the provider had it). The counts live on their own item (``CAMPAIGN#{id}/STATS``), not on the
+campaign item the waves write, so outcomes never contend with the fan-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsdesk.data import campaigns as repo
+from smsdesk.data import credits as credits_repo
+from smsdesk.observability import logger
+
+OUTCOME = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
+def apply(event: dict[str, Any]) -> list[str]:
+    detail = event.get("detail") or {}
+    campaign_id, message_id = detail.get("campaign_id"), detail.get("message_id")
+    status = str(event.get("detail-type", "")).removeprefix("message.")
+    if not campaign_id or not message_id:
+        return []
+    counted = []
+    reached = status in ("delivered", "undelivered") or (status == "failed" and detail.get("provider_id"))
+    if reached and _once(campaign_id, message_id, "sent"):
+        counted.append("sent")
+    if status in OUTCOME and _once(campaign_id, message_id, OUTCOME[status]):
+        counted.append(OUTCOME[status])
+    logger.info("campaign outcome", extra={"campaign_id": campaign_id, "message_id": message_id, "counted": counted})
+    return counted
+
+
+def _once(campaign_id: str, message_id: str, counter: str) -> bool:
+    try:
+        credits_repo.transact(
+            [repo.outcome_marker(campaign_id, message_id, counter), repo.stats_add(campaign_id, counter)]
+        )
+    except credits_repo.TransactionCanceled as exc:
+        if "ConditionalCheckFailed" in (exc.reasons or []):
+            return False  # counted before (a redelivered event)
+        raise
+    return True
