@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -130,7 +131,7 @@ def _slot(job: OutboundJob, channel: Channel) -> float:
     (:func:`reserve_batch`), else a new one."""
     if _usable(job.slot_at, channel):
         return job.slot_at  # type: ignore[return-value]
-    batch_slot = _batch_slots.pop((job.message_id, job.attempt), None)
+    batch_slot = _batch_slots().pop((job.message_id, job.attempt), None)
     if _usable(batch_slot, channel):
         return batch_slot  # type: ignore[return-value]
     return ratelimit.reserve(channel.id, channel.throughput_mps)
@@ -140,8 +141,16 @@ def _usable(slot: float | None, channel: Channel) -> bool:
     return slot is not None and time.time() <= slot + 1.0 / channel.throughput_mps
 
 
-#: Slots reserved for the jobs of the batch being processed: (message id, attempt) -> slot start.
-_batch_slots: dict[tuple[str, int], float] = {}
+#: Slots reserved for the jobs of the batch being processed: (message id, attempt) -> slot start. Per
+#: thread: one invocation at a time per Lambda environment, but the local stack runs several pollers
+#: of one function in one process.
+_local = threading.local()
+
+
+def _batch_slots() -> dict[tuple[str, int], float]:
+    if not hasattr(_local, "slots"):
+        _local.slots = {}
+    return _local.slots  # type: ignore[no-any-return]
 
 
 def reserve_batch(jobs: list[OutboundJob]) -> None:
@@ -151,7 +160,8 @@ def reserve_batch(jobs: list[OutboundJob]) -> None:
     reserved slot a job then does not use (a duplicate job, a claim held elsewhere) stays unused, which
     only leaves the channel idle for one interval. Never raises: without a batch slot a job reserves its
     own, as before."""
-    _batch_slots.clear()
+    slots_of = _batch_slots()
+    slots_of.clear()
     by_channel: dict[str, list[OutboundJob]] = {}
     channels_: dict[str, Channel] = {}
     for job in jobs:
@@ -163,7 +173,8 @@ def reserve_batch(jobs: list[OutboundJob]) -> None:
             continue
         channels_[channel.id] = channel
         if (
-            not channel.enabled
+            job.bulk  # a campaign's message takes a slot only when the channel is free (reserve_bulk)
+            or not channel.enabled
             or _usable(job.slot_at, channel)
             or (utcnow() - job.created_at).total_seconds() > channel.validity_s
         ):
@@ -179,7 +190,7 @@ def reserve_batch(jobs: list[OutboundJob]) -> None:
             logger.warning("batch slot reservation failed", extra={"channel_id": channel_id}, exc_info=True)
             continue
         for job, slot in zip(batch, slots, strict=True):
-            _batch_slots[(job.message_id, job.attempt)] = slot
+            slots_of[(job.message_id, job.attempt)] = slot
 
 
 def _fail(message_id: str, code: str, text: str) -> str:
