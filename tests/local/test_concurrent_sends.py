@@ -137,12 +137,14 @@ def test_fifty_truly_parallel_sends_in_the_package_against_twenty_credits(stack:
         except Exception as exc:
             return type(exc).__name__
 
+    # No number ending 0000 (the sandbox fails it): its refund could come back while the race is still
+    # on and rightly pay for a 21st send.
     with ThreadPoolExecutor(50) as pool:
-        outcomes = list(pool.map(send, range(50)))
+        outcomes = list(pool.map(send, range(1, 51)))
     accepted = [o for o in outcomes if len(o) == 26]  # message ids; the rest are exception names
     assert len(accepted) == 20, Counter(outcomes)
     assert Counter(o for o in outcomes if len(o) != 26) == {"PaymentRequired": 30}
-    # Let the pipeline finish (a number ending 0000 fails in the sandbox and is refunded meanwhile), so the
+    # Let the pipeline finish (anything it fails is refunded meanwhile), so the
     # ledger and the balance are read at rest: the 20 charges took exactly the top-up, refunds gave back.
     settle(stack, http, accepted)
     entries = all_ledger(stack, http)
