@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -201,6 +202,12 @@ class GatewayServer(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True  # a client holding a keep-alive connection never blocks shutdown
     block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (``curl | head``, a closed tab) is not an error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Gateway:
