@@ -703,7 +703,7 @@ def report(m: Measured) -> list[str]:
         " (`ratelimit.reserve_many`). At 1 (sporadic sends) every stream record is its own invocation."
     )
     out(
-        f"- Campaign recipient (campaigns do not exist yet): the single send's path without the API Gateway"
+        f"- Campaign recipient (modelled from the single send, not yet measured on a real campaign: the fan-out writes recipient rows and moves a reservation that this model does not count): the single send's path without the API Gateway"
         f" request, the accept step done by the bulk fan-out: its writes and events per recipient, its reads"
         f" per recipient only when their key names the number (blocklist/opt-out), otherwise once per chunk"
         f" of {CAMPAIGN_CHUNK}; outbound jobs by SendMessageBatch of 10; one fan-out invocation and bulk-queue"

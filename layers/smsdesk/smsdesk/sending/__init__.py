@@ -1,2 +1,2 @@
 """The send pipeline: accepting a message (charge + record + job), the sender (rate limit, connector,
-retries, expiry, refunds), delivery receipts, bulk fan-out and the message statuses."""
+retries, expiry, refunds), delivery receipts, and the message statuses (bulk fan-out: ``smsdesk.campaigns.fanout``)."""
