@@ -294,8 +294,9 @@ def test_a_scheduled_campaign_fires_from_its_schedule(stack: LocalStack, api: An
 
 @pytest.mark.usefixtures("fast_pipeline")
 def test_a_recurring_campaign_runs_each_time_its_schedule_fires(stack: LocalStack, api: Any) -> None:
-    """Each run resolves its audience afresh; cancelling deletes the schedule. (cron fires at most once a
-    minute: the schedule's own delivery is made twice here, as Scheduler would on two Mondays.)"""
+    """The schedule itself fires, twice: ``rate(1 minute)`` on the local schedule driver, whose clock
+    the test moves a minute ahead each time (no real minute waited). Each run resolves its audience
+    afresh; cancelling deletes the schedule."""
     from botocore.exceptions import ClientError
 
     from smsdesk import aws, config
@@ -311,18 +312,24 @@ def test_a_recurring_campaign_runs_each_time_its_schedule_fires(stack: LocalStac
         "channel_id": ch["id"],
         "text": "Hello {{first_name}}",
         "audience": {"group_ids": [group["id"]]},
-        "schedule": {"cron": "0 9 ? * MON *", "time_zone": "Europe/Paris"},
+        "schedule": {"rate": "1 minute", "time_zone": "Europe/Paris"},
     }
     campaign = api("POST", "/v1/campaigns", body, 201)
     assert api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)["status"] == "scheduled"
     name = f"campaign-{campaign['id']}"
     s = aws.scheduler().get_schedule(Name=name, GroupName=config.schedule_group_name())
-    assert s["ScheduleExpression"] == "cron(0 9 ? * MON *)" and s["ScheduleExpressionTimezone"] == "Europe/Paris"
-    target = s["Target"]
-    queue_url = aws.sqs().get_queue_url(QueueName=target["Arn"].split(":")[5])["QueueUrl"]
+    assert s["ScheduleExpression"] == "rate(1 minute)" and s["ScheduleExpressionTimezone"] == "Europe/Paris"
+    driver = stack.scheduler
 
-    def fire_and_wait(run: int) -> dict[str, Any]:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=target["Input"])
+    def fired() -> list[dict[str, Any]]:
+        return [e for e in stack.invocations.entries(kind="schedule") if e.get("schedule") == name]
+
+    time.sleep(1.5)  # the driver has seen the schedule; nothing is due for a minute
+    assert not fired() and api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["run"] == 0
+
+    def minute_later(run: int) -> dict[str, Any]:
+        driver.advance(61)
+        wait(lambda: len(fired()) == run, 10, every=0.2)
         return wait(
             lambda: (
                 (c := api("GET", f"/v1/campaigns/{campaign['id']}", expect=200))["run"] == run
@@ -333,13 +340,15 @@ def test_a_recurring_campaign_runs_each_time_its_schedule_fires(stack: LocalStac
             every=1,
         )
 
-    one = fire_and_wait(1)
+    one = minute_later(1)
     assert one["counts"]["recipients"] == 1
     second = contacts.create(contacts.ContactIn(first_name="Bob", mobile="+31650000003"))
     api("POST", f"/v1/groups/{group['id']}/members", {"contact_ids": [second.id]}, 200)
-    two = fire_and_wait(2)
+    two = minute_later(2)
     assert two["counts"]["recipients"] == 2 and two["reserved_left"] == 0
     wait(lambda: len(outbox_to(api, {"+31650000002", "+31650000003"})) == 3, 30)
+    sent = Counter((m["to"], m["text"]) for m in outbox_to(api, {"+31650000002", "+31650000003"}))
+    assert sent == {("+31650000002", "Hello Ann"): 2, ("+31650000003", "Hello Bob"): 1}
     api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
     with pytest.raises(ClientError):
         aws.scheduler().get_schedule(Name=name, GroupName=config.schedule_group_name())
@@ -475,3 +484,192 @@ def test_300_recipients_from_a_dynamic_group_with_managers(stack: LocalStack, ap
     ledger = api("GET", "/v1/credits/ledger?limit=20", expect=200)["items"]
     mine = [e for e in ledger if e.get("campaign_id") == campaign["id"]]
     assert [(e["kind"], e["amount"]) for e in mine] == [("charge", -300)]
+
+
+# -- editing (PATCH) and deleting ------------------------------------------------------------------------
+
+
+def _schedule_of(campaign_id: str) -> dict[str, Any]:
+    from smsdesk import aws, config
+
+    return aws.scheduler().get_schedule(Name=f"campaign-{campaign_id}", GroupName=config.schedule_group_name())
+
+
+def _campaign_items(campaign_id: str) -> list[dict[str, Any]]:
+    """Every item left in the campaign's partition (the campaign, its recipient rows, its counts)."""
+    from smsdesk import aws, config
+
+    resp = aws.dynamodb().query(
+        TableName=config.table_name(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}},
+        ProjectionExpression="PK, SK",
+        ConsistentRead=True,
+    )
+    return resp["Items"]
+
+
+def _later(days: int, hour: int = 9) -> str:
+    import datetime as dt
+
+    return (
+        (dt.datetime.now() + dt.timedelta(days=days)).replace(hour=hour, minute=30, second=0, microsecond=0).isoformat()
+    )
+
+
+def test_editing_a_draft(api: Any) -> None:
+    ch = channel(api, "+3197010000120")
+    body = {"title": "Draft", "channel_id": ch["id"], "text": "First text", "audience": {"numbers": numbers("90", 2)}}
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    changes = {
+        "title": "Draft 2",
+        "text": "Second text {{first_name|there}}",
+        "audience": {"numbers": numbers("90", 3)},
+    }
+    edited = api("PATCH", f"/v1/campaigns/{campaign['id']}", changes, 200)
+    assert (edited["title"], edited["text"], edited["status"]) == (
+        "Draft 2",
+        "Second text {{first_name|there}}",
+        "draft",
+    )
+    got = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert got["audience"]["numbers"] == numbers("90", 3) and got["title"] == "Draft 2"
+    preview = api("POST", f"/v1/campaigns/{campaign['id']}/preview", {"per_recipient": 1}, 200)
+    assert preview["recipients"] == 3 and preview["longest_text"] == "Second text there"
+    # a draft with a schedule is not armed until it is launched
+    with_time = api("PATCH", f"/v1/campaigns/{campaign['id']}", {"schedule": {"at": _later(3)}}, 200)
+    assert with_time["status"] == "draft" and with_time["schedule"]["at"] == _later(3)
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        _schedule_of(campaign["id"])
+
+
+def test_editing_a_scheduled_campaign_moves_its_schedule(api: Any) -> None:
+    ch = channel(api, "+3197010000121")
+    body = {
+        "title": "Reminder",
+        "channel_id": ch["id"],
+        "text": "See you Saturday",
+        "audience": {"numbers": numbers("91", 2)},
+        "schedule": {"at": _later(2), "time_zone": "Europe/Paris"},
+    }
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    assert api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)["status"] == "scheduled"
+    assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({_later(2)})"
+    # the text and the time: the schedule follows
+    changes = {"text": "See you Sunday", "schedule": {"at": _later(3, 10), "time_zone": "America/New_York"}}
+    edited = api("PATCH", f"/v1/campaigns/{campaign['id']}", changes, 200)
+    assert edited["status"] == "scheduled" and edited["text"] == "See you Sunday"
+    s = _schedule_of(campaign["id"])
+    assert s["ScheduleExpression"] == f"at({_later(3, 10)})"
+    assert s["ScheduleExpressionTimezone"] == "America/New_York" and s["ActionAfterCompletion"] == "DELETE"
+    assert api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["text"] == "See you Sunday"
+    # once → recurring (moto's UpdateSchedule keeps the ActionAfterCompletion it was created with)
+    api("PATCH", f"/v1/campaigns/{campaign['id']}", {"schedule": {"cron": "0 9 ? * SAT *", "time_zone": "UTC"}}, 200)
+    s = _schedule_of(campaign["id"])
+    assert (s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) == ("cron(0 9 ? * SAT *)", "UTC")
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        _schedule_of(campaign["id"])
+
+
+def test_bad_edits_are_refused_naming_the_field_and_change_nothing(api: Any) -> None:
+    ch = channel(api, "+3197010000122")
+    body = {
+        "title": "Untouched",
+        "channel_id": ch["id"],
+        "text": "Keep me",
+        "audience": {"numbers": numbers("92", 2)},
+        "schedule": {"at": _later(2), "time_zone": "Europe/Paris"},
+    }
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)
+    before = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    schedule_before = _schedule_of(campaign["id"])
+    cases = [
+        ({"text": ""}, 422, "text"),
+        ({"title": ""}, 422, "title"),
+        ({"audience": {}}, 422, "audience"),
+        ({"kind": "spam"}, 422, "kind"),
+        ({"schedule": {"cron": "every monday"}}, 422, "schedule.cron"),
+        ({"schedule": {"at": "2020-01-01T09:00:00", "time_zone": "Europe/Paris"}}, 422, "schedule.at"),
+        ({"schedule": None}, 422, "schedule"),
+        ({"status": "running"}, 422, "status"),
+        ({"audience": {"group_ids": ["nope"]}}, 404, "audience.group_ids.0"),
+        ({"channel_id": "nope"}, 404, "channel_id"),
+    ]
+    for change, code, field in cases:
+        status, err = api("PATCH", f"/v1/campaigns/{campaign['id']}", {"title": "Changed", **change})
+        assert (status, (err.get("error") or {}).get("field")) == (code, field), (change, status, err)
+    after = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert after == before
+    s = _schedule_of(campaign["id"])
+    assert (s["ScheduleExpression"], s["LastModificationDate"]) == (
+        schedule_before["ScheduleExpression"],
+        schedule_before["LastModificationDate"],
+    )
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_running_or_finished_campaign_cannot_be_edited(api: Any) -> None:
+    ch = channel(api, "+3197010000123", mps=1)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "no edits"}, 201)
+    running = launch_numbers(api, ch, numbers("93", 8), "Running one")
+    status, err = api("PATCH", f"/v1/campaigns/{running['id']}", {"text": "Too late"})
+    assert status == 409 and err["error"]["code"] == "campaign_state" and err["error"]["field"] == "status"
+    assert "running" in err["error"]["message"]
+    api("POST", f"/v1/campaigns/{running['id']}/cancel", {}, 200)
+    status, err = api("PATCH", f"/v1/campaigns/{running['id']}", {"text": "Too late"})
+    assert status == 409 and "cancelled" in err["error"]["message"]
+    assert api("GET", f"/v1/campaigns/{running['id']}", expect=200)["text"] == "Running one"
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_deleting_a_campaign_removes_its_recipient_rows(stack: LocalStack, api: Any) -> None:
+    """Delete: the campaign is gone at once (404, not listed); its rows go in pages behind it."""
+    ch = channel(api, "+3197010000124")
+    api("POST", "/v1/credits/top-ups", {"credits": 40, "reference": "delete"}, 201)
+    nums = numbers("94", 23)
+    with stack.configure("fanout", CAMPAIGN_PURGE_PAGE="7"):
+        campaign = launch_numbers(api, ch, [*nums, "+3120123"], "Delete me")  # + one excluded landline row
+        status, err = api("DELETE", f"/v1/campaigns/{campaign['id']}")
+        assert status == 409 and err["error"]["field"] == "status"  # running: cancel it first
+
+        def done() -> bool:
+            c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+            return c["status"] == "completed" and c["counts"]["delivered"] == 23
+
+        wait(done, 60, every=1)
+        assert len(_campaign_items(campaign["id"])) > 24
+        api("DELETE", f"/v1/campaigns/{campaign['id']}", expect=204)
+        assert api("GET", f"/v1/campaigns/{campaign['id']}")[0] == 404
+        assert campaign["id"] not in {c["id"] for c in api("GET", "/v1/campaigns?limit=100", expect=200)["items"]}
+        assert api("GET", f"/v1/campaigns/{campaign['id']}/recipients")[0] == 404
+        assert api("DELETE", f"/v1/campaigns/{campaign['id']}")[0] == 404
+        wait(lambda: not _campaign_items(campaign["id"]), 30)
+    # the messages it sent stay (the log of what was sent); a late receipt counts nothing back into being
+    from smsdesk.campaigns import results
+
+    results.apply(
+        {
+            "detail-type": "message.delivered",
+            "detail": {"campaign_id": campaign["id"], "message_id": "late", "provider_id": "p"},
+        }
+    )
+    assert not _campaign_items(campaign["id"])
+
+
+def test_deleting_a_draft_or_scheduled_campaign_deletes_its_schedule(api: Any) -> None:
+    ch = channel(api, "+3197010000125")
+    body = {"title": "Gone", "channel_id": ch["id"], "text": "Bye", "audience": {"numbers": numbers("95", 2)}}
+    draft = api("POST", "/v1/campaigns", body, 201)
+    api("DELETE", f"/v1/campaigns/{draft['id']}", expect=204)
+    assert api("GET", f"/v1/campaigns/{draft['id']}")[0] == 404
+    wait(lambda: not _campaign_items(draft["id"]), 30)
+    scheduled = api("POST", "/v1/campaigns", {**body, "schedule": {"rate": "1 day"}}, 201)
+    api("POST", f"/v1/campaigns/{scheduled['id']}/launch", {}, 200)
+    assert _schedule_of(scheduled["id"])["ScheduleExpression"] == "rate(1 day)"
+    api("DELETE", f"/v1/campaigns/{scheduled['id']}", expect=204)
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        _schedule_of(scheduled["id"])
+    wait(lambda: not _campaign_items(scheduled["id"]), 30)

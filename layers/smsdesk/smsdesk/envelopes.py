@@ -91,8 +91,9 @@ class FanoutJob(_Envelope):
     campaign_id: str
     cursor: str | None = None
     #: campaigns (issue 14): ``run`` (a schedule fired: reserve and start a run), ``expand`` (write the
-    #: run's recipient rows), ``send`` (one paced wave of the run's recipients; ``seq`` keeps one chain)
-    phase: Literal["run", "expand", "send"] = "send"
+    #: run's recipient rows), ``send`` (one paced wave of the run's recipients; ``seq`` keeps one chain),
+    #: ``purge`` (a deleted campaign's items, a page at a time; ``seq`` keeps one chain)
+    phase: Literal["run", "expand", "send", "purge"] = "send"
     run: int | None = None
     seq: int | None = None
     schedule_version: int | None = None

@@ -1,4 +1,5 @@
-"""The fan-out (the ``fanout`` function, bulk queue, batch of one): a campaign run in three phases.
+"""The fan-out (the ``fanout`` function, bulk queue, batch of one): a campaign run in three phases
+(and the deleted campaign's clean-up, ``purge``).
 
 * ``run`` — a schedule fired: plan the audience afresh, reserve its credits and start the run
   (:func:`service.start_run`); short of credits, the run fails (a one-time campaign: ``failed`` with
@@ -18,6 +19,11 @@
   comes back for them (SQS delays ≤ 15 min, chained). When nothing is pending or held, the run ends:
   what is left of the reservation is refunded in the same write that marks it ``completed`` (or
   ``scheduled`` again for a recurring campaign).
+
+* ``purge`` — a campaign was deleted (``service.delete``: already read as not found): delete
+  ``CAMPAIGN_PURGE_PAGE`` (1,000) of its items per job (recipient rows of every run, outcome markers,
+  counts), the next job riding on a write of the campaign item (``purge_seq``: one chain), and the
+  campaign item itself last.
 
 Pacing and priority: a wave queues about ``CAMPAIGN_WAVE_S`` seconds of the channel's rate, and its
 messages are *bulk* jobs: the sender gives them a send slot only when the channel is free (see
@@ -66,8 +72,14 @@ def hold_max_delay_s() -> int:
     return int(os.environ.get("CAMPAIGN_HOLD_MAX_DELAY_S", "900"))
 
 
+def purge_page_size() -> int:
+    return int(os.environ.get("CAMPAIGN_PURGE_PAGE", "1000"))
+
+
 def handle_fanout(job: FanoutJob, record: SQSRecord) -> None:
-    if job.phase == "run":
+    if job.phase == "purge":
+        purge(job)
+    elif job.phase == "run":
         on_schedule(job)
     elif job.phase == "expand":
         expand(job)
@@ -109,6 +121,35 @@ def _run_failed(campaign: Campaign, extra: dict[str, Any], code: str, why: str) 
     )
     service.refund_left(campaign, extra, new, "failed", reason=code)
     return "failed"
+
+
+# -- a deleted campaign ------------------------------------------------------------------------------------
+
+
+def purge(job: FanoutJob) -> str:
+    """Delete a page of a deleted campaign's items; chain the next page, or delete the campaign item."""
+    it = repo.get(job.campaign_id)
+    if it is None:
+        return "gone"
+    if not it.get("deleted_at") or int(it.get("purge_seq") or 0) != job.seq:
+        return "stopped"  # not deleted, or a stale (redelivered) job of the chain
+    deleted, more = repo.purge_page(job.campaign_id, limit=purge_page_size())
+    logger.info("campaign purge", extra={"campaign_id": job.campaign_id, "deleted": deleted, "more": more})
+    if not more:
+        repo.delete_purged(job.campaign_id)
+        return "purged"
+    seq = (job.seq or 0) + 1
+    nxt = FanoutJob(campaign_id=job.campaign_id, phase="purge", seq=seq)
+    repo.run_update(
+        repo.update(
+            job.campaign_id,
+            "SET purge_seq = :seq",
+            "purge_seq = :prev AND attribute_exists(deleted_at)",
+            {":seq": seq, ":prev": job.seq},
+            ob=outbox.change(jobs=[outbox.job(manifest.BULK_QUEUE, nxt.model_dump_json(exclude_none=True))]),
+        )
+    )
+    return "next"
 
 
 # -- expand ----------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Exactly once per message and outcome although the bus delivers at least once: ea
 transaction with a marker item (``PK=CAMPAIGN#{id} SK=O#{message_id}#{outcome}``, conditioned on not
 existing). ``sent`` counts a message the provider accepted, once its outcome is known (delivered, undelivered, or
 failed after the provider had it). The counts live on their own item (``CAMPAIGN#{id}/STATS``), not on the
-campaign item the waves write, so outcomes never contend with the fan-out."""
+campaign item the waves write, so outcomes never contend with the fan-out. A late outcome of a deleted
+campaign counts nothing (a condition on the campaign item), so it leaves no item behind its purge."""
 
 from __future__ import annotations
 
@@ -38,10 +39,14 @@ def apply(event: dict[str, Any]) -> list[str]:
 def _once(campaign_id: str, message_id: str, counter: str) -> bool:
     try:
         credits_repo.transact(
-            [repo.outcome_marker(campaign_id, message_id, counter), repo.stats_add(campaign_id, counter)]
+            [
+                repo.outcome_marker(campaign_id, message_id, counter),
+                repo.stats_add(campaign_id, counter),
+                repo.live_check(campaign_id),
+            ]
         )
     except credits_repo.TransactionCanceled as exc:
         if "ConditionalCheckFailed" in (exc.reasons or []):
-            return False  # counted before (a redelivered event)
+            return False  # counted before (a redelivered event), or the campaign was deleted
         raise
     return True

@@ -12,6 +12,7 @@ a failed message through its own refund, the rest of the reservation when the ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -54,8 +55,8 @@ class WrongState(Conflict):
 
 def load(campaign_id: str) -> tuple[Campaign, dict[str, Any]] | None:
     it = repo.get(campaign_id)
-    if it is None:
-        return None
+    if it is None or it.get("deleted_at"):
+        return None  # a deleted campaign's items go in pages behind it (``fanout.purge``)
     data, extra = repo.split(it)
     return Campaign.model_validate(data), extra
 
@@ -101,7 +102,8 @@ def create(caller: Caller, body: CampaignCreate) -> Campaign:
 
 
 def update(caller: Caller, campaign_id: str, body: CampaignUpdate) -> Campaign:
-    """Edit a draft or scheduled campaign (a scheduled one's schedule is replaced with it)."""
+    """Edit a draft or scheduled campaign (a scheduled one's schedule is replaced with it). Checked
+    before anything is written; if the schedule cannot be replaced, the campaign is put back."""
     for _ in range(10):
         campaign, extra = get_for(caller, campaign_id)
         if campaign.status not in ("draft", "scheduled"):
@@ -109,24 +111,46 @@ def update(caller: Caller, campaign_id: str, body: CampaignUpdate) -> Campaign:
         changes = body.model_dump(exclude_unset=True)
         merged = campaign.model_validate({**campaign.model_dump(), **changes, "updated_at": utcnow()})
         _check(caller, merged)
-        if merged.status == "scheduled" and merged.schedule is None:
-            raise ValidationError("a scheduled campaign needs its schedule (cancel it instead)", field="schedule")
+        if merged.status == "scheduled":
+            if merged.schedule is None:
+                raise ValidationError("a scheduled campaign needs its schedule (cancel it instead)", field="schedule")
+            at = merged.schedule.at_utc()
+            if at is not None and at <= utcnow():
+                raise ValidationError("the schedule's time is in the past", field="schedule.at")
         try:
             credits_repo.transact([repo.replace(merged, version=extra["version"], extra=_keep(extra))])
         except credits_repo.TransactionCanceled:
             continue
-        if merged.status == "scheduled" and merged.schedule is not None:
-            schedules.put(merged.id, merged.schedule, version=extra["version"] + 1)
+        if merged.status == "scheduled" and merged.schedule is not None and merged.schedule != campaign.schedule:
+            try:
+                schedules.put(merged.id, merged.schedule, version=extra["version"] + 1)
+            except Exception:
+                # nothing half-written: the campaign as it was (unless someone wrote it since)
+                with contextlib.suppress(credits_repo.TransactionCanceled):
+                    credits_repo.transact([repo.replace(campaign, version=extra["version"] + 1, extra=_keep(extra))])
+                raise
         return merged
     raise Conflict("the campaign kept changing; retry", code="concurrent_update")
 
 
 def delete(caller: Caller, campaign_id: str) -> None:
+    """Delete a draft, scheduled or finished campaign (a running or paused one: cancel it first).
+
+    The campaign is gone at once (one conditional write marks it deleted and takes it off the list;
+    reads treat it as not found) and its schedule is deleted; that write carries the ``purge`` job: the
+    ``fanout`` function removes the recipient rows and counts in pages, then the campaign item
+    (``campaigns/fanout.purge``), so a campaign of any size is deleted without holding the API."""
     campaign, extra = get_for(caller, campaign_id)
-    if campaign.status not in ("draft", *FINAL_STATES):
+    if campaign.status not in ("draft", "scheduled", *FINAL_STATES):
         raise WrongState(f"a {campaign.status} campaign cannot be deleted: cancel it first", field="status")
-    if not repo.delete(campaign_id, version=extra["version"]):
+    seq = extra["purge_seq"] + 1
+    job = FanoutJob(campaign_id=campaign_id, phase="purge", seq=seq)
+    ob = outbox.change(
+        [_event(campaign, "deleted")], [outbox.job(manifest.BULK_QUEUE, job.model_dump_json(exclude_none=True))]
+    )
+    if not repo.mark_deleted(campaign_id, version=extra["version"], at=iso(utcnow()), seq=seq, ob=ob):
         raise Conflict("the campaign changed meanwhile; retry", code="concurrent_update")
+    schedules.delete(campaign_id)
 
 
 def _keep(extra: dict[str, Any]) -> dict[str, Any]:

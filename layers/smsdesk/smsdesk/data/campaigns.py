@@ -7,6 +7,9 @@
 * recipient: ``PK=CAMPAIGN#{id} SK=R#{run:05d}#{e164}``: one row per number and run, so a redelivered
   batch finds its rows (and their messages) instead of making new ones.
 * duplicate guard: ``PK=CAMPGUARD#{fingerprint} SK=GUARD`` (TTL 10 minutes after the launch).
+* deleting: the campaign item gets ``deleted_at`` and ``purge_seq`` and leaves GSI1 (so it is neither
+  listed nor read); the ``fanout`` function then deletes the partition's other items in pages and
+  the campaign item last (:func:`purge_page`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,19 @@ from smsdesk.data import table
 from smsdesk.data.credits import TransactItem
 from smsdesk.models import dump, iso
 
-_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "version", "pump_seq", "expanded_run", "fingerprint", "ob")
+_KEYS = (
+    "PK",
+    "SK",
+    "GSI1PK",
+    "GSI1SK",
+    "version",
+    "pump_seq",
+    "expanded_run",
+    "fingerprint",
+    "ob",
+    "deleted_at",
+    "purge_seq",
+)
 PK = "CAMPAIGN#{}"
 
 
@@ -52,8 +67,9 @@ def item(campaign: Any, *, version: int, extra: dict[str, Any] | None = None) ->
 def split(it: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, bookkeeping)."""
     data = {k: v for k, v in it.items() if k not in _KEYS}
-    extra = {k: it.get(k) for k in ("version", "pump_seq", "expanded_run", "fingerprint")}
+    extra = {k: it.get(k) for k in ("version", "pump_seq", "expanded_run", "fingerprint", "purge_seq")}
     extra["version"] = int(extra["version"] or 0)
+    extra["purge_seq"] = int(extra["purge_seq"] or 0)
     extra["pump_seq"] = int(extra["pump_seq"] or 0)
     extra["expanded_run"] = int(extra["expanded_run"] or 0)
     return data, extra
@@ -93,15 +109,19 @@ def update(
     names: dict[str, str] | None = None,
     *,
     ob: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
 ) -> TransactItem:
     """A conditional UpdateItem of the campaign as a transaction item (``version`` is bumped)."""
     expr = f"{expr}, version = version + :one_"
     values = {**values, ":one_": 1}
+    removed = list(remove)
     if ob is not None:
         expr += ", ob = :ob_"
         values[":ob_"] = ob
     else:
-        expr += " REMOVE ob"  # announces nothing: the stream's filter keeps it from the outbox function
+        removed.append("ob")  # announces nothing: the stream's filter keeps it from the outbox function
+    if removed:
+        expr += " REMOVE " + ", ".join(removed)
     out: dict[str, Any] = {
         "TableName": config.table_name(),
         "Key": table.key(_pk(campaign_id), "META"),
@@ -125,21 +145,67 @@ def run_update(item_: TransactItem) -> bool:
     return True
 
 
-def delete(campaign_id: str, *, version: int) -> bool:
-    """Delete the campaign item if unchanged since ``version``. Its recipient rows are left (listed
-    nowhere once the campaign is gone; deleting them in pages is not built)."""
+def mark_deleted(campaign_id: str, *, version: int, at: str, seq: int, ob: dict[str, Any]) -> bool:
+    """Mark the campaign deleted if unchanged since ``version``: off the list (GSI1 keys removed), read
+    as not found; ``ob`` carries the purge job. False if it changed meanwhile."""
+    return run_update(
+        update(
+            campaign_id,
+            "SET deleted_at = :at, purge_seq = :seq",
+            "version = :v AND attribute_not_exists(deleted_at)",
+            {":at": at, ":seq": seq, ":v": version},
+            ob=ob,
+            remove=("GSI1PK", "GSI1SK"),
+        )
+    )
+
+
+def purge_page(campaign_id: str, *, limit: int) -> tuple[int, bool]:
+    """Delete up to ``limit`` of the deleted campaign's items other than the campaign item (recipient
+    rows, outcome markers, counts: BatchWriteItem, 25 per call). Returns (deleted, more left)."""
+    resp = aws.dynamodb().query(
+        TableName=config.table_name(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": _pk(campaign_id)}},
+        ProjectionExpression="PK, SK",
+        ConsistentRead=True,
+        Limit=limit + 1,  # the campaign item ("META") sorts among them
+    )
+    found = [k for k in resp.get("Items", []) if k["SK"]["S"] != "META"]
+    keys = found[:limit]
+    name = config.table_name()
+    for start in range(0, len(keys), 25):
+        request = {name: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
+        while request:
+            request = aws.dynamodb().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    more = len(found) > len(keys) or bool(resp.get("LastEvaluatedKey"))
+    return len(keys), more
+
+
+def delete_purged(campaign_id: str) -> bool:
+    """Delete the campaign item last, once its other items are gone (only a campaign marked deleted)."""
     try:
         aws.dynamodb().delete_item(
             TableName=config.table_name(),
             Key=table.key(_pk(campaign_id), "META"),
-            ConditionExpression="version = :v",
-            ExpressionAttributeValues={":v": {"N": str(version)}},
+            ConditionExpression="attribute_exists(deleted_at)",
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
     return True
+
+
+def live_check(campaign_id: str) -> TransactItem:
+    """A transaction item that fails unless the campaign exists and is not being deleted."""
+    return {
+        "ConditionCheck": {
+            "TableName": config.table_name(),
+            "Key": table.key(_pk(campaign_id), "META"),
+            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(deleted_at)",
+        }
+    }
 
 
 def list_page(*, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -15,6 +15,10 @@ schedule's time zone (``*``, ``?``, lists, ranges, ``/`` steps, month and weekda
 ``ActionAfterCompletion=DELETE`` and otherwise kept but never fired again. FlexibleTimeWindow is
 treated as OFF (fire at the due time). Each fire is recorded with its lateness.
 
+The driver's clock is the wall clock plus ``offset_s``: a test moves it with :meth:`SchedulerDriver.advance`
+(``stack.scheduler.advance(61)`` makes a ``rate(1 minute)`` schedule fire now), so recurring schedules
+fire without waiting real minutes. Schedules are compared against it; polling stays on the wall clock.
+
 A delivery that fails is not retried (``RetryPolicy`` is not simulated): it goes straight to the target's
 ``DeadLetterConfig`` queue, as Scheduler does once the retries are exhausted: the ``Input`` as body,
 the failure in the message attributes (``ERROR_CODE``, ``ERROR_MESSAGE``, ``SCHEDULE_ARN``,
@@ -118,7 +122,7 @@ def _epoch(value: Any) -> float | None:
     return float(value)
 
 
-def parse_schedule(s: dict[str, Any]) -> _Known:
+def parse_schedule(s: dict[str, Any], now: float | None = None) -> _Known:
     expr = (s.get("ScheduleExpression") or "").strip()
     tz = ZoneInfo(s.get("ScheduleExpressionTimezone") or "UTC")
     enabled = s.get("State", "ENABLED") == "ENABLED"
@@ -129,7 +133,7 @@ def parse_schedule(s: dict[str, Any]) -> _Known:
     m = _RATE.match(expr)
     if m:
         period = int(m.group(1)) * _UNIT_S[m.group(2).rstrip("s")]
-        start = _epoch(s.get("StartDate")) or _epoch(s.get("CreationDate")) or time.time()
+        start = _epoch(s.get("StartDate")) or _epoch(s.get("CreationDate")) or now or time.time()
         return _Known(
             s.get("LastModificationDate"),
             "rate",
@@ -142,7 +146,7 @@ def parse_schedule(s: dict[str, Any]) -> _Known:
     m = _CRON.match(expr)
     if m:
         try:
-            nxt = cron_next(m.group(1), dt.datetime.now(dt.UTC), tz)
+            nxt = cron_next(m.group(1), dt.datetime.fromtimestamp(now or time.time(), dt.UTC), tz)
         except ValueError:
             nxt = None
         else:
@@ -167,6 +171,15 @@ class SchedulerDriver(threading.Thread):
         self.poll_s = poll_s
         self._known: dict[str, _Known] = {}
         self._queue_urls: dict[str, str] = {}
+        self.offset_s = 0.0
+
+    def now(self) -> float:
+        """The driver's clock (epoch seconds): the wall clock plus ``offset_s``."""
+        return time.time() + self.offset_s
+
+    def advance(self, seconds: float) -> None:
+        """Move the driver's clock ahead: what falls due in ``seconds`` fires within one poll."""
+        self.offset_s += seconds
 
     def run(self) -> None:
         next_poll = 0.0
@@ -181,9 +194,9 @@ class SchedulerDriver(threading.Thread):
                 if self._stop_event.is_set():
                     return
                 log.exception("schedule driver failed; retrying")
-            dues = [k.due for k in self._known.values() if k.due is not None and k.enabled]
-            wake = min([next_poll, *dues])
-            self._stop_event.wait(max(0.0, min(wake - time.time(), self.poll_s)))
+            dues = [k.due - self.now() for k in self._known.values() if k.due is not None and k.enabled]
+            wait_s = min([next_poll - time.time(), *dues])
+            self._stop_event.wait(max(0.0, min(wait_s, self.poll_s)))
 
     def _refresh(self) -> None:
         sch = aws.scheduler()
@@ -203,7 +216,7 @@ class SchedulerDriver(threading.Thread):
                         full = sch.get_schedule(Name=name, GroupName=self.group)
                     except ClientError:
                         continue  # deleted meanwhile
-                    parsed = parse_schedule(full)
+                    parsed = parse_schedule(full, self.now())
                     if parsed.kind == "unsupported":
                         log.warning(
                             "schedule %s: %r is not supported locally; it will not fire",
@@ -219,7 +232,7 @@ class SchedulerDriver(threading.Thread):
                 del self._known[name]
 
     def _fire_due(self) -> None:
-        now = time.time()
+        now = self.now()
         for name, k in list(self._known.items()):
             if not k.enabled or k.due is None or k.due > now:
                 continue
@@ -227,7 +240,7 @@ class SchedulerDriver(threading.Thread):
             error = self._deliver(k.detail or {})
             if error is not None:
                 self._dead_letter(k.detail or {}, error)
-            fired = time.time()
+            fired = self.now()
             target = (k.detail or {}).get("Target", {}).get("Arn", "")
             if k.kind == "rate":
                 nxt = due + k.period_s

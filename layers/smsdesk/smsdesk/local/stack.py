@@ -164,6 +164,14 @@ class LocalStack:
                 else:
                     env[k] = v
 
+    @property
+    def scheduler(self) -> Any:
+        """The schedule driver (``local/scheduler_driver.py``): ``stack.scheduler.advance(61)`` moves its
+        clock a minute on, so what falls due fires now."""
+        from smsdesk.local.scheduler_driver import SchedulerDriver
+
+        return next(t for t in self._threads if isinstance(t, SchedulerDriver))
+
     def info(self) -> dict[str, Any]:
         return self.tokens.info() if self.tokens else {"base_url": self.base_url}
 
