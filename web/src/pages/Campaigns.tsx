@@ -1,9 +1,10 @@
-import { useEffect, useState } from "preact/hooks";
-import { api, get, post, qs, type Group, type Page } from "../api";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, get, post, qs, type Contact, type Group, type Page } from "../api";
 import { errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { dateTime, num, t } from "../i18n";
 import { navigate } from "../router";
 import { usePolling } from "../state";
+import { contactLabel, useContactSearch } from "./Contacts";
 import { useChannels } from "./Inbox";
 
 export interface Counts {
@@ -18,12 +19,20 @@ export interface Counts {
   failed: number;
   credits: number;
 }
+export interface Audience {
+  all: boolean;
+  contact_ids: string[];
+  numbers: string[];
+  group_ids: string[];
+  include_managers: boolean;
+}
 export interface Campaign {
   id: string;
   title: string;
   channel_id: string;
   text: string;
   kind: "alert" | "marketing";
+  audience: Audience;
   status: "draft" | "scheduled" | "running" | "paused" | "completed" | "cancelled" | "failed";
   status_reason: string | null;
   schedule: { at: string | null; cron: string | null; rate: string | null; time_zone: string } | null;
@@ -41,6 +50,7 @@ interface CampaignPreview {
   longest_text: string | null;
   longest_segments: number;
   footer: string | null;
+  per_recipient: { number: string; text: string; credits: number }[] | null;
 }
 interface CampaignRecipient {
   number: string;
@@ -102,57 +112,109 @@ export function Campaigns() {
   );
 }
 
-function Composer() {
+type When = "now" | "at" | "cron" | "rate";
+/** A picked contact: its id and what to show (its name once read). */
+interface Picked {
+  id: string;
+  label: string;
+}
+/** The first recipients the preview lists (their numbers and texts). */
+const PREVIEW_ROWS = 5;
+
+/** The composer: a new campaign, or (``editing``) a draft or scheduled one's changes (PATCH; a
+ * scheduled campaign's schedule follows). Rendered only once what it edits has arrived. */
+function Composer({ editing, onSaved, onCancel }: { editing?: Campaign; onSaved?: (c: Campaign) => void; onCancel?: () => void }) {
   const channels = useChannels().filter((c) => c.enabled);
+  const a = editing?.audience;
+  const sch = editing?.schedule ?? null;
   const [groups, setGroups] = useState<Group[] | null>(null);
-  const [title, setTitle] = useState("");
-  const [channelId, setChannelId] = useState("");
-  const [kind, setKind] = useState<"alert" | "marketing">("alert");
-  const [text, setText] = useState("");
-  const [groupIds, setGroupIds] = useState<string[]>([]);
-  const [managers, setManagers] = useState(false);
-  const [numbers, setNumbers] = useState("");
-  const [when, setWhen] = useState<"now" | "at" | "cron">("now");
-  const [at, setAt] = useState("");
-  const [cron, setCron] = useState("");
-  const [zone, setZone] = useState(Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
+  const [title, setTitle] = useState(editing?.title ?? "");
+  const [channelId, setChannelId] = useState(editing?.channel_id ?? "");
+  const [kind, setKind] = useState<"alert" | "marketing">(editing?.kind ?? "alert");
+  const [text, setText] = useState(editing?.text ?? "");
+  const [all, setAll] = useState(a?.all ?? false);
+  const [picked, setPicked] = useState<Picked[] | null>(a?.contact_ids.length ? null : []);
+  const [q, setQ] = useState("");
+  const [groupIds, setGroupIds] = useState<string[]>(a?.group_ids ?? []);
+  const [managers, setManagers] = useState(a?.include_managers ?? false);
+  const [numbers, setNumbers] = useState((a?.numbers ?? []).join("\n"));
+  const [when, setWhen] = useState<When>(sch ? (sch.at ? "at" : sch.cron ? "cron" : "rate") : "now");
+  const [at, setAt] = useState(sch?.at ? sch.at.slice(0, 16) : "");
+  const [cron, setCron] = useState(sch?.cron ?? "");
+  const [rate, setRate] = useState(sch?.rate ?? "1 day");
+  const [zone, setZone] = useState(sch?.time_zone ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"));
   const [preview, setPreview] = useState<CampaignPreview | null>(null);
   const [previewError, setPreviewError] = useState<FieldErrors>({});
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
+  const search = useContactSearch(q, 8);
   useEffect(() => {
     void get<Page<Group>>("/v1/groups?limit=100").then((p) => setGroups(p.items), () => setGroups([]));
   }, []);
+  // an edited campaign's picked contacts, by name (one deleted since shows its id)
+  useEffect(() => {
+    const ids = a?.contact_ids ?? [];
+    if (!ids.length) return;
+    void Promise.all(
+      ids.map((id) =>
+        id && ids.indexOf(id) < 100
+          ? get<Contact>(`/v1/contacts/${encodeURIComponent(id)}`).then(contactLabel, () => id)
+          : Promise.resolve(id),
+      ),
+    ).then((labels) => setPicked(ids.map((id, i) => ({ id, label: labels[i] ?? id }))));
+  }, []);
   const cid = channelId || channels[0]?.id || "";
   const nums = numbers.split(/[\s,;]+/).filter(Boolean);
-  const audience = { group_ids: groupIds, numbers: nums, include_managers: managers };
+  const contactIds = (picked ?? []).map((p) => p.id);
+  const audience = { all, contact_ids: contactIds, group_ids: groupIds, numbers: nums, include_managers: managers };
   const schedule =
-    when === "at" ? { at, time_zone: zone } : when === "cron" ? { cron, time_zone: zone } : null;
+    when === "at"
+      ? { at, time_zone: zone }
+      : when === "cron"
+        ? { cron, time_zone: zone }
+        : when === "rate"
+          ? { rate, time_zone: zone }
+          : null;
   const body = { title: title || "-", channel_id: cid, text, kind, audience, schedule };
-  const ready = !!cid && !!text.trim() && (groupIds.length > 0 || nums.length > 0);
+  const ready = !!cid && !!text.trim() && (all || contactIds.length > 0 || groupIds.length > 0 || nums.length > 0);
   // the live preview: the same planning and pricing as the launch, a moment after typing stops
   useEffect(() => {
     if (!ready) {
       setPreview(null);
       return;
     }
+    let live = true;
     const handle = setTimeout(() => {
-      post<CampaignPreview>("/v1/campaigns/preview", body).then(
+      post<CampaignPreview>("/v1/campaigns/preview", { ...body, per_recipient: PREVIEW_ROWS }).then(
         (p) => {
+          if (!live) return;
           setPreview(p);
           setPreviewError({});
         },
-        (e: unknown) => setPreviewError(errorsOf(e)),
+        (e: unknown) => live && setPreviewError(errorsOf(e)),
       );
     }, 400);
-    return () => clearTimeout(handle);
+    return () => {
+      live = false;
+      clearTimeout(handle);
+    };
   }, [JSON.stringify(body), ready]);
-  if (groups === null) return <p class="muted">{t("common.loading")}</p>;
+  if (groups === null || picked === null) return <p class="muted">{t("common.loading")}</p>;
+  const whens: When[] = editing?.status === "scheduled" ? ["at", "cron", "rate"] : ["now", "at", "cron", "rate"];
+  const pick = (c: Contact) => {
+    if (!contactIds.includes(c.id)) setPicked([...picked, { id: c.id, label: contactLabel(c) }]);
+  };
+  const found = q.trim() ? (search.items ?? []).filter((c) => !contactIds.includes(c.id)) : [];
   const submit = async (e: Event, launch: boolean) => {
     e.preventDefault();
     setBusy(true);
     setErrors({});
     try {
+      if (editing) {
+        const c = await api<Campaign>("PATCH", `/v1/campaigns/${encodeURIComponent(editing.id)}`, { ...body, title });
+        onSaved?.(c);
+        return;
+      }
       const c = await post<Campaign>("/v1/campaigns", { ...body, title });
       if (launch) await post<Campaign>(`/v1/campaigns/${c.id}/launch`, {});
       navigate(`/campaigns/${encodeURIComponent(c.id)}`);
@@ -162,9 +224,10 @@ function Composer() {
       setBusy(false);
     }
   };
+  const headingId = editing ? "camp-edit" : "camp-new";
   return (
-    <form class="card wide" onSubmit={(e) => void submit(e, true)} aria-labelledby="camp-new">
-      <h2 id="camp-new">{t("camp.new")}</h2>
+    <form class="card wide" onSubmit={(e) => void submit(e, true)} aria-labelledby={headingId}>
+      <h2 id={headingId}>{editing ? t("camp.edit") : t("camp.new")}</h2>
       <Field label={t("camp.name")} name="title" errors={errors}>
         {(p) => <input {...p} value={title} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />}
       </Field>
@@ -189,6 +252,9 @@ function Composer() {
       </Field>
       <fieldset>
         <legend>{t("camp.audience")}</legend>
+        <label class="check">
+          <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> {t("camp.all")}
+        </label>
         {groups.map((g) => (
           <label key={g.id} class="check">
             <input
@@ -206,6 +272,43 @@ function Composer() {
           {t("camp.managers")}
         </label>
       </fieldset>
+      <fieldset class="managers">
+        <legend>{t("camp.contacts")}</legend>
+        {picked.length ? (
+          <ul class="chips" data-testid="picked-contacts">
+            {picked.map((p) => (
+              <li key={p.id} class="chip">
+                {p.label}{" "}
+                <button
+                  type="button"
+                  class="small"
+                  aria-label={t("camp.unpick", { name: p.label })}
+                  onClick={() => setPicked(picked.filter((x) => x.id !== p.id))}
+                >
+                  ×
+                </button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        <Field label={t("camp.findcontacts")} name="audience.contact_ids" errors={errors}>
+          {(p) => <input {...p} type="search" autoComplete="off" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />}
+        </Field>
+        {found.length ? (
+          <ul class="picklist" data-testid="contact-results">
+            {found.map((c) => (
+              <li key={c.id}>
+                <button type="button" class="link" onClick={() => pick(c)}>
+                  {t("contacts.pickmanager", { name: contactLabel(c) })}
+                </button>
+                <span class="muted"> {c.mobile ?? ""}</span>
+              </li>
+            ))}
+          </ul>
+        ) : q.trim() && search.items !== null && !search.items.length ? (
+          <p class="muted">{t("camp.nocontacts")}</p>
+        ) : null}
+      </fieldset>
       <Field label={t("camp.numbers")} name="audience.numbers" errors={errors}>
         {(p) => <textarea {...p} rows={2} value={numbers} onInput={(e) => setNumbers((e.target as HTMLTextAreaElement).value)} />}
       </Field>
@@ -214,7 +317,7 @@ function Composer() {
       </Field>
       <fieldset>
         <legend>{t("camp.when")}</legend>
-        {(["now", "at", "cron"] as const).map((w) => (
+        {whens.map((w) => (
           <label key={w} class="check">
             <input type="radio" name="when" checked={when === w} onChange={() => setWhen(w)} /> {t(`camp.when.${w}`)}
           </label>
@@ -227,6 +330,11 @@ function Composer() {
         {when === "cron" ? (
           <Field label={t("camp.cron")} name="schedule.cron" errors={errors} hint="0 9 ? * MON *">
             {(p) => <input {...p} value={cron} onInput={(e) => setCron((e.target as HTMLInputElement).value)} />}
+          </Field>
+        ) : null}
+        {when === "rate" ? (
+          <Field label={t("camp.rate")} name="schedule.rate" errors={errors} hint={t("camp.ratehint")}>
+            {(p) => <input {...p} value={rate} onInput={(e) => setRate((e.target as HTMLInputElement).value)} />}
           </Field>
         ) : null}
         {when !== "now" ? (
@@ -254,37 +362,172 @@ function Composer() {
                 {preview.longest_text}
               </pre>
             ) : null}
+            {preview.per_recipient?.length ? (
+              <table data-testid="preview-recipients">
+                <caption class="muted">{t("camp.firstrecipients", { n: preview.per_recipient.length })}</caption>
+                <thead>
+                  <tr>
+                    <th>{t("camp.number")}</th>
+                    <th>{t("send.text")}</th>
+                    <th>{t("camp.credits")}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {preview.per_recipient.map((r) => (
+                    <tr key={r.number}>
+                      <td>{r.number}</td>
+                      <td>{r.text}</td>
+                      <td>{num(r.credits)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
           </>
         ) : (
           <FormError errors={previewError} known={[]} />
         )}
       </div>
-      <FormError errors={errors} known={["title", "channel_id", "kind", "text", "audience.numbers", "schedule"]} />
+      <FormError errors={errors} known={["title", "channel_id", "kind", "text", "audience.numbers", "audience.contact_ids", "schedule"]} />
       <div class="row">
-        <button type="button" disabled={busy || !ready || !title.trim()} onClick={(e) => void submit(e, false)}>
-          {t("camp.save")}
-        </button>
-        <button type="submit" class="primary" disabled={busy || !ready || !title.trim()}>
-          {when === "now" ? t("camp.launch") : t("camp.schedule")}
-        </button>
+        {editing ? (
+          <>
+            <button type="button" disabled={busy} onClick={() => onCancel?.()}>
+              {t("common.cancel")}
+            </button>
+            <button type="submit" class="primary" disabled={busy || !ready || !title.trim()}>
+              {t("camp.savechanges")}
+            </button>
+          </>
+        ) : (
+          <>
+            <button type="button" disabled={busy || !ready || !title.trim()} onClick={(e) => void submit(e, false)}>
+              {t("camp.save")}
+            </button>
+            <button type="submit" class="primary" disabled={busy || !ready || !title.trim()}>
+              {when === "now" ? t("camp.launch") : t("camp.schedule")}
+            </button>
+          </>
+        )}
       </div>
     </form>
   );
 }
 
-/** One campaign: its state and counts (refreshed), the controls its state allows, its recipients. */
+/** Recipients shown per page of the detail (the API's page size; "Load more" reads the next). */
+const RECIPIENT_PAGE = 100;
+const RECIPIENT_STATES = ["pending", "held", "queued", "excluded", "cancelled"] as const;
+
+/** The run's recipients, filtered by status, a page at a time: the first page refreshes while the
+ * campaign runs; once more pages are read, what is on screen stays put until the filter changes. */
+function Recipients({ id }: { id: string }) {
+  const [status, setStatus] = useState("");
+  const [head, setHead] = useState<Page<CampaignRecipient> | null>(null);
+  const [more, setMore] = useState<CampaignRecipient[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const want = useRef({ status, paged: false });
+  want.current.status = status;
+  want.current.paged = more.length > 0;
+  const path = (st: string, c: string | null) =>
+    `/v1/campaigns/${encodeURIComponent(id)}/recipients${qs({ status: st, limit: RECIPIENT_PAGE, cursor: c })}`;
+  usePolling(
+    async () => {
+      if (want.current.paged) return;
+      const st = status;
+      const page = await get<Page<CampaignRecipient>>(path(st, null));
+      if (want.current.status === st && !want.current.paged) setHead(page);
+    },
+    3000,
+    [id, status],
+  );
+  const filter = (st: string) => {
+    setStatus(st);
+    setHead(null);
+    setMore([]);
+    setCursor(null);
+  };
+  const next = more.length ? cursor : (head?.next_cursor ?? null);
+  const loadMore = async () => {
+    if (!next) return;
+    setLoading(true);
+    const st = status;
+    try {
+      const page = await get<Page<CampaignRecipient>>(path(st, next));
+      if (want.current.status !== st) return;
+      setMore([...more, ...page.items]);
+      setCursor(page.next_cursor ?? null);
+    } finally {
+      setLoading(false);
+    }
+  };
+  const rows = head ? [...head.items, ...more] : null;
+  return (
+    <section aria-labelledby="camp-recipients">
+      <h2 id="camp-recipients">{t("camp.recipients")}</h2>
+      <div class="row wrap" role="group" aria-label={t("camp.filter")}>
+        {["", ...RECIPIENT_STATES].map((s) => (
+          <button key={s} type="button" class="small" aria-pressed={status === s} onClick={() => filter(s)}>
+            {s ? t(`camp.rstate.${s as (typeof RECIPIENT_STATES)[number]}`) : t("common.all")}
+          </button>
+        ))}
+      </div>
+      {rows === null ? (
+        <p class="muted">{t("common.loading")}</p>
+      ) : (
+        <>
+          <table data-testid="campaign-recipients">
+            <thead>
+              <tr>
+                <th>{t("camp.number")}</th>
+                <th>{t("camp.status")}</th>
+                <th>{t("sent.status")}</th>
+                <th>{t("send.text")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.number}>
+                  <td>{r.number}</td>
+                  <td>
+                    {r.status}
+                    {r.reason ? ` (${r.reason})` : ""}
+                    {r.not_before ? ` → ${dateTime(r.not_before)}` : ""}
+                  </td>
+                  <td>{r.message_status ?? ""}</td>
+                  <td>{r.text}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div class="pager">
+            <span class="muted" data-testid="recipients-shown">
+              {t("camp.shown", { n: rows.length })}
+            </span>
+            {next ? (
+              <button type="button" class="small" disabled={loading} onClick={() => void loadMore()}>
+                {t("camp.loadmore")}
+              </button>
+            ) : null}
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** One campaign: its state and counts (refreshed), the controls its state allows, an edit form for
+ * a draft or scheduled one, its recipients (paged). */
 export function CampaignPage({ id }: { id: string }) {
   const [c, setC] = useState<Campaign | null>(null);
-  const [rows, setRows] = useState<CampaignRecipient[] | null>(null);
-  const [status, setStatus] = useState("");
+  const [editing, setEditing] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
   usePolling(
     async () => {
       setC(await get<Campaign>(`/v1/campaigns/${encodeURIComponent(id)}`));
-      setRows((await get<Page<CampaignRecipient>>(`/v1/campaigns/${encodeURIComponent(id)}/recipients${qs({ status, limit: 100 })}`)).items);
     },
     3000,
-    [id, status],
+    [id],
   );
   if (!c) return <p class="muted">{t("common.loading")}</p>;
   const act = async (what: string, body: unknown = {}) => {
@@ -296,14 +539,33 @@ export function CampaignPage({ id }: { id: string }) {
     }
   };
   const k = c.counts;
+  const editable = c.status === "draft" || c.status === "scheduled";
+  if (editing && editable)
+    return (
+      <Composer
+        editing={c}
+        onSaved={(saved) => {
+          setC(saved);
+          setEditing(false);
+        }}
+        onCancel={() => setEditing(false)}
+      />
+    );
   return (
     <section class="card wide" aria-labelledby="camp-title">
       <h1 id="camp-title">{c.title}</h1>
       <p>
         <strong data-testid="campaign-status">{t(`camp.state.${c.status}`)}</strong>
         {c.status_reason ? ` — ${c.status_reason}` : ""}
-        {c.schedule ? ` · ${c.schedule.at ?? c.schedule.cron ?? c.schedule.rate} (${c.schedule.time_zone})` : ""}
+        {c.schedule ? (
+          <span data-testid="campaign-schedule">
+            {` · ${c.schedule.at ?? c.schedule.cron ?? c.schedule.rate} (${c.schedule.time_zone})`}
+          </span>
+        ) : null}
       </p>
+      <pre class="sms" data-testid="campaign-text">
+        {c.text}
+      </pre>
       <dl class="counts" data-testid="campaign-counts">
         {(["recipients", "queued", "sent", "delivered", "failed", "held", "excluded", "skipped", "cancelled", "credits"] as const).map(
           (key) => (
@@ -317,9 +579,10 @@ export function CampaignPage({ id }: { id: string }) {
       <div class="row">
         {c.status === "draft" ? (
           <button class="primary" onClick={() => void act("launch")}>
-            {t("camp.launch")}
+            {c.schedule ? t("camp.schedule") : t("camp.launch")}
           </button>
         ) : null}
+        {editable ? <button onClick={() => setEditing(true)}>{t("camp.editbutton")}</button> : null}
         {errors["confirm"] !== undefined ? (
           <button onClick={() => void act("launch", { confirm: true })}>{t("camp.confirm")}</button>
         ) : null}
@@ -332,43 +595,7 @@ export function CampaignPage({ id }: { id: string }) {
         ) : null}
       </div>
       <FormError errors={errors} known={[]} />
-      <div class="filters">
-        <div class="field">
-          <label for="r-status">{t("camp.status")}</label>
-          <select id="r-status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
-            <option value="">{t("common.all")}</option>
-            {["pending", "held", "queued", "excluded", "cancelled"].map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
-      </div>
-      <table data-testid="campaign-recipients">
-        <thead>
-          <tr>
-            <th>{t("camp.number")}</th>
-            <th>{t("camp.status")}</th>
-            <th>{t("sent.status")}</th>
-            <th>{t("send.text")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(rows ?? []).map((r) => (
-            <tr key={r.number}>
-              <td>{r.number}</td>
-              <td>
-                {r.status}
-                {r.reason ? ` (${r.reason})` : ""}
-                {r.not_before ? ` → ${dateTime(r.not_before)}` : ""}
-              </td>
-              <td>{r.message_status ?? ""}</td>
-              <td>{r.text}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Recipients id={id} />
     </section>
   );
 }

@@ -99,7 +99,9 @@ def update_campaign(campaign_id: str, body: CampaignUpdate) -> Campaign:
 
 @router.delete(
     "/v1/campaigns/<campaign_id>",
-    summary="Delete a draft or finished campaign",
+    summary="Delete a draft, scheduled or finished campaign (its schedule and recipient rows go too)",
+    description="A running or paused campaign: 409 `campaign_state` (cancel it first). The campaign is gone at "
+    "once (404 afterwards); its recipient rows are removed in pages behind it; the messages it sent stay.",
     tags=["campaigns"],
     openapi_extensions=errors(409),
     status_code=204,
