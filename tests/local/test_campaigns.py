@@ -673,3 +673,35 @@ def test_deleting_a_draft_or_scheduled_campaign_deletes_its_schedule(api: Any) -
     with pytest.raises(Exception, match="ResourceNotFound"):
         _schedule_of(scheduled["id"])
     wait(lambda: not _campaign_items(scheduled["id"]), 30)
+
+
+def test_an_edit_whose_schedule_cannot_follow_leaves_the_campaign_as_it_was(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsdesk.campaigns import schedules
+
+    ch = channel(api, "+3197010000126")
+    body = {
+        "title": "Steady",
+        "channel_id": ch["id"],
+        "text": "Old text",
+        "audience": {"numbers": numbers("96", 2)},
+        "schedule": {"at": _later(2), "time_zone": "Europe/Paris"},
+    }
+    campaign = api("POST", "/v1/campaigns", body, 201)
+    api("POST", f"/v1/campaigns/{campaign['id']}/launch", {}, 200)
+    before = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+
+    def scheduler_down(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Scheduler unavailable")
+
+    monkeypatch.setattr(schedules, "put", scheduler_down)
+    changes = {"text": "New text", "schedule": {"at": _later(4), "time_zone": "Europe/Paris"}}
+    status, err = api("PATCH", f"/v1/campaigns/{campaign['id']}", changes)
+    assert status == 500 and err["error"]["code"] == "internal_error"
+    after = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert (after["text"], after["schedule"], after["status"]) == ("Old text", before["schedule"], "scheduled")
+    monkeypatch.undo()
+    assert api("PATCH", f"/v1/campaigns/{campaign['id']}", changes, 200)["text"] == "New text"
+    assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({_later(4)})"
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
