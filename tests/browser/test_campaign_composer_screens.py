@@ -9,7 +9,7 @@ import re
 import urllib.request
 from typing import Any
 
-from browser.webapp import sign_in
+from browser.webapp import axe_violations, sign_in
 from playwright.sync_api import expect
 
 from smsdesk.local.stack import LocalStack
@@ -79,6 +79,7 @@ def test_pick_contacts_schedule_then_edit_text_and_time(page: Any, stack: LocalS
     expect(edit.get_by_test_id("picked-contacts")).to_contain_text("Annabel Picked")
     expect(edit.get_by_label("Message", exact=True)).to_have_value("Hi {{first_name}}, the season starts Saturday")
     expect(edit.get_by_label("Now")).to_have_count(0)  # a scheduled campaign keeps a schedule
+    assert axe_violations(page) == []
     edit.get_by_label("Message", exact=True).fill("Hi {{first_name}}, the season starts Sunday")
     edit.get_by_label("Date and time").fill("2031-01-03T10:15")
     expect(page.get_by_test_id("campaign-preview")).to_contain_text("Hi Annabel, the season starts Sunday")
@@ -140,6 +141,7 @@ def test_recipients_beyond_the_first_hundred(page: Any, stack: LocalStack) -> No
     page.get_by_role("button", name="Load more").click()
     expect(rows).to_have_count(106)
     expect(page.get_by_test_id("recipients-shown")).to_have_text("106 shown")
+    assert axe_violations(page) == []
     expect(page.get_by_role("button", name="Load more")).to_have_count(0)
     expect(page.get_by_test_id("campaign-recipients")).to_contain_text("+31612340511")
     page.get_by_role("button", name="Left out").click()
