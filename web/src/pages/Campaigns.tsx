@@ -1,11 +1,10 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, get, post, qs, type Contact, type Group, type Page } from "../api";
+import { api, get, post, qs, type Channel, type Contact, type Group, type Page } from "../api";
 import { errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { dateTime, num, t } from "../i18n";
 import { navigate } from "../router";
 import { usePolling } from "../state";
 import { contactLabel, useContactSearch } from "./Contacts";
-import { useChannels } from "./Inbox";
 
 export interface Counts {
   recipients: number;
@@ -124,7 +123,7 @@ const PREVIEW_ROWS = 5;
 /** The composer: a new campaign, or (``editing``) a draft or scheduled one's changes (PATCH; a
  * scheduled campaign's schedule follows). Rendered only once what it edits has arrived. */
 function Composer({ editing, onSaved, onCancel }: { editing?: Campaign; onSaved?: (c: Campaign) => void; onCancel?: () => void }) {
-  const channels = useChannels().filter((c) => c.enabled);
+  const [allChannels, setAllChannels] = useState<Channel[] | null>(null);
   const a = editing?.audience;
   const sch = editing?.schedule ?? null;
   const [groups, setGroups] = useState<Group[] | null>(null);
@@ -150,7 +149,10 @@ function Composer({ editing, onSaved, onCancel }: { editing?: Campaign; onSaved?
   const search = useContactSearch(q, 8);
   useEffect(() => {
     void get<Page<Group>>("/v1/groups?limit=100").then((p) => setGroups(p.items), () => setGroups([]));
+    void get<Page<Channel>>("/v1/channels?limit=100").then((p) => setAllChannels(p.items), () => setAllChannels([]));
   }, []);
+  // the channels a campaign may use (and, when editing, the one it has)
+  const channels = (allChannels ?? []).filter((c) => c.enabled || c.id === editing?.channel_id);
   // an edited campaign's picked contacts, by name (one deleted since shows its id)
   useEffect(() => {
     const ids = a?.contact_ids ?? [];
@@ -199,7 +201,7 @@ function Composer({ editing, onSaved, onCancel }: { editing?: Campaign; onSaved?
       clearTimeout(handle);
     };
   }, [JSON.stringify(body), ready]);
-  if (groups === null || picked === null) return <p class="muted">{t("common.loading")}</p>;
+  if (groups === null || picked === null || allChannels === null) return <p class="muted">{t("common.loading")}</p>;
   const whens: When[] = editing?.status === "scheduled" ? ["at", "cron", "rate"] : ["now", "at", "cron", "rate"];
   const pick = (c: Contact) => {
     if (!contactIds.includes(c.id)) setPicked([...picked, { id: c.id, label: contactLabel(c) }]);

@@ -121,7 +121,7 @@ def update(caller: Caller, campaign_id: str, body: CampaignUpdate) -> Campaign:
             credits_repo.transact([repo.replace(merged, version=extra["version"], extra=_keep(extra))])
         except credits_repo.TransactionCanceled:
             continue
-        if merged.status == "scheduled" and merged.schedule is not None and merged.schedule != campaign.schedule:
+        if merged.status == "scheduled" and merged.schedule is not None:
             try:
                 schedules.put(merged.id, merged.schedule, version=extra["version"] + 1)
             except Exception:
