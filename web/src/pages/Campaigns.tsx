@@ -5,6 +5,7 @@ import { dateTime, num, t } from "../i18n";
 import { navigate } from "../router";
 import { usePolling } from "../state";
 import { useChannels } from "./Inbox";
+import { QuietHoursSummary } from "./QuietHours";
 
 export interface Counts {
   recipients: number;
@@ -187,6 +188,7 @@ function Composer() {
           </select>
         )}
       </Field>
+      {kind === "marketing" && cid ? <QuietHoursSummary channelId={cid} /> : null}
       <fieldset>
         <legend>{t("camp.audience")}</legend>
         {groups.map((g) => (
