@@ -30,7 +30,9 @@ def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
 
 def test_account_and_channel_quiet_hours_and_the_composers_line(page: Any, stack: LocalStack) -> None:
     sender = f"+3165{uuid.uuid4().int % 10**7:07d}"
-    ch = _api(stack, "POST", "/v1/channels", {"name": "Quiet", "type": "two_way", "sender": sender, "provider": "sandbox"})
+    ch = _api(
+        stack, "POST", "/v1/channels", {"name": "Quiet", "type": "two_way", "sender": sender, "provider": "sandbox"}
+    )
 
     sign_in(page, stack, "/admin/quiet-hours")
     form = page.get_by_role("form", name="Quiet hours for marketing")

@@ -108,6 +108,8 @@ def test_bad_rules_are_422_naming_the_field(api: Any, make_user: Any) -> None:
         status, out = api("PUT", path, {**DEFAULT, "start": "20:00", "end": "08:00"})
         assert status == 422 and error_field(out) == "end", out
         assert "cross midnight" in out["error"]["message"]
+        status, out = api("PUT", path, {"start": "20:30"})  # after the default end
+        assert status == 422 and error_field(out) == "end", out
         status, out = api("PUT", path, {**DEFAULT, "start": "25:00"})
         assert status == 422 and error_field(out) == "start", out
         status, out = api("PUT", path, {**DEFAULT, "holidays": ["2027-02-30"]})

@@ -64,6 +64,10 @@ def test_a_window_must_end_after_it_starts() -> None:
     assert err["loc"] == ("end",) and "after start" in err["msg"] and "midnight" in err["msg"]
     with pytest.raises(ValidationError):
         quiet.QuietHours(start=dt.time(9), end=dt.time(9))
+    # a start at or after the default end is refused too (on end), not stored to fail when read
+    with pytest.raises(ValidationError) as exc:
+        quiet.QuietHours(start=dt.time(20))
+    assert exc.value.errors()[0]["loc"] == ("end",)
 
 
 def test_resolution_order_campaign_then_channel_then_account_then_default() -> None:

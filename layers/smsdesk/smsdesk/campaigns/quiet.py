@@ -17,15 +17,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from smsdesk.crm.timezones import zone_for_number
 
 #: When the recipient's zone is unknown (a country with several zones and no contact time zone).
 FALLBACK_ZONE = "UTC"
+
+
+#: A local time of day. The JSON Schema ``time`` format is RFC 3339's, with an offset ("08:00:00Z"): this one
+#: has none (it is read in each recipient's zone), so the document says what it is instead.
+LocalTime = Annotated[
+    dt.time,
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$", "examples": ["08:00"]}
+    ),
+]
 
 
 class QuietHours(BaseModel):
@@ -35,8 +45,12 @@ class QuietHours(BaseModel):
     marketing at night, so it is refused."""
 
     model_config = ConfigDict(extra="forbid")
-    start: dt.time = Field(default=dt.time(8, 0), description="Earliest local time of day")
-    end: dt.time = Field(default=dt.time(20, 0), description="Local time of day from which it is quiet again")
+    start: LocalTime = Field(default=dt.time(8, 0), description="Earliest local time of day (HH:MM)")
+    end: LocalTime = Field(
+        default=dt.time(20, 0),
+        validate_default=True,  # a start at or after the default end is refused too
+        description="Local time of day from which it is quiet again (HH:MM)",
+    )
     sundays: bool = Field(default=False, description="Marketing may be delivered on Sundays")
     public_holidays: bool = Field(
         default=True, description="Quiet on the public holidays of the recipient's country (from the number)"
