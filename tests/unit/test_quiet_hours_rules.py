@@ -82,3 +82,34 @@ def test_resolution_order_campaign_then_channel_then_account_then_default() -> N
     assert quiet.effective(channel=channel, account=account) == (channel, "channel")
     assert quiet.effective(campaign=campaign, channel=channel, account=account) == (campaign, "campaign")
     assert quiet.effective(campaign=campaign) == (campaign, "campaign")
+
+
+def test_a_campaign_reads_the_stored_rules_once_and_its_own_rule_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsdesk.campaigns import quiet_settings
+    from smsdesk.campaigns.model import Campaign
+
+    reads: list[str | None] = []
+    stored = {"start": "09:00:00", "end": "18:00:00", "updated_by": "u1"}  # the item's bookkeeping is ignored
+
+    def get_many(channel_id: str | None) -> tuple[dict[str, object] | None, dict[str, object] | None]:
+        reads.append(channel_id)
+        return {**stored, "start": "07:00:00"}, stored
+
+    monkeypatch.setattr(quiet_settings.repo, "get_many", get_many)
+    now = dt.datetime(2027, 7, 1, tzinfo=dt.UTC)
+    campaign = Campaign(
+        id="c1",
+        title="Soldes",
+        channel_id="ch1",
+        text="Soldes",
+        kind="marketing",
+        audience={"numbers": ["+33612345678"]},
+        created_at=now,
+        updated_at=now,
+    )
+    assert campaign.quiet_hours is None
+    assert quiet_settings.for_campaign(campaign) == quiet.QuietHours(start=dt.time(9), end=dt.time(18))
+    assert reads == ["ch1"]  # the account's and the channel's rule in one read
+    own = campaign.model_copy(update={"quiet_hours": quiet.QuietHours(start=dt.time(10))})
+    assert quiet_settings.for_campaign(own) == quiet.QuietHours(start=dt.time(10))
+    assert reads == ["ch1"]  # nothing read
