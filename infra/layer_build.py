@@ -15,6 +15,9 @@ What ships, and why
   :func:`lambda_python` finds that interpreter: ``$SMSDESK_LAMBDA_PYTHON``, ``pythonX.Y`` on ``PATH``, or
   else Debian unstable's ``pythonX.Y`` fetched with ``apt-get download`` into ``build/`` (private apt
   state; nothing is installed on the system), run with the C library it came with.
+- gettext catalogs (``*.mo``, ``*.po``) of the installed distributions are dropped
+  (:data:`DROPPED_SUFFIXES`): the ``holidays`` package ships ~3.5 MB of translated holiday names, and
+  smsdesk reads only the dates (a calendar without its catalogs falls back to the names in the source).
 - :func:`verify_layer` refuses a build where a module lacks its .pyc, a .pyc has another magic number, or
   a runtime-provided distribution slipped in.
 """
@@ -53,8 +56,11 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux2014_x86_64")
 #: Where Lambda mounts a layer's ``python/`` directory (recorded in the .pyc, shown in tracebacks).
 LAMBDA_LAYER_PATH = "/opt/python"
 #: Bumped whenever the build recipe changes what a layer contains for the same lock and sources
-#: (2: bytecode compiled for the runtime, boto3 left to the runtime), so an old layer is never reused.
-RECIPE_VERSION = "2"
+#: (2: bytecode compiled for the runtime, boto3 left to the runtime; 3: gettext catalogs dropped), so an
+#: old layer is never reused.
+RECIPE_VERSION = "3"
+#: Files of the installed distributions that never ship: translation catalogs nothing in the layer reads.
+DROPPED_SUFFIXES = (".mo", ".po")
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "unstable"
@@ -443,6 +449,18 @@ def copy_package(source: Path, dest: Path) -> None:
         shutil.copy2(path, target)
 
 
+def drop_unused_files(site: Path) -> None:
+    """Remove the installed distributions' :data:`DROPPED_SUFFIXES` files (and the directories that leaves empty)."""
+    emptied: set[Path] = set()
+    for path in sorted(site.rglob("*")):
+        if path.is_file() and path.suffix in DROPPED_SUFFIXES:
+            path.unlink()
+            emptied.update(p for p in path.parents if p != site and site in p.parents)
+    for path in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        if not any(path.iterdir()):
+            path.rmdir()
+
+
 def verify_layer(site: Path, *, magic: bytes, cache_tag: str, provided: Iterable[str] = ()) -> None:
     """Raises LayerError unless every module has its unchecked-hash .pyc for ``magic`` and nothing provided
     by the runtime is installed."""
@@ -504,6 +522,7 @@ def build_layer(
             pip_command(site, lock_path, platform=platform, py_version=py_version, python=pip_python, extra=pip_extra),
             check=True,
         )
+        drop_unused_files(site)
     copy_package(source, site / source.name)
     print(f"[smsdesk layer] compiling bytecode with Python {info['full']} ({info['cache_tag']})", file=sys.stderr)
     subprocess.run(compile_command(site, python), check=True)

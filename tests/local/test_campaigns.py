@@ -365,7 +365,13 @@ def test_marketing_waits_for_the_end_of_quiet_hours_in_the_recipients_zone(stack
     paris = ZoneInfo("Europe/Paris")
     now = utcnow()
     day = now.astimezone(paris).date() + dt.timedelta(days=1)
-    while day.weekday() not in (0, 1, 2, 3):  # Monday-Thursday: the next day is a weekday too
+    from smsdesk.campaigns.quiet import public_holidays
+
+    # Monday-Thursday: the next day is a weekday too; and no French public holiday (quiet too)
+    def next_is_holiday(d: dt.date) -> bool:
+        return (nxt := d + dt.timedelta(days=1)) in public_holidays("FR", nxt.year)
+
+    while day.weekday() not in (0, 1, 2, 3) or next_is_holiday(day):
         day += dt.timedelta(days=1)
     night = dt.datetime.combine(day, dt.time(23, 0), tzinfo=paris)
     morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8, 0), tzinfo=paris)

@@ -36,8 +36,8 @@ VALIDATION = [
     "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
     "aws_lambda_powertools.event_handler.openapi.params",
 ]
-#: Only on demand, in every function.
-ON_DEMAND = ["aws_lambda_powertools.utilities.idempotency", "smsdesk.local", "smsdesk.cli"]
+#: Only on demand, in every function (``holidays``: when a marketing recipient's moment is first checked).
+ON_DEMAND = ["aws_lambda_powertools.utilities.idempotency", "smsdesk.local", "smsdesk.cli", "holidays"]
 #: The management side: never needed to send a message or apply a receipt.
 MANAGEMENT = [
     "smsdesk.api.app",

@@ -133,11 +133,14 @@ def test_asset_hash_covers_every_resolved_version(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _wheel(dist: Path, name: str = "tinydep", version: str = "1.0") -> tuple[Path, str]:
+def _wheel(
+    dist: Path, name: str = "tinydep", version: str = "1.0", extra: dict[str, str] | None = None
+) -> tuple[Path, str]:
     dist.mkdir(parents=True, exist_ok=True)
     path = dist / f"{name}-{version}-py3-none-any.whl"
     info = f"{name}-{version}.dist-info"
     files = {
+        **(extra or {}),
         f"{name}/__init__.py": "VALUE = 42\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
@@ -200,6 +203,31 @@ def test_build_installs_the_lock_and_ships_bytecode_for_the_runtime(tmp_path: Pa
     pyc_bytes = (site / "smsdesk" / "api" / "__pycache__" / f"app.{CACHE_TAG}.pyc").read_bytes()
     assert b"/opt/python/smsdesk/api/app.py" in pyc_bytes
     assert str(tmp_path).encode() not in pyc_bytes
+
+
+def test_build_drops_gettext_catalogs_nothing_in_the_layer_reads(tmp_path: Path) -> None:
+    """The holidays package ships ~3.5 MB of .mo translations of holiday names; smsdesk only needs dates."""
+    src = _package(tmp_path)
+    extra = {
+        "tinydep/locale/fr/LC_MESSAGES/FR.mo": "catalog",
+        "tinydep/locale/fr/LC_MESSAGES/FR.po": "msgid",
+        "tinydep/data.json": "{}",
+    }
+    wheel, digest = _wheel(tmp_path / "wheels", extra=extra)
+    lock = tmp_path / "lock.txt"
+    lock.write_text(lb.Lock(HERE_VERSION, (lb.Pin("tinydep", "1.0", (digest,)),)).text())
+    site = lb.build_layer(
+        tmp_path / "out",
+        lock_path=lock,
+        platform="manylinux2014_x86_64",
+        py_version=HERE_VERSION,
+        source=src,
+        compile_python=sys.executable,
+        pip_extra=["--no-index", "--find-links", str(wheel.parent)],
+    )
+    assert (site / "tinydep" / "data.json").is_file()
+    assert not list(site.rglob("*.mo")) and not list(site.rglob("*.po"))
+    assert not (site / "tinydep" / "locale").exists()  # nor the directories that left empty
 
 
 #: CPython 3.14's bytecode magic number (3627), fixed for every 3.14.x release.

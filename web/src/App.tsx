@@ -21,6 +21,7 @@ import { GroupPage, Groups } from "./pages/Groups";
 import { CrmItemPage, CrmSettingsPage } from "./pages/Crm";
 import { BotEditor, Bots } from "./pages/Bots";
 import { CampaignPage, Campaigns } from "./pages/Campaigns";
+import { QuietHoursPage } from "./pages/QuietHours";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -75,6 +76,7 @@ function Shell() {
   else if (route.startsWith("/admin/bots/")) page = <BotEditor id={decodeURIComponent(route.slice(12))} />;
   else if (route === "/campaigns") page = <Campaigns />;
   else if (route.startsWith("/campaigns/")) page = <CampaignPage id={decodeURIComponent(route.slice(11))} />;
+  else if (route === "/admin/quiet-hours") page = <QuietHoursPage />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -94,6 +96,7 @@ function Shell() {
     ["/admin/credits", "nav.credits"],
     ["/admin/crm", "nav.crm"],
     ["/admin/bots", "nav.bots"],
+    ["/admin/quiet-hours", "nav.quiethours"],
   ];
   const current = (href: string) => (href === "/" ? route === "/" || route.startsWith("/inbox") : route.startsWith(href));
   return (

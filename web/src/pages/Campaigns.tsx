@@ -5,6 +5,7 @@ import { dateTime, num, t } from "../i18n";
 import { navigate } from "../router";
 import { usePolling } from "../state";
 import { contactLabel, useContactSearch } from "./Contacts";
+import { QuietHoursSummary } from "./QuietHours";
 
 export interface Counts {
   recipients: number;
@@ -252,6 +253,7 @@ function Composer({ editing, onSaved, onCancel }: { editing?: Campaign; onSaved?
           </select>
         )}
       </Field>
+      {kind === "marketing" && cid ? <QuietHoursSummary channelId={cid} /> : null}
       <fieldset>
         <legend>{t("camp.audience")}</legend>
         <label class="check">

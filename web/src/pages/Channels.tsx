@@ -4,6 +4,7 @@ import type { Bot, ChannelAutomations } from "../api";
 import { CopyButton, errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { lang, t, type Key } from "../i18n";
 import { navigate } from "../router";
+import { QuietHoursEditor } from "./QuietHours";
 
 const PROVIDERS = ["sandbox", "aws_sms", "twilio"] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -189,6 +190,7 @@ export function ChannelDetail({ id }: { id: string }) {
       </ul>
       <QueueForm channel={c} onSave={(queue) => patch({ queue })} />
       <HoursForm channel={c} onSave={(business_hours) => patch({ business_hours })} />
+      <QuietHoursEditor path={`/v1/channels/${encodeURIComponent(c.id)}/quiet-hours`} level="channel" />
       <GrantsForm channel={c} onSaved={setC} />
       <AutomationsForm channel={c as Channel & ChannelAutomations} onSave={(body) => patch({ ...body })} />
     </section>

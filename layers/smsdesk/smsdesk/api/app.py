@@ -25,7 +25,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "me": ("system", "notifications"),
     "users": ("users",),
     "teams": ("teams",),
-    "channels": ("channels",),
+    "channels": ("channels", "quiet_hours"),  # quiet_hours: /v1/channels/{id}/quiet-hours
     "blocklist": ("lists",),
     "opt-outs": ("lists",),
     "credits": ("credits",),
@@ -46,6 +46,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "bots": ("bots",),
     # issue 14: campaigns
     "campaigns": ("campaigns",),
+    # issue 14 item 6: quiet hours for marketing (the account's; a channel's, above)
+    "quiet-hours": ("quiet_hours",),
 }
 ALL = tuple(dict.fromkeys(m for ms in AREAS.values() for m in ms))
 #: The OpenAPI document and its Swagger UI list every operation: they load every router.

@@ -15,7 +15,8 @@
   and one bad number fails alone (its message fails and is refunded in the pipeline; an opt-out since
   planning skips the row). The next wave's job leaves with the write that advances ``pump_seq``, so
   there is only ever one chain (a paused or cancelled campaign's chain stops; resume starts a new one).
-  Marketing recipients in quiet hours (their local time) are ``held`` with ``not_before``; the chain
+  Marketing recipients in quiet hours (their local time; the campaign's, channel's or account's rule, read
+  once per wave; public holidays of the number's country) are ``held`` with ``not_before``; the chain
   comes back for them (SQS delays ≤ 15 min, chained). When nothing is pending or held, the run ends:
   what is left of the reservation is refunded in the same write that marks it ``completed`` (or
   ``scheduled`` again for a recurring campaign).
@@ -40,7 +41,7 @@ import time
 from typing import Any
 
 from smsdesk import channels, ids, lists, manifest, outbox
-from smsdesk.campaigns import clock, plan, quiet, service
+from smsdesk.campaigns import clock, plan, quiet, quiet_settings, service
 from smsdesk.campaigns.model import Campaign
 from smsdesk.data import campaigns as repo
 from smsdesk.data import credits as credits_repo
@@ -242,12 +243,15 @@ def send_wave(job: FanoutJob) -> str:
         # the sender is behind (a slower provider, replies first): add nothing until it catches up
         return _next(campaign, job, cursor=job.cursor, delay=1, inflight=job.inflight)
     now = clock.now()
+    # the campaign's own quiet hours, else its channel's, else the account's: one read per wave
+    rule = quiet_settings.for_campaign(campaign) if campaign.kind == "marketing" else None
     due: list[dict[str, Any]] = []
     earliest: dt.datetime | None = None
     more = False
     for row in repo.rows(campaign.id, campaign.run, statuses=("pending", "held"), after=job.cursor):
-        if campaign.kind == "marketing":
-            at = quiet.next_allowed(now, quiet.zone_for(row.get("time_zone"), row["number"]), campaign.quiet_hours)
+        if rule is not None:
+            zone = quiet.zone_for(row.get("time_zone"), row["number"])
+            at = quiet.next_allowed(now, zone, rule, country=row.get("country"))
             if at > now:
                 if row["status"] != "held" or row.get("not_before") != iso(at):
                     _hold(campaign, row, at)

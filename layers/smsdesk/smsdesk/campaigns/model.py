@@ -97,7 +97,11 @@ class CampaignFields(BaseModel):
     kind: Kind = Field(default="alert", description="marketing: quiet hours and the opt-out footer apply")
     audience: Selection
     schedule: Schedule | None = Field(default=None, description="None: sent when launched")
-    quiet_hours: QuietHours = Field(default_factory=QuietHours, description="For marketing")
+    quiet_hours: QuietHours | None = Field(
+        default=None,
+        description="For marketing: this campaign's own quiet hours; null: the channel's, else the account's, "
+        "else the built-in rule (/v1/quiet-hours, /v1/channels/{id}/quiet-hours)",
+    )
 
 
 class CampaignCreate(CampaignFields):
