@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -69,6 +71,128 @@ def run(cases: tuple[tuple[float, int], ...] = ((1.0, 12), (0.5, 7))) -> list[tu
     return rows
 
 
+# -- bulk and replies mixed (issue 14) ------------------------------------------------------------------
+
+
+@dataclass
+class Mixed:
+    """A campaign backlog on a channel limited to ``mps`` with single sends ("replies") in between."""
+
+    mps: float
+    recipients: int
+    replies: int
+    every_s: float
+    achieved: float  # every message of the channel, (n - 1) / (last slot - first slot)
+    reply_waits: list[float]  # accept → slot (``sending``), seconds
+    bulk_waits: list[float]  # queued by the fan-out → slot, seconds
+    overtaken: int  # campaign messages queued before a reply and sent after it (summed over the replies)
+
+    @property
+    def ratio(self) -> float:
+        return self.achieved / self.mps
+
+
+def _sending_at(m: dict[str, Any]) -> float | None:
+    at = next((h["at"] for h in m["history"] if h["status"] == "sending"), None)
+    return dt.datetime.fromisoformat(at).timestamp() if at else None
+
+
+def _channel_messages(stack: Any, channel_id: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = _http(
+            stack, "GET", f"/v1/messages?channel_id={channel_id}&limit=100" + (f"&cursor={cursor}" if cursor else "")
+        )[1]
+        out.extend(page["items"])
+        cursor = page.get("cursor")
+        if not cursor:
+            return out
+
+
+def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0) -> Mixed:
+    """Launch a campaign of ``recipients`` numbers on a channel limited to ``mps`` (a backlog of
+    ``recipients / mps`` seconds), then send ``replies`` single messages to another number every
+    ``every_s`` seconds while it runs; wait until every message has had its send slot."""
+    body = {"name": f"mixed {mps}", "type": "two_way", "sender": "+3197010000990", "provider": "sandbox"}
+    _, channel = _http(stack, "POST", "/v1/channels", {**body, "throughput_mps": mps})
+    _http(stack, "POST", "/v1/credits/top-ups", {"credits": recipients + replies, "reference": "mixed"})
+    numbers = [f"+31630990{i + 2:03d}" for i in range(recipients)]
+    spec = {"title": "Mixed", "channel_id": channel["id"], "text": "Bulk news", "audience": {"numbers": numbers}}
+    _, campaign = _http(stack, "POST", "/v1/campaigns", spec)
+    status, launched = _http(stack, "POST", f"/v1/campaigns/{campaign['id']}/launch", {})
+    assert status == 200 and launched["status"] == "running", launched
+    reply_ids = []
+    time.sleep(every_s)
+    for i in range(replies):
+        single = {"channel_id": channel["id"], "to": f"+3164099{i + 2:04d}", "text": "Your answer"}
+        reply_ids.append(_http(stack, "POST", "/v1/messages", single)[1]["id"])
+        time.sleep(every_s)
+    deadline = time.monotonic() + (recipients + replies) / mps + 120
+    while True:
+        msgs = _channel_messages(stack, channel["id"])
+        if len(msgs) == recipients + replies and all(_sending_at(m) for m in msgs):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"mixed backlog not drained: {sum(1 for m in msgs if _sending_at(m))} sent")
+        time.sleep(1.0)
+    slots = sorted(t for m in msgs if (t := _sending_at(m)) is not None)
+    created = {m["id"]: dt.datetime.fromisoformat(m["created_at"]).timestamp() for m in msgs}
+    mine = [m for m in msgs if m["id"] in reply_ids]
+    bulk = [m for m in msgs if m.get("campaign_id") == campaign["id"]]
+    overtaken = sum(
+        1
+        for r in mine
+        for b in bulk
+        if created[b["id"]] < created[r["id"]] and (_sending_at(b) or 0) > (_sending_at(r) or 0)
+    )
+    return Mixed(
+        mps=mps,
+        recipients=recipients,
+        replies=replies,
+        every_s=every_s,
+        achieved=(len(slots) - 1) / (slots[-1] - slots[0]),
+        reply_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in mine],
+        bulk_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in bulk],
+        overtaken=overtaken,
+    )
+
+
+def run_mixed(mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0) -> Mixed:
+    from smsdesk.local.stack import LocalStack
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalStack(port=0, local_json=f"{tmp}/local.json") as stack,
+        stack.configure("sender", SENDER_BACKOFF_BASE_S="0", SANDBOX_RECEIPT_DELAY_S="0.1"),
+    ):
+        return mixed_measure(stack, mps, recipients, replies, every_s)
+
+
+def mixed_lines(m: Mixed) -> list[str]:
+    """The Markdown subsection for ``m``."""
+    return [
+        "### Bulk and replies mixed (`bench_sender_rate.mixed_measure`)\n",
+        f"A campaign of {m.recipients} numbers on a sandbox channel limited to {m.mps:g} msg/s (a"
+        f" {m.recipients / m.mps:.0f} s backlog, fanned out in paced waves), and meanwhile {m.replies} single sends"
+        f' ("replies") to other numbers, one every {m.every_s:g} s. Achieved: all of the channel\'s messages,'
+        " (n − 1) ÷ (last − first send slot); waits: accept (a reply) or queued by the fan-out (a campaign"
+        " message, including the spread the fan-out gives a wave on purpose) → its send slot (`sending`).\n",
+        "| limit msg/s | campaign + replies | achieved msg/s | achieved ÷ limit | reply wait median / max s"
+        " | campaign wait median / max s | campaign messages overtaken by the replies |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {m.mps:g} | {m.recipients} + {m.replies} | {m.achieved:.3f} | {m.ratio:.2f} |"
+        f" {statistics.median(m.reply_waits):.2f} / {max(m.reply_waits):.2f} |"
+        f" {statistics.median(m.bulk_waits):.2f} / {max(m.bulk_waits):.2f} | {m.overtaken} |",
+        "",
+    ]
+
+
 if __name__ == "__main__":
-    for mps, n, achieved, ratio in run():
-        print(f"limit {mps}/s, backlog {n}: achieved {achieved:.3f}/s, ratio {ratio:.2f}")
+    import sys
+
+    if sys.argv[1:2] == ["mixed"]:
+        print("\n".join(mixed_lines(run_mixed(*(float(a) for a in sys.argv[2:3])))))
+    else:
+        for mps, n, achieved, ratio in run():
+            print(f"limit {mps}/s, backlog {n}: achieved {achieved:.3f}/s, ratio {ratio:.2f}")
