@@ -804,6 +804,8 @@ class CampaignMeasured:
     memory_mb: dict[str, int]
     seconds: float = 0.0  # launch → last delivered (wall, local stack)
     wave: int = 0  # recipients per wave (the channel's mps × CAMPAIGN_WAVE_S)
+    #: function -> handler CPU ms (the invoking thread's, net of this script's work)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 def _matches(function: str, trigger: str, keys: tuple[tuple[str, str], ...]) -> bool:
@@ -946,7 +948,18 @@ def measure_campaign(stack: Any, recipients: int = CAMPAIGN_RECIPIENTS, timeout_
         memory_mb={f.name: f.memory_mb for f in manifest.FUNCTIONS},
         seconds=seconds,
         wave=max(1, math.ceil(CAMPAIGN_MPS * fanout.wave_s())),
+        cpu_ms={fn: max(0.0, ms - meter.overhead_cpu_ms.get(fn, 0.0)) for fn, ms in meter.cpu_ms.items()},
     )
+
+
+def campaign_aws_latency_gb_s(m: CampaignMeasured) -> float:
+    """GB-s per recipient if each handler ran for its measured CPU time plus :data:`AWS_CALL_MS` per AWS
+    call (as :func:`aws_latency_gb_s` for the single send)."""
+    gb_s = 0.0
+    for fn, cpu in m.cpu_ms.items():
+        calls = sum(c.calls for c in m.calls if c.function == fn)
+        gb_s += m.memory_mb[fn] / 1024 * (cpu + calls * AWS_CALL_MS) / 1000
+    return gb_s / m.recipients
 
 
 def campaign_report(m: CampaignMeasured) -> list[str]:
@@ -972,15 +985,18 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
     lines.append("")
     detail: collections.Counter[str] = collections.Counter()
     wru: collections.Counter[str] = collections.Counter()
+    gsi: collections.Counter[str] = collections.Counter()
     for c in m.calls:
         if not c.carrier:
             label = f"{c.function} ({c.trigger})" if c.function == "fanout" else c.function
             detail[f"{label} {c.api}"] += c.calls
             wru[f"{label} {c.api}"] += c.wru_table + c.wru_index
+            gsi[f"{label} {c.api}"] += c.wru_index
+    n = m.recipients
     lines.append(
-        "Calls per recipient by function and API (and their WRU where they write): "
+        "Calls per recipient by function and API (and the WRU of those that write, of which GSI): "
         + ", ".join(
-            f"{k} ×{v / m.recipients:.3g}" + (f" ({wru[k] / m.recipients:.3g} WRU)" if wru[k] else "")
+            f"{k} ×{v / n:.3g}" + (f" ({wru[k] / n:.3g} WRU, {gsi[k] / n:.3g} GSI)" if wru[k] else "")
             for k, v in sorted(detail.items())
         )
         + ".\n"
@@ -989,8 +1005,16 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
     if sizes:
         lines.append(
             "Batches seen (invocations, mean / max records): "
-            + ", ".join(f"{k} {n} × {mean:.1f} / {most}" for k, (n, mean, most) in sizes.items())
+            + ", ".join(f"{k} {count} × {mean:.1f} / {most}" for k, (count, mean, most) in sizes.items())
             + ".\n"
+        )
+    if m.cpu_ms:
+        local, aws = total(stages).lambda_gb_s, campaign_aws_latency_gb_s(m)
+        lines.append(
+            f"Lambda GB-s here are the local handler durations (moto's latency, this machine's load); counting each"
+            f" handler's CPU time plus {AWS_CALL_MS:g} ms per AWS call instead, a recipient would use {aws:.3f} GB-s"
+            f" instead of {local:.3f} (${aws * cm.PRICES['lambda_gb_s'] * 1e6:.2f} instead of"
+            f" ${local * cm.PRICES['lambda_gb_s'] * 1e6:.2f} per million).\n"
         )
     return lines
 
