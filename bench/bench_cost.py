@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -662,6 +663,16 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
     if all(base):
         row += f" {_money(sum(base[0].values()))} | {_money(sum(base[1].values()))} |"  # type: ignore[union-attr]
     out(row)
+    cpu_based = [aws_latency_gb_s(m), aws_latency_gb_s(m)] + ([campaign_aws_latency_gb_s(campaign)] if campaign else [])
+    steady = [
+        cm.total_per_million(t) + (gb - t.lambda_gb_s) * cm.PRICES["lambda_gb_s"] * 1e6
+        for t, gb in zip(columns, cpu_based, strict=True)
+    ]
+    out(
+        f"| total, GB-s from CPU + {AWS_CALL_MS:g} ms per call |"
+        + "".join(f" {_money(x)} |" for x in steady)
+        + (" | |" if all(base) else "")
+    )
     out(
         f"| target | ≤ {TARGET_SINGLE:g} | ≤ {TARGET_SINGLE:g} |"
         + (f" ≤ {TARGET_CAMPAIGN:g} |" if campaign else "")
@@ -803,6 +814,7 @@ class CampaignMeasured:
     invocations: list[Invocation]
     memory_mb: dict[str, int]
     seconds: float = 0.0  # launch → last delivered (wall, local stack)
+    load: float = 0.0  # the machine's 1-minute load average when the measured campaign started
     wave: int = 0  # recipients per wave (the channel's mps × CAMPAIGN_WAVE_S)
     #: function -> handler CPU ms (the invoking thread's, net of this script's work)
     cpu_ms: dict[str, float] = field(default_factory=dict)
@@ -936,6 +948,7 @@ def measure_campaign(stack: Any, recipients: int = CAMPAIGN_RECIPIENTS, timeout_
         with stack.configure("sender", SANDBOX_RECEIPT_DELAY_S="0"):
             _campaign(stack, channel["id"], warm, "warm-up", WARMUP_RECIPIENTS, timeout_s)
             meter.active = True
+            load = os.getloadavg()[0]
             _, seconds = _campaign(stack, channel["id"], group, "measured", recipients, timeout_s)
             meter.active = False
     finally:
@@ -947,6 +960,7 @@ def measure_campaign(stack: Any, recipients: int = CAMPAIGN_RECIPIENTS, timeout_
         invocations=list(meter.invocations),
         memory_mb={f.name: f.memory_mb for f in manifest.FUNCTIONS},
         seconds=seconds,
+        load=load,
         wave=max(1, math.ceil(CAMPAIGN_MPS * fanout.wave_s())),
         cpu_ms={fn: max(0.0, ms - meter.overhead_cpu_ms.get(fn, 0.0)) for fn, ms in meter.cpu_ms.items()},
     )
@@ -970,7 +984,8 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
         f"### Per stage, campaign recipient (measured: one campaign of {m.recipients} recipients)\n",
         f"A campaign of {m.recipients} contacts from a static group, created and launched through the API on a sandbox"
         f" channel limited to {CAMPAIGN_MPS:g} msg/s (one wave of up to {m.wave} rows), metered from the create"
-        f" until every message was `delivered` ({m.seconds:.0f} s on the local stack) and the trailing events"
+        f" until every message was `delivered` ({m.seconds:.0f} s on the local stack, load average"
+        f" {m.load:.1f} on {os.cpu_count()} cores when it started) and the trailing events"
         " handled, after a warm-up campaign of"
         f" {WARMUP_RECIPIENTS}; per recipient. Every invocation as it ran (batches as the local stack's pollers"
         " formed them, nothing regrouped).\n",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -86,6 +87,7 @@ class Mixed:
     reply_waits: list[float]  # accept → slot (``sending``), seconds
     bulk_waits: list[float]  # queued by the fan-out → slot, seconds
     overtaken: int  # campaign messages queued before a reply and sent after it (summed over the replies)
+    load: float = 0.0  # the machine's 1-minute load average when it started
 
     @property
     def ratio(self) -> float:
@@ -114,6 +116,7 @@ def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: i
     """Launch a campaign of ``recipients`` numbers on a channel limited to ``mps`` (a backlog of
     ``recipients / mps`` seconds), then send ``replies`` single messages to another number every
     ``every_s`` seconds while it runs; wait until every message has had its send slot."""
+    load = os.getloadavg()[0]
     body = {"name": f"mixed {mps}", "type": "two_way", "sender": "+3197010000990", "provider": "sandbox"}
     _, channel = _http(stack, "POST", "/v1/channels", {**body, "throughput_mps": mps})
     _http(stack, "POST", "/v1/credits/top-ups", {"credits": recipients + replies, "reference": "mixed"})
@@ -155,6 +158,7 @@ def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: i
         reply_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in mine],
         bulk_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in bulk],
         overtaken=overtaken,
+        load=load,
     )
 
 
@@ -177,7 +181,9 @@ def mixed_lines(m: Mixed) -> list[str]:
         f" {m.recipients / m.mps:.0f} s backlog, fanned out in paced waves), and meanwhile {m.replies} single sends"
         f' ("replies") to other numbers, one every {m.every_s:g} s. Achieved: all of the channel\'s messages,'
         " (n − 1) ÷ (last − first send slot); waits: accept (a reply) or queued by the fan-out (a campaign"
-        " message, including the spread the fan-out gives a wave on purpose) → its send slot (`sending`).\n",
+        " message, including the spread the fan-out gives a wave on purpose) → its send slot (`sending`)."
+        f" Load average when it started: {m.load:.1f} on {os.cpu_count()} cores (the local stack's own latency"
+        " grows with it and shows as a lower ratio).\n",
         "| limit msg/s | campaign + replies | achieved msg/s | achieved ÷ limit | reply wait median / max s"
         " | campaign wait median / max s | campaign messages overtaken by the replies |",
         "|---:|---:|---:|---:|---:|---:|---:|",

@@ -278,3 +278,18 @@ def test_the_campaign_column_is_the_sum_of_its_services_and_of_its_stages() -> N
     # 22 WRU (not the carrier's 50) over 2 recipients at $0.625 per million; the single send's 4 WRU are its own
     assert float(_row(by_service, "DynamoDB writes")[col]) == pytest.approx(11 * 0.625, abs=0.006)
     assert float(_row(by_service, "DynamoDB writes")[1]) == pytest.approx(4 * 0.625, abs=0.006)
+
+
+def test_the_load_independent_total_swaps_local_durations_for_cpu_plus_call_latency() -> None:
+    from bench import bench_cost as bc
+
+    campaign = _campaign()
+    campaign.cpu_ms = {"sender": 170.0}  # type: ignore[attr-defined]  # + 3 calls × 10 ms = 0.2 s at 1 GB
+    single = bc.Measured(messages=1, calls=[], invocations={}, cpu_ms={}, http={}, memory_mb={})
+    by_service = _after(bc.report(single, campaign), "### $ per million")  # type: ignore[arg-type]
+    col = _row(by_service, "service").index("campaign recipient (measured)")
+    total = float(_row(by_service, "total")[col])
+    local_gb_s = float(_row(by_service, "Lambda GB-s")[col])
+    steady = float(_row(by_service, "total, GB-s from CPU + 10 ms per call")[col])
+    assert steady == pytest.approx(total - local_gb_s + 0.1 * cm.PRICES["lambda_gb_s"] * 1e6, abs=0.011)
+    assert steady < total  # the local handlers' 755 ms of wall time are more than 200 ms of work
