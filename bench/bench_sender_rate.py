@@ -84,8 +84,8 @@ class Mixed:
     replies: int
     every_s: float
     achieved: float  # every message of the channel, (n - 1) / (last slot - first slot)
-    reply_waits: list[float]  # accept → slot (``sending``), seconds
-    bulk_waits: list[float]  # queued by the fan-out → slot, seconds
+    reply_waits: list[float]  # accept → ``sent`` (the provider has it), seconds
+    bulk_waits: list[float]  # queued by the fan-out → ``sent``, seconds
     overtaken: int  # campaign messages queued before a reply and sent after it (summed over the replies)
     load: float = 0.0  # the machine's 1-minute load average when it started
 
@@ -94,9 +94,13 @@ class Mixed:
         return self.achieved / self.mps
 
 
-def _sending_at(m: dict[str, Any]) -> float | None:
-    at = next((h["at"] for h in m["history"] if h["status"] == "sending"), None)
+def _sending_at(m: dict[str, Any], status: str = "sending") -> float | None:
+    at = next((h["at"] for h in m["history"] if h["status"] == status), None)
     return dt.datetime.fromisoformat(at).timestamp() if at else None
+
+
+def _sent_at(m: dict[str, Any]) -> float | None:
+    return _sending_at(m, "sent")
 
 
 def _channel_messages(stack: Any, channel_id: str) -> list[dict[str, Any]]:
@@ -134,10 +138,10 @@ def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: i
     deadline = time.monotonic() + (recipients + replies) / mps + 120
     while True:
         msgs = _channel_messages(stack, channel["id"])
-        if len(msgs) == recipients + replies and all(_sending_at(m) for m in msgs):
+        if len(msgs) == recipients + replies and all(_sent_at(m) for m in msgs):
             break
         if time.monotonic() > deadline:
-            raise RuntimeError(f"mixed backlog not drained: {sum(1 for m in msgs if _sending_at(m))} sent")
+            raise RuntimeError(f"mixed backlog not drained: {sum(1 for m in msgs if _sent_at(m))} sent")
         time.sleep(1.0)
     slots = sorted(t for m in msgs if (t := _sending_at(m)) is not None)
     created = {m["id"]: dt.datetime.fromisoformat(m["created_at"]).timestamp() for m in msgs}
@@ -155,8 +159,8 @@ def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: i
         replies=replies,
         every_s=every_s,
         achieved=(len(slots) - 1) / (slots[-1] - slots[0]),
-        reply_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in mine],
-        bulk_waits=[(_sending_at(m) or 0) - created[m["id"]] for m in bulk],
+        reply_waits=[(_sent_at(m) or 0) - created[m["id"]] for m in mine],
+        bulk_waits=[(_sent_at(m) or 0) - created[m["id"]] for m in bulk],
         overtaken=overtaken,
         load=load,
     )
@@ -181,7 +185,7 @@ def mixed_lines(m: Mixed) -> list[str]:
         f" {m.recipients / m.mps:.0f} s backlog, fanned out in paced waves), and meanwhile {m.replies} single sends"
         f' ("replies") to other numbers, one every {m.every_s:g} s. Achieved: all of the channel\'s messages,'
         " (n − 1) ÷ (last − first send slot); waits: accept (a reply) or queued by the fan-out (a campaign"
-        " message, including the spread the fan-out gives a wave on purpose) → its send slot (`sending`)."
+        " message, including the spread the fan-out gives a wave on purpose) → `sent` (the provider has it)."
         f" Load average when it started: {m.load:.1f} on {os.cpu_count()} cores (the local stack's own latency"
         " grows with it and shows as a lower ratio).\n",
         "| limit msg/s | campaign + replies | achieved msg/s | achieved ÷ limit | reply wait median / max s"
