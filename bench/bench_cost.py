@@ -1011,7 +1011,7 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
     lines.append(
         "Calls per recipient by function and API (and the WRU of those that write, of which GSI): "
         + ", ".join(
-            f"{k} ×{v / n:.3g}" + (f" ({wru[k] / n:.3g} WRU, {gsi[k] / n:.3g} GSI)" if wru[k] else "")
+            f"{k} ×{v / n:.3g}" + (f" ({wru[k] / n:.3g} WRU incl. {gsi[k] / n:.3g} GSI)" if wru[k] else "")
             for k, v in sorted(detail.items())
         )
         + ".\n"
