@@ -897,8 +897,15 @@ def _campaign(stack: Any, channel_id: str, group_id: str, title: str, n: int, ti
             raise RuntimeError(f"campaign {title}: {_delivered(campaign['id'])} of {n} delivered in {timeout_s:g} s")
         time.sleep(0.5)
     seconds = time.monotonic() - t0
+    from smsdesk.data import campaigns as repo
+
+    # every outcome counted by the campaign-results rule, then nothing else trailing (the notifier, crmnotes)
+    while repo.stats([campaign["id"]]).get(campaign["id"], {}).get("delivered", 0) < n:
+        if time.monotonic() > end:
+            raise RuntimeError(f"campaign {title}: not every delivery counted in {timeout_s:g} s")
+        time.sleep(0.5)
     stack.wait_streams(30)
-    _quiet(stack, quiet_s=2.0, timeout=60)  # the outcomes' events, the campaign-results rule, the notifier
+    _quiet(stack, quiet_s=2.0, timeout=60)
     return campaign["id"], seconds
 
 
