@@ -1005,6 +1005,11 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
             f" {u.lambda_gb_s:.4f} | {_money(cm.total_per_million(u))} |"
         )
     lines.append("")
+    lines.append(
+        f"Billed requests per recipient: {t.lambda_requests:.2f} Lambda invocations, {t.sqs_requests:.2f} SQS"
+        f" requests (sends in 64 KB chunks; receive + delete per queue-fed invocation), {t.events:.2f} EventBridge"
+        f" events, {t.apigw_requests:.2f} API Gateway requests, {t.secrets_calls:.3f} Secrets Manager calls.\n"
+    )
     detail: collections.Counter[str] = collections.Counter()
     wru: collections.Counter[str] = collections.Counter()
     gsi: collections.Counter[str] = collections.Counter()

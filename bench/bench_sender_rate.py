@@ -116,25 +116,27 @@ def _channel_messages(stack: Any, channel_id: str) -> list[dict[str, Any]]:
             return out
 
 
-def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0) -> Mixed:
+def mixed_measure(
+    stack: Any, mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0, tag: int = 0
+) -> Mixed:
     """Launch a campaign of ``recipients`` numbers on a channel limited to ``mps`` (a backlog of
-    ``recipients / mps`` seconds), then send ``replies`` single messages to another number every
-    ``every_s`` seconds while it runs; wait until every message has had its send slot."""
+    ``recipients / mps`` seconds), then send ``replies`` single messages to other numbers every
+    ``every_s`` seconds while it runs; wait until every message is ``sent``. ``tag`` (0-9) keeps the
+    channel and numbers of several measurements on one stack apart."""
     load = os.getloadavg()[0]
-    body = {"name": f"mixed {mps}", "type": "two_way", "sender": "+3197010000990", "provider": "sandbox"}
+    body = {"name": f"mixed {mps} {tag}", "type": "two_way", "sender": f"+319701000099{tag}", "provider": "sandbox"}
     _, channel = _http(stack, "POST", "/v1/channels", {**body, "throughput_mps": mps})
     _http(stack, "POST", "/v1/credits/top-ups", {"credits": recipients + replies, "reference": "mixed"})
-    numbers = [f"+31630990{i + 2:03d}" for i in range(recipients)]
+    numbers = [f"+3163099{tag}{i + 2:03d}" for i in range(recipients)]
     spec = {"title": "Mixed", "channel_id": channel["id"], "text": "Bulk news", "audience": {"numbers": numbers}}
     _, campaign = _http(stack, "POST", "/v1/campaigns", spec)
     status, launched = _http(stack, "POST", f"/v1/campaigns/{campaign['id']}/launch", {})
     assert status == 200 and launched["status"] == "running", launched
     reply_ids = []
-    time.sleep(every_s)
     for i in range(replies):
-        single = {"channel_id": channel["id"], "to": f"+3164099{i + 2:04d}", "text": "Your answer"}
-        reply_ids.append(_http(stack, "POST", "/v1/messages", single)[1]["id"])
         time.sleep(every_s)
+        single = {"channel_id": channel["id"], "to": f"+316409{tag}{i + 2:04d}", "text": "Your answer"}
+        reply_ids.append(_http(stack, "POST", "/v1/messages", single)[1]["id"])
     deadline = time.monotonic() + (recipients + replies) / mps + 120
     while True:
         msgs = _channel_messages(stack, channel["id"])
@@ -166,7 +168,8 @@ def mixed_measure(stack: Any, mps: float = 2.0, recipients: int = 30, replies: i
     )
 
 
-def run_mixed(mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0) -> Mixed:
+def run_mixed(mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s: float = 3.0) -> list[Mixed]:
+    """The campaign alone, then the same campaign with the replies mixed in (a fresh channel each)."""
     from smsdesk.local.stack import LocalStack
 
     with (
@@ -174,28 +177,36 @@ def run_mixed(mps: float = 2.0, recipients: int = 30, replies: int = 4, every_s:
         LocalStack(port=0, local_json=f"{tmp}/local.json") as stack,
         stack.configure("sender", SENDER_BACKOFF_BASE_S="0", SANDBOX_RECEIPT_DELAY_S="0.1"),
     ):
-        return mixed_measure(stack, mps, recipients, replies, every_s)
+        return [mixed_measure(stack, mps, recipients, n, every_s, tag=tag) for tag, n in enumerate((0, replies))]
 
 
-def mixed_lines(m: Mixed) -> list[str]:
-    """The Markdown subsection for ``m``."""
-    return [
+def _waits(waits: list[float]) -> str:
+    return f"{statistics.median(waits):.2f} / {max(waits):.2f}" if waits else "–"
+
+
+def mixed_lines(rows: list[Mixed]) -> list[str]:
+    """The Markdown subsection for ``rows`` (the campaign alone, then with replies)."""
+    m = rows[-1]
+    lines = [
         "### Bulk and replies mixed (`bench_sender_rate.mixed_measure`)\n",
         f"A campaign of {m.recipients} numbers on a sandbox channel limited to {m.mps:g} msg/s (a"
-        f" {m.recipients / m.mps:.0f} s backlog, fanned out in paced waves), and meanwhile {m.replies} single sends"
-        f' ("replies") to other numbers, one every {m.every_s:g} s. Achieved: all of the channel\'s messages,'
-        " (n − 1) ÷ (last − first send slot); waits: accept (a reply) or queued by the fan-out (a campaign"
-        " message, including the spread the fan-out gives a wave on purpose) → `sent` (the provider has it)."
-        f" Load average when it started: {m.load:.1f} on {os.cpu_count()} cores (the local stack's own latency"
+        f" {m.recipients / m.mps:.0f} s backlog, fanned out in paced waves) alone, then again on a fresh channel"
+        f' with {m.replies} single sends ("replies") to other numbers meanwhile, one every {m.every_s:g} s.'
+        " Achieved: all of the channel's messages, (n − 1) ÷ (last − first send slot); waits: accept (a reply)"
+        " or queued by the fan-out (a campaign message, including the spread the fan-out gives a wave on"
+        " purpose) → `sent` (the provider has it). Load average when each started:"
+        f" {', '.join(f'{r.load:.1f}' for r in rows)} on {os.cpu_count()} cores (the local stack's own latency"
         " grows with it and shows as a lower ratio).\n",
         "| limit msg/s | campaign + replies | achieved msg/s | achieved ÷ limit | reply wait median / max s"
         " | campaign wait median / max s | campaign messages overtaken by the replies |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {m.mps:g} | {m.recipients} + {m.replies} | {m.achieved:.3f} | {m.ratio:.2f} |"
-        f" {statistics.median(m.reply_waits):.2f} / {max(m.reply_waits):.2f} |"
-        f" {statistics.median(m.bulk_waits):.2f} / {max(m.bulk_waits):.2f} | {m.overtaken} |",
-        "",
     ]
+    for r in rows:
+        lines.append(
+            f"| {r.mps:g} | {r.recipients} + {r.replies} | {r.achieved:.3f} | {r.ratio:.2f} |"
+            f" {_waits(r.reply_waits)} | {_waits(r.bulk_waits)} | {r.overtaken if r.replies else '–'} |"
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
