@@ -88,10 +88,15 @@ class Mixed:
     bulk_waits: list[float]  # queued by the fan-out → ``sent``, seconds
     overtaken: int  # campaign messages queued before a reply and sent after it (summed over the replies)
     load: float = 0.0  # the machine's 1-minute load average when it started
+    unsent: int = 0  # messages that ended without being sent (failed, expired): not in the waits
 
     @property
     def ratio(self) -> float:
         return self.achieved / self.mps
+
+
+#: The status a message ends in without ever having been ``sent`` (refused, expired, out of attempts).
+FINAL_UNSENT = ("failed",)
 
 
 def _sending_at(m: dict[str, Any], status: str = "sending") -> float | None:
@@ -100,7 +105,10 @@ def _sending_at(m: dict[str, Any], status: str = "sending") -> float | None:
 
 
 def _sent_at(m: dict[str, Any]) -> float | None:
-    return _sending_at(m, "sent")
+    """When the provider had it: ``sent``, or the receipt that got there first (a ``delivered`` receipt
+    may be applied before the sender's ``sent`` write, which then changes nothing)."""
+    at = next((h["at"] for h in m["history"] if h["status"] in ("sent", "delivered", "undelivered")), None)
+    return dt.datetime.fromisoformat(at).timestamp() if at else None
 
 
 def _channel_messages(stack: Any, channel_id: str) -> list[dict[str, Any]]:
@@ -140,10 +148,15 @@ def mixed_measure(
     deadline = time.monotonic() + (recipients + replies) / mps + 120
     while True:
         msgs = _channel_messages(stack, channel["id"])
-        if len(msgs) == recipients + replies and all(_sent_at(m) for m in msgs):
+        if len(msgs) == recipients + replies and all(_sent_at(m) or m["status"] in FINAL_UNSENT for m in msgs):
             break
         if time.monotonic() > deadline:
-            raise RuntimeError(f"mixed backlog not drained: {sum(1 for m in msgs if _sent_at(m))} sent")
+            stuck = [
+                (m["id"], m["status"], [h["status"] for h in m["history"]])
+                for m in msgs
+                if not _sent_at(m) and m["status"] not in FINAL_UNSENT
+            ]
+            raise RuntimeError(f"mixed backlog not drained: {len(msgs)} messages, not sent: {stuck}")
         time.sleep(1.0)
     slots = sorted(t for m in msgs if (t := _sending_at(m)) is not None)
     created = {m["id"]: dt.datetime.fromisoformat(m["created_at"]).timestamp() for m in msgs}
@@ -161,8 +174,9 @@ def mixed_measure(
         replies=replies,
         every_s=every_s,
         achieved=(len(slots) - 1) / (slots[-1] - slots[0]),
-        reply_waits=[(_sent_at(m) or 0) - created[m["id"]] for m in mine],
-        bulk_waits=[(_sent_at(m) or 0) - created[m["id"]] for m in bulk],
+        reply_waits=[t - created[m["id"]] for m in mine if (t := _sent_at(m))],
+        bulk_waits=[t - created[m["id"]] for m in bulk if (t := _sent_at(m))],
+        unsent=sum(1 for m in msgs if not _sent_at(m)),
         overtaken=overtaken,
         load=load,
     )
@@ -201,6 +215,11 @@ def mixed_lines(rows: list[Mixed]) -> list[str]:
         " | campaign wait median / max s | campaign messages overtaken by the replies |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    unsent = sum(r.unsent for r in rows)
+    if unsent:
+        lines[1] = (
+            lines[1].rstrip("\n") + f" {unsent} message(s) ended `failed` without being sent: not in the waits.\n"
+        )
     for r in rows:
         lines.append(
             f"| {r.mps:g} | {r.recipients} + {r.replies} | {r.achieved:.3f} | {r.ratio:.2f} |"
