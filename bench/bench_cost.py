@@ -14,7 +14,10 @@ Measured (a handful of one-segment sends through the local stack, after one warm
 
 Modelled (stated in the report): API Gateway requests (one per HTTP invocation), the SQS event source
 mapping's ReceiveMessage + DeleteMessageBatch (two requests per batch; empty polls left out) and
-batch sizes (1 for sporadic single sends, 10 for a backlog); the campaign recipient.
+batch sizes (1 for sporadic single sends, 10 for a backlog).
+
+The campaign recipient is measured too (:func:`measure_campaign`): a real campaign of ``recipients``
+contacts from a group, launched through the API, every call and invocation of its run as it happened.
 
 The sandbox carrier's own bookkeeping (``SANDBOX#`` items the sandbox connector writes inside the
 sender, standing in for the provider's systems) is excluded from the cost and shown apart.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +45,6 @@ except ImportError:  # pragma: no cover
     import cost_model as cm  # type: ignore[no-redef]
     from bench_aws_calls import http  # type: ignore[no-redef]
 
-#: Recipients per bulk job (the fan-out reads its chunk's shared rows once per job): a modelling choice.
-CAMPAIGN_CHUNK = 100
 #: Records per SQS batch for a backlog (the manifest's batch_size for outbound and receipts).
 FULL_BATCH = 10
 #: Per-call latency assumed for the "AWS-latency" GB-s estimate (same-region DynamoDB/SQS/EventBridge).
@@ -51,6 +53,14 @@ AWS_CALL_MS = 10.0
 #: The measured message's text: a short one-segment code. ``--chars 160`` measures a full segment (an item
 #: past 1 KB costs 2 write units per write, so the text's length shows in the WRU).
 TEXT = "Your code is 1234"
+
+#: Recipients of the measured campaign (``--campaign-recipients``); the warm-up campaign's before it.
+CAMPAIGN_RECIPIENTS = 150
+WARMUP_RECIPIENTS = 5
+#: The measured campaign's channel limit: high, so one wave (``mps × CAMPAIGN_WAVE_S`` rows) holds the
+#: whole audience and the local stack's own speed, not the limiter, sets the pace.
+CAMPAIGN_MPS = 1000.0
+CAMPAIGN_TEXT = "Hi {{first_name|there}}, training moves to 18:00"
 
 #: Targets (issue 11), USD per million messages on on-demand DynamoDB, provider fees excluded.
 TARGET_SINGLE = 10.0
@@ -107,6 +117,19 @@ class Call:
     entries: int = 0
     ms: float = 0.0
     cpu_ms: float = 0.0  # the calling thread's CPU time in the call (botocore's side)
+    #: How the invocation making the call was triggered ("http", "sqs", "stream", "bus"; "" unknown).
+    trigger: str = ""
+
+
+@dataclass
+class Invocation:
+    """One handler invocation seen while the meter was active."""
+
+    function: str
+    trigger: str  # "http", "sqs", "stream", "bus"
+    source: str  # the route, queue, stream or rule
+    records: int
+    ms: float  # handler wall time net of this script's own reads
 
 
 @dataclass
@@ -122,6 +145,8 @@ class Meter:
     overhead_cpu_ms: collections.Counter[str] = field(default_factory=collections.Counter)
     #: function -> the invoking threads' CPU ms while its handler ran
     cpu_ms: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: every invocation while active, net of this script's own work in it (not bounded like the stack's log)
+    invocations: list[Invocation] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tl: threading.local = field(default_factory=threading.local)
 
@@ -146,13 +171,19 @@ class Meter:
         invoke = FunctionRegistry.invoke
 
         def timed(registry: Any, fn: Any, event: Any, *, trigger: str, source: str) -> Any:
-            c0 = time.thread_time()
+            c0, t0 = time.thread_time(), time.perf_counter()
+            outer = getattr(meter._tl, "trigger", None), getattr(meter._tl, "overhead_ms", 0.0)
+            meter._tl.trigger, meter._tl.overhead_ms = trigger, 0.0
             try:
                 return invoke(registry, fn, event, trigger=trigger, source=source)
             finally:
                 if meter.active:
+                    records = len(event.get("Records", [])) if trigger in ("sqs", "stream") else 1
+                    ms = max(0.0, (time.perf_counter() - t0) * 1000 - meter._tl.overhead_ms)
                     with meter._lock:
                         meter.cpu_ms[fn.name] += (time.thread_time() - c0) * 1000
+                        meter.invocations.append(Invocation(fn.name, trigger, source, records, ms))
+                meter._tl.trigger, meter._tl.overhead_ms = outer
 
         FunctionRegistry.invoke = timed  # type: ignore[method-assign]
 
@@ -167,7 +198,7 @@ class Meter:
     def _call(self, fn: str, client: Any, operation: str, params: dict[str, Any], run: Callable[[], Any]) -> Any:
         wall0, cpu0 = time.perf_counter(), time.thread_time()
         service = client.meta.service_model.service_name
-        call = Call(fn, f"{service}:{operation}")
+        call = Call(fn, f"{service}:{operation}", trigger=getattr(self._tl, "trigger", None) or "")
         text = json.dumps(params, default=str)
         call.carrier = service == "dynamodb" and "SANDBOX#" in text
         call.per_batch = (service == "dynamodb" and "RATE#" in text) or (
@@ -186,6 +217,7 @@ class Meter:
                 # what this script added around the call (item reads, sizes) is not the handler's time
                 self.overhead_ms[fn] += max(0.0, wall - call.ms)
                 self.overhead_cpu_ms[fn] += max(0.0, cpu - call.cpu_ms)
+            self._tl.overhead_ms = getattr(self._tl, "overhead_ms", 0.0) + max(0.0, wall - call.ms)
 
     def _other(self, call: Call, service: str, operation: str, params: dict[str, Any], run: Callable[[], Any]) -> Any:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -535,44 +567,6 @@ def single_send(m: Measured, batch: int) -> list[tuple[str, cm.Usage]]:
     return [(name, stage_usage(m, fns, batch)) for name, fns in STAGES] + _others(m, batch)
 
 
-def campaign_recipient(m: Measured, chunk: int = CAMPAIGN_CHUNK, batch: int = FULL_BATCH) -> list[tuple[str, cm.Usage]]:
-    """A campaign recipient, modelled from the measured single send: the accept step's work runs in the
-    fan-out (no API Gateway request, no HTTP invocation): its writes and PutEvents entries per recipient,
-    its reads per recipient when their key names the recipient's number and once per chunk otherwise
-    (caller, channel, credits balance), the outbound job sent with SendMessageBatch (10 per request),
-    one fan-out invocation and one bulk-queue message (send + receive + delete) per chunk, at the
-    fan-out's memory and the api handler's measured time per message. Sender, receipts and the bus
-    events as measured, with full batches."""
-    accept = [c for c in m.calls if c.function == "api" and not c.carrier]
-    u = cm.Usage()
-    for c in accept:
-        service = c.api.split(":")[0]
-        if service == "dynamodb" and c.rru and not c.per_recipient:
-            u.rru += c.rru / chunk
-            u.calls += c.calls / chunk
-        elif service == "sqs":
-            u.sqs_requests += c.sqs_requests / FULL_BATCH
-            u.calls += c.calls / FULL_BATCH
-        elif service == "events":
-            u.events += c.events
-            u.calls += c.calls / FULL_BATCH
-        else:
-            u.calls += c.calls
-            u.wru += c.wru_table + c.wru_index
-            u.rru += c.rru
-            u.scheduler += c.scheduler
-            u.secrets_calls += c.secrets
-    u = u.scaled(1 / m.messages)
-    count, _records, ms = m.invocations.get("api", (0, 0, 0.0))
-    per_message_ms = ms / m.messages if count else 0.0
-    u.lambda_requests = 1 / chunk
-    u.lambda_gb_s = m.memory_mb["fanout"] / 1024 * per_message_ms / 1000
-    u.sqs_requests += 3 / chunk
-    stages = [("accept (bulk job → fanout), modelled", u)]
-    stages += [(name, stage_usage(m, fns, batch)) for name, fns in STAGES[1:]]
-    return stages + _others(m, batch)
-
-
 def total(stages: list[tuple[str, cm.Usage]]) -> cm.Usage:
     out = cm.Usage()
     for _, u in stages:
@@ -599,7 +593,7 @@ def _money(x: float) -> str:
     return f"{x:.2f}"
 
 
-def report(m: Measured) -> list[str]:
+def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
     lines: list[str] = []
 
     def out(text: str = "") -> None:
@@ -607,8 +601,8 @@ def report(m: Measured) -> list[str]:
 
     single_1 = single_send(m, 1)
     single_10 = single_send(m, FULL_BATCH)
-    campaign = campaign_recipient(m)
-    t1, t10, tc = total(single_1), total(single_10), total(campaign)
+    t1, t10 = total(single_1), total(single_10)
+    columns = [t1, t10] + ([total(campaign_stages(campaign))] if campaign else [])
 
     out(
         f"Measured over {m.messages} one-segment sends of a {len(TEXT)}-character text (sandbox provider, receipts"
@@ -645,31 +639,48 @@ def report(m: Measured) -> list[str]:
         + ".\n"
     )
 
+    if campaign:
+        for line in campaign_report(campaign):
+            out(line)
+
     out("### $ per million delivered messages, by service\n")
-    head = "| service | single send, batches of 1 | single send, batches of 10 | campaign recipient (modelled) |"
+    head = "| service | single send, batches of 1 | single send, batches of 10 |"
+    if campaign:
+        head += " campaign recipient (measured) |"
     base = BASELINE.get("single_1"), BASELINE.get("campaign")
     if all(base):
-        head += " single, issue-11 start | campaign, issue-11 start |"
+        head += " single, issue-11 start | campaign, issue-11 start (modelled) |"
     out(head)
-    out("|---|---:|---:|---:|" + ("---:|---:|" if all(base) else ""))
-    by = [cm.per_million(t) for t in (t1, t10, tc)]
+    out("|---|" + "---:|" * len(columns) + ("---:|---:|" if all(base) else ""))
+    by = [cm.per_million(t) for t in columns]
     for name, _attr, _price in cm.SERVICES:
         row = f"| {name} | " + " | ".join(_money(b[name]) for b in by) + " |"
         if all(base):
             row += f" {_money(base[0].get(name, 0.0))} | {_money(base[1].get(name, 0.0))} |"  # type: ignore[union-attr]
         out(row)
-    totals = [cm.total_per_million(t) for t in (t1, t10, tc)]
+    totals = [cm.total_per_million(t) for t in columns]
     row = "| **total** | " + " | ".join(f"**{_money(x)}**" for x in totals) + " |"
     if all(base):
         row += f" {_money(sum(base[0].values()))} | {_money(sum(base[1].values()))} |"  # type: ignore[union-attr]
     out(row)
+    cpu_based = [aws_latency_gb_s(m), aws_latency_gb_s(m)] + ([campaign_aws_latency_gb_s(campaign)] if campaign else [])
+    steady = [
+        cm.total_per_million(t) + (gb - t.lambda_gb_s) * cm.PRICES["lambda_gb_s"] * 1e6
+        for t, gb in zip(columns, cpu_based, strict=True)
+    ]
     out(
-        f"| target | ≤ {TARGET_SINGLE:g} | ≤ {TARGET_SINGLE:g} | ≤ {TARGET_CAMPAIGN:g} |"
+        f"| total, GB-s from CPU + {AWS_CALL_MS:g} ms per call |"
+        + "".join(f" {_money(x)} |" for x in steady)
         + (" | |" if all(base) else "")
     )
     out(
-        f"| AWS calls / WRU / RRU per message | {t1.calls:.1f} / {t1.wru:.1f} / {t1.rru:.1f} |"
-        f" {t10.calls:.1f} / {t10.wru:.1f} / {t10.rru:.1f} | {tc.calls:.1f} / {tc.wru:.1f} / {tc.rru:.1f} |"
+        f"| target | ≤ {TARGET_SINGLE:g} | ≤ {TARGET_SINGLE:g} |"
+        + (f" ≤ {TARGET_CAMPAIGN:g} |" if campaign else "")
+        + (" | |" if all(base) else "")
+    )
+    out(
+        "| AWS calls / WRU / RRU per message |"
+        + "".join(f" {t.calls:.1f} / {t.wru:.1f} / {t.rru:.1f} |" for t in columns)
         + (" | |" if all(base) else "")
     )
     out()
@@ -702,14 +713,16 @@ def report(m: Measured) -> list[str]:
         f" {FULL_BATCH} jobs is of one channel, so it reserves its rate-limit slots with one update"
         " (`ratelimit.reserve_many`). At 1 (sporadic sends) every stream record is its own invocation."
     )
-    out(
-        f"- Campaign recipient (modelled from the single send, not yet measured on a real campaign: the fan-out writes recipient rows and moves a reservation that this model does not count): the single send's path without the API Gateway"
-        f" request, the accept step done by the bulk fan-out: its writes and events per recipient, its reads"
-        f" per recipient only when their key names the number (blocklist/opt-out), otherwise once per chunk"
-        f" of {CAMPAIGN_CHUNK}; outbound jobs by SendMessageBatch of 10; one fan-out invocation and bulk-queue"
-        " message per chunk at the fan-out's memory and the api handler's time per message; sender and"
-        f" receipts in batches of {FULL_BATCH}."
-    )
+    if campaign:
+        out(
+            "- Campaign recipient: measured on one real campaign (above), not modelled: every call and"
+            " invocation from the create and launch (api) through the fan-out's expand and waves, the"
+            " sender, the receipts, the outbox and the bus rules (the fan-out's `campaign-results`), divided by"
+            " the recipients; batch sizes as the local stack's pollers formed them (listed above; AWS's event"
+            " source mapping may batch differently), two SQS requests per queue-fed invocation, one API"
+            " Gateway request per HTTP invocation (the launch and each provider callback)."
+            " The issue-11-start campaign column was modelled from that day's single send."
+        )
     out(
         "- DynamoDB units: WRU = ⌈size / 1 KB⌉ of the larger of the item before and after, per GSI the item"
         " enters, leaves or changes in (ALL projection; a key change is a delete + a put); a transaction"
@@ -740,26 +753,28 @@ def report(m: Measured) -> list[str]:
     return lines
 
 
-def summary(m: Measured) -> dict[str, dict[str, float]]:
+def summary(m: Measured, campaign: CampaignMeasured | None = None) -> dict[str, dict[str, float]]:
     """The by-service $ per million of the single send (batches of 1) and the campaign, for BASELINE."""
-    return {
-        "single_1": cm.per_million(total(single_send(m, 1))),
-        "campaign": cm.per_million(total(campaign_recipient(m))),
-    }
+    out = {"single_1": cm.per_million(total(single_send(m, 1)))}
+    if campaign:
+        out["campaign"] = cm.per_million(total(campaign_stages(campaign)))
+    return out
 
 
 HEADING = "## Cost per delivered message (AWS calls, DynamoDB units, $ per million)"
 
 
-def run(n: int = 5) -> list[str]:
-    """The section's Markdown lines (heading included), from a fresh local stack."""
+def run(n: int = 5, campaign_recipients: int = CAMPAIGN_RECIPIENTS) -> list[str]:
+    """The section's Markdown lines (heading included), from a fresh local stack: ``n`` single sends, then
+    a campaign of ``campaign_recipients`` (0: none)."""
     import tempfile
 
     from smsdesk.local.stack import LocalStack
 
     with tempfile.TemporaryDirectory() as tmp, LocalStack(port=0, local_json=f"{tmp}/local.json") as stack:
         m = measure(stack, n)
-    return [HEADING, "", *report(m)]
+        c = measure_campaign(stack, campaign_recipients) if campaign_recipients else None
+    return [HEADING, "", *report(m, c)]
 
 
 def replace_section(doc: str, section: list[str]) -> str:
@@ -772,6 +787,263 @@ def replace_section(doc: str, section: list[str]) -> str:
         return "\n".join(lines[:start] + body + lines[end:])
     anchor = next((i for i, line in enumerate(lines) if line.startswith("## Timer lateness")), len(lines))
     return "\n".join(lines[:anchor] + body + lines[anchor:])
+
+
+# --------------------------------------------------------------------------------------------------
+# A real campaign, measured end to end (issues 11 and 14)
+# --------------------------------------------------------------------------------------------------
+
+#: Stage -> (function, trigger) pairs whose calls and invocations it holds ("" trigger: any).
+CAMPAIGN_STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("launch (POST /v1/campaigns + /launch → api)", (("api", ""),)),
+    ("fan-out (bulk queue → fanout: expand, waves)", (("fanout", "sqs"),)),
+    ("send (outbound queue → sender)", (("sender", ""),)),
+    ("receipts (webhook → receipts queue → receipts)", (("webhooks", ""), ("receipts", ""))),
+    ("outbox (table stream → PutEvents, SendMessageBatch)", (("outbox", ""),)),
+    ("campaign results (bus → fanout)", (("fanout", "bus"),)),
+    ("bus events (notifier)", (("notifier", ""),)),
+)
+
+
+@dataclass
+class CampaignMeasured:
+    """One campaign of ``recipients`` numbers, from the launch until every message is delivered."""
+
+    recipients: int
+    calls: list[Call]
+    invocations: list[Invocation]
+    memory_mb: dict[str, int]
+    seconds: float = 0.0  # launch → last delivered (wall, local stack)
+    load: float = 0.0  # the machine's 1-minute load average when the measured campaign started
+    wave: int = 0  # recipients per wave (the channel's mps × CAMPAIGN_WAVE_S)
+    #: function -> handler CPU ms (the invoking thread's, net of this script's work)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _matches(function: str, trigger: str, keys: tuple[tuple[str, str], ...]) -> bool:
+    return any(function == fn and (not tr or trigger == tr) for fn, tr in keys)
+
+
+def measured_usage(m: CampaignMeasured, keys: tuple[tuple[str, str], ...]) -> cm.Usage:
+    """Per recipient, what the invocations of ``keys`` used, all as measured (nothing regrouped): our AWS
+    calls (the carrier's bookkeeping left out) with their units, one Lambda request and the GB-s of each
+    invocation at its function's memory, two SQS requests per queue-fed invocation (the event source
+    mapping's ReceiveMessage + DeleteMessageBatch) and one API Gateway request per HTTP invocation."""
+    u = cm.Usage()
+    for c in m.calls:
+        if c.carrier or not _matches(c.function, c.trigger, keys):
+            continue
+        u.calls += c.calls
+        u.wru += c.wru_table + c.wru_index
+        u.rru += c.rru
+        u.sqs_requests += c.sqs_requests
+        u.events += c.events
+        u.scheduler += c.scheduler
+        u.secrets_calls += c.secrets
+    for i in m.invocations:
+        if not _matches(i.function, i.trigger, keys):
+            continue
+        u.lambda_requests += 1
+        u.lambda_gb_s += cm.gb_seconds(m.memory_mb[i.function], i.ms)
+        if i.trigger == "sqs":
+            u.sqs_requests += 2
+        elif i.trigger == "http":
+            u.apigw_requests += 1
+    return u.scaled(1 / m.recipients)
+
+
+def campaign_stages(m: CampaignMeasured) -> list[tuple[str, cm.Usage]]:
+    """The measured campaign per recipient by stage; functions outside :data:`CAMPAIGN_STAGES` in one
+    more stage, so every call and invocation is priced exactly once."""
+    stages = [(name, measured_usage(m, keys)) for name, keys in CAMPAIGN_STAGES]
+    seen = {(c.function, c.trigger) for c in m.calls} | {(i.function, i.trigger) for i in m.invocations}
+    known = tuple(keys for _, group in CAMPAIGN_STAGES for keys in group)
+    others = tuple(sorted(k for k in seen if not _matches(k[0], k[1], known)))
+    if others:
+        names = sorted({fn for fn, _ in others})
+        stages.append((f"other functions ({', '.join(names)})", measured_usage(m, others)))
+    return stages
+
+
+def batch_sizes(m: CampaignMeasured) -> dict[str, tuple[int, float, int]]:
+    """``function (trigger source)`` -> (invocations, mean records, max records) of the batched ones."""
+    seen: dict[str, list[int]] = collections.defaultdict(list)
+    for i in m.invocations:
+        if i.trigger in ("sqs", "stream"):
+            seen[f"{i.function} ({i.source})"].append(i.records)
+    return {k: (len(v), sum(v) / len(v), max(v)) for k, v in sorted(seen.items())}
+
+
+def _delivered(campaign_id: str) -> int:
+    """Recipients whose message is delivered (read in process, outside any invocation: not counted)."""
+    from smsdesk.data import campaigns as repo
+    from smsdesk.data import table
+
+    ids = [r["message_id"] for r in repo.rows(campaign_id, 1, statuses=("queued",))]
+    got = table.batch_get([(f"MSG#{i}", "META") for i in ids]) if ids else []
+    return sum(1 for item in got if item.get("status") == "delivered")
+
+
+def _campaign(stack: Any, channel_id: str, group_id: str, title: str, n: int, timeout_s: float) -> tuple[str, float]:
+    body = {"title": title, "channel_id": channel_id, "text": CAMPAIGN_TEXT, "audience": {"group_ids": [group_id]}}
+    t0 = time.monotonic()
+    status, campaign = http(stack, "POST", "/v1/campaigns", body)
+    assert status == 201, campaign
+    status, launched = http(stack, "POST", f"/v1/campaigns/{campaign['id']}/launch", {})
+    assert status == 200 and launched["status"] == "running", launched
+    end = time.monotonic() + timeout_s
+    while _delivered(campaign["id"]) < n:
+        if time.monotonic() > end:
+            raise RuntimeError(f"campaign {title}: {_delivered(campaign['id'])} of {n} delivered in {timeout_s:g} s")
+        time.sleep(0.5)
+    seconds = time.monotonic() - t0
+    from smsdesk.data import campaigns as repo
+
+    # every outcome counted by the campaign-results rule, then nothing else trailing (the notifier, crmnotes)
+    while repo.stats([campaign["id"]]).get(campaign["id"], {}).get("delivered", 0) < n:
+        if time.monotonic() > end:
+            raise RuntimeError(f"campaign {title}: not every delivery counted in {timeout_s:g} s")
+        time.sleep(0.5)
+    stack.wait_streams(30)
+    _quiet(stack, quiet_s=2.0, timeout=60)
+    return campaign["id"], seconds
+
+
+def _group(stack: Any, name: str, prefix: str, n: int) -> str:
+    from smsdesk.crm import contacts
+
+    ids = [
+        contacts.create(contacts.ContactIn(first_name=f"Member{i}", mobile=f"+3162{prefix}{i + 2:06d}")).id
+        for i in range(n)
+    ]
+    status, group = http(stack, "POST", "/v1/groups", {"name": name})
+    assert status == 201, group
+    for start in range(0, n, 100):
+        status, out = http(
+            stack, "POST", f"/v1/groups/{group['id']}/members", {"contact_ids": ids[start : start + 100]}
+        )
+        assert status == 200, out
+    return group["id"]
+
+
+def measure_campaign(stack: Any, recipients: int = CAMPAIGN_RECIPIENTS, timeout_s: float = 900) -> CampaignMeasured:
+    """A warm-up campaign, then one of ``recipients`` contacts from a static group through the API, on a
+    sandbox channel limited to :data:`CAMPAIGN_MPS`, metered from the create until every message is
+    delivered and the trailing events are handled."""
+    import boto3
+
+    from smsdesk import manifest
+    from smsdesk.campaigns import fanout
+
+    tables: dict[str, tuple[tuple[str, ...], tuple[cm.Index, ...]]] = {}
+    for name, physical in stack.resources.tables.items():
+        t = next(t for t in manifest.TABLES if t.name == name)
+        tables[physical] = (tuple(k for k in (t.pk, t.sk) if k), tuple(cm.Index(g.pk, g.sk) for g in t.gsis))
+    raw = boto3.session.Session().client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
+    meter = Meter(raw=raw, tables=tables)
+    body = {"name": "campaign cost", "type": "two_way", "sender": "+31612345602", "provider": "sandbox"}
+    status, channel = http(stack, "POST", "/v1/channels", {**body, "throughput_mps": CAMPAIGN_MPS})
+    assert status in (200, 201), channel
+    top_up = {"credits": 2 * (recipients + WARMUP_RECIPIENTS), "reference": "campaign cost"}
+    assert http(stack, "POST", "/v1/credits/top-ups", top_up)[0] in (200, 201)
+    warm = _group(stack, "warm-up", "0", WARMUP_RECIPIENTS)
+    group = _group(stack, "measured", "1", recipients)
+    stack.wait_streams(30)
+    _quiet(stack, quiet_s=1.0)
+    uninstall = meter.install()
+    try:
+        with stack.configure("sender", SANDBOX_RECEIPT_DELAY_S="0"):
+            _campaign(stack, channel["id"], warm, "warm-up", WARMUP_RECIPIENTS, timeout_s)
+            meter.active = True
+            load = os.getloadavg()[0]
+            _, seconds = _campaign(stack, channel["id"], group, "measured", recipients, timeout_s)
+            meter.active = False
+    finally:
+        meter.active = False
+        uninstall()
+    return CampaignMeasured(
+        recipients=recipients,
+        calls=list(meter.calls),
+        invocations=list(meter.invocations),
+        memory_mb={f.name: f.memory_mb for f in manifest.FUNCTIONS},
+        seconds=seconds,
+        load=load,
+        wave=max(1, math.ceil(CAMPAIGN_MPS * fanout.wave_s())),
+        cpu_ms={fn: max(0.0, ms - meter.overhead_cpu_ms.get(fn, 0.0)) for fn, ms in meter.cpu_ms.items()},
+    )
+
+
+def campaign_aws_latency_gb_s(m: CampaignMeasured) -> float:
+    """GB-s per recipient if each handler ran for its measured CPU time plus :data:`AWS_CALL_MS` per AWS
+    call (as :func:`aws_latency_gb_s` for the single send)."""
+    gb_s = 0.0
+    for fn, cpu in m.cpu_ms.items():
+        calls = sum(c.calls for c in m.calls if c.function == fn)
+        gb_s += m.memory_mb[fn] / 1024 * (cpu + calls * AWS_CALL_MS) / 1000
+    return gb_s / m.recipients
+
+
+def campaign_report(m: CampaignMeasured) -> list[str]:
+    """The measured campaign's per-stage table, calls by function and API, and the batch sizes seen."""
+    stages = campaign_stages(m)
+    t = total(stages)
+    lines = [
+        f"### Per stage, campaign recipient (measured: one campaign of {m.recipients} recipients)\n",
+        f"A campaign of {m.recipients} contacts from a static group, created and launched through the API on a sandbox"
+        f" channel limited to {CAMPAIGN_MPS:g} msg/s (one wave of up to {m.wave} rows), metered from the create"
+        f" until every message was `delivered` ({m.seconds:.0f} s on the local stack, load average"
+        f" {m.load:.1f} on {os.cpu_count()} cores when it started) and the trailing events"
+        " handled, after a warm-up campaign of"
+        f" {WARMUP_RECIPIENTS}; per recipient. Every invocation as it ran (batches as the local stack's pollers"
+        " formed them, nothing regrouped).\n",
+        "| stage | AWS calls | WRU | RRU | Lambda invocations | GB-s | $ per million |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, u in [*stages, ("**total**", t)]:
+        lines.append(
+            f"| {name} | {u.calls:.2f} | {u.wru:.2f} | {u.rru:.2f} | {u.lambda_requests:.2f} |"
+            f" {u.lambda_gb_s:.4f} | {_money(cm.total_per_million(u))} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Billed requests per recipient: {t.lambda_requests:.2f} Lambda invocations, {t.sqs_requests:.2f} SQS"
+        f" requests (sends in 64 KB chunks; receive + delete per queue-fed invocation), {t.events:.2f} EventBridge"
+        f" events, {t.apigw_requests:.2f} API Gateway requests, {t.secrets_calls:.3f} Secrets Manager calls.\n"
+    )
+    detail: collections.Counter[str] = collections.Counter()
+    wru: collections.Counter[str] = collections.Counter()
+    gsi: collections.Counter[str] = collections.Counter()
+    for c in m.calls:
+        if not c.carrier:
+            label = f"{c.function} ({c.trigger})" if c.function == "fanout" else c.function
+            detail[f"{label} {c.api}"] += c.calls
+            wru[f"{label} {c.api}"] += c.wru_table + c.wru_index
+            gsi[f"{label} {c.api}"] += c.wru_index
+    n = m.recipients
+    lines.append(
+        "Calls per recipient by function and API (and the WRU of those that write, of which GSI): "
+        + ", ".join(
+            f"{k} ×{v / n:.3g}" + (f" ({wru[k] / n:.3g} WRU incl. {gsi[k] / n:.3g} GSI)" if wru[k] else "")
+            for k, v in sorted(detail.items())
+        )
+        + ".\n"
+    )
+    sizes = batch_sizes(m)
+    if sizes:
+        lines.append(
+            "Batches seen (invocations, mean / max records): "
+            + ", ".join(f"{k} {count} × {mean:.1f} / {most}" for k, (count, mean, most) in sizes.items())
+            + ".\n"
+        )
+    if m.cpu_ms:
+        local, aws = total(stages).lambda_gb_s, campaign_aws_latency_gb_s(m)
+        lines.append(
+            f"Lambda GB-s here are the local handler durations (moto's latency, this machine's load); counting each"
+            f" handler's CPU time plus {AWS_CALL_MS:g} ms per AWS call instead, a recipient would use {aws:.3f} GB-s"
+            f" instead of {local:.3f} (${aws * cm.PRICES['lambda_gb_s'] * 1e6:.2f} instead of"
+            f" ${local * cm.PRICES['lambda_gb_s'] * 1e6:.2f} per million).\n"
+        )
+    return lines
 
 
 if __name__ == "__main__":
@@ -789,6 +1061,9 @@ if __name__ == "__main__":
     ap.add_argument("--baseline", action="store_true", help="also print the by-service figures as a BASELINE dict")
     ap.add_argument("--update-doc", action="store_true", help="replace this section in docs/benchmarks.md")
     ap.add_argument("--chars", type=int, default=0, help="send a one-segment GSM text of this length (≤ 160)")
+    ap.add_argument(
+        "--campaign-recipients", type=int, default=CAMPAIGN_RECIPIENTS, help="measured campaign's size (0: none)"
+    )
     args = ap.parse_args()
     if args.chars:
         TEXT = ("Your code is 1234. " * 10)[: min(160, args.chars)]
@@ -800,10 +1075,11 @@ if __name__ == "__main__":
 
     with tempfile.TemporaryDirectory() as tmp, LocalStack(port=0, local_json=f"{tmp}/local.json") as st:
         measured = measure(st, args.n)
-    section = [HEADING, "", *report(measured)]
+        camp = measure_campaign(st, args.campaign_recipients) if args.campaign_recipients else None
+    section = [HEADING, "", *report(measured, camp)]
     print("\n".join(section))
     if args.update_doc:
         doc = root / "docs" / "benchmarks.md"
         doc.write_text(replace_section(doc.read_text(), section))
     if args.baseline:
-        print(json.dumps(summary(measured), indent=1))
+        print(json.dumps(summary(measured, camp), indent=1))

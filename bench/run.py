@@ -4,7 +4,10 @@ Sections
 1. Cold start: import time of each handler module from the built layer (bench/bench_cold_start.py),
    next to bare `import boto3` in the same run.
 2. AWS API calls per operation, counted (not timed) against in-process moto.
-   Cost per delivered message (bench/bench_cost.py): calls, DynamoDB units and $ per million.
+   Cost per delivered message (bench/bench_cost.py): calls, DynamoDB units and $ per million, for a single
+   send and for a campaign recipient measured on a real campaign (`--campaign-cost-recipients`, 150).
+   The sender's rate against the channel limit, alone and with a campaign backlog and replies mixed
+   (bench/bench_sender_rate.py, `--mixed-recipients`, 30).
 3. The text engine's throughput (bench/bench_text.py), side by side with smsutil.
 4. The web app (bench/bench_web.py): first-load transferred size (gzip) and the time to an interactive
    inbox in Chromium on the local stack.
@@ -12,6 +15,9 @@ Sections
    on the local stack) and resolving a dynamic group over them (CPU, peak memory). `--contacts N`
    (default 5,000; `--contacts 100000` for the full size, which takes hours on moto: see the notes).
 6. Campaigns (bench/bench_campaigns.py): planning 100,000 recipients (resolve, merge, count, price) in CPU s.
+
+`--only SECTION` (repeatable; see SECTIONS) runs just those sections and replaces them in place in the
+output file; `--small` runs every size not given explicitly at a small size (a few minutes in all).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import logging
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -67,114 +74,210 @@ def main() -> int:
     ap.add_argument("--contacts", type=int, default=5000, help="contacts imported and resolved (issue 13: 100000)")
     ap.add_argument("--campaign-recipients", type=int, default=100_000, help="campaign planning size (issue 14)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="Markdown file to write ('-': none)")
+    ap.add_argument(
+        "--campaign-cost-recipients",
+        type=int,
+        default=None,
+        help=f"recipients of the campaign measured in the cost section (default {SIZES['campaign_cost_recipients'][0]})",
+    )
+    ap.add_argument(
+        "--mixed-recipients",
+        type=int,
+        default=None,
+        help=f"campaign backlog of the bulk-and-replies row (default {SIZES['mixed_recipients'][0]})",
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeat for more); its output replaces the same section of --out in place",
+    )
+    ap.add_argument("--small", action="store_true", help="small sizes for every size not given: a few minutes")
     args = ap.parse_args()
+    for name, (full, small) in SIZES.items():
+        if getattr(args, name) is None or (args.small and getattr(args, name) == ap.get_default(name)):
+            setattr(args, name, small if args.small else full)
+    only = set(args.only or ())
+
+    def want(section: str) -> bool:
+        return not only or section in only
+
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.getLogger("smsdesk_local").setLevel(logging.WARNING)
     out = Report()
 
-    out(
-        f"# smsdesk benchmarks\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
-    )
-    out(f"Command: `make bench` (`.venv/bin/python bench/run.py --repeats {args.repeats}`); this file is its output.\n")
-    out(NOTES)
-
-    import bench_cold_start
-
-    load = os.getloadavg()[0]
-    setup, base, rows = bench_cold_start.run([fn.entry for fn in manifest.FUNCTIONS], args.repeats)
-    out(f"## Cold start from the built layer: handler import time (fresh interpreter, best of {args.repeats})\n")
-    out(
-        f"Interpreter: Python {setup.version} ({setup.note}). Layer ({bench_cold_start.host_platform()}):"
-        f" {setup.layer_mb:.1f} MB in {setup.layer_files} files unzipped (no boto3/botocore; .pyc included)."
-        " CPU time of the import (`time.process_time`, robust to other load on the machine) and wall time;"
-        f" rounds interleave all imports. Load average when it started: {load:.1f} on {os.cpu_count()} cores.\n"
-    )
-    out(
-        "| import | CPU ms | ÷ `import boto3` | wall ms (best) | wall ms (median) | without .pyc: CPU ms |\n"
-        "|---|---:|---:|---:|---:|---:|"
-    )
-    for row in (base, *rows):
-        bare = f"{min(row.bare_cpu):.0f}" if row.bare_cpu else ""
-        label = "bare `import boto3`" if row is base else row.name
+    if not only:
         out(
-            f"| {label} | {row.best:.0f} | {row.best / base.best:.2f} | {min(row.wall):.0f} |"
-            f" {statistics.median(row.wall):.0f} | {bare} |"
+            f"# smsdesk benchmarks\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}."
         )
-    out()
+        out(
+            f"Command: `make bench` (`.venv/bin/python bench/run.py --repeats {args.repeats}`); this file is its output.\n"
+        )
+        out(NOTES)
+
+    if want("cold"):
+        import bench_cold_start
+
+        load = os.getloadavg()[0]
+        setup, base, rows = bench_cold_start.run([fn.entry for fn in manifest.FUNCTIONS], args.repeats)
+        out(f"## Cold start from the built layer: handler import time (fresh interpreter, best of {args.repeats})\n")
+        out(
+            f"Interpreter: Python {setup.version} ({setup.note}). Layer ({bench_cold_start.host_platform()}):"
+            f" {setup.layer_mb:.1f} MB in {setup.layer_files} files unzipped (no boto3/botocore; .pyc included)."
+            " CPU time of the import (`time.process_time`, robust to other load on the machine) and wall time;"
+            f" rounds interleave all imports. Load average when it started: {load:.1f} on {os.cpu_count()} cores.\n"
+        )
+        out(
+            "| import | CPU ms | ÷ `import boto3` | wall ms (best) | wall ms (median) | without .pyc: CPU ms |\n"
+            "|---|---:|---:|---:|---:|---:|"
+        )
+        for row in (base, *rows):
+            bare = f"{min(row.bare_cpu):.0f}" if row.bare_cpu else ""
+            label = "bare `import boto3`" if row is base else row.name
+            out(
+                f"| {label} | {row.best:.0f} | {row.best / base.best:.2f} | {min(row.wall):.0f} |"
+                f" {statistics.median(row.wall):.0f} | {bare} |"
+            )
+        out()
 
     import bench_aws_calls
 
-    out("## AWS API calls per operation (counted on the local stack)\n")
-    out("| operation | calls | by function and API |\n|---|---:|---|")
-    for op, total, by_api in bench_aws_calls.run():
-        detail = ", ".join(f"{k} ×{v}" for k, v in sorted(by_api.items()))
-        out(f"| {op} | {total} | {detail} |")
-    out()
-    import bench_cost
+    if want("calls") or want("timers"):
+        out("## AWS API calls per operation (counted on the local stack)\n")
+        out("| operation | calls | by function and API |\n|---|---:|---|")
+        for op, total, by_api in bench_aws_calls.run():
+            detail = ", ".join(f"{k} ×{v}" for k, v in sorted(by_api.items()))
+            out(f"| {op} | {total} | {detail} |")
+        out()
+    if want("cost"):
+        import bench_cost
 
-    for line in bench_cost.run():
-        out(line)
-    out("## Timer lateness on the local stack (action run − due)\n")
-    out("| timer path | timers | median ms | max ms |\n|---|---:|---:|---:|")
-    for path, count, median, worst in bench_aws_calls.TIMER_LATENESS:
-        out(f"| {path} | {count} | {median:.0f} | {worst:.0f} |")
-    out()
+        for line in bench_cost.run(campaign_recipients=args.campaign_cost_recipients):
+            out(line)
+    if want("calls") or want("timers"):
+        out("## Timer lateness on the local stack (action run − due)\n")
+        out("| timer path | timers | median ms | max ms |\n|---|---:|---:|---:|")
+        for path, count, median, worst in bench_aws_calls.TIMER_LATENESS:
+            out(f"| {path} | {count} | {median:.0f} | {worst:.0f} |")
+        out()
 
-    import bench_sender_rate
+    if want("sender"):
+        import bench_sender_rate
 
-    out("## Sender rate against the channel limit under a backlog (local stack)\n")
-    out("| limit msg/s | backlog | achieved msg/s | achieved ÷ limit |\n|---:|---:|---:|---:|")
-    for mps, n, achieved, ratio in bench_sender_rate.run():
-        out(f"| {mps:g} | {n} | {achieved:.3f} | {ratio:.2f} |")
-    out()
-    out(
-        "Higher limits than the local stack's own rate (next section) are measured with a controllable clock"
-        " in `tests/unit/test_ratelimit.py` (100 jobs at 5/s: ratio 1.00).\n"
-    )
+        out("## Sender rate against the channel limit under a backlog (local stack)\n")
+        out("| limit msg/s | backlog | achieved msg/s | achieved ÷ limit |\n|---:|---:|---:|---:|")
+        for mps, n, achieved, ratio in bench_sender_rate.run():
+            out(f"| {mps:g} | {n} | {achieved:.3f} | {ratio:.2f} |")
+        out()
+        out(
+            "Higher limits than the local stack's own rate (next section) are measured with a controllable clock"
+            " in `tests/unit/test_ratelimit.py` (100 jobs at 5/s: ratio 1.00).\n"
+        )
+        for line in bench_sender_rate.mixed_lines(bench_sender_rate.run_mixed(recipients=args.mixed_recipients)):
+            out(line)
 
-    import bench_local_rate
+    if want("local-rate"):
+        import bench_local_rate
 
-    out("## The local stack's sustained rate (`bench/bench_local_rate.py`)\n")
-    out(
-        "Messages sent through `POST /v1/messages` by 8 client threads to a sandbox channel limited to 1,000/s,"
-        " until every one is `delivered` (the sandbox's receipts through the webhook, the outbox, the receipts"
-        " function); then the table is grown with unrelated items straight in moto and the batch runs again.\n"
-    )
-    out("| table items before | messages | delivered msg/s |\n|---:|---:|---:|")
-    for size, n, rate in bench_local_rate.run(n=args.rate_messages, filler=args.rate_filler):
-        out(f"| {size} | {n} | {rate:.1f} |")
-    out()
+        out("## The local stack's sustained rate (`bench/bench_local_rate.py`)\n")
+        out(
+            "Messages sent through `POST /v1/messages` by 8 client threads to a sandbox channel limited to 1,000/s,"
+            " until every one is `delivered` (the sandbox's receipts through the webhook, the outbox, the receipts"
+            " function); then the table is grown with unrelated items straight in moto and the batch runs again.\n"
+        )
+        out("| table items before | messages | delivered msg/s |\n|---:|---:|---:|")
+        for size, n, rate in bench_local_rate.run(n=args.rate_messages, filler=args.rate_filler):
+            out(f"| {size} | {n} | {rate:.1f} |")
+        out()
 
-    import bench_web
+    if want("web"):
+        import bench_web
 
-    for line in bench_web.run():
-        out(line)
+        for line in bench_web.run():
+            out(line)
 
-    import bench_contacts
+    if want("contacts"):
+        import bench_contacts
 
-    for line in bench_contacts.run(args.contacts):
-        out(line)
-    out(bench_contacts.NOTES)
+        for line in bench_contacts.run(args.contacts):
+            out(line)
+        out(bench_contacts.NOTES)
 
-    import bench_campaigns
+    if want("campaigns"):
+        import bench_campaigns
 
-    for line in bench_campaigns.run(args.campaign_recipients):
-        out(line)
+        for line in bench_campaigns.run(args.campaign_recipients):
+            out(line)
 
-    if not args.skip_text:
+    if want("text") and not args.skip_text:
         out("## Text engine throughput (`bench/bench_text.py`)\n")
         text = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "bench_text.py")], check=True, capture_output=True, text=True
         )
         out(text.stdout.rstrip())
-    import bench_bots
+    if want("bots"):
+        import bench_bots
 
-    for line in bench_bots.run():
-        out(line)
+        for line in bench_bots.run():
+            out(line)
 
     if args.out != "-":
-        Path(args.out).write_text("\n".join(out.lines) + "\n")
+        path = Path(args.out)
+        if only and path.exists():
+            path.write_text(replace_sections(path.read_text(), out.lines))
+        else:
+            Path(args.out).write_text("\n".join(out.lines) + "\n")
     return 0
+
+
+# -- sections (--only) and sizes (--small) -------------------------------------------------------------
+
+#: What ``--only`` selects, in the order ``make bench`` writes them ("calls" and "timers" share one run).
+SECTIONS = (
+    "cold",
+    "calls",
+    "cost",
+    "timers",
+    "sender",
+    "local-rate",
+    "web",
+    "contacts",
+    "campaigns",
+    "text",
+    "bots",
+)
+
+#: Size option -> (full, --small).
+SIZES: dict[str, tuple[int, int]] = {
+    "repeats": (5, 2),
+    "rate_messages": (1000, 200),
+    "rate_filler": (100_000, 10_000),
+    "contacts": (5000, 500),
+    "campaign_recipients": (100_000, 10_000),
+    "campaign_cost_recipients": (150, 40),
+    "mixed_recipients": (30, 16),
+}
+
+
+def _heading_key(line: str) -> str:
+    """A ``## `` heading without its numbers, so a section run at another size replaces its old self."""
+    return re.sub(r"\d[\d,.]*", "N", line.strip())
+
+
+def replace_sections(doc: str, lines: list[str]) -> str:
+    """``doc`` with each ``## `` section of ``lines`` put in place of the section of ``doc`` that has the
+    same heading (numbers aside), or appended at the end when it has none."""
+    text = "\n".join(lines)
+    new = [("## " + part).rstrip("\n") for part in re.split(r"^## ", text, flags=re.M)[1:]]
+    old = re.split(r"^(?=## )", doc, flags=re.M)
+    for section in new:
+        key = _heading_key(section.split("\n", 1)[0])
+        at = next((i for i, part in enumerate(old) if _heading_key(part.split("\n", 1)[0]) == key), None)
+        if at is None:
+            old.append(section + "\n\n")
+        else:
+            old[at] = section + "\n\n"
+    return "".join(old).rstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -170,3 +170,126 @@ def test_functions_outside_the_known_stages_are_priced_too() -> None:
     )
     (_name, usage), *_ = [s for s in bench_cost.single_send(m, 1) if "outbox" in s[0]]
     assert (usage.events, usage.lambda_requests, usage.calls) == (1, 1, 0.5)  # one PutEvents of 2 entries, 2 sends
+
+
+# -- the measured campaign (bench_cost.measure_campaign's arithmetic) ---------------------------------------
+
+
+def _campaign() -> object:
+    """Two recipients: the launch (one HTTP invocation), one expand (bulk queue), one sender batch of two,
+    two callbacks, the outbox, the campaign-results rule, a function outside the stages, carrier writes."""
+    from bench import bench_cost as bc
+
+    calls = [
+        bc.Call("api", "dynamodb:TransactWriteItems", trigger="http", wru_table=4),
+        bc.Call("fanout", "dynamodb:BatchWriteItem", trigger="sqs", wru_table=2),
+        bc.Call("sender", "dynamodb:UpdateItem", trigger="sqs", wru_table=2, wru_index=2),
+        bc.Call("sender", "dynamodb:UpdateItem", trigger="sqs", wru_table=2, wru_index=2),
+        bc.Call("sender", "dynamodb:PutItem", trigger="sqs", wru_table=50, carrier=True),  # the sandbox's own
+        bc.Call("webhooks", "sqs:SendMessage", trigger="http", sqs_requests=1),
+        bc.Call("webhooks", "sqs:SendMessage", trigger="http", sqs_requests=1),
+        bc.Call("outbox", "events:PutEvents", trigger="stream", events=4, entries=4),
+        bc.Call("fanout", "dynamodb:TransactWriteItems", trigger="bus", wru_table=4),
+        bc.Call("fanout", "dynamodb:TransactWriteItems", trigger="bus", wru_table=4),
+        bc.Call("crmnotes", "dynamodb:GetItem", trigger="bus", rru=1),
+    ]
+    invocations = [
+        bc.Invocation("api", "http", "POST /v1/campaigns/{id}/launch", 1, 100.0),
+        bc.Invocation("fanout", "sqs", "bulk", 1, 200.0),
+        bc.Invocation("sender", "sqs", "outbound", 2, 300.0),
+        bc.Invocation("webhooks", "http", "POST /webhooks/sandbox", 1, 10.0),
+        bc.Invocation("webhooks", "http", "POST /webhooks/sandbox", 1, 10.0),
+        bc.Invocation("outbox", "stream", "outbox", 3, 50.0),
+        bc.Invocation("outbox", "stream", "outbox", 1, 20.0),
+        bc.Invocation("fanout", "bus", "campaign-results", 1, 30.0),
+        bc.Invocation("fanout", "bus", "campaign-results", 1, 30.0),
+        bc.Invocation("crmnotes", "bus", "crm", 1, 5.0),
+    ]
+    memory = {fn: 1024 for fn in ("api", "fanout", "sender", "webhooks", "receipts", "outbox", "crmnotes")}
+    return bc.CampaignMeasured(recipients=2, calls=calls, invocations=invocations, memory_mb=memory, seconds=3.0)
+
+
+def test_a_measured_campaign_prices_each_call_and_invocation_once_per_recipient() -> None:
+    from bench import bench_cost as bc
+
+    stages = dict(bc.campaign_stages(_campaign()))  # type: ignore[arg-type]
+    launch = stages["launch (POST /v1/campaigns + /launch → api)"]
+    assert (launch.wru, launch.lambda_requests, launch.apigw_requests) == (2.0, 0.5, 0.5)
+    fan = stages["fan-out (bulk queue → fanout: expand, waves)"]
+    assert (fan.wru, fan.lambda_requests, fan.sqs_requests) == (1.0, 0.5, 1.0)  # receive + delete of its job
+    send = stages["send (outbound queue → sender)"]
+    assert send.wru == 4.0 and send.calls == 1.0  # the carrier's 50 WRU left out
+    assert send.lambda_requests == 0.5 and send.sqs_requests == 1.0  # one batch of two: ESM's 2 requests / 2
+    assert send.lambda_gb_s == pytest.approx(0.15)  # 1 GB × 0.3 s, shared by the two
+    receipts = stages["receipts (webhook → receipts queue → receipts)"]
+    assert (receipts.apigw_requests, receipts.sqs_requests, receipts.lambda_requests) == (1.0, 1.0, 1.0)
+    results = stages["campaign results (bus → fanout)"]  # the same function, told apart by its trigger
+    assert (results.wru, results.lambda_requests, results.sqs_requests) == (4.0, 1.0, 0.0)
+    assert stages["outbox (table stream → PutEvents, SendMessageBatch)"].events == 2.0
+    other = stages["other functions (crmnotes)"]
+    assert (other.rru, other.lambda_requests) == (0.5, 0.5)
+    whole = bc.total(list(stages.items()))
+    assert whole.wru == 2 + 1 + 4 + 4 and whole.lambda_requests == 10 / 2
+
+
+def test_batch_sizes_are_the_ones_the_run_saw() -> None:
+    from bench import bench_cost as bc
+
+    sizes = bc.batch_sizes(_campaign())  # type: ignore[arg-type]
+    assert sizes["outbox (outbox)"] == (2, 2.0, 3)
+    assert sizes["sender (outbound)"] == (1, 2.0, 2)
+    assert not any(k.startswith(("api", "webhooks")) for k in sizes)  # HTTP invocations are not batches
+
+
+def _row(lines: list[str], label: str) -> list[str]:
+    """The cells of the first table row whose first cell is ``label`` (bold or not)."""
+    for line in lines:
+        cells = [cell.strip().strip("*") for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == label:
+            return cells
+    raise AssertionError(f"no row {label!r}")
+
+
+def _after(lines: list[str], heading: str) -> list[str]:
+    return lines[next(i for i, line in enumerate(lines) if line.startswith(heading)) :]
+
+
+def test_the_campaign_column_is_the_sum_of_its_services_and_of_its_stages() -> None:
+    from bench import bench_cost as bc
+
+    single = bc.Measured(
+        messages=1,
+        calls=[bc.Call("api", "dynamodb:TransactWriteItems", wru_table=4)],
+        invocations={"api": (1, 1, 50.0)},
+        cpu_ms={"api": 10.0},
+        http={"api": 1},
+        memory_mb={"api": 1024},
+    )
+    lines = bc.report(single, _campaign())  # type: ignore[arg-type]
+    by_service = _after(lines, "### $ per million delivered messages, by service")
+    head = _row(by_service, "service")
+    col = head.index("campaign recipient (measured)")
+    services = [float(_row(by_service, name)[col]) for name, _attr, _price in cm.SERVICES]
+    total = float(_row(by_service, "total")[col])
+    assert total == pytest.approx(sum(services), abs=0.011) and total > 0
+    # the per-stage table's total row (its last column) is the same figure
+    stage_total = _row(_after(lines, "### Per stage, campaign recipient"), "total")[-1]
+    assert float(stage_total) == total
+    # 22 WRU (not the carrier's 50) over 2 recipients at $0.625 per million; the single send's 4 WRU are its own
+    assert float(_row(by_service, "DynamoDB writes")[col]) == pytest.approx(11 * 0.625, abs=0.006)
+    assert float(_row(by_service, "DynamoDB writes")[1]) == pytest.approx(4 * 0.625, abs=0.006)
+
+
+def test_the_load_independent_total_swaps_local_durations_for_cpu_plus_call_latency() -> None:
+    from bench import bench_cost as bc
+
+    campaign = _campaign()
+    campaign.cpu_ms = {"sender": 170.0}  # type: ignore[attr-defined]  # + 3 calls × 10 ms = 0.2 s at 1 GB
+    single = bc.Measured(messages=1, calls=[], invocations={}, cpu_ms={}, http={}, memory_mb={})
+    by_service = _after(bc.report(single, campaign), "### $ per million")  # type: ignore[arg-type]
+    col = _row(by_service, "service").index("campaign recipient (measured)")
+    total = float(_row(by_service, "total")[col])
+    local_gb_s = float(_row(by_service, "Lambda GB-s")[col])
+    steady = float(_row(by_service, "total, GB-s from CPU + 10 ms per call")[col])
+    assert steady == pytest.approx(total - local_gb_s + 0.1 * cm.PRICES["lambda_gb_s"] * 1e6, abs=0.011)
+    assert steady < total  # the local handlers' 755 ms of wall time are more than 200 ms of work
