@@ -234,6 +234,7 @@ AccessLevel = Literal[
     "publish",  # topic: Publish
     "send_text",  # SMS originations: SendTextMessage
     "upload",  # bucket: PutObject (the presigned POST a browser uploads with is signed by this role)
+    "update",  # table: UpdateItem only (the status webhook's one conditional write of a final receipt)
 ]
 
 _TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -278,6 +279,7 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("SmsOriginations", "send_text"): ("sms-voice:SendTextMessage",),
     ("Bucket", "read"): ("s3:GetObject",),
     ("Bucket", "upload"): ("s3:PutObject",),
+    ("Table", "update"): ("dynamodb:UpdateItem",),
 }
 
 
@@ -435,7 +437,10 @@ API = Function(
 
 WEBHOOKS = Function(
     name="webhooks",
-    description="Provider webhooks (/webhooks): verify the signature, enqueue the raw event, answer fast",
+    description=(
+        "Provider webhooks (/webhooks): verify the signature, apply a final receipt naming its message"
+        " or enqueue the raw event, answer fast"
+    ),
     entry="webhooks",
     memory_mb=512,
     timeout_s=10,
@@ -444,6 +449,8 @@ WEBHOOKS = Function(
         Access(PROVIDER_SECRETS, "read"),
         Access(INBOUND_QUEUE, "send"),
         Access(RECEIPTS_QUEUE, "send"),
+        # a final receipt that names its message: one conditional UpdateItem (sending.receipts.apply_at_once)
+        Access(MAIN_TABLE, "update"),
     ),
     triggers=(
         HttpRoute("POST", "/webhooks/{proxy+}", authorized=False),

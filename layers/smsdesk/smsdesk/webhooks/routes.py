@@ -1,12 +1,16 @@
 """``POST /webhooks/{provider}/{channel_id}/status`` and ``.../inbound``: verify, store raw on the receipts
 or inbound queue, answer 200 (Twilio inbound: empty TwiML).
 
-Nothing is applied here: the provider gets its 2xx as soon as the raw request is durable on SQS, and
-the receipts / inbound function does the work (and can be retried) without the provider waiting or
+The provider gets its 2xx as soon as the callback is durable: applied, or stored raw on SQS for the
+receipts / inbound function to do the work (and be retried) without the provider waiting or
 re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace. A status
 callback that can change nothing is answered 200 without a queue message: statuses before ``sent``
 (Twilio's queued/sending), and ``sent`` for a message it names (the sender records ``sent`` itself,
-with the provider's id, as soon as the provider accepts; see ``receipts_worth_queueing``).
+with the provider's id, as soon as the provider accepts; see ``receipts_left``). A final
+receipt (delivered, undelivered, failed) that names its message is applied here, with the one
+conditional write the receipts function would make (``receipts.apply_at_once``): no queue message and
+no receipts invocation. Whatever that write cannot settle (a missing message, a multi-part receipt,
+throttling, a receipt without our id) is queued as before.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from smsdesk.connectors.base import SignatureError, WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
 from smsdesk.envelopes import InboundEnvelope, ReceiptEnvelope
 from smsdesk.errors import Forbidden, NotFound, ValidationError
-from smsdesk.models import utcnow
+from smsdesk.models import Receipt, utcnow
 from smsdesk.observability import logger
 
 router = APIGatewayHttpRouter()
@@ -91,22 +95,28 @@ def verified_request(provider: str, channel_id: str) -> WebhookRequest:
     return request
 
 
-def receipts_worth_queueing(provider: str, request: WebhookRequest) -> bool:
-    """False when the (verified) callback holds no receipt that can change a message: none at all, or
-    only ``sent`` receipts that name their message. Anything the connector cannot parse is queued (the
-    receipts function retries and dead-letters it: never dropped silently)."""
+def receipts_left(provider: str, request: WebhookRequest) -> list[Receipt] | None:
+    """The (verified) callback's receipts that can change a message: not ``sent`` receipts that name
+    their message. None when the connector cannot parse it: queued raw (the receipts function retries
+    and dead-letters it: never dropped silently)."""
     try:
         receipts = get_connector(provider).parse_receipts(request)
     except Exception:
-        return True
-    return any(r.status != "sent" or not r.message_id for r in receipts)
+        return None
+    return [r for r in receipts if r.status != "sent" or not r.message_id]
 
 
 @router.post("/webhooks/<provider>/<channel_id>/status")
 def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
     request = verified_request(provider, channel_id)
-    if not receipts_worth_queueing(provider, request):
+    receipts = receipts_left(provider, request)
+    if receipts == []:
         return {"received": True}
+    if receipts is not None:
+        from smsdesk.sending import receipts as applying  # the send side's status code: not at cold start
+
+        if applying.apply_at_once(provider, channel_id, receipts):
+            return {"received": True}
     envelope = ReceiptEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
     aws.sqs().send_message(
         QueueUrl=config.queue_url(manifest.RECEIPTS_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
