@@ -421,7 +421,7 @@ def test_a_final_receipt_applied_by_the_webhook_and_the_receipts_function_at_onc
         receipt = _receipt(pid, final, f"{final}-1", message_id=msg.id, error_code="c1" if final == "failed" else None)
         paths = [messages.apply_receipt_at_once, messages.apply_receipt] * 4
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda f: f(receipt), paths))
+            results = list(pool.map(lambda f, r=receipt: f(r), paths))
         assert results[::2] == [True] * 4  # the webhook's: applied, or found applied (nothing to queue)
         item = repo.get(msg.id)
         assert item is not None and item["receipt_ids"] == [f"{final}-1"]
