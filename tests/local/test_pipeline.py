@@ -650,6 +650,7 @@ def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, channel: dict[
                 provider_secret={"auth_token": TWILIO_TOKEN},
             )
             assert ch["webhook_urls"]["status"].startswith(f"http://127.0.0.1:{stack.gateway.port}/webhooks/twilio/")
+            since = stack.invocations.last_seq
             msg = send(stack, http, ch["id"], "+31687654321", text="Hi from Twilio")
             done = wait_status(stack, http, msg["id"], "delivered", timeout=25)
             (created,) = fake.created
@@ -662,6 +663,8 @@ def test_twilio_channel_end_to_end(stack: LocalStack, http: Http, channel: dict[
             assert created["StatusCallback"] == f"{ch['webhook_urls']['status']}?smsdesk_message_id={msg['id']}"
             assert done["provider_id"] == created["sid"]
             assert fake.callbacks == [200, 200]
+            # ... so "delivered" was applied by the webhook itself: nothing reached the receipts queue
+            assert receipts_runs(stack, since) == []
         finally:
             fake.server.shutdown()
             fake.server.server_close()
