@@ -435,6 +435,35 @@ def test_one_delivered_send_costs_two_calls_to_accept_three_to_send_one_for_its_
     }
 
 
+def test_a_status_callback_reads_its_channel_once_a_minute_and_again_when_it_no_longer_verifies(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status webhook verifies with the channel as this container read it up to a minute ago (as long
+    as its secret is cached), not the send path's few seconds: sporadic receipts cost no channel read.
+    A channel read that long ago which no longer verifies the callback (its provider or secret changed)
+    is read again before the callback is refused."""
+    from bench import bench_aws_calls as calls
+
+    calls._install()
+    monkeypatch.setattr(sandbox, "_deliver_later", lambda *a, **k: None)
+    msg = send(stack, http, channel["id"], "+31612345692")
+    sent = wait_status(stack, http, msg["id"], "sent", timeout=20)
+    key, pid, at = signing_key(channel["id"]), sent["provider_id"], sent["history"][-1]["at"]
+    channels.get_channel_cached(channel["id"])  # as the webhook last read it
+    time.sleep(channels.CHANNEL_CACHE_S + 0.5)  # older than the send path's cache
+    dlr = {"id": "C1", "message_id": pid, "status": "delivered", "at": at, "client_ref": msg["id"]}
+    with calls.counting() as counted:
+        assert signed_post(stack, channel["id"], dlr, key, http) == 200
+    webhooks = {api: n for (label, api), n in counted.items() if label.startswith("webhooks")}
+    assert webhooks == {"dynamodb:UpdateItem": 1}
+    assert get_message(stack, http, msg["id"])["status"] == "delivered"
+    # the channel as read a while ago said another provider: read again, then verified
+    stale = channels.get_channel(channel["id"]).model_copy(update={"provider": "twilio"})
+    monkeypatch.setitem(channels._channel_cache, channel["id"], (time.monotonic() - 30, stale))
+    again = {**dlr, "id": "C2", "status": "failed"}  # (final already: changes nothing)
+    assert signed_post(stack, channel["id"], again, key, http) == 200
+
+
 class Killed(BaseException):
     """The sender's process dies (a timeout, an out-of-memory kill): nothing after this line runs."""
 
