@@ -480,7 +480,7 @@ def measure(stack: Any, n: int = 5) -> Measured:
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("accept (POST /v1/messages → api)", ("api",)),
     ("send (outbound queue → sender)", ("sender",)),
-    ("receipts (webhook → receipts queue → receipts)", ("webhooks", "receipts")),
+    ("receipts (webhook: a final one is one write; others → receipts queue → receipts)", ("webhooks", "receipts")),
     ("bus events (notifier)", ("notifier",)),
     ("outbox (table stream → PutEvents, SendMessageBatch)", ("outbox",)),
 )

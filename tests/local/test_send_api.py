@@ -400,6 +400,44 @@ def test_concurrent_receipts_never_regress(stack: LocalStack, http: Any, channel
     assert [h.status for h in got.history] == ["queued", "sending", "sent", "delivered"]
 
 
+def test_a_final_receipt_applied_by_the_webhook_and_the_receipts_function_at_once_applies_once(
+    stack: LocalStack, http: Any, channel: dict[str, Any]
+) -> None:
+    """Receipts are applied in two places (the status webhook's ``apply_receipt_at_once``, the receipts
+    function's ``apply_receipt``), racing on the same callback: one status change, one event; a carrier's
+    ``failed`` moves the message once and refunds nothing (the provider took it). The webhook settles
+    only what one write can: a multi-part receipt, a non-final one or a missing message is left (False)
+    for the receipts queue."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smsdesk.data import messages as repo
+    from smsdesk.sending import messages
+
+    for final in ("delivered", "failed"):
+        msg = _recorded(stack, http)
+        messages.claim(msg.id, attempt=0, lease_s=30)
+        pid = f"p-{uuid.uuid4().hex}"
+        messages.mark_sent(msg.id, provider_id=pid, parts=1, attempt=0)
+        receipt = _receipt(pid, final, f"{final}-1", message_id=msg.id, error_code="c1" if final == "failed" else None)
+        paths = [messages.apply_receipt_at_once, messages.apply_receipt] * 4
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda f, r=receipt: f(r), paths))
+        assert results[::2] == [True] * 4  # the webhook's: applied, or found applied (nothing to queue)
+        item = repo.get(msg.id)
+        assert item is not None and item["receipt_ids"] == [f"{final}-1"]
+        got, _ = repo.split(item)
+        assert got.status == final and not got.refunded
+        assert [h.status for h in got.history] == ["queued", "sending", "sent", final]
+    multi = _recorded(stack, http, "x" * 200)
+    messages.claim(multi.id, attempt=0, lease_s=30)
+    part = _receipt("p-m", "delivered", "m1", part=1, parts=2, message_id=multi.id)
+    assert messages.apply_receipt_at_once(part) is False
+    assert messages.apply_receipt_at_once(_receipt("p-m", "sent", "m2", message_id=multi.id)) is False
+    assert messages.apply_receipt_at_once(_receipt("p-m", "delivered", "m3")) is False  # names no message
+    assert messages.apply_receipt_at_once(_receipt("p-x", "delivered", "x", message_id="NOSUCH")) is False
+    assert messages.get(multi.id).status == "sending"  # type: ignore[union-attr]
+
+
 def test_concurrent_whole_message_receipts_apply_once(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

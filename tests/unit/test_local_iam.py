@@ -48,9 +48,11 @@ def test_a_transaction_needs_each_items_own_action(checker: AccessChecker) -> No
         ("dynamodb:UpdateItem", m.MAIN_TABLE, "smsdesk-local-main"),
         ("dynamodb:ConditionCheckItem", m.IDEMPOTENCY_TABLE, "smsdesk-local-idempotency"),
     ]
-    webhooks = m.function("webhooks")  # reads the main table only
+    webhooks = m.function("webhooks")  # reads the main table; its one write: a final receipt's UpdateItem
     assert allows(m.function("api"), "dynamodb:PutItem", m.MAIN_TABLE)
     assert not allows(webhooks, "dynamodb:PutItem", m.MAIN_TABLE)
+    assert not allows(webhooks, "dynamodb:DeleteItem", m.MAIN_TABLE)
+    assert allows(webhooks, "dynamodb:UpdateItem", m.MAIN_TABLE)
     assert allows(webhooks, "dynamodb:ConditionCheckItem", m.MAIN_TABLE)
 
 

@@ -380,6 +380,8 @@ def claim(message_id: str, *, attempt: int, now: dt.datetime, lease_s: int, from
     ``from_queued``: the message is ``queued`` (→ ``sending``, history appended). Otherwise it is already
     ``sending`` (an earlier attempt failed transiently) and the claim is taken if it belongs to an earlier
     attempt, or to this attempt but its lease expired (the invocation that took it died).
+    The claim announces nothing (no ``ob``: the stream filter drops its record, no outbox invocation):
+    ``queued → sending`` is the sender's own at-most-once bookkeeping, not news for the bus.
     """
     values: dict[str, Any] = {":n": attempt, ":lease": int(now.timestamp()) + lease_s}
     if from_queued:
@@ -389,7 +391,6 @@ def claim(message_id: str, *, attempt: int, now: dt.datetime, lease_s: int, from
             "SET #s = :sending, history = list_append(history, :h), send_attempt = :n, send_lease = :lease",
             "#s = :queued",
             values,
-            ob=outbox.change([outbox.status_event("sending")]),
         )
     values |= {":sending": "sending", ":now": int(now.timestamp())}
     return _update(

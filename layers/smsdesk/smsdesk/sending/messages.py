@@ -9,7 +9,9 @@ they want is conditioned on the item's ``version`` and retried on a conflict. So
 can never regress a status, and a refund is written in the same transaction as the ``refunded`` flag,
 so it happens exactly once.
 Every status change is announced as ``message.<status>`` (docs/events.md) by the write that makes it,
-through the outbox (``smsdesk.outbox``): the event exists exactly when the change does.
+through the outbox (``smsdesk.outbox``): the event exists exactly when the change does. The one
+exception is the claim's ``queued → sending``: the sender's internal at-most-once bookkeeping, which
+announces nothing (it stays in the message's history).
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ class ClaimInProgress(Conflict):
 @dataclass
 class Claim:
     message: Message
-    #: The claim moved the message ``queued`` → ``sending`` (``message.sending`` is to be published).
+    #: The claim moved the message ``queued`` → ``sending`` (internal: announced by no event).
     entered: bool
 
 
@@ -271,10 +273,9 @@ def apply_receipt(receipt: Receipt) -> None:
     """
     if receipt.message_id:
         first: dict[str, Any] | None = None
-        lower = [s for s in ("queued", "sending", "sent") if STATUS_RANK[s] < STATUS_RANK[receipt.status]]
-        if (receipt.parts or 0) <= 1 and lower:
+        if _whole(receipt):
             try:
-                repo.apply_whole_receipt(receipt.message_id, receipt, lower=lower, max_seen=status.MAX_SEEN)
+                _write_whole(receipt)
             except repo.ConditionFailed as exc:
                 if exc.item is None:
                     logger.warning("receipt for a missing message", extra={"message_id": receipt.message_id})
@@ -298,31 +299,65 @@ def apply_receipt(receipt: Receipt) -> None:
     _apply_to(message_id, receipt)
 
 
-def _apply_to(message_id: str, receipt: Receipt, *, first: dict[str, Any] | None = None) -> None:
-    def step(msg: Message, extra: dict[str, Any]) -> _Write | None:
-        if msg.provider != receipt.provider or (msg.provider_id and msg.provider_id != receipt.provider_id):
-            logger.warning(
-                "receipt for another provider message ignored",
-                extra={"message_id": msg.id, "provider_id": receipt.provider_id},
-            )
-            return None
-        state = status.ReceiptState(
-            seen=tuple(extra["receipt_ids"]), parts={int(k): v for k, v in extra["part_status"].items()}
-        )
-        out = status.apply_receipt(msg, state, receipt)
-        if out is None:
-            return None
-        written = out.message
-        if written.provider_id is None:  # the receipt overtook mark_sent: it knows the provider's id
-            written = written.model_copy(update={"provider_id": receipt.provider_id})
-        return _Write(
-            written,
-            entered=out.entered,
-            receipt_ids=list(out.state.seen),
-            part_status={str(k): v for k, v in out.state.parts.items()},
-        )
+def apply_receipt_at_once(receipt: Receipt) -> bool:
+    """The status webhook's share of :func:`apply_receipt`: a *final* receipt (``delivered``,
+    ``undelivered``, ``failed``: none of them refunds, the provider took the message) about a whole
+    message that it names, applied with the same one conditional write. True when nothing is left to
+    do: written, or the rules find it changes nothing in the item the failed write returned (a
+    duplicate, a message already final). False: the caller queues it for the receipts function (which
+    retries and dead-letters): another kind of receipt, a missing message, or a write the rules still
+    want (multi-part bookkeeping, a version race). Errors other than the condition (throttling, ...)
+    propagate: the caller queues then too (applying twice is a no-op)."""
+    if not receipt.message_id or not status.is_final(receipt.status) or not _whole(receipt):
+        return False
+    try:
+        _write_whole(receipt)
+    except repo.ConditionFailed as exc:
+        if exc.item is None:
+            return False
+        msg, extra = repo.split(exc.item)
+        return _receipt_step(receipt, msg, extra) is None
+    return True
 
-    if _cas(message_id, step, first=first) is None:
+
+def _whole(receipt: Receipt) -> bool:
+    """About the whole (single-part) message and a step forward from some status: one write can do it."""
+    return (receipt.parts or 0) <= 1 and STATUS_RANK[receipt.status] > 0
+
+
+def _write_whole(receipt: Receipt) -> None:
+    assert receipt.message_id
+    lower = [s for s in ("queued", "sending", "sent") if STATUS_RANK[s] < STATUS_RANK[receipt.status]]
+    repo.apply_whole_receipt(receipt.message_id, receipt, lower=lower, max_seen=status.MAX_SEEN)
+
+
+def _receipt_step(receipt: Receipt, msg: Message, extra: dict[str, Any]) -> _Write | None:
+    """What the rules write for ``receipt`` on the message as stored (None: nothing)."""
+    if msg.provider != receipt.provider or (msg.provider_id and msg.provider_id != receipt.provider_id):
+        logger.warning(
+            "receipt for another provider message ignored",
+            extra={"message_id": msg.id, "provider_id": receipt.provider_id},
+        )
+        return None
+    state = status.ReceiptState(
+        seen=tuple(extra["receipt_ids"]), parts={int(k): v for k, v in extra["part_status"].items()}
+    )
+    out = status.apply_receipt(msg, state, receipt)
+    if out is None:
+        return None
+    written = out.message
+    if written.provider_id is None:  # the receipt overtook mark_sent: it knows the provider's id
+        written = written.model_copy(update={"provider_id": receipt.provider_id})
+    return _Write(
+        written,
+        entered=out.entered,
+        receipt_ids=list(out.state.seen),
+        part_status={str(k): v for k, v in out.state.parts.items()},
+    )
+
+
+def _apply_to(message_id: str, receipt: Receipt, *, first: dict[str, Any] | None = None) -> None:
+    if _cas(message_id, lambda msg, extra: _receipt_step(receipt, msg, extra), first=first) is None:
         logger.warning("receipt for a missing message", extra={"message_id": message_id})
 
 

@@ -1,5 +1,7 @@
 """Consumer of the receipts queue: provider receipts (stored raw by the webhook, or SNS for AWS SMS)
-parsed by the provider's connector and applied with ``messages.apply_receipt``.
+parsed by the provider's connector and applied with ``messages.apply_receipt``; and
+:func:`apply_at_once`, the status webhook's own share: a final receipt that names its message is one
+conditional write there, with no queue message and no receipts invocation.
 
 The webhook already verified the signature before enqueueing; the queue is only writable by smsdesk's
 own functions and SNS, so nothing is re-verified here. Applying is idempotent (``apply_receipt``
@@ -61,3 +63,35 @@ def handle_receipt(env: ReceiptEnvelope, record: SQSRecord) -> None:
         },
     )
     metrics.add_metric(name="ReceiptsApplied", unit=MetricUnit.Count, value=len(receipts))
+
+
+def apply_at_once(provider: str, channel_id: str, receipts: list[Receipt]) -> bool:
+    """Called by the status webhook (signature verified) before it queues the callback: apply each
+    receipt that can be applied with one conditional write (``messages.apply_receipt_at_once``: final,
+    about a whole message it names). True when nothing is left for the receipts function; False: queue
+    the callback as a whole (its receipts applied here are duplicates there, which change nothing).
+    Never raises: a throttled or failed write is the receipts function's to retry."""
+    done = 0
+    for receipt in receipts:
+        try:
+            if not messages.apply_receipt_at_once(receipt):
+                return False
+        except Exception:
+            logger.warning(
+                "receipt not applied by the webhook; queued",
+                extra={"provider": provider, "channel_id": channel_id, "message_id": receipt.message_id},
+                exc_info=True,
+            )
+            return False
+        done += 1
+    if done:
+        logger.info(
+            "receipts applied by the webhook",
+            extra={
+                "provider": provider,
+                "channel_id": channel_id,
+                "receipts": [(r.provider_id, r.status, r.message_id) for r in receipts],
+            },
+        )
+        metrics.add_metric(name="ReceiptsApplied", unit=MetricUnit.Count, value=done)  # the dashboard counts both ways
+    return True

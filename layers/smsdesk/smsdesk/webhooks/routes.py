@@ -1,12 +1,16 @@
 """``POST /webhooks/{provider}/{channel_id}/status`` and ``.../inbound``: verify, store raw on the receipts
 or inbound queue, answer 200 (Twilio inbound: empty TwiML).
 
-Nothing is applied here: the provider gets its 2xx as soon as the raw request is durable on SQS, and
-the receipts / inbound function does the work (and can be retried) without the provider waiting or
+The provider gets its 2xx as soon as the callback is durable: applied, or stored raw on SQS for the
+receipts / inbound function to do the work (and be retried) without the provider waiting or
 re-sending. A request whose signature is missing or wrong gets 403 and leaves no trace. A status
 callback that can change nothing is answered 200 without a queue message: statuses before ``sent``
 (Twilio's queued/sending), and ``sent`` for a message it names (the sender records ``sent`` itself,
-with the provider's id, as soon as the provider accepts; see ``receipts_worth_queueing``).
+with the provider's id, as soon as the provider accepts; see ``receipts_left``). A final
+receipt (delivered, undelivered, failed) that names its message is applied here, with the one
+conditional write the receipts function would make (``receipts.apply_at_once``): no queue message and
+no receipts invocation. Whatever that write cannot settle (a missing message, a multi-part receipt,
+throttling, a receipt without our id) is queued as before.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from smsdesk.connectors.base import SignatureError, WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
 from smsdesk.envelopes import InboundEnvelope, ReceiptEnvelope
 from smsdesk.errors import Forbidden, NotFound, ValidationError
-from smsdesk.models import utcnow
+from smsdesk.models import Channel, Receipt, utcnow
 from smsdesk.observability import logger
 
 router = APIGatewayHttpRouter()
@@ -72,41 +76,64 @@ def raw_record(request: WebhookRequest) -> dict:
     return raw
 
 
-def verified_request(provider: str, channel_id: str) -> WebhookRequest:
+def verified_request(provider: str, channel_id: str, *, max_age_s: float | None = None) -> WebhookRequest:
     """The current request, if ``channel_id`` is a channel of ``provider`` and the provider's signature
-    checks out: 404 for an unknown provider or channel, 403 ``invalid_signature`` otherwise."""
+    checks out: 404 for an unknown provider or channel, 403 ``invalid_signature`` otherwise.
+
+    ``max_age_s``: how long ago this container may have read the channel (default: the send path's
+    ``channels.CHANNEL_CACHE_S``). A channel read longer ago than that which does not verify the request
+    (its provider or its secret changed since) is checked once more as read within the default, so a
+    longer age saves reads without refusing a callback the current channel accepts; a forged request
+    causes no more reads than with the default."""
     if not is_known(provider):
         raise NotFound(f"no provider {provider}", field="provider")
-    channel = channels.get_channel_cached(channel_id)  # a few seconds per container: one read per burst
-    if channel.provider != provider:
-        raise NotFound(f"channel {channel_id} does not use {provider}", field="channel_id")
     request = webhook_request(raw_event())
+    channel = channels.get_channel_cached(channel_id, max_age_s=max_age_s)  # one read per burst
+    try:
+        return _verified(provider, channel, request)
+    except (NotFound, InvalidSignature):
+        if max_age_s is None or max_age_s <= channels.CHANNEL_CACHE_S:
+            raise
+    return _verified(provider, channels.get_channel_cached(channel_id), request)
+
+
+def _verified(provider: str, channel: Channel, request: WebhookRequest) -> WebhookRequest:
+    if channel.provider != provider:
+        raise NotFound(f"channel {channel.id} does not use {provider}", field="channel_id")
     try:
         get_connector(provider).verify(request, channels.get_provider_secret(channel))
     except SignatureError as exc:
         logger.warning(
-            "webhook signature rejected", extra={"provider": provider, "channel_id": channel_id, "reason": str(exc)}
+            "webhook signature rejected", extra={"provider": provider, "channel_id": channel.id, "reason": str(exc)}
         )
         raise InvalidSignature(str(exc), field=_SIGNATURE_HEADERS.get(provider)) from exc
     return request
 
 
-def receipts_worth_queueing(provider: str, request: WebhookRequest) -> bool:
-    """False when the (verified) callback holds no receipt that can change a message: none at all, or
-    only ``sent`` receipts that name their message. Anything the connector cannot parse is queued (the
-    receipts function retries and dead-letters it: never dropped silently)."""
+def receipts_left(provider: str, request: WebhookRequest) -> list[Receipt] | None:
+    """The (verified) callback's receipts that can change a message: not ``sent`` receipts that name
+    their message. None when the connector cannot parse it: queued raw (the receipts function retries
+    and dead-letters it: never dropped silently)."""
     try:
         receipts = get_connector(provider).parse_receipts(request)
     except Exception:
-        return True
-    return any(r.status != "sent" or not r.message_id for r in receipts)
+        return None
+    return [r for r in receipts if r.status != "sent" or not r.message_id]
 
 
 @router.post("/webhooks/<provider>/<channel_id>/status")
 def status_callback(provider: str, channel_id: str) -> dict[str, bool]:
-    request = verified_request(provider, channel_id)
-    if not receipts_worth_queueing(provider, request):
+    # the channel as read up to a minute ago (as long as its secret is cached): sporadic receipts cost
+    # no channel read; a stale one that fails the check is read again (``verified_request``)
+    request = verified_request(provider, channel_id, max_age_s=channels.SECRET_CACHE_S)
+    receipts = receipts_left(provider, request)
+    if receipts == []:
         return {"received": True}
+    if receipts is not None:
+        from smsdesk.sending import receipts as applying  # the send side's status code: not at cold start
+
+        if applying.apply_at_once(provider, channel_id, receipts):
+            return {"received": True}
     envelope = ReceiptEnvelope(provider=provider, channel_id=channel_id, received_at=utcnow(), raw=raw_record(request))
     aws.sqs().send_message(
         QueueUrl=config.queue_url(manifest.RECEIPTS_QUEUE), MessageBody=envelope.model_dump_json(exclude_none=True)
