@@ -36,6 +36,13 @@ VALIDATION = [
     "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
     "aws_lambda_powertools.event_handler.openapi.params",
 ]
+#: Powertools' event handler: its package ``__init__`` loads every resolver (AppSync's asyncio, Bedrock,
+#: VPC Lattice) and every event data class; the webhooks function routes with ``webhooks.http``.
+EVENT_HANDLER = [
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+    "asyncio",
+]
 #: Only on demand, in every function.
 ON_DEMAND = ["aws_lambda_powertools.utilities.idempotency", "smsdesk.local", "smsdesk.cli"]
 #: The management side: never needed to send a message or apply a receipt.
@@ -65,6 +72,7 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
         "smsdesk.connectors.sandbox",
         *MANAGEMENT,
         *SEND_CHECKS,
+        *EVENT_HANDLER,
     ],
     "inbound": BATCH,
     "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
