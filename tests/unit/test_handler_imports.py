@@ -43,6 +43,9 @@ EVENT_HANDLER = [
     "aws_lambda_powertools.utilities.data_classes",
     "asyncio",
 ]
+#: The text engine's preview (its pydantic models) and mail merge: what composes a message, not what
+#: moves one or reads a channel (``smsdesk.text`` loads each name's module on first use).
+TEXT_COMPOSING = ["smsdesk.text.preview", "smsdesk.text.merge"]
 #: Only on demand, in every function.
 ON_DEMAND = ["aws_lambda_powertools.utilities.idempotency", "smsdesk.local", "smsdesk.cli"]
 #: The management side: never needed to send a message or apply a receipt.
@@ -72,7 +75,6 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
         "smsdesk.connectors.sandbox",
         *MANAGEMENT,
         *SEND_CHECKS,
-        *EVENT_HANDLER,
     ],
     "inbound": BATCH,
     "sender": [*BATCH, *OPENAPI_DOCUMENT, *MANAGEMENT, *SEND_CHECKS],
@@ -105,6 +107,20 @@ MUST_NOT_LOAD: dict[str, list[str]] = {
     # bus events: no API, no batch processor; the contact rules load with a bot's first set_field
     "bots": [*BATCH, *OPENAPI_DOCUMENT, *VALIDATION, "smsdesk.api", "smsdesk.users", "smsdesk.crm.contacts"],
 }
+
+#: Issue 11 item 4 (every handler's cold start well under 2 x ``import boto3``): what each handler
+#: stopped loading at import, on top of the rows above.
+COLD_START_CUTS: dict[str, list[str]] = {
+    "webhooks": [*EVENT_HANDLER, *TEXT_COMPOSING],
+    "sender": TEXT_COMPOSING,
+    "receipts": TEXT_COMPOSING,
+    "timers": TEXT_COMPOSING,
+    "notifier": TEXT_COMPOSING,
+    "imports": TEXT_COMPOSING,
+    "crmnotes": TEXT_COMPOSING,
+}
+for _function, _modules in COLD_START_CUTS.items():
+    MUST_NOT_LOAD[_function] = [*MUST_NOT_LOAD[_function], *_modules]
 
 
 def loaded_modules(function: str) -> set[str]:
