@@ -51,7 +51,7 @@ PAGE = 100
 class Selection(BaseModel):
     """Who to text: any combination; at least one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     all: bool = Field(default=False, description="Every contact in the book")
     contact_ids: list[str] = Field(default_factory=list, max_length=1000, description="A manual selection")
     numbers: list[str] = Field(default_factory=list, max_length=1000, description="Raw numbers (no contact needed)")
@@ -68,6 +68,7 @@ class Selection(BaseModel):
 
 
 class Recipient(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str = Field(description="E.164")
     contact_id: str | None = None
     via: Via = Field(description="Selected as a contact, as the manager of one, or as a raw number")
@@ -77,6 +78,7 @@ class Recipient(BaseModel):
 
 
 class Excluded(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str | None = None
     contact_id: str | None = None
     reason: Reason
@@ -84,6 +86,7 @@ class Excluded(BaseModel):
 
 
 class AudiencePage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     recipients: list[Recipient]
     excluded: list[Excluded]
 
@@ -176,6 +179,7 @@ def resolve(selection: Selection, *, channel_id: str | None, region: str) -> Ite
 
 
 class AudiencePreview(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     recipients: int = Field(description="How many numbers would be texted")
     excluded: dict[str, int] = Field(description="Excluded entries by reason")
     first_recipients: list[Recipient]
