@@ -120,7 +120,15 @@ COLD_START_CUTS: dict[str, list[str]] = {
     "crmnotes": [*TEXT_COMPOSING, "phonenumbers"],
     # phonenumbers: loaded by the first number parsed (as smsdesk.text.phone does), not at import
     "fanout": ["phonenumbers"],
-    "bots": ["phonenumbers"],
+    # the inbox's conversation and queue rules and the send side: loaded by a bot's first action
+    "bots": [
+        "phonenumbers",
+        "smsdesk.inbox.conversations",
+        "smsdesk.inbox.queueing",
+        "smsdesk.sending",
+        "smsdesk.access",
+        "smsdesk.credits",
+    ],
 }
 for _function, _modules in COLD_START_CUTS.items():
     MUST_NOT_LOAD[_function] = [*MUST_NOT_LOAD[_function], *_modules]
