@@ -168,7 +168,6 @@ def test_a_handler_loads_only_what_it_uses(function: str) -> None:
 #: by its first use, so a handler pays only for the models its events use (issue 11 item 4).
 BUILT_AT_IMPORT: dict[str, list[str]] = {
     "fanout": ["smsdesk.campaigns.quiet."],  # quiet hours' own module (another area's): not deferred
-    "bots": ["smsdesk.bots.flow."],  # every event that runs a bot validates its flow
     "api": ["aws_lambda_powertools.event_handler."],
 }
 
