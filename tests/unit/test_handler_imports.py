@@ -119,7 +119,14 @@ COLD_START_CUTS: dict[str, list[str]] = {
     "imports": [*TEXT_COMPOSING, "phonenumbers"],
     "crmnotes": [*TEXT_COMPOSING, "phonenumbers"],
     # phonenumbers: loaded by the first number parsed (as smsdesk.text.phone does), not at import
-    "fanout": ["phonenumbers"],
+    # send waves (most fan-out jobs) neither plan nor resolve an audience: the run phase loads those
+    "fanout": [
+        "phonenumbers",
+        "smsdesk.campaigns.plan",
+        "smsdesk.crm.audience",
+        "smsdesk.crm.groups",
+        "smsdesk.crm.rules",
+    ],
     # the inbox's conversation and queue rules and the send side: loaded by a bot's first action
     "bots": [
         "phonenumbers",

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smsdesk.campaigns.quiet import QuietHours
-from smsdesk.crm.audience import Selection
+from smsdesk.crm.selection import Selection
 from smsdesk.text import MessageText
 
 Kind = Literal["alert", "marketing"]

@@ -24,10 +24,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import lists
 from smsdesk.crm import groups
+from smsdesk.crm.selection import Selection  # defined there, still importable from here
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.errors import NotFound
 from smsdesk.models import Contact
@@ -46,25 +47,6 @@ Reason = Literal[
 ]
 Via = Literal["contact", "manager", "number"]
 PAGE = 100
-
-
-class Selection(BaseModel):
-    """Who to text: any combination; at least one."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    all: bool = Field(default=False, description="Every contact in the book")
-    contact_ids: list[str] = Field(default_factory=list, max_length=1000, description="A manual selection")
-    numbers: list[str] = Field(default_factory=list, max_length=1000, description="Raw numbers (no contact needed)")
-    group_ids: list[str] = Field(default_factory=list, max_length=20, description="Static or dynamic groups")
-    include_managers: bool = Field(
-        default=False, description="Also text each selected contact's manager contacts (e.g. a child's parents)"
-    )
-
-    @model_validator(mode="after")
-    def _something(self) -> Selection:
-        if not (self.all or self.contact_ids or self.numbers or self.group_ids):
-            raise ValueError("select all, contact_ids, numbers or group_ids")
-        return self
 
 
 class Recipient(BaseModel):
