@@ -74,7 +74,7 @@ _MERGED = frozenset({"business_hours", "queue"})
 class ChannelPatch(BaseModel):
     """``PATCH /v1/channels/{id}`` body: any settings; the result is validated as a whole."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     type: ChannelType | None = Field(default=None, description="Fixed at creation; only the current value is accepted")
     provider: ProviderName | None = Field(
         default=None, description="Fixed at creation; only the current value is accepted"

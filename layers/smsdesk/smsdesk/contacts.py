@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-import phonenumbers
-
 from smsdesk import ids
 from smsdesk.crm.timezones import zone_for_number
 from smsdesk.data import contacts as repo
@@ -22,6 +20,8 @@ from smsdesk.models import Contact, utcnow
 def normalise_inbound(raw: str, region: str | None) -> str:
     """The sender of an inbound SMS as E.164 when it is a valid number; otherwise (short codes,
     alphanumeric senders) stripped as given, so such senders still get one contact and conversation."""
+    import phonenumbers  # ~10-20 ms: loaded by the first number handled, not at cold start
+
     value = (raw or "").strip()
     try:
         num = phonenumbers.parse(value, (region or "").upper() or None)

@@ -22,7 +22,7 @@ EntryKind = Literal["top_up", "charge", "refund"]
 
 
 class TopUpRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     credits: int = Field(
         gt=0, le=100_000_000, strict=True, description='Credits to add: a whole number (not "5", 5.0 or true)'
     )
@@ -30,6 +30,7 @@ class TopUpRequest(BaseModel):
 
 
 class LedgerEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     kind: EntryKind
     amount: int = Field(description="Signed change of the balance: + top-up/refund, - charge")
@@ -42,10 +43,12 @@ class LedgerEntry(BaseModel):
 
 
 class Balance(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     balance: int
 
 
 class LedgerPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     items: list[LedgerEntry]
     cursor: str | None = None
     balance: int

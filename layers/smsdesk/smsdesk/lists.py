@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-import phonenumbers
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import config, ids
 from smsdesk.data import channels as channels_repo
@@ -49,6 +48,7 @@ class RecipientOptedOut(ValidationError):
 
 
 class BlockEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str
     channel_id: str | None = None
     direction: Direction
@@ -58,6 +58,7 @@ class BlockEntry(BaseModel):
 
 
 class OptOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str
     channel_id: str | None = None
     reason: str
@@ -67,6 +68,7 @@ class OptOut(BaseModel):
 
 
 class ConsentRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     number: str
     event: ConsentEvent
@@ -97,6 +99,8 @@ def region_for(channel_id: str | None) -> str:
 
 def normalise(raw: str, region: str, *, field: str = "number") -> str:
     """E.164 of any valid number (mobile or not), or a 422 naming ``field``."""
+    import phonenumbers  # ~10-20 ms: loaded by the first number handled, not at cold start
+
     try:
         return parse_number(raw, region, field=field).e164
     except InvalidPhoneNumber as exc:

@@ -28,6 +28,9 @@ from pydantic_core import ValidationError as CoreValidationError
 from smsdesk.connectors.settings import SettingsError, check_settings, stored_settings
 from smsdesk.text import CountryMultipliers, MessageText, ReplyText, validate_sender_id
 
+# Every model here is built (its validator and serializer) when first used, not at import
+# (``defer_build``): each function uses a few of them, and building the others cost every cold start.
+
 ProviderName = Literal["sandbox", "aws_sms", "twilio"]
 ChannelType = Literal["one_way", "two_way"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -49,7 +52,7 @@ def iso(ts: dt.datetime) -> str:
 
 
 class TimeRange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     start: dt.time
     end: dt.time
 
@@ -63,7 +66,7 @@ class TimeRange(BaseModel):
 class BusinessHours(BaseModel):
     """Weekly opening hours in the channel's timezone; outside them the out-of-hours reply is sent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     enabled: bool = False
     timezone: str = "Europe/Amsterdam"
     weekly: dict[Weekday, list[TimeRange]] = Field(default_factory=dict)
@@ -89,7 +92,7 @@ MAX_WAIT_S = 30 * 86_400
 class QueueSettings(BaseModel):
     """The channel's contact-center queue (docs/architecture.md, ``queueing.py``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     strategy: Strategy = Field(
         default="manual",
         description="manual: stays Unassigned for anyone to pick; round_robin, least_busy (fewest open), "
@@ -152,7 +155,7 @@ class ChannelSettings(BaseModel):
     """Everything about a channel an admin can set (all but ``name``/``type``/``sender``/``provider``
     have defaults)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str = Field(min_length=1, max_length=80)
     type: ChannelType
     sender: str = Field(description="one_way: alphanumeric sender ID (3-11); two_way: E.164 number")
@@ -266,18 +269,22 @@ FINAL_STATUSES = frozenset(s for s, r in STATUS_RANK.items() if r == 3)
 
 
 class StatusChange(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     status: MessageStatus
     at: dt.datetime
     detail: str | None = None
 
 
 class MessageError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     code: str
     message: str
 
 
 class Message(BaseModel):
     """An SMS, outbound (sent by a user, campaign or bot) or inbound (issue 5)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     direction: Literal["outbound", "inbound"] = "outbound"
@@ -304,7 +311,7 @@ class Message(BaseModel):
 
 
 class SendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     channel_id: str = Field(min_length=1, max_length=64)
     to: str = Field(min_length=1, max_length=40, description="Recipient as typed; normalised to E.164")
     text: MessageText = Field(description="1-5000 characters; not only spaces or control characters")
@@ -319,6 +326,8 @@ ReceiptStatus = Literal["sent", "delivered", "undelivered", "failed"]
 
 class Receipt(BaseModel):
     """A delivery receipt in provider-neutral form (one per provider message part, if multi-part)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     provider: ProviderName
     provider_id: str
@@ -344,7 +353,7 @@ class InboundSms(BaseModel):
     text: str
     received_at: dt.datetime
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -359,6 +368,8 @@ class Contact(BaseModel):
     """A person in the contact book (issue 13); inbound SMS from a new number create one (issue 5).
 
     Stored before issue 13 with ``number`` (read as ``mobile``) and without the other fields."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     mobile: str | None = Field(
@@ -391,6 +402,8 @@ QueueState = Literal["waiting", "overflow"]
 
 class Conversation(BaseModel):
     """One thread between a channel and a customer number; at most one is open per (channel, number)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     channel_id: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from smsdesk.bots.flow import AskStep, CsatStep, Flow, match_choice, rating
 
@@ -34,6 +34,8 @@ class Action:
 
 class RunState(BaseModel):
     """Where a run is: ``waiting`` at ``step_id`` (an ask/csat), or ``done``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     status: Literal["new", "waiting", "done"] = "new"
     step_id: str | None = None

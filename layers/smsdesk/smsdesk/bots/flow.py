@@ -40,7 +40,7 @@ MAX_STEPS = 100
 
 
 class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     id: StepId
 
 
@@ -51,7 +51,7 @@ class SendStep(_Step):
 
 
 class Choice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     keywords: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(default_factory=list, max_length=20)
     next: StepId
 
@@ -109,7 +109,7 @@ WAITING = ("ask", "csat")
 
 
 class Flow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS, description="The first step starts the run")
 
     def step(self, step_id: str | None) -> Step | None:

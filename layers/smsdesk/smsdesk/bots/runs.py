@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk.bots.engine import RunState
 from smsdesk.data import bots as repo
@@ -16,6 +16,7 @@ SEEN_KEPT = 50
 
 
 class TranscriptLine(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     at: dt.datetime
     direction: Literal["in", "out", "note"]
     text: str
@@ -23,6 +24,7 @@ class TranscriptLine(BaseModel):
 
 
 class BotRun(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     bot_id: str
     conversation_id: str

@@ -38,10 +38,12 @@ from smsdesk.data import queueing as queue_repo
 from smsdesk.data import teams as teams_repo
 from smsdesk.data import users as users_repo
 from smsdesk.inbound import keywords
-from smsdesk.inbox import conversations, queueing, timers
+from smsdesk.inbox import timers
+
+# The inbox's conversation and queue rules and the send side are imported by the functions that act
+# (close, assign, hand off, send): an event that finds no bot to run does not load them.
 from smsdesk.models import Channel, Conversation, iso, utcnow
 from smsdesk.observability import logger
-from smsdesk.sending import messages
 from smsdesk.text.merge import render_template
 
 _ATTEMPTS = 8
@@ -145,6 +147,8 @@ def _start_on_start(conv: Conversation, key: str, text: str, keyword: Any) -> st
 
 
 def on_closed(conv_id: str, detail: dict[str, Any], key: str) -> str:
+    from smsdesk.inbox import conversations
+
     got = conv_repo.get(conv_id)
     if got is None or got[0].status != "closed" or got[0].closed_at is None:
         return "not_closed"
@@ -176,6 +180,8 @@ def on_closed(conv_id: str, detail: dict[str, Any], key: str) -> str:
 
 
 def on_queue_timeout(conv_id: str, key: str) -> str:
+    from smsdesk.inbox import conversations
+
     got = conv_repo.get(conv_id)
     if got is None or got[0].queue_state() is None or got[0].timed_out_at is None:
         return "not_waiting"
@@ -431,6 +437,9 @@ def _perform(
     conv: Conversation, run: BotRun, result: engine.Result, key: str, now: dt.datetime
 ) -> tuple[list[TranscriptLine], int | None, bool]:
     """Do a step's actions; returns (transcript lines, CSAT rating received, a CSAT question asked)."""
+    from smsdesk.inbox import conversations
+    from smsdesk.sending import messages
+
     channel = channels.get_channel_cached(conv.channel_id)
     flow = Flow.model_validate(run.flow) if run.flow else None
     contact: list[Any] = []  # read once per step, by the first send that merges fields
@@ -545,6 +554,8 @@ def _claim(conv_id: str, run_id: str, bot_id: str, still: Any) -> bool:
 def _release(conv_id: str, run: BotRun, *, handoff: bool) -> None:
     """The run gives the conversation back: into the queue at its original arrival time (``handoff``),
     or, after a finish bot, just no longer with the bot. No-op if the run no longer has it."""
+    from smsdesk.inbox import queueing
+
     now = utcnow()
     for _ in range(_ATTEMPTS):
         got = conv_repo.get(conv_id)
@@ -569,6 +580,8 @@ def _release(conv_id: str, run: BotRun, *, handoff: bool) -> None:
 
 
 def _close(conv_id: str, run: BotRun) -> None:
+    from smsdesk.inbox import conversations, queueing
+
     now = utcnow()
     for _ in range(_ATTEMPTS):
         got = conv_repo.get(conv_id)
@@ -598,6 +611,8 @@ def _close(conv_id: str, run: BotRun) -> None:
 
 def _assign(conv_id: str, run: BotRun, channel: Channel, user_id: str | None, team_id: str | None) -> None:
     """To an available agent (the named one, or the least busy member of the team); nobody: handoff."""
+    from smsdesk.inbox import conversations, queueing
+
     candidates = [user_id] if user_id else (teams_repo.member_ids(team_id) if team_id else [])
     agents = [queueing.Agent.from_profile(p) for p in users_repo.get_profiles(candidates)] if candidates else []
     agent = queueing.pick("least_busy", agents)

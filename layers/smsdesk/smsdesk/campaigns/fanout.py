@@ -41,7 +41,7 @@ import time
 from typing import Any
 
 from smsdesk import channels, ids, lists, manifest, outbox
-from smsdesk.campaigns import clock, plan, quiet, quiet_settings, service
+from smsdesk.campaigns import clock, quiet, quiet_settings, service
 from smsdesk.campaigns.model import Campaign
 from smsdesk.data import campaigns as repo
 from smsdesk.data import credits as credits_repo
@@ -92,6 +92,8 @@ def handle_fanout(job: FanoutJob, record: SQSRecord) -> None:
 
 
 def on_schedule(job: FanoutJob) -> str:
+    from smsdesk.campaigns import plan  # the run phase plans; send waves do not
+
     got = service.load(job.campaign_id)
     if got is None:
         return "gone"

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smsdesk.campaigns.quiet import QuietHours
-from smsdesk.crm.audience import Selection
+from smsdesk.crm.selection import Selection
 from smsdesk.text import MessageText
 
 Kind = Literal["alert", "marketing"]
@@ -27,7 +27,7 @@ class Schedule(BaseModel):
     """When: once ``at`` a local date-time, or recurring by ``cron`` (EventBridge Scheduler's six
     fields: minutes hours day-of-month month day-of-week year) or ``rate`` (``"1 day"``), in ``time_zone``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     at: dt.datetime | None = Field(default=None, description="Local date-time (no offset), e.g. 2026-12-01T09:00:00")
     cron: str | None = Field(default=None, max_length=100, description="e.g. `0 9 ? * MON *`")
     rate: str | None = Field(default=None, max_length=20, description="e.g. `1 day`, `12 hours`")
@@ -90,7 +90,7 @@ class Schedule(BaseModel):
 
 
 class CampaignFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     title: str = Field(min_length=1, max_length=120)
     channel_id: str = Field(min_length=1, max_length=64)
     text: MessageText = Field(description="Mail merge: `{{first_name|there}}`, any contact field or custom field")
@@ -111,7 +111,7 @@ class CampaignCreate(CampaignFields):
 class CampaignUpdate(BaseModel):
     """A draft or scheduled campaign's changes (a scheduled one's schedule follows)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     title: str | None = Field(default=None, min_length=1, max_length=120)
     channel_id: str | None = Field(default=None, min_length=1, max_length=64)
     text: MessageText | None = None
@@ -122,6 +122,7 @@ class CampaignUpdate(BaseModel):
 
 
 class Counts(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     recipients: int = 0
     queued: int = Field(default=0, description="Handed to the send pipeline (charged from the reservation)")
     held: int = Field(default=0, description="Waiting for the end of quiet hours")
@@ -150,6 +151,7 @@ class Campaign(CampaignFields):
 
 
 class CampaignRecipient(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str
     contact_id: str | None = None
     run: int

@@ -44,7 +44,7 @@ class QuietHours(BaseModel):
     The window is one stretch of the day (``start`` < ``end``): a window across midnight would allow
     marketing at night, so it is refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     start: LocalTime = Field(default=dt.time(8, 0), description="Earliest local time of day (HH:MM)")
     end: LocalTime = Field(
         default=dt.time(20, 0),

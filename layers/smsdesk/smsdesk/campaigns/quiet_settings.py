@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk.campaigns.model import Campaign
 from smsdesk.campaigns.quiet import QuietHours, Source, effective
@@ -16,6 +16,8 @@ from smsdesk.models import iso, utcnow
 
 class QuietHoursSetting(BaseModel):
     """One level's quiet hours: its own rule (if set) and what applies there."""
+
+    model_config = ConfigDict(defer_build=True)
 
     quiet_hours: QuietHours | None = Field(
         description="This level's own rule; null: not set here (the next level's applies)"

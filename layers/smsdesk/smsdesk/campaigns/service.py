@@ -17,11 +17,11 @@ import hashlib
 import json
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsdesk import access, config, credits, ids, manifest, outbox
 from smsdesk.auth import Caller
-from smsdesk.campaigns import plan, schedules
+from smsdesk.campaigns import schedules
 from smsdesk.campaigns.model import (
     FINAL_STATES,
     Campaign,
@@ -31,12 +31,17 @@ from smsdesk.campaigns.model import (
     CampaignUpdate,
     Counts,
 )
-from smsdesk.crm import audience
 from smsdesk.data import campaigns as repo
 from smsdesk.data import credits as credits_repo
 from smsdesk.envelopes import FanoutJob
 from smsdesk.errors import Conflict, NotFound, PaymentRequired, ValidationError
 from smsdesk.models import Channel, iso, utcnow
+
+if TYPE_CHECKING:
+    from smsdesk.campaigns import plan
+
+# Planning (``campaigns.plan``) and audience resolution (``crm.audience``: lists, groups, rules) are
+# imported by the functions that plan: the fan-out's send waves, which load this module, never do.
 
 #: The same text to the same audience on the same channel within this is refused unless confirmed.
 DUPLICATE_WINDOW_S = 600
@@ -81,6 +86,8 @@ def list_page(caller: Caller, *, limit: int, cursor: str | None) -> tuple[list[C
 
 
 def _check(caller: Caller, fields: CampaignFields) -> Channel:
+    from smsdesk.campaigns import plan
+
     channel = access.require_channel(caller, fields.channel_id)
     plan.Planner(channel, plan.full_template(fields.text, fields.kind, channel), channel.default_region or "NL")
     for n, gid in enumerate(fields.audience.group_ids):
@@ -161,11 +168,16 @@ def _keep(extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def planner(campaign: CampaignFields, channel: Channel) -> plan.Planner:
+    from smsdesk.campaigns import plan
+
     region = channel.default_region or config.default_country()
     return plan.Planner(channel, plan.full_template(campaign.text, campaign.kind, channel), region)
 
 
 def planned_pages(campaign: CampaignFields, channel: Channel):  # type: ignore[no-untyped-def]
+    from smsdesk.campaigns import plan
+    from smsdesk.crm import audience
+
     p = planner(campaign, channel)
     pages = audience.resolve(campaign.audience, channel_id=channel.id, region=p.region)
     return plan.plan_pages(p, pages)
@@ -174,6 +186,8 @@ def planned_pages(campaign: CampaignFields, channel: Channel):  # type: ignore[n
 def preview(caller: Caller, fields: CampaignFields, *, per_recipient: int = 0) -> plan.Preview:
     """Recipients after deduplication, the excluded by reason, segments and credits in total and per
     country, the longest rendered text: the numbers launching will reserve."""
+    from smsdesk.campaigns import plan
+
     channel = access.require_channel(caller, fields.channel_id)
     footer = plan.footer_for(channel) if fields.kind == "marketing" else None
     return plan.summarise(planned_pages(fields, channel), footer=footer, per_recipient=per_recipient)
@@ -204,6 +218,8 @@ def _event(campaign: Campaign, state: str, **more: Any) -> outbox.Event:
 def launch(caller: Caller, campaign_id: str, *, confirm: bool = False) -> Campaign:
     """Start now (credits reserved in this very call, or 402) or, with a schedule, arm it (``scheduled``).
     The same text to the same audience on the same channel within 10 minutes: 409 unless ``confirm``."""
+    from smsdesk.campaigns import plan
+
     campaign, extra = get_for(caller, campaign_id)
     if campaign.status != "draft":
         raise WrongState(f"a {campaign.status} campaign cannot be launched", field="status")

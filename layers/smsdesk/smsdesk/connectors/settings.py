@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)  # built when first used
 
 
 # -- provider_settings --------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import lists
 from smsdesk.crm import groups
+from smsdesk.crm.selection import Selection  # defined there, still importable from here
 from smsdesk.data import contacts as contacts_repo
 from smsdesk.errors import NotFound
 from smsdesk.models import Contact
@@ -48,26 +49,8 @@ Via = Literal["contact", "manager", "number"]
 PAGE = 100
 
 
-class Selection(BaseModel):
-    """Who to text: any combination; at least one."""
-
-    model_config = ConfigDict(extra="forbid")
-    all: bool = Field(default=False, description="Every contact in the book")
-    contact_ids: list[str] = Field(default_factory=list, max_length=1000, description="A manual selection")
-    numbers: list[str] = Field(default_factory=list, max_length=1000, description="Raw numbers (no contact needed)")
-    group_ids: list[str] = Field(default_factory=list, max_length=20, description="Static or dynamic groups")
-    include_managers: bool = Field(
-        default=False, description="Also text each selected contact's manager contacts (e.g. a child's parents)"
-    )
-
-    @model_validator(mode="after")
-    def _something(self) -> Selection:
-        if not (self.all or self.contact_ids or self.numbers or self.group_ids):
-            raise ValueError("select all, contact_ids, numbers or group_ids")
-        return self
-
-
 class Recipient(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str = Field(description="E.164")
     contact_id: str | None = None
     via: Via = Field(description="Selected as a contact, as the manager of one, or as a raw number")
@@ -77,6 +60,7 @@ class Recipient(BaseModel):
 
 
 class Excluded(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str | None = None
     contact_id: str | None = None
     reason: Reason
@@ -84,6 +68,7 @@ class Excluded(BaseModel):
 
 
 class AudiencePage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     recipients: list[Recipient]
     excluded: list[Excluded]
 
@@ -176,6 +161,7 @@ def resolve(selection: Selection, *, channel_id: str | None, region: str) -> Ite
 
 
 class AudiencePreview(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     recipients: int = Field(description="How many numbers would be texted")
     excluded: dict[str, int] = Field(description="Excluded entries by reason")
     first_recipients: list[Recipient]

@@ -41,7 +41,7 @@ Name = Field(default=None, max_length=100)
 class ContactIn(BaseModel):
     """A new contact. At least one of first_name, last_name, mobile, other_phone, email."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     first_name: str | None = Name
     last_name: str | None = Name
     mobile: str | None = Field(default=None, max_length=40, description="Read in the account's default region")
@@ -60,7 +60,7 @@ class ContactPatch(BaseModel):
     """Only the fields given change; null clears one. ``custom_fields`` merge by key (null removes a
     key); ``tags`` and ``manager_ids`` are replaced whole."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     first_name: str | None = Name
     last_name: str | None = Name
     mobile: str | None = Field(default=None, max_length=40)
@@ -304,6 +304,7 @@ def list_page(*, q: str | None, limit: int, cursor: str | None) -> tuple[list[Co
 
 
 class ConsentState(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     number: str | None = Field(description="The mobile number the state is for (null: the contact has none)")
     opted_out: list[lists.OptOut] = Field(
         description="Opt-outs in force: account-wide (channel_id null) or per channel"

@@ -47,6 +47,7 @@ BUILTIN = frozenset(
 
 
 class FieldDefinition(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     key: str = Field(description="The field's name in `custom_fields`, rules and mail merge: a-z, 0-9, _")
     label: str
     type: FieldType
@@ -55,7 +56,7 @@ class FieldDefinition(BaseModel):
 
 
 class FieldCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     key: str = Field(min_length=1, max_length=40, pattern=KEY_RE.pattern)
     label: str = Field(min_length=1, max_length=100)
     type: FieldType
@@ -83,7 +84,7 @@ class FieldCreate(BaseModel):
 
 
 class FieldPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     label: str | None = Field(default=None, min_length=1, max_length=100)
     options: list[str] | None = Field(default=None, max_length=100, description="Replaces the options (choice only)")
 

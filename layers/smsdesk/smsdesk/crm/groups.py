@@ -36,6 +36,7 @@ def _rule(value: Any) -> Any:
 
 
 class Group(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     name: str
     description: str | None = None
@@ -46,7 +47,7 @@ class Group(BaseModel):
 
 
 class GroupCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     kind: Kind = "static"
@@ -67,7 +68,7 @@ class GroupCreate(BaseModel):
 
 
 class GroupPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     rule: rules.Rule | None = Field(default=None, description="Replaces a dynamic group's rule")
@@ -79,7 +80,7 @@ class GroupPatch(BaseModel):
 
 
 class RulePreview(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     rule: rules.Rule
     limit: int = Field(default=20, ge=1, le=100)
 
@@ -90,11 +91,12 @@ class RulePreview(BaseModel):
 
 
 class MemberIds(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     contact_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class Preview(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     count: int = Field(description="How many contacts are in the group now")
     items: list[Contact] = Field(description="The first members (static: by id; dynamic: by name)")
 

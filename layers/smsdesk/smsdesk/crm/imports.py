@@ -57,7 +57,7 @@ Status = Literal["waiting_upload", "processing", "done", "failed"]
 
 
 class ImportCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     group_id: str | None = Field(default=None, max_length=64, description="A static group every row's contact joins")
     mapping: dict[str, str | None] | None = Field(
         default=None,
@@ -70,6 +70,7 @@ class ImportCreate(BaseModel):
 
 
 class Upload(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     url: str = Field(description="POST a multipart form here: every `fields` entry, then `file` last")
     fields: dict[str, str]
     expires_at: dt.datetime
@@ -77,6 +78,7 @@ class Upload(BaseModel):
 
 
 class RowError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     line: int = Field(description="Line of the file the row starts on (1 = the header)")
     column: str | None = Field(default=None, description="The column's header")
     field: str | None = Field(default=None, description="The contact field (`mobile`, `custom_fields.age`, ...)")
@@ -85,6 +87,7 @@ class RowError(BaseModel):
 
 
 class ContactImport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     status: Status
     file_name: str | None = None
@@ -110,20 +113,22 @@ class ImportStarted(BaseModel):
     import_: ContactImport = Field(alias="import", serialization_alias="import")
     upload: Upload
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
 
 class ColumnsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     header: str = Field(min_length=1, max_length=20_000, description="The file's first line (its header row)")
 
 
 class SuggestedColumn(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     header: str
     field: str | None = Field(description="The contact field the column fills without a mapping (null: not read)")
 
 
 class SuggestedColumns(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     delimiter: str
     columns: list[SuggestedColumn]
 
@@ -620,11 +625,12 @@ def export_csv(group_id: str | None) -> str:
 
 
 class ExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     group_id: str | None = Field(default=None, max_length=64, description="A group's members (default: everyone)")
 
 
 class ExportFile(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     download_url: str = Field(description="A presigned GET of the CSV (no Authorization header needed)")
     expires_at: dt.datetime = Field(description="The link works until then; the file is deleted after a day")
     contacts: int

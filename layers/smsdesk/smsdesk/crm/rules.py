@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -64,7 +64,7 @@ def _kind(value: Any) -> str | None:
 class Condition(BaseModel):
     """``field op value``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     field: str = Field(min_length=1, max_length=60, description="A built-in field (e.g. `tags`) or a custom field key")
     op: Op
     value: str | int | float | bool | list[str | int | float] | None = Field(
@@ -75,14 +75,14 @@ class Condition(BaseModel):
 class All(BaseModel):
     """Every rule matches."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     all: list[Rule] = Field(min_length=1, max_length=MAX_CONDITIONS)
 
 
 class AnyOf(BaseModel):
     """At least one rule matches."""
 
-    model_config = ConfigDict(extra="forbid", title="Any")
+    model_config = ConfigDict(extra="forbid", title="Any", defer_build=True)
     any: list[Rule] = Field(min_length=1, max_length=MAX_CONDITIONS)
 
 
@@ -90,9 +90,13 @@ Rule = Annotated[
     Union[Annotated[All, Tag("all")], Annotated[AnyOf, Tag("any")], Annotated[Condition, Tag("condition")]],  # noqa: UP007
     Discriminator(_kind),
 ]
-All.model_rebuild()
-AnyOf.model_rebuild()
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(Rule)
+
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    """Built on first use (so are the rule models, whose ``Rule`` references resolve then): a function
+    that loads this module for one group's rules does not build them all at its cold start."""
+    return TypeAdapter(Rule)
 
 
 def _client_path(loc: tuple[Any, ...]) -> list[str]:
@@ -120,7 +124,7 @@ def parse(raw: Any, *, field: str = "rule") -> All | AnyOf | Condition:
         rule = raw
     else:
         try:
-            rule = _ADAPTER.validate_python(raw)
+            rule = _adapter().validate_python(raw)
         except PydanticValidationError as exc:
             first = exc.errors()[0]
             where = ".".join([field, *_client_path(tuple(first.get("loc", ())))])
@@ -216,6 +220,8 @@ def stored_paths(rule: All | AnyOf | Condition) -> set[tuple[str, ...]]:
 
 
 def _country(mobile: str | None) -> str | None:
+    import phonenumbers  # ~10-20 ms: loaded by the first number handled, not at cold start
+
     if not mobile or not mobile.startswith("+"):
         return None
     try:

@@ -18,6 +18,7 @@ PIPEDRIVE_API = "https://api.pipedrive.com"
 
 
 class CrmSettings(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     web_url: str | None = Field(default=None, description="The web app's address; notes link to /inbox/{id} there")
     pipedrive_enabled: bool = False
     pipedrive_api_url: str = Field(default=PIPEDRIVE_API, description="Pipedrive's API base (no /v1)")
@@ -25,7 +26,7 @@ class CrmSettings(BaseModel):
 
 
 class CrmSettingsPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     web_url: str | None = Field(default=None, max_length=300)
     pipedrive_enabled: bool | None = None
     pipedrive_api_url: str | None = Field(default=None, max_length=300)

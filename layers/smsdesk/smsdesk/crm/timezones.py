@@ -8,8 +8,6 @@ ID, ...) or one not listed derives none: set ``time_zone`` explicitly for those 
 
 from __future__ import annotations
 
-import phonenumbers
-
 #: ISO 3166-1 alpha-2 → the country's only IANA time zone.
 SINGLE_ZONE: dict[str, str] = {
     "AT": "Europe/Vienna",
@@ -72,6 +70,8 @@ SINGLE_ZONE: dict[str, str] = {
 
 def zone_for_number(e164: str | None) -> str | None:
     """The IANA zone of the number's country if that country has only one; else None."""
+    import phonenumbers  # ~10-20 ms: loaded by the first number handled, not at cold start
+
     if not e164 or not e164.startswith("+"):
         return None
     try:

@@ -24,7 +24,7 @@ Kind = Literal["new_message_mine", "new_message_others", "new_message_unassigned
 
 
 class Preferences(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     new_message_mine: bool = Field(default=True, description="New message in conversations assigned to me")
     new_message_others: bool = Field(default=False, description="New message in colleagues' conversations")
     new_message_unassigned: bool = Field(default=True, description="New message in unassigned conversations")
@@ -32,7 +32,7 @@ class Preferences(BaseModel):
 
 
 class PreferencesUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     new_message_mine: bool | None = None
     new_message_others: bool | None = None
     new_message_unassigned: bool | None = None
@@ -40,6 +40,7 @@ class PreferencesUpdate(BaseModel):
 
 
 class Notification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     id: str
     kind: Kind
     conversation_id: str
@@ -51,6 +52,7 @@ class Notification(BaseModel):
 
 
 class NotificationPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     items: list[Notification]
     next_cursor: str | None = None
 

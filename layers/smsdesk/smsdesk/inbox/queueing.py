@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk import channels, events
 from smsdesk.data import channels as channels_repo
@@ -140,6 +140,7 @@ def full(max_in_queue: int, waiting: int, overflow: int) -> bool:
 
 
 class QueueEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     position: int = Field(description="1 = next (in the queue: next to be offered; outside: next to enter)")
     conversation_id: str
     contact_id: str
@@ -152,6 +153,7 @@ class QueueEntry(BaseModel):
 
 
 class QueueView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     channel_id: str
     strategy: Strategy
     max_in_queue: int = Field(description="0 = no limit")

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsdesk.data import bots as bots_repo
 from smsdesk.data import stats as repo
@@ -29,6 +29,8 @@ MAX_WINDOW = dt.timedelta(days=31)
 class CsatStats(BaseModel):
     """Satisfaction ratings (1-5) received by finish bots' csat steps, since the channel's first survey."""
 
+    model_config = ConfigDict(defer_build=True)
+
     user_id: str | None = Field(default=None, description="The agent who closed (null: the whole channel)")
     asked: int
     answered: int
@@ -37,6 +39,7 @@ class CsatStats(BaseModel):
 
 
 class ChannelStats(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     channel_id: str
     start: dt.datetime = Field(description="Window start (interactions enqueued from here)")
     end: dt.datetime = Field(description="Window end (exclusive)")

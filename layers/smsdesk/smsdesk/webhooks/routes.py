@@ -18,9 +18,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
 from smsdesk import aws, channels, config, manifest
 from smsdesk.connectors.base import SignatureError, WebhookRequest
 from smsdesk.connectors.registry import get_connector, is_known
@@ -28,8 +25,9 @@ from smsdesk.envelopes import InboundEnvelope, ReceiptEnvelope
 from smsdesk.errors import Forbidden, NotFound, ValidationError
 from smsdesk.models import Channel, Receipt, utcnow
 from smsdesk.observability import logger
+from smsdesk.webhooks.http import APPLICATION_JSON, Response, Router
 
-router = APIGatewayHttpRouter()
+router = Router()
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: The signature header each provider signs with (named in the 403 error's ``field``).
@@ -170,4 +168,4 @@ def inbound_sms(provider: str, channel_id: str) -> Response[Any]:
     )
     if provider == "twilio":
         return Response(status_code=200, content_type="text/xml", body=EMPTY_TWIML)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"received": True})
+    return Response(status_code=200, content_type=APPLICATION_JSON, body={"received": True})

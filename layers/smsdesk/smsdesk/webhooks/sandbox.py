@@ -20,19 +20,18 @@ import os
 import threading
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from smsdesk import channels, config, ids
 from smsdesk.errors import NotFound, ValidationError
 from smsdesk.models import iso, utcnow
+from smsdesk.webhooks.http import APPLICATION_JSON, Response, Router
 from smsdesk.webhooks.routes import raw_event
 
 log = logging.getLogger(__name__)
 
-router = APIGatewayHttpRouter()
+router = Router()
 
 
 @router.get("/sandbox/outbox")
@@ -116,7 +115,7 @@ def simulate_inbound() -> Response[dict[str, Any]]:
     _post_later(url, event, key)
     return Response(
         status_code=202,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=APPLICATION_JSON,
         body={
             "id": event["id"],
             "channel_id": channel.id,
