@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -100,6 +101,17 @@ def test_pick_contacts_schedule_then_edit_text_and_time(page: Any, stack: LocalS
     edit.get_by_role("button", name="Cancel", exact=True).click()
     expect(page.get_by_test_id("campaign-schedule")).to_contain_text("2031-01-03T10:15:00")
     _api(stack, "POST", f"/v1/campaigns/{cid}/cancel", {})
+
+    # a cancelled campaign can be deleted from its page (after a confirmation): gone from the list
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Cancelled", timeout=10_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/campaigns$"), timeout=10_000)
+    try:
+        _api(stack, "GET", f"/v1/campaigns/{cid}")
+        raise AssertionError("the deleted campaign is still there")
+    except urllib.error.HTTPError as err:
+        assert err.code == 404
 
 
 def test_all_contacts_in_the_preview(page: Any, stack: LocalStack) -> None:

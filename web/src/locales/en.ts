@@ -608,4 +608,6 @@ export const en = {
   "quiet.from.account": "account setting",
   "quiet.from.channel": "channel setting",
   "quiet.from.campaign": "this campaign",
+  "camp.delete": "Delete",
+  "camp.deleteconfirm": "Delete the campaign \"{title}\" and its list of recipients? The messages it sent stay in the message history.",
 } as const;

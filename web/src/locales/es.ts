@@ -609,4 +609,6 @@ export const es: Catalogue = {
   "quiet.from.account": "ajuste de la cuenta",
   "quiet.from.channel": "ajuste del canal",
   "quiet.from.campaign": "esta campaña",
+  "camp.delete": "Eliminar",
+  "camp.deleteconfirm": "¿Eliminar la campaña \"{title}\" y su lista de destinatarios? Los mensajes enviados permanecen en el historial.",
 };

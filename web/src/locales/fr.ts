@@ -609,4 +609,6 @@ export const fr: Catalogue = {
   "quiet.from.account": "réglage du compte",
   "quiet.from.channel": "réglage du canal",
   "quiet.from.campaign": "cette campagne",
+  "camp.delete": "Supprimer",
+  "camp.deleteconfirm": "Supprimer la campagne « {title} » et sa liste de destinataires ? Les messages envoyés restent dans l’historique.",
 };

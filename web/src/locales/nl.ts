@@ -609,4 +609,6 @@ export const nl: Catalogue = {
   "quiet.from.account": "accountinstelling",
   "quiet.from.channel": "kanaalinstelling",
   "quiet.from.campaign": "deze campagne",
+  "camp.delete": "Verwijderen",
+  "camp.deleteconfirm": "Campagne \"{title}\" en de lijst met ontvangers verwijderen? De verzonden berichten blijven in de berichtgeschiedenis.",
 };

@@ -544,6 +544,17 @@ export function CampaignPage({ id }: { id: string }) {
   };
   const k = c.counts;
   const editable = c.status === "draft" || c.status === "scheduled";
+  const deletable = ["draft", "scheduled", "completed", "cancelled", "failed"].includes(c.status);
+  const remove = async () => {
+    if (!confirm(t("camp.deleteconfirm", { title: c.title }))) return;
+    setErrors({});
+    try {
+      await api("DELETE", `/v1/campaigns/${encodeURIComponent(id)}`);
+      navigate("/campaigns");
+    } catch (err) {
+      setErrors(errorsOf(err));
+    }
+  };
   if (editing && editable)
     return (
       <Composer
@@ -595,6 +606,11 @@ export function CampaignPage({ id }: { id: string }) {
         {["draft", "scheduled", "running", "paused"].includes(c.status) ? (
           <button class="danger" onClick={() => void act("cancel")}>
             {t("camp.cancel")}
+          </button>
+        ) : null}
+        {deletable ? (
+          <button class="danger" onClick={() => void remove()}>
+            {t("camp.delete")}
           </button>
         ) : null}
       </div>
