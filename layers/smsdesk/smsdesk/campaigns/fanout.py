@@ -55,7 +55,8 @@ from smsdesk.sending import messages
 from smsdesk.text import PhoneNumber, count_segments
 
 ROWS_PER_WRITE = 100
-#: Recipients per transaction: 1 campaign update + 2 items each stays within DynamoDB's 100 items.
+#: Recipients per transaction: 1 campaign update + 3 items each (row, message, its index entry) stays
+#: within DynamoDB's 100 items.
 PER_TRANSACTION = 33
 
 
@@ -393,7 +394,8 @@ def _items(
     campaign: Campaign, rows: list[dict[str, Any]], msgs: list[Any], *, first: int = 0, mps: float = 0
 ) -> list[dict[str, Any]]:
     """One transaction for these recipients: the reservation pays for all (one campaign update), each
-    row moves to ``queued`` and each message is recorded with its (bulk) outbound job."""
+    row moves to ``queued`` and each message is recorded with its (bulk) outbound job and its index
+    entry (``data.messages.index_entry``)."""
     total = sum(m.credits for m in msgs)
     held = sum(1 for r in rows if r["status"] == "held")
     items = [
@@ -419,13 +421,16 @@ def _items(
                 {":q": "queued", ":m": msg.id, ":was": row["status"]},
             )
         )
-        items.append(
-            messages_repo.put_new(
+        # the row without index keys, and the message's immutable index entry: the row's status writes
+        # (sending, sent, delivered) then rewrite no GSI (docs/architecture.md "Cost per recipient")
+        items.extend(
+            messages_repo.new_items(
                 msg,
                 ob=outbox.change(
                     [outbox.status_event("queued")],
                     [outbox.job(manifest.OUTBOUND_QUEUE, job.model_dump_json(exclude_none=True), delay_s=delay)],
                 ),
+                entry=True,
             )
         )
     return items
