@@ -345,13 +345,15 @@ def outcome_marker(campaign_id: str, message_id: str, counter: str) -> TransactI
     }
 
 
-def stats_add(campaign_id: str, counter: str) -> TransactItem:
+def stats_add(campaign_id: str, *counters: str) -> TransactItem:
+    """Add one to each of ``counters`` on the campaign's ``STATS`` item (one update)."""
+    names = {f"#c{i}": c for i, c in enumerate(counters)}
     return {
         "Update": {
             "TableName": config.table_name(),
             "Key": table.key(_pk(campaign_id), "STATS"),
-            "UpdateExpression": "ADD #c :one",
-            "ExpressionAttributeNames": {"#c": counter},
+            "UpdateExpression": "ADD " + ", ".join(f"{n} :one" for n in names),
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {":one": {"N": "1"}},
         }
     }
