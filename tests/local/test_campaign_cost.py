@@ -185,9 +185,19 @@ def test_one_outcome_is_one_transaction_and_counted_once(stack: LocalStack, api:
         stack.wait_streams()
     stats = ("CAMPAIGN#" + campaign["id"], "STATS")
     outcome_writes = [
-        (fn, op) for fn, op, p in calls if op in ("TransactWriteItems", "UpdateItem", "PutItem") and stats in _keys(p)
+        (fn, op, p)
+        for fn, op, p in calls
+        if op in ("TransactWriteItems", "UpdateItem", "PutItem") and stats in _keys(p)
     ]
-    assert outcome_writes == [("fanout", "TransactWriteItems")] * len(nums)
+    # one ADD on STATS when the run is expanded (so it exists), then one transaction per outcome ...
+    assert [(fn, op) for fn, op, _ in outcome_writes] == [("fanout", "UpdateItem")] + [
+        ("fanout", "TransactWriteItems")
+    ] * len(nums)
+    # ... of two small items: no check of the campaign item, which a list of numbers makes KBs large
+    # (a ConditionCheck is billed as a transactional write of the item it checks)
+    for _, _, p in outcome_writes[1:]:
+        keys = _keys(p)
+        assert len(keys) == 2 and stats in keys and ("CAMPAIGN#" + campaign["id"], "META") not in keys
     c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]
     assert (c["sent"], c["delivered"], c["failed"]) == (len(nums), len(nums), 0)
     mid = recipients(api, campaign["id"])[0]["message_id"]
@@ -223,3 +233,34 @@ def test_a_campaign_message_takes_its_send_slot_with_one_update(stack: LocalStac
     print(f"rate-limit updates: {len(rate)}, message updates: {len(claims)} for {len(nums)} campaign messages")
     assert len(claims) == 2 * len(nums)  # claim and mark_sent
     assert len(rate) <= len(nums) * 1.25, json.dumps(rate)  # a wrong guess costs one more, rarely
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_outcomes_of_a_run_without_its_counts_item_are_counted_once(stack: LocalStack, api: Any) -> None:
+    """A run expanded before the counts item was created with it (or whose item is missing for any
+    reason) still counts each outcome once, and a deleted campaign's late outcome recreates nothing."""
+    from smsdesk import aws, config
+    from smsdesk.campaigns import results
+    from smsdesk.data import table
+
+    ch = channel(api, "+3197010000304", mps=100)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "legacy"}, 201)
+    nums = [f"+316304{i:05d}" for i in range(2, 5)]
+    campaign = launch(api, ch, nums, "Counted without STATS")
+    wait(delivered(api, campaign["id"], len(nums)))
+    pk = f"CAMPAIGN#{campaign['id']}"
+    aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(pk, "STATS"))
+    event = {
+        "detail-type": "message.delivered",
+        "detail": {"campaign_id": campaign["id"], "message_id": "m-x", "provider_id": "p"},
+    }
+    assert results.apply(event) == ["sent", "delivered"]
+    assert results.apply(event) == []
+    c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]
+    assert (c["sent"], c["delivered"]) == (1, 1)
+    api("DELETE", f"/v1/campaigns/{campaign['id']}", expect=204)
+    # while the purge runs: counted or not (the campaign reads as gone either way), nothing is left behind
+    results.apply({**event, "detail": {**event["detail"], "message_id": "m-y"}})
+    wait(lambda: not campaign_items(campaign["id"]), 30)
+    assert results.apply({**event, "detail": {**event["detail"], "message_id": "m-z"}}) == []
+    assert not campaign_items(campaign["id"])

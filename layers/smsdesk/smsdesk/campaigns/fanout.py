@@ -135,6 +135,8 @@ def purge(job: FanoutJob) -> str:
         return "gone"
     if not it.get("deleted_at") or int(it.get("purge_seq") or 0) != job.seq:
         return "stopped"  # not deleted, or a stale (redelivered) job of the chain
+    # the counts first: no outcome is counted (no item written) after this, so the pages miss nothing
+    repo.delete_stats(job.campaign_id)
     deleted, more = repo.purge_page(job.campaign_id, limit=purge_page_size())
     logger.info("campaign purge", extra={"campaign_id": job.campaign_id, "deleted": deleted, "more": more})
     if not more:
@@ -208,6 +210,7 @@ def expand(job: FanoutJob) -> str:
             rows = []
     if rows:
         repo.put_rows(campaign.id, rows)
+    repo.ensure_stats(campaign.id)  # the outcomes' counts (results.py: they only add to an existing item)
     seq = extra["pump_seq"] + 1
     first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
     ok = repo.run_update(
