@@ -292,3 +292,46 @@ def test_sender_reserves_a_batch_of_one_channel_with_one_update(monkeypatch: pyt
     # the batch's slots are the channel's: the next job (another batch) comes after them
     assert sender.process(OutboundJob(message_id="x", channel_id="ch", created_at=created)) == "sent"
     assert p.now == approx(T0 + 0.5) and p.store.calls == 2
+
+
+# -- bulk (campaign) slots: one update each -----------------------------------------------------------------
+
+
+def test_a_bulk_slot_is_one_update_whether_the_channel_is_idle_or_about_to_be_free() -> None:
+    store = ratelimit.MemoryStore()
+    assert ratelimit.reserve_bulk("ch", 4, now=T0, store=store) == (approx(T0), 0.0)  # idle
+    assert store.calls == 1
+    # busy for less than an interval (this process knows): the next slot in line, one update
+    assert ratelimit.reserve_bulk("ch", 4, now=T0 + 0.1, store=store) == (approx(T0 + 0.25), 0.0)
+    assert store.calls == 2
+    # busy for longer than an interval: no slot, and when it frees; still one update (it returns the tat)
+    assert ratelimit.reserve_bulk("ch", 4, now=T0 + 0.1, store=store) == (None, approx(T0 + 0.5))
+    assert store.calls == 3
+    # idle again (this process knows when the channel frees up): one update
+    assert ratelimit.reserve_bulk("ch", 4, now=T0 + 2, store=store) == (approx(T0 + 2), 0.0)
+    assert store.calls == 4
+    # another process guessed wrong ("busy" when idle): one failed update more
+    store.tat["ch"] = int((T0 + 2.1) * 1_000_000)
+    ratelimit._remember("ch", int((T0 + 10) * 1_000_000))
+    assert ratelimit.reserve_bulk("ch", 4, now=T0 + 3, store=store) == (approx(T0 + 3), 0.0)
+    assert store.calls == 6
+
+
+def test_a_bulk_slot_never_books_ahead_of_a_reply() -> None:
+    """A fresh container guessing "idle" on a channel a reply has booked ahead learns the tat from the
+    failed update and books nothing; the reply's next slot is unchanged."""
+    store = ratelimit.MemoryStore()
+    assert ratelimit.reserve_many("ch", 2, 3, now=T0, store=store) == approx([T0, T0 + 0.5, T0 + 1.0])
+    ratelimit.forget()
+    assert ratelimit.reserve_bulk("ch", 2, now=T0 + 0.1, store=store) == (None, approx(T0 + 1.5))
+    assert store.calls == 2
+    assert ratelimit.reserve("ch", 2, now=T0 + 0.1, store=store) == approx(T0 + 1.5)
+
+
+@pytest.mark.usefixtures("ddb")
+def test_bulk_slots_on_dynamodb() -> None:
+    assert ratelimit.reserve_bulk("ch", 2, now=T0) == (approx(T0), 0.0)
+    ratelimit.forget()  # another container: guesses idle, the failed update says until when it is busy
+    assert ratelimit.reserve_bulk("ch", 2, now=T0 + 0.1) == (approx(T0 + 0.5), 0.0)
+    assert ratelimit.reserve_bulk("ch", 2, now=T0 + 0.1) == (None, approx(T0 + 1.0))
+    assert ddb_store.take_idle_or_tat("ch", now_us=int(T0 * 1e6), interval_us=1) == (False, int((T0 + 1.0) * 1e6))

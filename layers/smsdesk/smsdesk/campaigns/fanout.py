@@ -55,7 +55,8 @@ from smsdesk.sending import messages
 from smsdesk.text import PhoneNumber, count_segments
 
 ROWS_PER_WRITE = 100
-#: Recipients per transaction: 1 campaign update + 2 items each stays within DynamoDB's 100 items.
+#: Recipients per transaction: 1 campaign update + 3 items each (row, message, its index entry) stays
+#: within DynamoDB's 100 items.
 PER_TRANSACTION = 33
 
 
@@ -136,6 +137,8 @@ def purge(job: FanoutJob) -> str:
         return "gone"
     if not it.get("deleted_at") or int(it.get("purge_seq") or 0) != job.seq:
         return "stopped"  # not deleted, or a stale (redelivered) job of the chain
+    # the counts first: no outcome is counted (no item written) after this, so the pages miss nothing
+    repo.delete_stats(job.campaign_id)
     deleted, more = repo.purge_page(job.campaign_id, limit=purge_page_size())
     logger.info("campaign purge", extra={"campaign_id": job.campaign_id, "deleted": deleted, "more": more})
     if not more:
@@ -209,6 +212,7 @@ def expand(job: FanoutJob) -> str:
             rows = []
     if rows:
         repo.put_rows(campaign.id, rows)
+    repo.ensure_stats(campaign.id)  # the outcomes' counts (results.py: they only add to an existing item)
     seq = extra["pump_seq"] + 1
     first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
     ok = repo.run_update(
@@ -395,7 +399,8 @@ def _items(
     campaign: Campaign, rows: list[dict[str, Any]], msgs: list[Any], *, first: int = 0, mps: float = 0
 ) -> list[dict[str, Any]]:
     """One transaction for these recipients: the reservation pays for all (one campaign update), each
-    row moves to ``queued`` and each message is recorded with its (bulk) outbound job."""
+    row moves to ``queued`` and each message is recorded with its (bulk) outbound job and its index
+    entry (``data.messages.index_entry``)."""
     total = sum(m.credits for m in msgs)
     held = sum(1 for r in rows if r["status"] == "held")
     items = [
@@ -421,13 +426,16 @@ def _items(
                 {":q": "queued", ":m": msg.id, ":was": row["status"]},
             )
         )
-        items.append(
-            messages_repo.put_new(
+        # the row without index keys, and the message's immutable index entry: the row's status writes
+        # (sending, sent, delivered) then rewrite no GSI (docs/architecture.md "Cost per recipient")
+        items.extend(
+            messages_repo.new_items(
                 msg,
                 ob=outbox.change(
                     [outbox.status_event("queued")],
                     [outbox.job(manifest.OUTBOUND_QUEUE, job.model_dump_json(exclude_none=True), delay_s=delay)],
                 ),
+                entry=True,
             )
         )
     return items

@@ -345,16 +345,35 @@ def outcome_marker(campaign_id: str, message_id: str, counter: str) -> TransactI
     }
 
 
-def stats_add(campaign_id: str, counter: str) -> TransactItem:
-    return {
-        "Update": {
-            "TableName": config.table_name(),
-            "Key": table.key(_pk(campaign_id), "STATS"),
-            "UpdateExpression": "ADD #c :one",
-            "ExpressionAttributeNames": {"#c": counter},
-            "ExpressionAttributeValues": {":one": {"N": "1"}},
-        }
+def stats_add(campaign_id: str, *counters: str, existing: bool = False) -> TransactItem:
+    """Add one to each of ``counters`` on the campaign's ``STATS`` item (one update); ``existing``: only
+    if the item exists (:func:`ensure_stats` made it; the purge deletes it first), so it never creates one."""
+    names = {f"#c{i}": c for i, c in enumerate(counters)}
+    update: dict[str, Any] = {
+        "TableName": config.table_name(),
+        "Key": table.key(_pk(campaign_id), "STATS"),
+        "UpdateExpression": "ADD " + ", ".join(f"{n} :one" for n in names),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
     }
+    if existing:
+        update["ConditionExpression"] = "attribute_exists(PK)"
+    return {"Update": update}
+
+
+def ensure_stats(campaign_id: str) -> None:
+    """Create the campaign's ``STATS`` item (zero counts) if it does not exist; a no-op otherwise."""
+    aws.dynamodb().update_item(
+        TableName=config.table_name(),
+        Key=table.key(_pk(campaign_id), "STATS"),
+        UpdateExpression="ADD sent :zero, delivered :zero, failed :zero",
+        ExpressionAttributeValues={":zero": {"N": "0"}},
+    )
+
+
+def delete_stats(campaign_id: str) -> None:
+    """Delete the campaign's ``STATS`` item (a deleted campaign's purge, first: no outcome counts after it)."""
+    aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(_pk(campaign_id), "STATS"))
 
 
 def stats(campaign_ids: list[str]) -> dict[str, dict[str, int]]:

@@ -4,7 +4,9 @@
   per channel, newest first); GSI2 ``MSGTO#{e164}`` / ``{created_at}#{id}`` (by recipient).
 * a sent message outside conversations carries no index keys itself: its **charge** (the ledger entry
   written in the transaction that records the message; immutable) holds the GSI1/GSI2 keys and
-  ``channel_id`` (:func:`index_attributes`). A GSI with ``ALL`` projection is rewritten whenever an
+  ``channel_id`` (:func:`index_attributes`); a message without a charge of its own (a campaign's: the
+  campaign's reservation pays) has its own immutable **index entry** ``PK=MSG#{id} SK=INDEX`` instead,
+  written in the same transaction (:func:`index_entry`). A GSI with ``ALL`` projection is rewritten whenever an
   item in it changes, so index keys on the row made every status change (``sending``, ``sent``,
   ``delivered``) cost one write unit per GSI more; on an immutable item that is written anyway they
   cost nothing, and no extra item either. :func:`page` resolves such index entries (any item with a
@@ -110,13 +112,16 @@ def index_attributes(message: Message) -> dict[str, str] | None:
     return {**_index_keys(message), "channel_id": message.channel_id}
 
 
-def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[TransactItem]:
-    """The transaction item that records a new outbound message (fails if the id exists): the row,
-    without index keys when :func:`index_attributes` puts them on the charge."""
-    if index_attributes(message) is None:
+def new_items(message: Message, *, ob: dict[str, Any] | None = None, entry: bool = False) -> list[TransactItem]:
+    """The transaction items that record a new outbound message (fails if the id exists): the row,
+    without index keys when :func:`index_attributes` puts them elsewhere: on the charge (the caller
+    adds them there), or with ``entry`` on the message's own index entry (:func:`index_entry`, the
+    second item: a message that has no charge of its own, e.g. a campaign's)."""
+    attrs = index_attributes(message)
+    if attrs is None:
         return [put_new(message, ob=ob)]
     row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=False)
-    return [
+    items: list[TransactItem] = [
         {
             "Put": {
                 "TableName": config.table_name(),
@@ -125,6 +130,21 @@ def new_items(message: Message, *, ob: dict[str, Any] | None = None) -> list[Tra
             }
         }
     ]
+    if entry:
+        items.append(index_entry(message.id, attrs))
+    return items
+
+
+def index_entry(message_id: str, attrs: dict[str, str]) -> TransactItem:
+    """The message's index entry ``PK=MSG#{id} SK=INDEX``: its GSI1/GSI2 keys, ``channel_id`` and
+    ``message_id``; written once with the row and never changed, so the row's status writes touch no
+    index (a few bytes: one write unit plus one per index, once)."""
+    return {
+        "Put": {
+            "TableName": config.table_name(),
+            "Item": table.serialize({"PK": f"MSG#{message_id}", "SK": "INDEX", **attrs, "message_id": message_id}),
+        }
+    }
 
 
 def replace(
@@ -297,8 +317,10 @@ def page(
 
 
 def _is_entry(item: dict[str, Any]) -> bool:
-    """An index entry (a charge carrying the message's index keys), not a message row."""
-    return not str(item.get("PK", "")).startswith("MSG#") and bool(item.get("message_id"))
+    """An index entry (a charge carrying the message's index keys, or the message's own ``INDEX``
+    item), not a message row."""
+    row = str(item.get("PK", "")).startswith("MSG#") and item.get("SK") == "META"
+    return not row and bool(item.get("message_id"))
 
 
 def _resolve(items: list[dict[str, Any]], index: str) -> list[dict[str, Any]]:

@@ -33,6 +33,12 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 def take_idle(channel_id: str, *, now_us: int, interval_us: int) -> bool:
     """Claim the slot at ``now_us`` if the channel is idle; False if it is busy (or someone was faster)."""
+    return take_idle_or_tat(channel_id, now_us=now_us, interval_us=interval_us)[0]
+
+
+def take_idle_or_tat(channel_id: str, *, now_us: int, interval_us: int) -> tuple[bool, int | None]:
+    """:func:`take_idle`, and when the channel is busy its ``tat`` too (DynamoDB returns the item with
+    the failed condition: no extra read). ``(True, None)``: claimed; ``(False, tat)``: busy until ``tat``."""
     try:
         aws.dynamodb().update_item(
             TableName=config.table_name(),
@@ -44,12 +50,14 @@ def take_idle(channel_id: str, *, now_us: int, interval_us: int) -> bool:
                 ":next": {"N": str(now_us + interval_us)},
                 ":exp": {"N": str(int(time.time()) + TTL_S)},
             },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if _conditional_failed(exc):
-            return False
+            old = exc.response.get("Item") or {}
+            return False, (int(old["tat"]["N"]) if "tat" in old else None)
         raise
-    return True
+    return True, None
 
 
 def take_next(channel_id: str, *, now_us: int, interval_us: int) -> int | None:

@@ -44,6 +44,14 @@ class SlotStore(Protocol):
     def take_next(self, channel_id: str, *, now_us: int, interval_us: int) -> int | None: ...
 
 
+class BulkStore(SlotStore, Protocol):
+    def take_idle_or_tat(self, channel_id: str, *, now_us: int, interval_us: int) -> tuple[bool, int | None]: ...
+
+    def take_next_before(
+        self, channel_id: str, *, now_us: int, interval_us: int, latest_us: int
+    ) -> tuple[int | None, int | None]: ...
+
+
 class RateLimitContention(RuntimeError):
     """Could not reserve a slot after several attempts (only under pathological clock jumps)."""
 
@@ -134,22 +142,70 @@ class MemoryStore:
             self.tat[channel_id] = tat + interval_us
             return tat
 
+    def take_idle_or_tat(self, channel_id: str, *, now_us: int, interval_us: int) -> tuple[bool, int | None]:
+        with self._lock:
+            self.calls += 1
+            tat = self.tat.get(channel_id, 0)
+            if tat <= now_us:
+                self.tat[channel_id] = now_us + interval_us
+                return True, None
+            return False, tat
 
-def reserve_bulk(channel_id: str, mps: float, *, now: float | None = None) -> tuple[float | None, float]:
+    def take_next_before(
+        self, channel_id: str, *, now_us: int, interval_us: int, latest_us: int
+    ) -> tuple[int | None, int | None]:
+        with self._lock:
+            self.calls += 1
+            tat = self.tat.get(channel_id)
+            if tat is None or tat <= now_us:
+                return None, None
+            if tat > latest_us:
+                return None, tat
+            self.tat[channel_id] = tat + interval_us
+            return tat, None
+
+
+def reserve_bulk(
+    channel_id: str, mps: float, *, now: float | None = None, store: BulkStore | None = None
+) -> tuple[float | None, float]:
     """A slot for a bulk (campaign) send, only if the channel is free now or within one interval:
     ``(slot, 0)``, else ``(None, busy_until)``. Bulk never books slots ahead, so a reply, which books the
-    next slot in line (:func:`reserve`), waits at most about one interval behind a campaign."""
+    next slot in line (:func:`reserve`), waits at most about one interval behind a campaign.
+
+    One conditional update in the common case (before: two under a backlog, the first failing): which
+    of the two to try first (the channel idle, or busy for less than an interval) is guessed from this
+    process's last view of the channel, as :func:`reserve` does, and a failed update returns the
+    channel's ``tat`` with the failure, so a wrong guess costs one more update at most and a channel busy
+    for longer costs only the one.
+
+    Not reserved per batch as :func:`reserve_many` does for replies: a batch may book ahead only within
+    about one interval, and where that would be more than one slot (≥ 20/s) a send (claim, provider,
+    ``mark_sent``) takes longer than the interval, so the batch's later slots would be stale before their
+    job got there (a stale slot is never used: no burst) and each job would reserve again."""
+    st: BulkStore = store or store_module  # type: ignore[assignment]
     now_s = time.time() if now is None else now
     now_us = int(now_s * 1_000_000)
     step = interval_us(mps)
+    latest = now_us + step
+    with _lock:
+        busy = _hints.get(channel_id, 0) > now_us
     for _ in range(3):
-        if store_module.take_idle(channel_id, now_us=now_us, interval_us=step):
-            _remember(channel_id, now_us + step)
-            return now_s, 0.0
-        slot, tat = store_module.take_next_before(channel_id, now_us=now_us, interval_us=step, latest_us=now_us + step)
-        if slot is not None:
-            _remember(channel_id, slot + step)
-            return slot / 1_000_000, 0.0
-        if tat is not None:
-            return None, tat / 1_000_000
+        if busy:
+            slot, tat = st.take_next_before(channel_id, now_us=now_us, interval_us=step, latest_us=latest)
+            if slot is not None:
+                _remember(channel_id, slot + step)
+                return slot / 1_000_000, 0.0
+            if tat is not None:
+                _remember(channel_id, tat)
+                return None, tat / 1_000_000
+            busy = False  # idle after all
+        else:
+            taken, tat = st.take_idle_or_tat(channel_id, now_us=now_us, interval_us=step)
+            if taken:
+                _remember(channel_id, now_us + step)
+                return now_s, 0.0
+            if tat is not None and tat > latest:
+                _remember(channel_id, tat)
+                return None, tat / 1_000_000
+            busy = True  # busy for less than an interval: the next slot in line is ours
     return None, now_s + step / 1_000_000
