@@ -20,10 +20,13 @@ server with the local stack's patches (``moto_server.serialise_dynamodb``, ``mot
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import cProfile
 import json
 import logging
 import os
+import pstats
 import signal
 import sys
 import threading
@@ -155,6 +158,75 @@ class ControlApp:
             return n
 
 
+class _NoProfile:
+    def enable(self) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
+
+
+class CpuByAction:
+    """Where moto's CPU goes, per AWS action (``SMSDESK_MOTO_PROFILE=<path>``; off by default).
+
+    Each request's thread CPU time is added to its action (``DynamoDB_20120810.UpdateItem``,
+    ``sqs.ReceiveMessage``, ...); when moto stops, ``<path>.actions`` gets one line per action: CPU
+    seconds, requests, milliseconds per request. With ``SMSDESK_MOTO_CPROFILE=1`` each request also runs
+    under ``cProfile`` (thread CPU time; slow) and ``<path>`` gets the merged ``pstats`` file.
+    """
+
+    def __init__(self, app: WSGIApp, path: str, *, cprofile: bool = False) -> None:
+        self.app = app
+        self.path = path
+        self.cprofile = cprofile
+        self.cpu: collections.Counter[str] = collections.Counter()
+        self.count: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._profiles: list[Any] = []
+
+    @staticmethod
+    def action(environ: dict[str, Any]) -> str:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return str(target)
+        cred = (environ.get("HTTP_AUTHORIZATION") or "").partition("Credential=")[2].split(",")[0].split("/")
+        service = cred[3] if len(cred) >= 5 else "?"
+        stream = environ.get("wsgi.input")
+        body = stream.getvalue() if hasattr(stream, "getvalue") else b""  # moto_speedups reads it whole
+        form = dict(urllib.parse.parse_qsl(body.decode(errors="replace"))) if b"Action=" in body else {}
+        return f"{service}.{form.get('Action') or environ.get('PATH_INFO', '')[:40]}"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        action = self.action(environ)
+        prof = getattr(self._local, "prof", None)
+        if prof is None:
+            prof = self._local.prof = cProfile.Profile(time.thread_time) if self.cprofile else _NoProfile()
+            with self._lock:
+                self._profiles.append(prof)
+        t0 = time.thread_time()
+        prof.enable()
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            prof.disable()
+            with self._lock:
+                self.cpu[action] += time.thread_time() - t0
+                self.count[action] += 1
+
+    def dump(self) -> None:
+        with self._lock, open(self.path + ".actions", "w") as f:
+            for action, cpu in self.cpu.most_common():
+                n = self.count[action]
+                f.write(f"{cpu:9.3f} s {n:7d} {1000 * cpu / n:8.2f} ms  {action}\n")
+            profiles = [p for p in self._profiles if not isinstance(p, _NoProfile)]
+        if profiles:
+            stats = pstats.Stats(profiles[0])
+            for p in profiles[1:]:
+                stats.add(p)
+            stats.dump_stats(self.path)
+
+
 def _console_logging() -> None:
     logger = logging.getLogger("smsdesk_local")
     if not logger.handlers:
@@ -185,8 +257,16 @@ def serve(config: dict[str, Any]) -> int:
             fsync=bool(config.get("fsync", False)),
         )
     events = s3_events.S3Events(region)
+    profile = None
+    if os.environ.get("SMSDESK_MOTO_PROFILE"):
+        profile = CpuByAction(
+            lambda *_: [], os.environ["SMSDESK_MOTO_PROFILE"], cprofile=bool(os.environ.get("SMSDESK_MOTO_CPROFILE"))
+        )
 
     def wrap(app: WSGIApp) -> WSGIApp:
+        if profile is not None:
+            profile.app = app
+            app = profile
         return ControlApp(events.wrap(store.wrap(app) if store else app), region=region, store=store, s3_events=events)
 
     _notify_stream_writes()
@@ -218,6 +298,8 @@ def serve(config: dict[str, Any]) -> int:
                     store.close()
             finally:
                 server.stop()
+                if profile is not None:
+                    profile.dump()
             return 0
     os._exit(0)  # the parent died: what was acknowledged is on disk; no orphan
 

@@ -16,6 +16,13 @@ Profiled per delivered message, moto spent its time on things that do not depend
   :class:`KeepAliveHandler` serves HTTP/1.1 keep-alive connections (as AWS endpoints do): it reads the
   request body whole before moto sees it and sends the response with its length, so the stream is always
   at the next request's first byte (werkzeug closes connections because it cannot know that).
+* **DynamoDB attribute values**: moto parses each request and serialises each answer by walking
+  botocore's model, member by member, for every attribute value of every item (the ``S``/``N``/``M``/...
+  of ``AttributeValue``): most of the CPU of a ``GetItem``, ``UpdateItem`` or ``Query``. An
+  attribute value is already its JSON: :func:`_fast_attribute_values` copies it through (decoding and
+  encoding only binary values, as the model walk does).
+* **method lookup**: every request lists the handler class's methods (``inspect.getmembers``) to
+  find the action; the classes do not change while the process runs, so the list is kept per class.
 """
 
 from __future__ import annotations
@@ -56,7 +63,102 @@ def install() -> None:
 
         sqs_models.unix_time = unix_time  # type: ignore[assignment]
         sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
+        _cache_method_names()
+        _fast_attribute_values()
         _installed = True
+
+
+def _cache_method_names() -> None:
+    from moto.core import responses
+
+    slow = responses.method_names_from_class
+    cache: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = cache.get(clazz)
+        if names is None:
+            names = cache[clazz] = slow(clazz)
+        return list(names)
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+#: AttributeValue members whose JSON value needs no conversion (strings, booleans, lists of strings).
+_PLAIN = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
+
+def _fast_attribute_values() -> None:
+    from moto.core.parse import BaseJSONParser
+    from moto.core.serialize import BaseJSONSerializer
+
+    parse_structure = BaseJSONParser._parse_structure
+    serialize_structure = BaseJSONSerializer._serialize_type_structure
+
+    def parsed(self: Any, value: Any) -> Any:
+        out = self.MAP_TYPE()
+        for k, v in value.items():
+            if v is None:
+                continue
+            if k in _PLAIN:
+                out[k] = v
+            elif k == "M":
+                out[k] = self.MAP_TYPE((mk, parsed(self, mv)) for mk, mv in v.items())
+            elif k == "L":
+                out[k] = [parsed(self, x) for x in v]
+            elif k == "B":
+                out[k] = self._blob_parser(v)
+            elif k == "BS":
+                out[k] = [self._blob_parser(x) for x in v]
+            else:
+                raise _Unexpected(k)
+        return out
+
+    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue" and isinstance(value, dict):
+            try:
+                return parsed(self, value)
+            except _Unexpected:
+                pass
+        return parse_structure(self, shape, value)
+
+    def serialized(self: Any, value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            if k in ("S", "N"):
+                out[k] = str(v)
+            elif k in ("BOOL", "NULL"):
+                out[k] = v
+            elif k in ("SS", "NS"):
+                out[k] = [str(x) for x in v]
+            elif k == "M":
+                out[k] = {mk: serialized(self, mv) for mk, mv in v.items()}
+            elif k == "L":
+                out[k] = [serialized(self, x) for x in v]
+            elif k == "B":
+                out[k] = self._base64(v)
+            elif k == "BS":
+                out[k] = [self._base64(x) for x in v]
+            else:
+                raise _Unexpected(k)
+        return out
+
+    def _serialize_type_structure(self: Any, serialized_: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and isinstance(value, dict):
+            try:
+                serialized_[self.get_serialized_name(shape, key)] = serialized(self, value)
+                return
+            except _Unexpected:
+                pass
+        serialize_structure(self, serialized_, value, shape, key)
+
+    BaseJSONParser._parse_structure = _parse_structure  # type: ignore[method-assign]
+    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
+
+
+class _Unexpected(Exception):
+    """Not an attribute value as DynamoDB's model has it: moto's own model walk handles it."""
 
 
 _NO_BODY = {204, 304}
