@@ -138,7 +138,10 @@ def test_attribute_values_of_every_type_come_back_as_written(endpoint: str) -> N
     ddb.create_table(
         TableName="rich",
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     key = {"PK": _RICH_ITEM["PK"], "SK": _RICH_ITEM["SK"]}

@@ -16,6 +16,9 @@ server with the local stack's patches (``moto_server.serialise_dynamodb``, ``mot
   - ``POST state/compact``: fold the ``--state-dir`` journal into the snapshots now.
 * ``local/s3_events.py`` (uploads announced to the imports queue) and ``local/state.py`` (the
   ``--state-dir`` journal and snapshots), as before, around moto's application.
+
+``SMSDESK_MOTO_PROFILE=<path>`` (off by default) adds :class:`CpuByAction` inside those: moto's CPU per
+AWS action, written to ``<path>.actions`` when the stack stops.
 """
 
 from __future__ import annotations
