@@ -131,6 +131,23 @@ _RICH_ITEM: dict[str, Any] = {
 }
 
 
+def test_bus_rules_deliver_each_event_with_its_own_input(endpoint: str) -> None:
+    """EventBridge's input paths are parsed once (``_cache_jsonpath``): each delivery carries its event."""
+    events, sqs = _client(endpoint, "events"), _client(endpoint, "sqs")
+    url = sqs.create_queue(QueueName="rule-target")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["speedups"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "q", "Arn": arn}])
+    for n in range(3):
+        events.put_events(Entries=[{"Source": "speedups", "DetailType": "t", "Detail": json.dumps({"n": n})}])
+    got = []
+    while len(got) < 3:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        assert messages, got
+        got += [json.loads(m["Body"])["detail"]["n"] for m in messages]
+    assert sorted(got) == [0, 1, 2]
+
+
 def test_attribute_values_of_every_type_come_back_as_written(endpoint: str) -> None:
     """moto's model walk over attribute values is skipped (``_fast_attribute_values``): what a client
     writes and reads, every type and nesting, binary included, is unchanged."""
@@ -162,6 +179,15 @@ def test_attribute_values_of_every_type_come_back_as_written(endpoint: str) -> N
     )["Attributes"]
     assert new["m"]["M"]["nest"]["M"]["deep"]["L"][0] == {"M": {"k": {"BS": [b"\x03"]}}}
     assert new["added"] == {"B": b"\x04"} and new["b"] == _RICH_ITEM["b"] and new["ns"] == _RICH_ITEM["ns"]
+    # the same expression again (parsed once, ``_cache_update_expressions``): its own values this time
+    again = ddb.update_item(
+        TableName="rich",
+        Key=key,
+        UpdateExpression="SET m.nest.deep[0] = :v, added = :b",
+        ExpressionAttributeValues={":v": {"S": "second"}, ":b": {"N": "5"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert again["m"]["M"]["nest"]["M"]["deep"]["L"][0] == {"S": "second"} and again["added"] == {"N": "5"}
     with pytest.raises(ddb.exceptions.ConditionalCheckFailedException) as failed:
         ddb.put_item(
             TableName="rich",

@@ -21,6 +21,13 @@ Profiled per delivered message, moto spent its time on things that do not depend
   of ``AttributeValue``): most of the CPU of a ``GetItem``, ``UpdateItem`` or ``Query``. An
   attribute value is already its JSON: :func:`_fast_attribute_values` copies it through (decoding and
   encoding only binary values, as the model walk does).
+* **EventBridge input paths**: delivering an event to a rule's target parses eight JSONPath
+  expressions (``jsonpath_ng``, a PLY parser) every time: ~75% of a ``PutEvents``. They are the same
+  few strings, so each is parsed once.
+* **update expressions**: ``UpdateItem`` tokenises and parses its ``UpdateExpression`` twice (the
+  handler, then the backend); the application sends the same few expressions over and over. The
+  syntax tree is only read, or deep-copied by the validator before it changes anything, so each
+  expression is parsed once.
 * **method lookup**: every request lists the handler class's methods (``inspect.getmembers``) to
   find the action; the classes do not change while the process runs, so the list is kept per class.
 """
@@ -65,6 +72,8 @@ def install() -> None:
         sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
         _cache_method_names()
         _fast_attribute_values()
+        _cache_jsonpath()
+        _cache_update_expressions()
         _installed = True
 
 
@@ -81,6 +90,29 @@ def _cache_method_names() -> None:
         return list(names)
 
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+def _cache_update_expressions() -> None:
+    import functools
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    parsed = functools.lru_cache(maxsize=512)(lambda expression: make(UpdateExpressionParser, expression))
+
+    def cached_make(cls: Any, expression: str) -> Any:
+        return parsed(expression) if cls is UpdateExpressionParser else make(cls, expression)
+
+    UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign, assignment]
+
+
+def _cache_jsonpath() -> None:
+    import functools
+
+    from jsonpath_ng import ext
+
+    if not hasattr(ext.parse, "cache_info"):
+        ext.parse = functools.lru_cache(maxsize=256)(ext.parse)  # type: ignore[assignment]
 
 
 #: AttributeValue members whose JSON value needs no conversion (strings, booleans, lists of strings).
