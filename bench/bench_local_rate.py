@@ -86,15 +86,21 @@ def measure(stack: Any, channel_id: str, n: int, clients: int, timeout_s: float 
     if len(ids) != n:
         raise RuntimeError(f"only {len(ids)} of {n} sends were accepted")
     pending = list(ids)
+    last_report = 0.0
     while time.monotonic() < deadline:
-        statuses = _statuses(pending)  # a delivered message stays delivered: ask only about the others
-        pending = [m for m in pending if statuses.get(m) != "delivered"]
+        # A delivered message stays delivered: ask only about the others, and only about the oldest 100
+        # of them until those are done (reading every pending status 4 times a second cost the stack
+        # a tenth of moto's CPU at 1,000 messages: the measurement slowed what it measured).
+        statuses = _statuses(pending[:100])
+        done = {m for m, s in statuses.items() if s == "delivered"}
+        pending = [m for m in pending if m not in done]
         if not pending:
             return n / (time.perf_counter() - t0)
-        if progress:
-            counts = {s: list(statuses.values()).count(s) for s in set(statuses.values())}
-            print(f"  {time.perf_counter() - t0:6.1f}s {counts}", file=sys.stderr, flush=True)
-        time.sleep(1.0 if progress else 0.25)
+        if progress and time.perf_counter() - last_report >= 1.0:
+            last_report = time.perf_counter()
+            print(f"  {last_report - t0:6.1f}s {n - len(pending)} delivered", file=sys.stderr, flush=True)
+        if len(done) < min(100, len(statuses)):
+            time.sleep(0.25)
     raise RuntimeError("not all delivered in time")
 
 
