@@ -87,7 +87,8 @@ class MotoProcess:
     def start(self) -> str:
         package_parent = str(Path(__file__).resolve().parents[2])  # the directory holding ``smsdesk``
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-        env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
+        paths = [p for p in (env.get("PYTHONPATH") or "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(paths if package_parent in paths else [package_parent, *paths])
         env["PYTHONUNBUFFERED"] = "1"
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "smsdesk.local.moto_process", json.dumps(self.config)],
