@@ -28,6 +28,10 @@ Profiled per delivered message, moto spent its time on things that do not depend
   handler, then the backend); the application sends the same few expressions over and over. The
   syntax tree is only read, or deep-copied by the validator before it changes anything, so each
   expression is parsed once.
+* **expression validation**: moto's validators walk each update expression's syntax tree about ten
+  times, and at every node ask ``isinstance`` of abstract classes (``ABCMeta``, slow) whether it is
+  a node and whether it is one they process, after rebuilding the tuple of classes they process. The
+  answers depend only on the node's class and the validator's: :func:`_fast_traversal` keeps them.
 * **method lookup**: every request lists the handler class's methods (``inspect.getmembers``) to
   find the action; the classes do not change while the process runs, so the list is kept per class.
 """
@@ -74,6 +78,7 @@ def install() -> None:
         _fast_attribute_values()
         _cache_jsonpath()
         _cache_update_expressions()
+        _fast_traversal()
         _installed = True
 
 
@@ -104,6 +109,39 @@ def _cache_update_expressions() -> None:
         return parsed(expression) if cls is UpdateExpressionParser else make(cls, expression)
 
     UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign, assignment]
+
+
+def _fast_traversal() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    is_node: dict[type, bool] = {}
+    processed: dict[tuple[type, type], bool] = {}
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        node_type = type(node)
+        known = is_node.get(node_type)
+        if known is None:
+            known = is_node[node_type] = isinstance(node, Node)
+        if not known:
+            return node
+        parent_node = node.parent
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                self.pre_processing_of_child(node, i)
+                traverse_node_recursively(self, child_node, i)
+        key = (type(self), node_type)
+        hit = processed.get(key)
+        if hit is None:
+            hit = processed[key] = isinstance(node, self.nodes_to_be_processed())
+        if hit:
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
 
 
 def _cache_jsonpath() -> None:
