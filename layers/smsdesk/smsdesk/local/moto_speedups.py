@@ -10,6 +10,10 @@ Profiled per delivered message, moto spent its time on things that do not depend
   twice per message *in the queue* for every receive (``Queue.messages`` filters by visibility and
   delay), so a receive cost grew with the backlog (~20 ms per 300 queued messages). Without an
   argument it is ``time.time()``, which it now is.
+* **SQS retention**: for each message a receive returns, moto checks its retention period by building
+  the queue's whole attribute map three times (``Queue.attributes``: counting the visible, delayed and
+  in-flight messages of the backlog): ~11 ms per received message with 300 queued. It now reads the
+  queue's retention period.
 * **connections**: werkzeug's development server closes every connection, so each AWS call opened a TCP
   connection (connect, close, a DNS lookup of 127.0.0.1) and the server started a thread for it: ~half
   of a call's time in the local stack, most of it threads queueing for the GIL after each syscall.
@@ -74,6 +78,12 @@ def install() -> None:
 
         sqs_models.unix_time = unix_time  # type: ignore[assignment]
         sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
+
+        def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+            retention_s = self.get_queue(queue_name).message_retention_period
+            return bool(int(retention_s) + message.sent_timestamp / 1000 > time.time())
+
+        sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
         _cache_method_names()
         _fast_attribute_values()
         _cache_jsonpath()
