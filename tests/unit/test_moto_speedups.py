@@ -188,6 +188,26 @@ def test_attribute_values_of_every_type_come_back_as_written(endpoint: str) -> N
         ReturnValues="ALL_NEW",
     )["Attributes"]
     assert again["m"]["M"]["nest"]["M"]["deep"]["L"][0] == {"S": "second"} and again["added"] == {"N": "5"}
+    # each section once (moto's clause counts, summed bottom up by ``_fast_traversal``)
+    for twice, section in (
+        ("SET a = :v SET b = :v", "SET"),
+        ("ADD n :one ADD o :one", "ADD"),
+        ("REMOVE a REMOVE b", "REMOVE"),
+    ):
+        values = {":v": {"S": "x"}} if "SET" in twice else {":one": {"N": "1"}} if "ADD" in twice else None
+        with pytest.raises(ddb.exceptions.ClientError, match=f'"{section}" section can only be used once'):
+            ddb.update_item(
+                TableName="rich",
+                Key=key,
+                UpdateExpression=twice,
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+    ddb.update_item(
+        TableName="rich",
+        Key=key,
+        UpdateExpression="SET a = :v ADD n2 :one REMOVE zz",
+        ExpressionAttributeValues={":v": {"S": "x"}, ":one": {"N": "1"}},
+    )
     with pytest.raises(ddb.exceptions.ConditionalCheckFailedException) as failed:
         ddb.put_item(
             TableName="rich",

@@ -36,6 +36,9 @@ Profiled per delivered message, moto spent its time on things that do not depend
   times, and at every node ask ``isinstance`` of abstract classes (``ABCMeta``, slow) whether it is
   a node and whether it is one they process, after rebuilding the tuple of classes they process. The
   answers depend only on the node's class and the validator's: :func:`_fast_traversal` keeps them.
+  Its first validator counts the ADD/REMOVE/SET clauses under every node of the tree that is an update
+  expression (each count a walk of that node's subtree, three times): the counts are summed bottom
+  up once instead, by the same rule (``Node.find_clauses``).
 * **method lookup**: every request lists the handler class's methods (``inspect.getmembers``) to
   find the action; the classes do not change while the process runs, so the list is kept per class.
 """
@@ -152,6 +155,49 @@ def _fast_traversal() -> None:
         return node
 
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
+
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing.ast_nodes import (
+        Expression,
+        UpdateExpressionAddClause,
+        UpdateExpressionFunction,
+        UpdateExpressionRemoveClause,
+        UpdateExpressionSetClause,
+    )
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    def counts(node: Any, memo: dict[int, tuple[int, int, int]]) -> tuple[int, int, int]:
+        """``len(node.find_clauses([Add]))``, ``[Remove]``, ``[Set]``, memoised per node."""
+        got = memo.get(id(node))
+        if got is None:
+            add = remove = set_ = 0
+            for child in node.children or []:
+                kind = type(child)
+                if kind is UpdateExpressionAddClause:
+                    add += 1
+                elif kind is UpdateExpressionRemoveClause:
+                    remove += 1
+                elif kind is UpdateExpressionSetClause:
+                    set_ += 1
+                elif isinstance(child, Expression | UpdateExpressionFunction):
+                    a, r, s = counts(child, memo)
+                    add, remove, set_ = add + a, remove + r, set_ + s
+            got = memo[id(node)] = (add, remove, set_)
+        return got
+
+    def verify_action_counts(self: Any, node: Any) -> Any:
+        # one validator instance per validation, and this validator changes no node: ids stay valid
+        memo = self.__dict__.setdefault("_smsdesk_clause_counts", {})
+        add, remove, set_ = counts(node, memo)
+        if add > 1:
+            raise TooManyClauses("ADD")
+        if remove > 1:
+            raise TooManyClauses("REMOVE")
+        if set_ > 1:
+            raise TooManyClauses("SET")
+        return node
+
+    ActionCountValidator.verify_action_counts = verify_action_counts  # type: ignore[method-assign]
 
 
 def _cache_jsonpath() -> None:
