@@ -46,11 +46,16 @@ def _run(mode: str, n: int) -> dict[str, list[float]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         state = f"{tmp}/state" if mode != "off" else None
-        stack = LocalStack(port=0, local_json=f"{tmp}/local.json", state_dir=state, warm=False)
-        stack.save_interval_s = 3600  # no compaction during the measurement
+        # no compaction during the measurement
+        stack = LocalStack(
+            port=0,
+            local_json=f"{tmp}/local.json",
+            state_dir=state,
+            warm=False,
+            save_interval_s=3600,
+            state_fsync=mode == "fsync",
+        )
         with stack:
-            if mode == "fsync":
-                stack.store.fsync = True
             ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
             idp = boto3.client("cognito-idp", endpoint_url=stack.endpoint, region_name=stack.region)
             table, pool = stack.env["TABLE_NAME"], stack.env["USER_POOL_ID"]
@@ -92,10 +97,16 @@ def _compaction(items: int) -> tuple[float, float, float, int]:
 
     with tempfile.TemporaryDirectory() as tmp:
         state, copy = Path(tmp) / "state", Path(tmp) / "copy"
-        stack = LocalStack(port=0, local_json=f"{tmp}/a.json", state_dir=state, warm=False, seed=False)
-        stack.save_interval_s = 3600
+        stack = LocalStack(
+            port=0,
+            local_json=f"{tmp}/a.json",
+            state_dir=state,
+            warm=False,
+            seed=False,
+            save_interval_s=3600,
+            state_compact_records=items + 100,  # keep the whole journal
+        )
         with stack:
-            stack.store.compact_records = items + 100  # keep the whole journal
             ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name=stack.region)
             for i in range(items):
                 ddb.put_item(
@@ -107,7 +118,7 @@ def _compaction(items: int) -> tuple[float, float, float, int]:
                 shutil.copy2(state / name, copy / name)
             size = (copy / "dynamodb.journal").stat().st_size
             t = time.perf_counter()
-            stack.store.compact()
+            stack.moto.compact()
             fold = time.perf_counter() - t
         t = time.perf_counter()
         with LocalStack(port=0, local_json=f"{tmp}/b.json", state_dir=copy, warm=False, seed=False):

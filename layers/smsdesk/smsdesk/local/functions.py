@@ -16,7 +16,7 @@ from typing import Any
 from smsdesk import manifest
 from smsdesk.local import isolation, resolvers
 from smsdesk.local.invocations import InvocationLog
-from smsdesk.local.moto_server import ACCOUNT_ID
+from smsdesk.local.moto_client import ACCOUNT_ID
 
 
 @dataclass

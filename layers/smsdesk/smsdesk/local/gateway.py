@@ -30,7 +30,7 @@ from smsdesk import manifest
 from smsdesk.local.auth import AuthError, JwtAuthorizer, render_claim
 from smsdesk.local.functions import FunctionRegistry
 from smsdesk.local.invocations import InvocationLog
-from smsdesk.local.moto_server import ACCOUNT_ID
+from smsdesk.local.moto_client import ACCOUNT_ID
 from smsdesk.local.web import StaticSite
 
 log = logging.getLogger("smsdesk_local")

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from smsdesk import manifest
 from smsdesk.local.isolation import current_function
-from smsdesk.local.moto_server import ACCOUNT_ID
+from smsdesk.local.moto_client import ACCOUNT_ID
 
 #: DynamoDB transaction item kind -> the action IAM authorises it as.
 _TRANSACT_ACTIONS = {

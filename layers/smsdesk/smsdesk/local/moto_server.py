@@ -1,4 +1,8 @@
-"""moto in server mode, on 127.0.0.1 and a free port, in this process (backends are shared)."""
+"""moto in server mode, on 127.0.0.1 and a free port, in the process that starts it.
+
+The local stack runs it in a process of its own (``local/moto_process.py``, started by
+``local/moto_client.MotoProcess``); unit tests of its middlewares and speedups run it in theirs.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from smsdesk.local import moto_speedups, moto_transactions
+from smsdesk.local.moto_client import ACCOUNT_ID
 
-ACCOUNT_ID = "123456789012"  # moto's default account
+__all__ = ["ACCOUNT_ID", "MotoServer", "serialise_dynamodb"]
 _DYNAMODB_LOCK = threading.Lock()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smsdesk import aws, manifest
-from smsdesk.local.moto_server import ACCOUNT_ID
+from smsdesk.local.moto_client import ACCOUNT_ID
 
 PREFIX = "smsdesk-local-"
 SECRETS_PREFIX = "smsdesk/local/providers/"

@@ -57,8 +57,18 @@ def s3_event(bucket: str, key: str, size: int, region: str, *, event_name: str =
     }
 
 
+def targets(resources: Any) -> dict[str, tuple[str, str]]:
+    """The notifying buckets of the local stack's resources: physical name -> (key prefix, queue URL)."""
+    out = {}
+    for bucket in manifest.BUCKETS:
+        if bucket.notify_queue and bucket.name in resources.buckets:
+            out[resources.buckets[bucket.name]] = (bucket.notify_prefix, resources.queues[bucket.notify_queue].url)
+    return out
+
+
 class S3Events:
-    """Wrap moto's WSGI app; :meth:`configure` (after the resources exist) turns the notifications on."""
+    """Wrap moto's WSGI app (in the moto process, ``local/moto_process.py``); :meth:`set_targets` (after
+    the resources exist) turns the notifications on."""
 
     def __init__(self, region: str) -> None:
         self.region = region
@@ -72,16 +82,10 @@ class S3Events:
         self._app = app
         return self
 
-    def configure(self, resources: Any) -> None:
-        targets = {}
-        for bucket in manifest.BUCKETS:
-            if bucket.notify_queue and bucket.name in resources.buckets:
-                targets[resources.buckets[bucket.name]] = (
-                    bucket.notify_prefix,
-                    resources.queues[bucket.notify_queue].url,
-                )
+    def set_targets(self, targets: dict[str, tuple[str, str]]) -> None:
+        """Turn the notifications on: physical bucket name -> (key prefix, queue URL) (:func:`targets`)."""
         with self._lock:
-            self._targets = targets
+            self._targets = dict(targets)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         assert self._app is not None

@@ -6,8 +6,9 @@ Usable in-process (tests) or from the CLI::
         requests.get(stack.base_url + "/v1/me", headers={"authorization": f"Bearer {stack.token}"})
         stack.invocations.wait_for(lambda e: e.get("function") == "timers")
 
-The handlers run in this process, each invocation with only its own function's environment and
-grants (:meth:`LocalStack.function_env`, ``smsdesk.local.isolation`` and ``smsdesk.local.iam``). Outside
+moto runs in a process of its own (``local/moto_client.py``; the ``--state-dir`` journal and the S3
+event notifications run there, around moto); the handlers run in this process, each invocation with
+only its own function's environment and grants (:meth:`LocalStack.function_env`, ``smsdesk.local.isolation`` and ``smsdesk.local.iam``). Outside
 invocations (the runtime itself, tests' own setup) the process environment holds every resource's
 variable (:meth:`LocalStack.env`); the stack restores it on :meth:`stop`.
 """
@@ -66,6 +67,8 @@ class LocalStack:
         token_refresh_margin_s: float = 300.0,
         warm: bool = True,
         pollers_per_queue: int = 3,
+        state_compact_records: int = 1000,
+        state_fsync: bool = False,
     ) -> None:
         from smsdesk.local.paths import repo_root as find_root
 
@@ -81,6 +84,8 @@ class LocalStack:
         self.poll_wait_s = poll_wait_s
         self.scheduler_poll_s = scheduler_poll_s
         self.save_interval_s = save_interval_s
+        self.state_compact_records = state_compact_records
+        self.state_fsync = state_fsync
         self.token_refresh_margin_s = token_refresh_margin_s
         self.warm = warm
         self.pollers_per_queue = max(1, pollers_per_queue)
@@ -100,8 +105,6 @@ class LocalStack:
         self.gateway: Any = None
         self.functions: Any = None
         self.tokens: Any = None
-        self.store: Any = None  # smsdesk.local.state.StateStore with a state_dir
-        self.s3_events: Any = None  # smsdesk.local.s3_events.S3Events
         from smsdesk.local.invocations import InvocationLog
 
         self.invocations = InvocationLog()
@@ -222,36 +225,34 @@ class LocalStack:
             return self
         t0 = time.perf_counter()
         from smsdesk import aws
-        from smsdesk.local import isolation, s3_events, sms_voice, state
+        from smsdesk.local import isolation, s3_events, sms_voice
         from smsdesk.local import resources as res_mod
         from smsdesk.local import seed as seed_mod
         from smsdesk.local.auth import JwtAuthorizer
         from smsdesk.local.functions import FunctionRegistry
         from smsdesk.local.gateway import Gateway
         from smsdesk.local.iam import AccessChecker
-        from smsdesk.local.moto_server import MotoServer
+        from smsdesk.local.moto_client import MotoProcess
         from smsdesk.local.pollers import BusRulePoller, QueuePoller
         from smsdesk.local.scheduler_driver import SchedulerDriver
         from smsdesk.local.sms_voice import LocalSmsVoice
         from smsdesk.local.streams import StreamPoller
-        from smsdesk.local.streams import install as install_streams
         from smsdesk.local.web import StaticSite, app_config
 
         self._stop.clear()
-        if self.state_dir:
-            self.store = state.StateStore(self.state_dir, self.region, compact_interval_s=self.save_interval_s)
-        # moto never announces uploads: the uploads bucket's S3 event notifications (local/s3_events.py)
-        self.s3_events = s3_events.S3Events(self.region)
-        store = self.store
-
-        def wrap(app: Any) -> Any:
-            return self.s3_events.wrap(store.wrap(app) if store else app)
-
-        self.moto = MotoServer(host="127.0.0.1", port=0, wrap=wrap)
-        endpoint = self.moto.start()
-        install_streams()
+        # moto, its --state-dir journal (local/state.py) and the uploads bucket's S3 event notifications
+        # (local/s3_events.py) in a process of its own: the handlers here do not share its GIL.
+        self.moto = MotoProcess(
+            region=self.region,
+            state_dir=self.state_dir,
+            compact_interval_s=self.save_interval_s,
+            compact_records=self.state_compact_records,
+            fsync=self.state_fsync,
+        )
         self._started = True
         try:
+            endpoint = self.moto.start()
+            self.restored = self.moto.restored
             for k in _CLEARED_ENV + tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")):
                 if k in os.environ:
                     self._saved_env.setdefault(k, os.environ[k])
@@ -273,11 +274,9 @@ class LocalStack:
                 }
             )
             self._reset_clients()
-            if self.store:
-                self.restored = self.store.restore()
             self.resources = res_mod.create_resources(self.region)
             self._set_env(self.resources.env)
-            self.s3_events.configure(self.resources)
+            self.moto.s3_event_targets(s3_events.targets(self.resources))
             # Each handler: its own environment, and only the AWS calls its manifest entry grants.
             self.access = AccessChecker(self.resources)
             self.sms_voice = LocalSmsVoice(sms_voice.topic_arn(self.resources), self.region)
@@ -356,6 +355,7 @@ class LocalStack:
                         functions=self.functions,
                         stop=self._stop,
                         dlq_url=sw.dlq_url,
+                        moto=self.moto,
                     )
                 )
             self._threads.append(
@@ -369,8 +369,6 @@ class LocalStack:
             )
             for t in self._threads:
                 t.start()
-            if self.store:
-                self.store.start()
             self.gateway.start()
             if self.tokens:
                 self.tokens.start()
@@ -384,7 +382,7 @@ class LocalStack:
 
     def _seed(self, seed_mod: Any) -> None:
         # With a state dir the password is derived from its key (the same on every start, stored nowhere).
-        user_id, password = seed_mod.seed_admin(self.store.derive_password() if self.store else None)
+        user_id, password = seed_mod.seed_admin(self.moto.password)
         self.tokens = seed_mod.TokenKeeper(
             password=password,
             user_id=user_id,
@@ -406,10 +404,10 @@ class LocalStack:
 
     def save_state(self) -> Path | None:
         """Fold the write journal into snapshots now (every write is on disk already; see local/state.py)."""
-        if not self.store:
+        if not self.state_dir:
             return None
         try:
-            self.store.compact()
+            self.moto.compact()
         except Exception:
             log.exception("could not save state to %s", self.state_dir)
             return None
@@ -426,14 +424,12 @@ class LocalStack:
         for t in self._threads:
             t.join(timeout=self.poll_wait_s + 35)
         self._threads = []
-        if self.store:
-            try:
-                self.store.close()
+        try:
+            self.moto.stop()  # with a state dir: folds the journal into the snapshots first
+            if self.state_dir:
                 log.info("state saved to %s", self.state_dir)
-            except Exception:
-                log.exception("could not save state to %s", self.state_dir)
-            self.store = None
-        self.moto.stop()
+        except Exception:
+            log.exception("could not stop moto (state dir: %s)", self.state_dir)
         if self._isolated:
             from smsdesk import aws
             from smsdesk.local import isolation

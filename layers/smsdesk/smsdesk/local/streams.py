@@ -2,10 +2,12 @@
 
 moto records a table's stream (``NEW_AND_OLD_IMAGES``) in its backend (``table.stream_shard.items``,
 one ``StreamRecord`` per write, in the order moto applied them), but its ``dynamodbstreams`` API cannot
-be read through boto3 (``DescribeStream`` is not implemented in moto 5.2.5). :class:`StreamPoller`
-reads the shard in-process instead, as the Lambda event source mapping reads a shard:
+be read through boto3 (``DescribeStream`` is not implemented in moto 5.2.5). The moto process serves the
+shard on its control endpoint instead (``local/moto_process.py``: ``/_smsdesk/streams/<table>``), and
+:class:`StreamPoller` reads it as the Lambda event source mapping reads a shard:
 
-* in order, from the oldest record not yet done (``TRIM_HORIZON``), up to ``batch_size`` at a time;
+* in order, from the oldest record not yet done (``TRIM_HORIZON``), up to ``batch_size`` at a time
+  (a long poll: the read waits in the moto process until a record is written);
 * records that do not match the trigger's filter criteria are dropped without an invocation;
 * the function gets a Lambda DynamoDB Streams event; ``batchItemFailures`` names the first record to
   retry (everything before it is done; an unknown or empty identifier fails the whole batch), an
@@ -16,9 +18,9 @@ reads the shard in-process instead, as the Lambda event source mapping reads a s
 The records that are done are removed from moto's shard (its ``starting_sequence_number`` moves on, so
 new sequence numbers stay increasing): the shard itself is the position, so nothing else needs saving
 with ``--state-dir`` (a restored shard holds what was not done when the snapshot was taken; journaled
-writes replayed on start append their records again: at-least-once, as a stream is). Reads and trims
-hold moto's DynamoDB lock (``moto_server``), so a poller never sees the records of a transaction that
-``moto_transactions`` is about to roll back.
+writes replayed on start append their records again: at-least-once, as a stream is). The moto process
+reads and trims under its DynamoDB lock (``moto_server``), so a poller never sees the records of a
+transaction that ``moto_transactions`` is about to roll back.
 """
 
 from __future__ import annotations
@@ -33,30 +35,12 @@ from typing import Any
 
 from smsdesk import manifest
 from smsdesk.local.functions import FunctionRegistry
-from smsdesk.local.moto_server import _DYNAMODB_LOCK, ACCOUNT_ID
+from smsdesk.local.moto_client import ACCOUNT_ID, MotoProcess
 
 log = logging.getLogger("smsdesk_local")
 
-_written = threading.Condition()
-_installed = False
-
-
-def install() -> None:
-    """Wake the pollers when moto appends a stream record (instead of polling on a timer)."""
-    global _installed
-    if _installed:
-        return
-    from moto.dynamodb.models.table import StreamShard
-
-    original = StreamShard.add
-
-    def add(self: Any, old: Any, new: Any) -> None:
-        original(self, old, new)
-        with _written:
-            _written.notify_all()
-
-    StreamShard.add = add  # type: ignore[method-assign]
-    _installed = True
+#: How long one read waits in the moto process for a record (the stop flag is checked in between).
+READ_WAIT_S = 1.0
 
 
 # -- filter criteria (the subset of EventBridge patterns Lambda filters use here) -----------------------
@@ -103,6 +87,8 @@ def _lambda_record(raw: dict[str, Any], region: str, stream_arn: str) -> dict[st
     created = ddb.get("ApproximateCreationDateTime")
     if isinstance(created, dt.datetime):
         ddb["ApproximateCreationDateTime"] = int(created.replace(tzinfo=created.tzinfo or dt.UTC).timestamp())
+    elif isinstance(created, float):
+        ddb["ApproximateCreationDateTime"] = int(created)
     rec["awsRegion"] = region
     rec["eventSourceARN"] = stream_arn
     return rec
@@ -119,6 +105,7 @@ class StreamPoller(threading.Thread):
         functions: FunctionRegistry,
         stop: threading.Event,
         dlq_url: str,
+        moto: MotoProcess,
         retry_base_s: float = 0.05,
     ) -> None:
         super().__init__(name=f"stream-{trigger.name}", daemon=True)
@@ -129,49 +116,29 @@ class StreamPoller(threading.Thread):
         self.functions = functions
         self._stop_event = stop
         self.dlq_url = dlq_url
+        self.moto = moto
         self.retry_base_s = retry_base_s
-        self._idle = threading.Event()
+        self._label: str | None = None
 
-    # -- moto's shard, under its lock -------------------------------------------------------------
-
-    def _table(self) -> Any:
-        from moto.dynamodb.models import dynamodb_backends
-
-        return dynamodb_backends[ACCOUNT_ID][self.region].tables.get(self.table_name)
+    # -- moto's shard, through the moto process ---------------------------------------------------
 
     def stream_arn(self) -> str:
-        table = self._table()
-        label = getattr(table, "latest_stream_label", None) or "local"
+        label = self._label or "local"
         return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{self.table_name}/stream/{label}"
 
-    def _read(self, limit: int) -> list[dict[str, Any]]:
-        with _DYNAMODB_LOCK:
-            table = self._table()
-            shard = getattr(table, "stream_shard", None)
-            if shard is None:
-                return []
-            return [copy.deepcopy(r.to_json()) for r in shard.items[:limit]]
+    def _read(self, limit: int, wait_s: float = 0.0) -> list[dict[str, Any]]:
+        got = self.moto.stream_read(self.table_name, limit, wait_s)
+        self._label = got.get("label") or self._label
+        return list(got["records"])
 
     def _done(self, records: list[dict[str, Any]]) -> None:
         """Remove the first ``len(records)`` records (those just read, which nothing else removes)."""
-        if not records:
-            return
-        with _DYNAMODB_LOCK:
-            shard = self._table().stream_shard
-            n = 0
-            for rec, item in zip(records, shard.items, strict=False):
-                if item.to_json()["dynamodb"]["SequenceNumber"] != rec["dynamodb"]["SequenceNumber"]:
-                    break
-                n += 1
-            # Sequence numbers are len(items) + start: move the start first, so they keep increasing.
-            shard.starting_sequence_number += n
-            shard.items = shard.items[n:]
+        if records:
+            self.moto.stream_done(self.table_name, [r["dynamodb"]["SequenceNumber"] for r in records])
 
     def pending(self) -> int:
         """Records not yet done (for tests: ``wait_idle``)."""
-        with _DYNAMODB_LOCK:
-            shard = getattr(self._table(), "stream_shard", None)
-            return len(shard.items) if shard is not None else 0
+        return self.moto.stream_pending(self.table_name)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every record written so far is done (or ``timeout``)."""
@@ -187,10 +154,8 @@ class StreamPoller(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
-                records = self._read(self.trigger.batch_size)
+                records = self._read(self.trigger.batch_size, READ_WAIT_S)
                 if not records:
-                    with _written:
-                        _written.wait(0.2)
                     continue
                 self.process(records)
             except Exception:
