@@ -127,7 +127,7 @@ def run(runs: int = 5) -> list[str]:
         "",
         "From navigation start (first visit, reload) or from the click on *Sign in* to the app's"
         f" `{READY_MARK}` mark: the inbox's views with counts and its conversation list on screen. The"
-        " local stack runs every Lambda handler in-process on moto, so the API part is slower than in AWS;"
+        " local stack runs every Lambda handler in one process against moto (in a second process), so the API part is slower than in AWS;"
         " the split between the ways in is what carries over.",
         "",
     ]

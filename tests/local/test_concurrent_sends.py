@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections import Counter
@@ -94,8 +95,9 @@ def test_fifty_concurrent_sends_against_twenty_credits(stack: LocalStack, http: 
     assert {e["message_id"] for e in entries if e["kind"] == "charge"} == accepted
     # Refunds can only come from the pipeline failing a message; the invariant holds either way.
     assert sum(e["amount"] for e in entries) == bal["balance"] == kinds["refund"]
-    ats = [e["at"] for e in entries]
-    assert ats == sorted(ats, reverse=True)  # newest first
+    # newest first (as instants: the JSON drops a fraction of .000, so the strings do not sort)
+    ats = [dt.datetime.fromisoformat(e["at"]) for e in entries]
+    assert ats == sorted(ats, reverse=True)
 
     # Every accepted message is recorded once, in the overview of its channel.
     _, _, page = http("GET", f"{stack.base_url}/v1/messages?channel_id={ch['id']}&limit=100", headers=auth(stack.token))

@@ -144,6 +144,7 @@ def capture_events(stack: LocalStack, prefix: str) -> Any:
 
 
 def test_top_up_publishes_credits_topped_up(stack: LocalStack, http: Any) -> None:
+    stack.wait_streams()  # earlier tests' events published before the capture's rule exists
     drain = capture_events(stack, "credits.")
     status, _, entry = http(
         "POST",
