@@ -88,7 +88,9 @@ def _start_cli(tmp_path: Path, state: Path, local_json: Path) -> tuple[subproces
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: the stack starts moto in a second process and warms every function; under CI's load
+    # (the other worker running a campaign on its own stack) that has taken over 30 s.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"exited early: {proc.returncode}\n{proc.stderr.read() if proc.stderr else ''}")
@@ -100,7 +102,8 @@ def _start_cli(tmp_path: Path, state: Path, local_json: Path) -> tuple[subproces
                 pass
         time.sleep(0.1)
     proc.kill()
-    pytest.fail("smsdesk local did not answer /health within 30 s")
+    _, err = proc.communicate(timeout=10)
+    pytest.fail(f"smsdesk local did not answer /health within 90 s\n{err}")
 
 
 def _kill9(proc: subprocess.Popen[str]) -> None:

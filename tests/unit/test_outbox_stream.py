@@ -159,6 +159,7 @@ class _Poller(StreamPoller):
             functions=functions,  # type: ignore[arg-type]
             stop=threading.Event(),
             dlq_url="dlq",
+            moto=None,  # type: ignore[arg-type]  # the shard is never read: records are handed to process()
             retry_base_s=0,
         )
         self.done: list[str] = []
