@@ -47,6 +47,15 @@ def http() -> Any:
     return _http
 
 
+@pytest.fixture(scope="module")
+def api(stack: LocalStack, http: Any) -> Any:
+    """``api(method, path, body=None, expect=None, token=None)`` against this module's stack
+    (``local_api.caller``; modules with an ``api`` fixture of their own keep theirs)."""
+    from local_api import caller
+
+    return caller(stack, http)
+
+
 def user_token(stack: LocalStack, email: str, role: str, team_ids: list[str] | None = None) -> tuple[str, str]:
     """Create a user with ``role`` (and team memberships) directly in the stack; return
     ``(user_id, id_token)`` for ``Authorization: Bearer``."""

@@ -6,44 +6,17 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import botocore.client
 import pytest
+from local_api import wait
 
 from smsdesk.local.stack import LocalStack
 
 pytestmark = pytest.mark.local
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStack, http: Any) -> Any:
-    def call(method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
-        status, _, out = http(method, f"{stack.base_url}{path}", headers=auth(stack.token), body=body)
-        if expect is not None:
-            assert status == expect, (method, path, status, out)
-            return out
-        return status, out
-
-    return call
-
-
-def wait(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        out = check()
-        if out:
-            return out
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {check}")
-        time.sleep(every)
 
 
 @contextmanager
@@ -140,7 +113,7 @@ def test_a_campaign_messages_status_changes_write_no_index(stack: LocalStack, ap
     api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "index"}, 201)
     nums = [f"+316301{i:05d}" for i in range(2, 6)]
     campaign = launch(api, ch, nums, "Indexed once")
-    wait(delivered(api, campaign["id"], len(nums)))
+    wait(delivered(api, campaign["id"], len(nums)), 60)
     rows = recipients(api, campaign["id"])
     by_channel = index_entries("GSI1", f"MSGS#{ch['id']}")
     assert sorted(r["number"] for r in rows) == nums
@@ -181,7 +154,7 @@ def test_one_outcome_is_one_transaction_and_counted_once(stack: LocalStack, api:
     nums = [f"+316302{i:05d}" for i in range(2, 7)]
     with metered() as calls:
         campaign = launch(api, ch, nums, "Counted once")
-        wait(delivered(api, campaign["id"], len(nums)))
+        wait(delivered(api, campaign["id"], len(nums)), 60)
         stack.wait_streams()
     stats = ("CAMPAIGN#" + campaign["id"], "STATS")
     outcome_writes = [
@@ -223,7 +196,7 @@ def test_a_campaign_message_takes_its_send_slot_with_one_update(stack: LocalStac
     nums = [f"+316303{i:05d}" for i in range(2, 22)]
     with stack.configure("fanout", CAMPAIGN_SPREAD="0"), metered() as calls:
         campaign = launch(api, ch, nums, "One slot each")
-        wait(delivered(api, campaign["id"], len(nums)))
+        wait(delivered(api, campaign["id"], len(nums)), 60)
     rate = [
         p.get("ConditionExpression", op)
         for fn, op, p in calls
@@ -247,7 +220,7 @@ def test_outcomes_of_a_run_without_its_counts_item_are_counted_once(stack: Local
     api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "legacy"}, 201)
     nums = [f"+316304{i:05d}" for i in range(2, 5)]
     campaign = launch(api, ch, nums, "Counted without STATS")
-    wait(delivered(api, campaign["id"], len(nums)))
+    wait(delivered(api, campaign["id"], len(nums)), 60)
     pk = f"CAMPAIGN#{campaign['id']}"
     aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(pk, "STATS"))
     event = {

@@ -4,41 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from local_api import wait
 
 from smsdesk.local.stack import LocalStack
 
 pytestmark = pytest.mark.local
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStack, http: Any) -> Any:
-    def call(method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
-        status, _, out = http(method, f"{stack.base_url}{path}", headers=auth(stack.token), body=body)
-        if expect is not None:
-            assert status == expect, (method, path, status, out)
-            return out
-        return status, out
-
-    return call
-
-
-def wait(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        out = check()
-        if out:
-            return out
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {check}")
-        time.sleep(every)
 
 
 def status_of(api: Any, cid: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from local_api import wait
 
 from smsdesk.local.stack import LocalStack
 
@@ -22,33 +22,6 @@ DEFAULT = {
     "public_holidays": True,
     "holidays": [],
 }
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStack, http: Any) -> Any:
-    def call(method: str, path: str, body: Any = None, expect: int | None = None, token: str | None = None) -> Any:
-        status, _, out = http(method, f"{stack.base_url}{path}", headers=auth(token or stack.token), body=body)
-        if expect is not None:
-            assert status == expect, (method, path, status, out)
-            return out
-        return status, out
-
-    return call
-
-
-def wait(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        out = check()
-        if out:
-            return out
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {check}")
-        time.sleep(every)
 
 
 def channel(api: Any, sender: str, team_ids: list[str] | None = None) -> dict[str, Any]:
