@@ -1,7 +1,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useId, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, post, type MessageStatus, type Preview } from "./api";
-import { plural, t, type Key } from "./i18n";
+import { lang, plural, t, type Key } from "./i18n";
 
 /** Errors keyed by the field the API named; "" holds an error that names no field. */
 export type FieldErrors = Record<string, string>;
@@ -69,6 +69,64 @@ export function Field({ label, name, errors, hint, children }: FieldProps) {
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** A list of dates (YYYY-MM-DD) edited with a date input and "add", shown sorted as removable chips
+ * (a channel's business-hours holidays, quiet hours' extra closing days). */
+export function DateListField({
+  label,
+  name,
+  hint,
+  errors,
+  dates,
+  onChange,
+  addLabel,
+  removeLabel,
+  testId,
+}: {
+  label: string;
+  name: string;
+  hint: string;
+  errors: FieldErrors;
+  dates: string[];
+  onChange: (dates: string[]) => void;
+  addLabel: string;
+  removeLabel: (date: string) => string;
+  testId: string;
+}) {
+  const [date, setDate] = useState("");
+  const format = new Intl.DateTimeFormat(lang.get(), { dateStyle: "medium", timeZone: "UTC" });
+  return (
+    <>
+      <Field label={label} name={name} errors={errors} hint={hint}>
+        {(p) => (
+          <div class="inline-form">
+            <input {...p} type="date" value={date} onInput={(e) => setDate((e.target as HTMLInputElement).value)} />
+            <button
+              type="button"
+              disabled={!date}
+              onClick={() => {
+                if (date && !dates.includes(date)) onChange([...dates, date].sort());
+                setDate("");
+              }}
+            >
+              {addLabel}
+            </button>
+          </div>
+        )}
+      </Field>
+      <ul class="chips" data-testid={testId}>
+        {dates.map((d) => (
+          <li key={d}>
+            <time dateTime={d}>{format.format(new Date(`${d}T00:00:00Z`))}</time>
+            <button type="button" class="small" aria-label={removeLabel(d)} onClick={() => onChange(dates.filter((x) => x !== d))}>
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 

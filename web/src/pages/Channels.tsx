@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, get, post, WEEKDAYS, type BusinessHours, type Channel, type Page, type QueueSettings, type Team, type TimeRange, type Weekday } from "../api";
 import type { Bot, ChannelAutomations } from "../api";
-import { CopyButton, errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
+import { CopyButton, DateListField, errorFor, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { lang, t, type Key } from "../i18n";
 import { navigate } from "../router";
 import { QuietHoursEditor } from "./QuietHours";
@@ -280,7 +280,6 @@ function HoursForm({ channel, onSave }: { channel: Channel; onSave: (bh: Busines
     weekly: Object.fromEntries(WEEKDAYS.map((d) => [d, (initial.weekly?.[d] ?? []).map((r) => ({ start: hhmm(r.start), end: hhmm(r.end) }))])),
     holidays: [...(initial.holidays ?? [])],
   });
-  const [holiday, setHoliday] = useState("");
   const [errors, saved, run] = useSave();
   const ranges = (d: Weekday): TimeRange[] => bh.weekly[d] ?? [];
   const setRanges = (d: Weekday, rs: TimeRange[]) => setBh({ ...bh, weekly: { ...bh.weekly, [d]: rs } });
@@ -381,33 +380,17 @@ function HoursForm({ channel, onSave }: { channel: Channel; onSave: (bh: Busines
           </tbody>
         </table>
       </div>
-      <Field label={t("hours.holidays")} name="business_hours.holidays" errors={errors} hint={t("hours.holidayshint")}>
-        {(p) => (
-          <div class="inline-form">
-            <input {...p} type="date" value={holiday} onInput={(e) => setHoliday((e.target as HTMLInputElement).value)} />
-            <button
-              type="button"
-              disabled={!holiday}
-              onClick={() => {
-                if (holiday && !bh.holidays.includes(holiday)) setBh({ ...bh, holidays: [...bh.holidays, holiday].sort() });
-                setHoliday("");
-              }}
-            >
-              {t("hours.addholiday")}
-            </button>
-          </div>
-        )}
-      </Field>
-      <ul class="chips" data-testid="holidays">
-        {bh.holidays.map((h) => (
-          <li key={h}>
-            <time dateTime={h}>{new Intl.DateTimeFormat(lang.get(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${h}T00:00:00Z`))}</time>
-            <button type="button" class="small" aria-label={t("hours.removeholiday", { date: h })} onClick={() => setBh({ ...bh, holidays: bh.holidays.filter((x) => x !== h) })}>
-              ×
-            </button>
-          </li>
-        ))}
-      </ul>
+      <DateListField
+        label={t("hours.holidays")}
+        name="business_hours.holidays"
+        hint={t("hours.holidayshint")}
+        errors={errors}
+        dates={bh.holidays}
+        onChange={(holidays) => setBh({ ...bh, holidays })}
+        addLabel={t("hours.addholiday")}
+        removeLabel={(date) => t("hours.removeholiday", { date })}
+        testId="holidays"
+      />
       <Field label={t("channels.ooh")} name="business_hours.out_of_hours_message" errors={errors}>
         {(p) => <textarea {...p} rows={2} value={bh.out_of_hours_message ?? ""} onInput={(e) => setBh({ ...bh, out_of_hours_message: (e.target as HTMLTextAreaElement).value })} />}
       </Field>

@@ -3,8 +3,8 @@
  * The API: `GET/PUT/DELETE /v1/quiet-hours` and `/v1/channels/{id}/quiet-hours`. */
 import { useEffect, useState } from "preact/hooks";
 import { api, get } from "../api";
-import { errorsOf, Field, FormError, type FieldErrors } from "../components";
-import { lang, plural, t, type Key } from "../i18n";
+import { DateListField, errorsOf, Field, FormError, type FieldErrors } from "../components";
+import { plural, t, type Key } from "../i18n";
 
 export interface QuietHours {
   start: string;
@@ -20,7 +20,6 @@ export interface QuietHoursSetting {
 }
 
 const hhmm = (s: string) => s.slice(0, 5);
-const day = (d: string) => new Intl.DateTimeFormat(lang.get(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${d}T00:00:00Z`));
 
 /** "Marketing is delivered 08:00–20:00 …, not on Sundays, not on public holidays (built-in rule)". */
 export function describeQuietHours(s: QuietHoursSetting): string {
@@ -86,7 +85,6 @@ function QuietHoursForm({
 }) {
   const initial = setting.quiet_hours ?? setting.effective;
   const [q, setQ] = useState<QuietHours>({ ...initial, start: hhmm(initial.start), end: hhmm(initial.end), holidays: [...initial.holidays] });
-  const [date, setDate] = useState("");
   const [errors, setErrors] = useState<FieldErrors>({});
   const [saved, setSaved] = useState(false);
   const run = async (fn: () => Promise<void>) => {
@@ -136,33 +134,17 @@ function QuietHoursForm({
         </label>
         <div class="hint">{t("quiet.publicholidayshint")}</div>
       </div>
-      <Field label={t("quiet.extra")} name="holidays" errors={errors} hint={t("quiet.extrahint")}>
-        {(p) => (
-          <div class="inline-form">
-            <input {...p} type="date" value={date} onInput={(e) => setDate((e.target as HTMLInputElement).value)} />
-            <button
-              type="button"
-              disabled={!date}
-              onClick={() => {
-                if (date && !q.holidays.includes(date)) setQ({ ...q, holidays: [...q.holidays, date].sort() });
-                setDate("");
-              }}
-            >
-              {t("quiet.adddate")}
-            </button>
-          </div>
-        )}
-      </Field>
-      <ul class="chips" data-testid="quiet-dates">
-        {q.holidays.map((h) => (
-          <li key={h}>
-            <time dateTime={h}>{day(h)}</time>
-            <button type="button" class="small" aria-label={t("quiet.removedate", { date: h })} onClick={() => setQ({ ...q, holidays: q.holidays.filter((x) => x !== h) })}>
-              ×
-            </button>
-          </li>
-        ))}
-      </ul>
+      <DateListField
+        label={t("quiet.extra")}
+        name="holidays"
+        hint={t("quiet.extrahint")}
+        errors={errors}
+        dates={q.holidays}
+        onChange={(holidays) => setQ({ ...q, holidays })}
+        addLabel={t("quiet.adddate")}
+        removeLabel={(date) => t("quiet.removedate", { date })}
+        testId="quiet-dates"
+      />
       <FormError errors={errors} known={["start", "end", "holidays"]} />
       <div class="row">
         <span class="success" role="status">
