@@ -142,5 +142,8 @@ def test_the_local_schedule_drivers_cron() -> None:
     assert cron_next("30 8 1 JAN-MAR ? 2027", after, PARIS) == at(2027, 1, 1, 8, 30)
     assert cron_next("0 12 ? * 2-6 *", after, PARIS) == at(2026, 11, 30, 12)  # 2-6 = MON-FRI
     assert cron_next("0 9 1 1 ? 2020", after, PARIS) is None
+    # a plain value next to a stepped one is that value alone (not "from it to the end")
+    assert cron_next("5,40/30 * * * ? *", after, PARIS) == at(2026, 11, 29, 22, 5)
+    assert cron_next("5,40/30 * * * ? *", at(2026, 11, 29, 22, 5), PARIS) == at(2026, 11, 29, 22, 40)
     with pytest.raises(ValueError):
         cron_next("0 9 * *", after, PARIS)

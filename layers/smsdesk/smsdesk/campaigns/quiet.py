@@ -113,13 +113,17 @@ def public_holidays(country: str, year: int) -> frozenset[dt.date]:
 
 def zone_for(time_zone: str | None, number: str | None) -> ZoneInfo:
     """The recipient's zone: the contact's, else its number's country's (single-zone countries), else UTC."""
-    for name in (time_zone, zone_for_number(number)):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (KeyError, ValueError):
-                continue
-    return ZoneInfo(FALLBACK_ZONE)
+    # short-circuits: the number is parsed only when the contact has no (valid) zone of its own
+    return _zone(time_zone) or _zone(zone_for_number(number)) or ZoneInfo(FALLBACK_ZONE)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return None
 
 
 def _allowed_day(day: dt.date, q: QuietHours, country: str | None) -> bool:

@@ -22,8 +22,10 @@ def name(campaign_id: str) -> str:
 
 
 def put(campaign_id: str, schedule: Schedule, *, version: int) -> None:
-    """Create or replace the campaign's schedule; ``version`` travels in the job (a stale fire of an
-    edited schedule does nothing)."""
+    """Create or replace the campaign's schedule; ``version`` (the campaign item's version this put
+    belongs to) travels in the job for diagnosis. Not checked on a fire: a fire is ignored unless the
+    campaign is ``scheduled`` (``fanout.on_schedule``), so a fire already queued when a scheduled
+    campaign is edited can still start a run at the old time (a window of the queue's latency)."""
     job = FanoutJob(campaign_id=campaign_id, phase="run", schedule_version=version)
     params: dict[str, Any] = {
         "Name": name(campaign_id),

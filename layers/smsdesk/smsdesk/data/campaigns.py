@@ -37,7 +37,6 @@ _KEYS = (
     "deleted_at",
     "purge_seq",
 )
-PK = "CAMPAIGN#{}"
 
 
 class ConditionFailed(Exception):

@@ -297,10 +297,10 @@ def serve(config: dict[str, Any]) -> int:
     for line in sys.stdin.buffer:
         if line.strip() == b"stop":
             try:
+                server.stop()  # no write after the final snapshot: moto stops answering first
+            finally:
                 if store:
                     store.close()
-            finally:
-                server.stop()
                 if profile is not None:
                     profile.dump()
             return 0

@@ -61,8 +61,8 @@ def _cron_field(text: str, lo: int, hi: int, names: dict[str, int] | None = None
         return None
     out: set[int] = set()
     for part in text.split(","):
-        step = 1
-        if "/" in part:
+        step, stepped = 1, "/" in part
+        if stepped:
             part, step_s = part.split("/", 1)
             step = int(step_s)
         if part in ("*", ""):
@@ -72,7 +72,7 @@ def _cron_field(text: str, lo: int, hi: int, names: dict[str, int] | None = None
             a, b = (names or {}).get(x.upper(), None) or int(x), (names or {}).get(y.upper(), None) or int(y)
         else:
             a = (names or {}).get(part.upper(), None) or int(part)
-            b = hi if "/" in text else a
+            b = hi if stepped else a  # "5/15": from 5 to the end by 15; a plain "5" in "5,10/15" is 5 alone
         if not (lo <= a <= hi and lo <= b <= hi):
             raise ValueError(f"{text!r} is out of range")
         out.update(range(a, b + 1, step))
