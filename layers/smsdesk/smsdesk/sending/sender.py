@@ -104,21 +104,22 @@ def process(job: OutboundJob) -> str:
             job.message_id, "expired", f"not sent within the channel's validity period ({channel.validity_s} s)"
         )
 
-    fresh: float | None = None
-    if job.bulk and job.slot_at is None:
-        # A campaign's message: a slot only when the channel is free (never one booked ahead of replies);
-        # otherwise back on the queue until the channel frees up (see campaigns/fanout.py: pacing).
+    if job.bulk and not _usable(job.slot_at, channel):
+        # A campaign's message: a slot only when the channel is free (never one booked ahead of replies),
+        # also when a slot it had has passed; otherwise back on the queue until the channel frees up (see
+        # campaigns/fanout.py: pacing).
         bulk_slot, busy_until = ratelimit.reserve_bulk(channel.id, channel.throughput_mps)
         if bulk_slot is None:
             _enqueue(job, max(1, math.ceil(busy_until - time.time())))
             metrics.add_metric(name="SenderBulkDeferred", unit=MetricUnit.Count, value=1)
             return "bulk_deferred"
-        # used as reserved: checked against the clock again (``_slot``), a slot of a fast channel (1 ms at
-        # 1000/s) has passed by the time the update returns, and a second slot was reserved (and the first
-        # one left idle): two rate-limit updates per campaign message instead of one
-        fresh = bulk_slot
+        # used as reserved, not checked against the clock again (``_slot``): a slot of a fast channel (1 ms
+        # at 1000/s) has passed by the time the update returns, and a second one would be reserved (the
+        # first left idle): two rate-limit updates per campaign message instead of one
+        slot = bulk_slot
         job = job.model_copy(update={"slot_at": bulk_slot})
-    slot = fresh if fresh is not None else _slot(job, channel)
+    else:
+        slot = _slot(job, channel)
     wait = slot - time.time()
     allowed = ratelimit.sleep_horizon_s() + (RETURN_SLACK_S if job.slot_at is not None else 0.0)
     if wait > allowed:
