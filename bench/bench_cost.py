@@ -731,6 +731,9 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
         " 4 KB⌉ per item (GetItem, BatchGetItem) or of the bytes a Query read, half when eventually"
         " consistent, at least one unit even when nothing is found."
     )
+    out()
+    for line in floor_report():
+        out(line)
     wru, rru = t10.wru, t10.rru
     on_demand = (wru * cm.PRICES["dynamodb_wru"] + rru * cm.PRICES["dynamodb_rru"]) * 1e6
     prov = {u: cm.provisioned_per_million(wru, rru, utilisation=u) for u in (0.2, 0.5, 0.7)}
@@ -750,6 +753,37 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
         " raised ahead of it. The targets are"
         " stated on demand, where nothing is paid for idle capacity."
     )
+    return lines
+
+
+def floor_report() -> list[str]:
+    """The modelled minimum per message (``cost_model.floor_components``): what the guarantees and
+    features cost at list price whatever the code does, next to the targets."""
+    lines = ["The floor: what the guarantees cost, whatever the code does (modelled, batches of 10)", ""]
+    lines.append(
+        "Each line is something issue 11 (and the campaigns of issue 14) require: charged in the transaction"
+        " that records the message, listed by channel and recipient, sent at most once per attempt, statuses"
+        " from receipts, the rate limit, and for a campaign its recipients list and exact counts. Items"
+        " ≤ 1 KB, no retries, Lambda GB-s left out: a lower bound."
+    )
+    lines.append("")
+    lines.append("| kind | component | WRU | $ per million |")
+    lines.append("|---|---|---:|---:|")
+    for kind, label, target in (
+        ("single", "single send", TARGET_SINGLE),
+        ("campaign", "campaign recipient", TARGET_CAMPAIGN),
+    ):
+        total_ = cm.Usage()
+        for name, u in cm.floor_components(kind, batch=FULL_BATCH, events=1):
+            lines.append(f"| {label} | {name} | {u.wru:g} | {_money(cm.total_per_million(u))} |")
+            total_ = total_ + u
+        no_events = total_ + cm.Usage(events=-1)
+        lines.append(
+            f"| {label} | **floor** (one bus event per message / none) | {total_.wru:g} |"
+            f" **{_money(cm.total_per_million(total_))}** / **{_money(cm.total_per_million(no_events))}**"
+            f" (target ≤ {target:g}) |"
+        )
+    lines.append("")
     return lines
 
 

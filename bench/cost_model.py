@@ -265,3 +265,75 @@ def provisioned_per_million(
         raise ValueError("utilisation is a fraction in (0, 1]")
     per_message = (wru * prices["dynamodb_wcu_hour"] + rru * prices["dynamodb_rcu_hour"]) / 3600 / utilisation
     return per_message * 1e6
+
+
+# --------------------------------------------------------------------------------------------------
+# The floor: what the send path's guarantees cost at list price, whatever the code does
+# --------------------------------------------------------------------------------------------------
+
+
+#: Items a delivered message must write with smsdesk's guarantees and features, at most 1 KB each (the
+#: rows are ~0.6–0.9 KB): (component, Usage per message at SQS/stream batches of ``b``). ``b`` divides
+#: what one request does for a whole batch. Lambda GB-s are left out (a floor counts what is billed
+#: per request and per unit; durations depend on the provider's latency).
+def floor_components(kind: str, *, batch: int = 10, events: int = 1) -> list[tuple[str, Usage]]:
+    """The minimum per delivered message for ``kind`` ``"single"`` (an API send) or ``"campaign"`` (a
+    campaign recipient), ``events`` bus events per message (1: the final status; 0: none), at batches
+    of ``batch``. Each line is a guarantee or a feature the issue keeps:
+
+    * charged once in the transaction that records it (a transaction bills 2 WRU per item);
+    * listed by channel and by recipient (an immutable entry in two GSIs: 1 + 2 WRU, once);
+    * sent at most once per attempt (the claim before the provider call) and ``sent`` recorded after
+      it, a final status recorded from the receipt (one conditional write each);
+    * the channel's rate limit (one GCRA update per batch; a campaign's bulk lane one per message);
+    * a receipt reaches us (an HTTP callback: API Gateway + Lambda per receipt);
+    * campaign: a recipient row (the recipients list, resumable waves), its move to ``queued`` in the
+      wave's transaction, and its outcome counted exactly once (a marker per message in a transaction,
+      one counts update per batch).
+    """
+    b = float(batch)
+    single = kind == "single"
+    lines: list[tuple[str, Usage]] = []
+    if single:
+        lines.append(
+            (
+                "accept: POST (API Gateway + Lambda), opt-out/blocklist and caller read consistently (5 items),"
+                " balance debit + message row in one transaction",
+                Usage(apigw_requests=1, lambda_requests=1, rru=5, wru=2 * 2),
+            )
+        )
+    else:
+        lines.append(("expand: the recipient row (BatchWriteItem)", Usage(wru=1, lambda_requests=1 / 1000)))
+        lines.append(
+            (
+                "wave: row → queued + message row in the wave's transaction (the reservation update shared)",
+                Usage(wru=2 * 2, lambda_requests=1 / 100),
+            )
+        )
+    lines.append(("index entry in two GSIs (listing by channel and by recipient)", Usage(wru=1 + 2)))
+    lines.append(
+        (
+            "outbox: the job (SendMessageBatch) and the final event from the stream",
+            Usage(lambda_requests=2 / b, sqs_requests=1 / b, events=events),
+        )
+    )
+    lines.append(
+        (
+            "send: SQS receive + delete, claim, `sent`, rate-limit slot",
+            Usage(lambda_requests=1 / b, sqs_requests=2 / b, wru=2 + (1.0 if not single else 1 / b)),
+        )
+    )
+    lines.append(
+        (
+            "final receipt: the provider's callback, one conditional write",
+            Usage(apigw_requests=1, lambda_requests=1, wru=1),
+        )
+    )
+    if not single:
+        lines.append(
+            (
+                "outcome counted exactly once: marker (transactional) + counts per batch, via SQS",
+                Usage(wru=2 + 2 / b, lambda_requests=1 / b, sqs_requests=3 / b),
+            )
+        )
+    return lines

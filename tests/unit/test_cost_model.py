@@ -293,3 +293,26 @@ def test_the_load_independent_total_swaps_local_durations_for_cpu_plus_call_late
     steady = float(_row(by_service, "total, GB-s from CPU + 10 ms per call")[col])
     assert steady == pytest.approx(total - local_gb_s + 0.1 * cm.PRICES["lambda_gb_s"] * 1e6, abs=0.011)
     assert steady < total  # the local handlers' 755 ms of wall time are more than 200 ms of work
+
+
+def test_the_floor_prices_each_guarantee_and_scales_per_batch_parts_only() -> None:
+    def total(kind: str, **kw: int) -> cm.Usage:
+        out = cm.Usage()
+        for _name, u in cm.floor_components(kind, **kw):
+            out = out + u
+        return out
+
+    single = total("single", batch=10, events=1)
+    # transaction of balance + message (2 WRU each) + index entry in two GSIs (3) + claim, sent,
+    # a tenth of a rate-limit slot + the receipt's write
+    assert single.wru == pytest.approx(4 + 3 + 2.1 + 1)
+    assert single.apigw_requests == 2 and single.events == 1
+    # per-batch parts grow when every message is its own batch; per-message parts do not
+    lone = total("single", batch=1, events=1)
+    assert lone.wru == pytest.approx(single.wru + 0.9)
+    assert lone.sqs_requests == pytest.approx(single.sqs_requests * 10)
+    assert total("single", batch=10, events=0).events == 0
+    # a campaign recipient writes its row, its queued move, a bulk slot per message and an exact count
+    campaign = total("campaign", batch=10, events=0)
+    assert campaign.wru == pytest.approx(1 + 4 + 3 + 3 + 1 + 2.2)
+    assert cm.total_per_million(campaign) > 10  # the issue asks ≤ $4: these items alone cost more
