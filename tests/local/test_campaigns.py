@@ -684,3 +684,91 @@ def test_an_edit_whose_schedule_cannot_follow_leaves_the_campaign_as_it_was(
     assert api("PATCH", f"/v1/campaigns/{campaign['id']}", changes, 200)["text"] == "New text"
     assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({_later(4)})"
     api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+
+
+# -- schedule fires checked against the schedule's version --------------------------------------------------
+
+
+def _replay(stack: LocalStack, body: str) -> None:
+    """Deliver ``body`` to the bulk queue as a schedule's fire (late, or already queued) and wait until
+    the ``fanout`` function has handled it."""
+    from smsdesk import aws, config, manifest
+
+    since = stack.invocations.last_seq
+    aws.sqs().send_message(QueueUrl=config.queue_url(manifest.BULK_QUEUE), MessageBody=body)
+    stack.invocations.wait_for(
+        lambda e: e["kind"] == "invocation" and e.get("function") == "fanout", since=since, timeout=15
+    )
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_fire_of_the_schedule_before_an_edit_starts_no_run(stack: LocalStack, api: Any) -> None:
+    """A scheduled campaign moved to a later time (PATCH): a fire for the old time (already queued when
+    the edit came, or delivered late) starts nothing and charges nothing; the new time's fire starts the
+    run, once."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    ch = channel(api, "+3197010000127")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "stale fire"}, 201)
+    before = balance(api)
+    nums = numbers("97", 2)
+    now = dt.datetime.now(ZoneInfo("Europe/Paris")).replace(tzinfo=None, microsecond=0)
+    old_at, new_at = now + dt.timedelta(minutes=10), now + dt.timedelta(minutes=20)
+    campaign = launch_numbers(api, ch, nums, "Moved", schedule={"at": old_at.isoformat(), "time_zone": "Europe/Paris"})
+    old_fire = _schedule_of(campaign["id"])["Target"]["Input"]
+    api(
+        "PATCH",
+        f"/v1/campaigns/{campaign['id']}",
+        {"schedule": {"at": new_at.isoformat(), "time_zone": "Europe/Paris"}},
+        200,
+    )
+    assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({new_at.isoformat()})"
+
+    _replay(stack, old_fire)
+    c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert (c["status"], c["run"], c["reserved"]) == ("scheduled", 0, 0)
+    stack.wait_streams()
+    assert balance(api) == before
+    ledger = api("GET", "/v1/credits/ledger?limit=50", expect=200)["items"]
+    assert not [e for e in ledger if e.get("campaign_id") == campaign["id"]]
+
+    name = f"campaign-{campaign['id']}"
+    driver = stack.scheduler
+    since = stack.invocations.last_seq
+    driver.advance(21 * 60)  # the new time
+    try:
+        stack.invocations.wait_for(lambda e: e["kind"] == "schedule" and e.get("schedule") == name, since=since)
+        wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+    finally:
+        driver.advance(-21 * 60)
+    wait(lambda: len(outbox_to(api, set(nums))) == 2, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == dict.fromkeys(nums, 1)
+    assert api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["run"] == 1
+    stack.wait_streams()
+    assert balance(api) == before - 2
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_an_edit_that_keeps_the_time_keeps_its_fires(stack: LocalStack, api: Any) -> None:
+    """Only a new time makes earlier fires stale: a fire of a recurring campaign delivered just after
+    an edit of its text (same schedule) still runs it, with the new text."""
+    ch = channel(api, "+3197010000128")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "same time"}, 201)
+    nums = numbers("98", 2)
+    campaign = launch_numbers(api, ch, nums, "Old words", schedule={"rate": "1 day", "time_zone": "Europe/Paris"})
+    fire = _schedule_of(campaign["id"])["Target"]["Input"]
+    api("PATCH", f"/v1/campaigns/{campaign['id']}", {"text": "New words"}, 200)
+
+    _replay(stack, fire)
+    wait(
+        lambda: (
+            (c := api("GET", f"/v1/campaigns/{campaign['id']}", expect=200))["run"] == 1 and c["status"] == "scheduled"
+        ),
+        60,
+        every=1,
+    )
+    wait(lambda: len(outbox_to(api, set(nums))) == 2, 30)
+    assert {m["text"] for m in outbox_to(api, set(nums))} == {"New words"}
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)

@@ -3,7 +3,8 @@
 
 * ``run`` — a schedule fired: plan the audience afresh, reserve its credits and start the run
   (:func:`service.start_run`); short of credits, the run fails (a one-time campaign: ``failed`` with
-  why; a recurring one stays ``scheduled``) and nothing is sent.
+  why; a recurring one stays ``scheduled``) and nothing is sent. A stale fire (its ``schedule_version``
+  is not the campaign's: the schedule was moved since) is logged and does nothing.
 * ``expand`` — resolve the audience in pages (deduplicated), render and price each recipient and write
   one row per number (``pending``, or ``excluded`` with the reason); then one conditional write records
   the counts and carries the first ``send`` job. A redelivered expand finds the run expanded and stops.
@@ -99,6 +100,13 @@ def on_schedule(job: FanoutJob) -> str:
     if got is None:
         return "gone"
     campaign, extra = got
+    if extra["schedule_version"] is not None and job.schedule_version != extra["schedule_version"]:
+        # a fire of the schedule before an edit moved it (queued already, or late): not this time
+        logger.info(
+            "stale campaign schedule fire",
+            extra={"campaign_id": campaign.id, "fired": job.schedule_version, "current": extra["schedule_version"]},
+        )
+        return "stale"
     if campaign.status != "scheduled":
         logger.info(
             "campaign schedule fired while not scheduled", extra={"campaign_id": campaign.id, "status": campaign.status}
