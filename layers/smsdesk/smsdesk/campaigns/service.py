@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 #: The same text to the same audience on the same channel within this is refused unless confirmed.
 DUPLICATE_WINDOW_S = 600
+#: The ``purge_seq`` of a deleted campaign's first purge job (the chain's next ones count up from it).
+PURGE_FIRST_SEQ = 1
 
 
 class DuplicateCampaign(Conflict):
@@ -158,7 +160,7 @@ def delete(caller: Caller, campaign_id: str) -> None:
     campaign, extra = get_for(caller, campaign_id)
     if campaign.status not in ("draft", "scheduled", *FINAL_STATES):
         raise WrongState(f"a {campaign.status} campaign cannot be deleted: cancel it first", field="status")
-    seq = extra["purge_seq"] + 1
+    seq = PURGE_FIRST_SEQ  # a campaign is deleted once (``mark_deleted``'s condition)
     job = FanoutJob(campaign_id=campaign_id, phase="purge", seq=seq)
     ob = outbox.change(
         [_event(campaign, "deleted")], [outbox.job(manifest.BULK_QUEUE, job.model_dump_json(exclude_none=True))]
