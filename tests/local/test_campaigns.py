@@ -684,3 +684,195 @@ def test_an_edit_whose_schedule_cannot_follow_leaves_the_campaign_as_it_was(
     assert api("PATCH", f"/v1/campaigns/{campaign['id']}", changes, 200)["text"] == "New text"
     assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({_later(4)})"
     api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+
+
+# -- schedule fires checked against the schedule's version --------------------------------------------------
+
+
+def _replay(stack: LocalStack, body: str) -> None:
+    """Deliver ``body`` to the bulk queue as a schedule's fire (late, or already queued) and wait until
+    the ``fanout`` function has handled it."""
+    from smsdesk import aws, config, manifest
+
+    since = stack.invocations.last_seq
+    aws.sqs().send_message(QueueUrl=config.queue_url(manifest.BULK_QUEUE), MessageBody=body)
+    stack.invocations.wait_for(
+        lambda e: e["kind"] == "invocation" and e.get("function") == "fanout", since=since, timeout=15
+    )
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_fire_of_the_schedule_before_an_edit_starts_no_run(stack: LocalStack, api: Any) -> None:
+    """A scheduled campaign moved to a later time (PATCH): a fire for the old time (already queued when
+    the edit came, or delivered late) starts nothing and charges nothing; the new time's fire starts the
+    run, once."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    ch = channel(api, "+3197010000127")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "stale fire"}, 201)
+    before = balance(api)
+    nums = numbers("97", 2)
+    now = dt.datetime.now(ZoneInfo("Europe/Paris")).replace(tzinfo=None, microsecond=0)
+    old_at, new_at = now + dt.timedelta(minutes=10), now + dt.timedelta(minutes=20)
+    campaign = launch_numbers(api, ch, nums, "Moved", schedule={"at": old_at.isoformat(), "time_zone": "Europe/Paris"})
+    old_fire = _schedule_of(campaign["id"])["Target"]["Input"]
+    api(
+        "PATCH",
+        f"/v1/campaigns/{campaign['id']}",
+        {"schedule": {"at": new_at.isoformat(), "time_zone": "Europe/Paris"}},
+        200,
+    )
+    assert _schedule_of(campaign["id"])["ScheduleExpression"] == f"at({new_at.isoformat()})"
+
+    _replay(stack, old_fire)
+    c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)
+    assert (c["status"], c["run"], c["reserved"]) == ("scheduled", 0, 0)
+    stack.wait_streams()
+    assert balance(api) == before
+    ledger = api("GET", "/v1/credits/ledger?limit=50", expect=200)["items"]
+    assert not [e for e in ledger if e.get("campaign_id") == campaign["id"]]
+
+    name = f"campaign-{campaign['id']}"
+    driver = stack.scheduler
+    since = stack.invocations.last_seq
+    driver.advance(21 * 60)  # the new time
+    try:
+        stack.invocations.wait_for(lambda e: e["kind"] == "schedule" and e.get("schedule") == name, since=since)
+        wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+    finally:
+        driver.advance(-21 * 60)
+    wait(lambda: len(outbox_to(api, set(nums))) == 2, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == dict.fromkeys(nums, 1)
+    assert api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["run"] == 1
+    stack.wait_streams()
+    assert balance(api) == before - 2
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_an_edit_that_keeps_the_time_keeps_its_fires(stack: LocalStack, api: Any) -> None:
+    """Only a new time makes earlier fires stale: a fire of a recurring campaign delivered just after
+    an edit of its text (same schedule) still runs it, with the new text."""
+    ch = channel(api, "+3197010000128")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "same time"}, 201)
+    nums = numbers("98", 2)
+    campaign = launch_numbers(api, ch, nums, "Old words", schedule={"rate": "1 day", "time_zone": "Europe/Paris"})
+    fire = _schedule_of(campaign["id"])["Target"]["Input"]
+    api("PATCH", f"/v1/campaigns/{campaign['id']}", {"text": "New words"}, 200)
+
+    _replay(stack, fire)
+    wait(
+        lambda: (
+            (c := api("GET", f"/v1/campaigns/{campaign['id']}", expect=200))["run"] == 1 and c["status"] == "scheduled"
+        ),
+        60,
+        every=1,
+    )
+    wait(lambda: len(outbox_to(api, set(nums))) == 2, 30)
+    assert {m["text"] for m in outbox_to(api, set(nums))} == {"New words"}
+    api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+
+
+# -- fan-out clean-ups -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_purge_deletes_the_counts_once(stack: LocalStack, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deleted campaign's purge deletes its counts item (STATS) with its first page, not on every page."""
+    from smsdesk.data import campaigns as repo
+
+    calls: list[str] = []
+    real = repo.delete_stats
+
+    def delete_stats(campaign_id: str) -> None:
+        calls.append(campaign_id)
+        real(campaign_id)
+
+    monkeypatch.setattr(repo, "delete_stats", delete_stats)
+    ch = channel(api, "+3197010000129")
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "purge once"}, 201)
+    nums = numbers("99", 12)
+    with stack.configure("fanout", CAMPAIGN_PURGE_PAGE="5"):
+        campaign = launch_numbers(api, ch, nums, "Purge me")
+        wait(lambda: status_of(api, campaign["id"]) == "completed", 60, every=1)
+        assert len(_campaign_items(campaign["id"])) > 12  # rows + counts: three pages and more
+        api("DELETE", f"/v1/campaigns/{campaign['id']}", expect=204)
+        wait(lambda: not _campaign_items(campaign["id"]), 30)
+    assert calls.count(campaign["id"]) == 1
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_row_set_back_after_its_message_was_recorded_is_queued_once(stack: LocalStack, api: Any) -> None:
+    """A late duplicate of the expand job (SQS delivers at least once; a big audience's expand is slow)
+    writes the run's rows again as ``pending`` with its unconditional batch write, also a row whose message
+    a wave recorded meanwhile. A later wave finds that message recorded: the row is pointed at it, nothing
+    is sent or charged twice and the counts stay right, so the run completes. Here the row was also held
+    by then (as quiet hours hold a marketing row): the held count must come down with it."""
+    from smsdesk.campaigns import fanout, service
+    from smsdesk.data import campaigns as repo
+    from smsdesk.models import utcnow
+
+    ch = channel(api, "+3197010000130", mps=1)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "set back"}, 201)
+    before = balance(api)
+    nums = numbers("89", 6)
+    campaign = launch_numbers(api, ch, nums, "Once only")
+    cid = campaign["id"]
+    row = wait(lambda: next(iter(repo.rows(cid, 1, statuses=("queued",))), None), 30, every=0.05)
+    api("POST", f"/v1/campaigns/{cid}/pause", {}, 200)
+    # the late expand's write of this row, then the hold a wave in quiet hours gives it
+    again = {k: v for k, v in row.items() if k not in ("PK", "SK", "message_id")} | {"status": "pending"}
+    repo.put_rows(cid, [again])
+    got = service.load(cid)
+    assert got is not None
+    fanout._hold(got[0], {**again, "SK": row["SK"]}, utcnow())
+    assert api("GET", f"/v1/campaigns/{cid}", expect=200)["counts"]["held"] == 1
+    api("POST", f"/v1/campaigns/{cid}/resume", {}, 200)
+
+    wait(lambda: status_of(api, cid) == "completed", 40, every=1)
+    c = api("GET", f"/v1/campaigns/{cid}", expect=200)
+    assert (c["counts"]["queued"], c["counts"]["held"], c["counts"]["credits"]) == (6, 0, 6)
+    again_row = next(r for r in all_recipients(api, cid) if r["number"] == row["number"])
+    assert (again_row["status"], again_row["message_id"]) == ("queued", row["message_id"])
+    wait(lambda: len(outbox_to(api, set(nums))) == 6, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == dict.fromkeys(nums, 1)
+    stack.wait_streams()
+    assert balance(api) == before - 6
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_the_last_pass_of_a_run_reads_the_campaign_once(
+    stack: LocalStack, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain's last pass (every row handed over, nothing held) reads the campaign once: what it read
+    first is still the campaign when it writes nothing before finishing the run."""
+    from smsdesk.campaigns import fanout, service
+    from smsdesk.data import campaigns as repo
+    from smsdesk.envelopes import FanoutJob
+
+    ch = channel(api, "+3197010000131")
+    api("POST", "/v1/credits/top-ups", {"credits": 10, "reference": "last pass"}, 201)
+    campaign = launch_numbers(api, ch, numbers("88", 2), "Last pass")
+    cid = campaign["id"]
+    wait(lambda: status_of(api, cid) == "completed", 60, every=1)
+    # the run as its last pass finds it: every row queued, the chain's job current
+    assert repo.run_update(
+        repo.update(cid, "SET #s = :r", "#s = :c", {":r": "running", ":c": "completed"}, {"#s": "status"})
+    )
+    got = service.load(cid)
+    assert got is not None
+    reads: list[str] = []
+    real = repo.get
+
+    def get(campaign_id: str) -> Any:
+        if campaign_id == cid:
+            reads.append(campaign_id)
+        return real(campaign_id)
+
+    monkeypatch.setattr(repo, "get", get)
+    job = FanoutJob(campaign_id=cid, phase="send", run=1, seq=got[1]["pump_seq"])
+    assert fanout.send_wave(job) == "completed"
+    assert len(reads) == 1
+    assert status_of(api, cid) == "completed"

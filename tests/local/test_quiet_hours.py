@@ -161,3 +161,31 @@ def test_a_channels_quiet_hours_override_the_accounts_for_marketing(stack: Local
         time.sleep(2)
         assert not outbox_to(api, {to_b})
     api("DELETE", "/v1/quiet-hours", expect=204)
+
+
+def test_setting_a_rule_answers_what_was_written_without_reading_it_back(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PUT answers with the rule it wrote (as a GET then shows it) and does not read the rules back."""
+    from smsdesk.data import quiet_hours as repo
+
+    ch = channel(api, "+3197010000305")
+    reads: list[str | None] = []
+    real = repo.get_many
+
+    def get_many(channel_id: str | None) -> Any:
+        reads.append(channel_id)
+        return real(channel_id)
+
+    monkeypatch.setattr(repo, "get_many", get_many)
+    rule = {"start": "09:15", "end": "19:00", "sundays": False, "public_holidays": True, "holidays": ["2027-05-05"]}
+    account = api("PUT", "/v1/quiet-hours", rule, 200)
+    own = {**rule, "start": "11:00", "sundays": True, "holidays": []}
+    channel_rule = api("PUT", f"/v1/channels/{ch['id']}/quiet-hours", own, 200)
+    assert reads == []
+    assert account == api("GET", "/v1/quiet-hours", expect=200)
+    assert account["source"] == "account" and account["effective"]["start"] == "09:15:00"
+    assert channel_rule == api("GET", f"/v1/channels/{ch['id']}/quiet-hours", expect=200)
+    assert channel_rule["source"] == "channel" and channel_rule["quiet_hours"]["start"] == "11:00:00"
+    api("DELETE", f"/v1/channels/{ch['id']}/quiet-hours", expect=204)
+    api("DELETE", "/v1/quiet-hours", expect=204)

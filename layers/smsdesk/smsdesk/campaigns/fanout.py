@@ -3,7 +3,8 @@
 
 * ``run`` — a schedule fired: plan the audience afresh, reserve its credits and start the run
   (:func:`service.start_run`); short of credits, the run fails (a one-time campaign: ``failed`` with
-  why; a recurring one stays ``scheduled``) and nothing is sent.
+  why; a recurring one stays ``scheduled``) and nothing is sent. A stale fire (its ``schedule_version``
+  is not the campaign's: the schedule was moved since) is logged and does nothing.
 * ``expand`` — resolve the audience in pages (deduplicated), render and price each recipient and write
   one row per number (``pending``, or ``excluded`` with the reason); then one conditional write records
   the counts and carries the first ``send`` job. A redelivered expand finds the run expanded and stops.
@@ -21,10 +22,10 @@
   what is left of the reservation is refunded in the same write that marks it ``completed`` (or
   ``scheduled`` again for a recurring campaign).
 
-* ``purge`` — a campaign was deleted (``service.delete``: already read as not found): delete
-  ``CAMPAIGN_PURGE_PAGE`` (1,000) of its items per job (recipient rows of every run, outcome markers,
-  counts), the next job riding on a write of the campaign item (``purge_seq``: one chain), and the
-  campaign item itself last.
+* ``purge`` — a campaign was deleted (``service.delete``: already read as not found): the first job
+  deletes its counts (``STATS``: no outcome is counted after that), then each job deletes
+  ``CAMPAIGN_PURGE_PAGE`` (1,000) of its items (recipient rows of every run, outcome markers), the next
+  job riding on a write of the campaign item (``purge_seq``: one chain), and the campaign item itself last.
 
 Pacing and priority: a wave queues about ``CAMPAIGN_WAVE_S`` seconds of the channel's rate, and its
 messages are *bulk* jobs: the sender gives them a send slot only when the channel is free (see
@@ -99,6 +100,13 @@ def on_schedule(job: FanoutJob) -> str:
     if got is None:
         return "gone"
     campaign, extra = got
+    if extra["schedule_version"] is not None and job.schedule_version != extra["schedule_version"]:
+        # a fire of the schedule before an edit moved it (queued already, or late): not this time
+        logger.info(
+            "stale campaign schedule fire",
+            extra={"campaign_id": campaign.id, "fired": job.schedule_version, "current": extra["schedule_version"]},
+        )
+        return "stale"
     if campaign.status != "scheduled":
         logger.info(
             "campaign schedule fired while not scheduled", extra={"campaign_id": campaign.id, "status": campaign.status}
@@ -137,8 +145,10 @@ def purge(job: FanoutJob) -> str:
         return "gone"
     if not it.get("deleted_at") or int(it.get("purge_seq") or 0) != job.seq:
         return "stopped"  # not deleted, or a stale (redelivered) job of the chain
-    # the counts first: no outcome is counted (no item written) after this, so the pages miss nothing
-    repo.delete_stats(job.campaign_id)
+    if job.seq == service.PURGE_FIRST_SEQ:
+        # the counts first, once: no outcome is counted (no item written) after this, so the pages miss
+        # nothing (a redelivered first job deletes nothing more)
+        repo.delete_stats(job.campaign_id)
     deleted, more = repo.purge_page(job.campaign_id, limit=purge_page_size())
     logger.info("campaign purge", extra={"campaign_id": job.campaign_id, "deleted": deleted, "more": more})
     if not more:
@@ -294,16 +304,12 @@ def send_wave(job: FanoutJob) -> str:
     if job.cursor is not None:
         # the end of the rows: one pass from the start before finishing (a row a conflict left pending)
         return _next(campaign, job, cursor=None, delay=0)
-    fresh = service.load(campaign.id)
-    if fresh is None:
-        return "gone"
-    if fresh[0].counts.held > 0:
-        if earliest is not None:
-            delay = max(1, min(hold_max_delay_s(), math.ceil((earliest - clock.now()).total_seconds())))
-        else:
-            delay = 1
+    if earliest is not None:
+        # rows held for quiet hours: come back when the first may go
+        delay = max(1, min(hold_max_delay_s(), math.ceil((earliest - clock.now()).total_seconds())))
         return _next(campaign, job, cursor=None, delay=delay)
-    return _finish(campaign.id, job)
+    # no row was due: this pass wrote nothing to the campaign, so the first read is still valid
+    return _finish(job, service.load(campaign.id) if due else got)
 
 
 def _mostly_unsent(message_ids: list[str]) -> bool:
@@ -336,14 +342,21 @@ def _next(
     return "next" if ok else "stopped"
 
 
-def _finish(campaign_id: str, job: FanoutJob) -> str:
-    for _ in range(20):
-        got = service.load(campaign_id)
+def _finish(job: FanoutJob, got: tuple[Campaign, dict[str, Any]] | None) -> str:
+    """End the run (nothing pending or held): ``completed`` (or ``scheduled`` again) with the rest of the
+    reservation refunded. ``got``: the campaign as last read; read again after a failed (stale) write."""
+    campaign_id = job.campaign_id
+    for attempt in range(20):
+        if attempt:
+            time.sleep(0.01)
+            got = service.load(campaign_id)
         if got is None:
             return "gone"
         campaign, extra = got
         if campaign.status != "running" or extra["pump_seq"] != job.seq or campaign.run != job.run:
             return "stopped"
+        if campaign.counts.held > 0:
+            return _next(campaign, job, cursor=None, delay=1)  # a held row not queued yet: come back for it
         recurring = campaign.schedule is not None and campaign.schedule.recurring
         from smsdesk.models import utcnow
 
@@ -351,7 +364,6 @@ def _finish(campaign_id: str, job: FanoutJob) -> str:
         if service.refund_left(campaign, extra, new, "completed"):
             logger.info("campaign run completed", extra={"campaign_id": campaign_id, "run": campaign.run})
             return "completed"
-        time.sleep(0.01)
     raise RuntimeError(f"campaign {campaign_id} kept changing; the wave is retried")
 
 
@@ -458,16 +470,28 @@ def _queue(campaign: Campaign, row: dict[str, Any], msg: Any) -> str:
     if reasons is None:
         return "queued"
     if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
-        # recorded already (an earlier, interrupted wave): point the row at it; nothing is charged again
-        repo.run_update(
-            repo.row_update(
-                campaign.id,
-                _row_key(row),
-                "SET #st = :q, message_id = :m",
-                "#st = :was",
-                {":q": "queued", ":m": msg.id, ":was": was},
-            )
+        # The message is recorded but the row is not queued: a wave queued it (row, message and counts in
+        # one transaction), then a late duplicate of the expand job wrote the row again as pending (its
+        # batch write is unconditional), and a wave may have held it since. Point the row at the message;
+        # it was counted and charged then, so only a hold is undone (else the chain waits for it forever).
+        row_item = repo.row_update(
+            campaign.id,
+            _row_key(row),
+            "SET #st = :q, message_id = :m",
+            "#st = :was",
+            {":q": "queued", ":m": msg.id, ":was": was},
         )
+        if was != "held":
+            repo.run_update(row_item)
+            return "exists"
+        held = repo.update(
+            campaign.id,
+            "SET counts.held = counts.held - :one",
+            "#r = :run",
+            {":one": 1, ":run": campaign.run},
+            {"#r": "run"},
+        )
+        _transact([held, row_item])
         return "exists"
     if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
         return "done"  # another delivery of this wave got it

@@ -63,8 +63,10 @@ def _stored(rule: QuietHours, by: str | None) -> dict[str, Any]:
 
 
 def set_account(rule: QuietHours, *, by: str | None) -> QuietHoursSetting:
+    """Write the account's rule; the answer is what was written (it applies where nothing overrides it)."""
     repo.put(repo.ACCOUNT, _stored(rule, by))
-    return account_setting()
+    applies, source = effective(account=rule)
+    return QuietHoursSetting(quiet_hours=rule, effective=applies, source=source)
 
 
 def clear_account() -> None:
@@ -72,8 +74,10 @@ def clear_account() -> None:
 
 
 def set_channel(channel_id: str, rule: QuietHours, *, by: str | None) -> QuietHoursSetting:
+    """Write the channel's rule; the answer is what was written (a channel's own rule applies there)."""
     repo.put(repo.channel_sk(channel_id), _stored(rule, by))
-    return channel_setting(channel_id)
+    applies, source = effective(channel=rule)
+    return QuietHoursSetting(quiet_hours=rule, effective=applies, source=source)
 
 
 def clear_channel(channel_id: str) -> None:

@@ -22,10 +22,11 @@ def name(campaign_id: str) -> str:
 
 
 def put(campaign_id: str, schedule: Schedule, *, version: int) -> None:
-    """Create or replace the campaign's schedule; ``version`` (the campaign item's version this put
-    belongs to) travels in the job for diagnosis. Not checked on a fire: a fire is ignored unless the
-    campaign is ``scheduled`` (``fanout.on_schedule``), so a fire already queued when a scheduled
-    campaign is edited can still start a run at the old time (a window of the queue's latency)."""
+    """Create or replace the campaign's schedule; ``version`` (the ``schedule_version`` written on the
+    campaign item with this schedule, before this put) travels in every fire's job. A fire whose version
+    is not the campaign's is stale: a fire of the schedule as it was before an edit moved it, already
+    queued or delivered late (retries: up to ``MAX_EVENT_AGE_S``); ``fanout.on_schedule`` starts no run
+    for it (nor for any fire while the campaign is not ``scheduled``)."""
     job = FanoutJob(campaign_id=campaign_id, phase="run", schedule_version=version)
     params: dict[str, Any] = {
         "Name": name(campaign_id),

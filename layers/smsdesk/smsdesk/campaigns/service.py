@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 #: The same text to the same audience on the same channel within this is refused unless confirmed.
 DUPLICATE_WINDOW_S = 600
+#: The ``purge_seq`` of a deleted campaign's first purge job (the chain's next ones count up from it).
+PURGE_FIRST_SEQ = 1
 
 
 class DuplicateCampaign(Conflict):
@@ -110,7 +112,10 @@ def create(caller: Caller, body: CampaignCreate) -> Campaign:
 
 def update(caller: Caller, campaign_id: str, body: CampaignUpdate) -> Campaign:
     """Edit a draft or scheduled campaign (a scheduled one's schedule is replaced with it). Checked
-    before anything is written; if the schedule cannot be replaced, the campaign is put back."""
+    before anything is written; if the schedule cannot be replaced, the campaign is put back. A new
+    schedule (another time) gets a new ``schedule_version``, written with the campaign: a fire of the
+    old one, already queued or late, then starts nothing (``fanout.on_schedule``); an edit that keeps
+    the schedule keeps its version (its fires still run the campaign, as edited)."""
     for _ in range(10):
         campaign, extra = get_for(caller, campaign_id)
         if campaign.status not in ("draft", "scheduled"):
@@ -124,13 +129,18 @@ def update(caller: Caller, campaign_id: str, body: CampaignUpdate) -> Campaign:
             at = merged.schedule.at_utc()
             if at is not None and at <= utcnow():
                 raise ValidationError("the schedule's time is in the past", field="schedule.at")
+        keep = _keep(extra)
+        if merged.status == "scheduled":
+            # a new time (or schedule): the fires of the old one become stale (``fanout.on_schedule``)
+            moved = merged.schedule != campaign.schedule or extra["schedule_version"] is None
+            keep["schedule_version"] = extra["version"] + 1 if moved else extra["schedule_version"]
         try:
-            credits_repo.transact([repo.replace(merged, version=extra["version"], extra=_keep(extra))])
+            credits_repo.transact([repo.replace(merged, version=extra["version"], extra=keep)])
         except credits_repo.TransactionCanceled:
             continue
         if merged.status == "scheduled" and merged.schedule is not None:
             try:
-                schedules.put(merged.id, merged.schedule, version=extra["version"] + 1)
+                schedules.put(merged.id, merged.schedule, version=keep["schedule_version"])
             except Exception:
                 # nothing half-written: the campaign as it was (unless someone wrote it since)
                 with contextlib.suppress(credits_repo.TransactionCanceled):
@@ -150,7 +160,7 @@ def delete(caller: Caller, campaign_id: str) -> None:
     campaign, extra = get_for(caller, campaign_id)
     if campaign.status not in ("draft", "scheduled", *FINAL_STATES):
         raise WrongState(f"a {campaign.status} campaign cannot be deleted: cancel it first", field="status")
-    seq = extra["purge_seq"] + 1
+    seq = PURGE_FIRST_SEQ  # a campaign is deleted once (``mark_deleted``'s condition)
     job = FanoutJob(campaign_id=campaign_id, phase="purge", seq=seq)
     ob = outbox.change(
         [_event(campaign, "deleted")], [outbox.job(manifest.BULK_QUEUE, job.model_dump_json(exclude_none=True))]
@@ -161,7 +171,8 @@ def delete(caller: Caller, campaign_id: str) -> None:
 
 
 def _keep(extra: dict[str, Any]) -> dict[str, Any]:
-    return {k: extra[k] for k in ("pump_seq", "expanded_run", "fingerprint") if extra.get(k) is not None}
+    keys = ("pump_seq", "expanded_run", "fingerprint", "schedule_version")
+    return {k: extra[k] for k in keys if extra.get(k) is not None}
 
 
 # -- preview -----------------------------------------------------------------------------------------------
@@ -242,13 +253,13 @@ def launch(caller: Caller, campaign_id: str, *, confirm: bool = False) -> Campai
             raise ValidationError("the schedule's time is in the past", field="schedule.at")
         new = campaign.model_copy(update={"status": "scheduled", "updated_at": now, "status_reason": None})
         ob = outbox.change([_event(new, "scheduled", schedule=campaign.schedule.model_dump(mode="json"))])
+        # the schedule's version: the campaign item's version with this write (its fires must carry it)
+        keep = {**_keep(extra), "fingerprint": fp, "schedule_version": extra["version"] + 1}
         try:
-            credits_repo.transact(
-                [repo.replace(new, version=extra["version"], extra={**_keep(extra), "fingerprint": fp}, ob=ob), guard]
-            )
+            credits_repo.transact([repo.replace(new, version=extra["version"], extra=keep, ob=ob), guard])
         except credits_repo.TransactionCanceled as exc:
             raise Conflict("the campaign changed meanwhile; retry", code="concurrent_update") from exc
-        schedules.put(new.id, campaign.schedule, version=extra["version"] + 1)
+        schedules.put(new.id, campaign.schedule, version=keep["schedule_version"])
         return new
     needed = plan.summarise(planned_pages(campaign, channel), footer=None).credits
     if needed == 0:

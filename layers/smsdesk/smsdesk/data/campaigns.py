@@ -2,7 +2,8 @@
 
 * campaign: ``PK=CAMPAIGN#{id} SK=META``; GSI1 ``CAMPAIGNS`` / ``{created_at}#{id}`` (newest first).
   Besides the :class:`~smsdesk.campaigns.model.Campaign` fields: ``version`` (every state change is
-  conditioned on it), ``pump_seq`` (the one live fan-out chain), ``expanded_run`` and ``fingerprint``.
+  conditioned on it), ``pump_seq`` (the one live fan-out chain), ``expanded_run``, ``fingerprint`` and
+  ``schedule_version`` (the version its Scheduler schedule's fires carry: an older fire is stale).
   ``reserved_left`` is moved by the same transaction as each recipient's message.
 * recipient: ``PK=CAMPAIGN#{id} SK=R#{run:05d}#{e164}``: one row per number and run, so a redelivered
   batch finds its rows (and their messages) instead of making new ones.
@@ -36,6 +37,7 @@ _KEYS = (
     "ob",
     "deleted_at",
     "purge_seq",
+    "schedule_version",
 )
 
 
@@ -66,11 +68,15 @@ def item(campaign: Any, *, version: int, extra: dict[str, Any] | None = None) ->
 def split(it: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, bookkeeping)."""
     data = {k: v for k, v in it.items() if k not in _KEYS}
-    extra = {k: it.get(k) for k in ("version", "pump_seq", "expanded_run", "fingerprint", "purge_seq")}
+    extra = {
+        k: it.get(k) for k in ("version", "pump_seq", "expanded_run", "fingerprint", "purge_seq", "schedule_version")
+    }
     extra["version"] = int(extra["version"] or 0)
     extra["purge_seq"] = int(extra["purge_seq"] or 0)
     extra["pump_seq"] = int(extra["pump_seq"] or 0)
     extra["expanded_run"] = int(extra["expanded_run"] or 0)
+    if extra["schedule_version"] is not None:
+        extra["schedule_version"] = int(extra["schedule_version"])
     return data, extra
 
 
