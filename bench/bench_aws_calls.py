@@ -142,7 +142,7 @@ def _send_scenarios(stack: Any) -> list[Row]:
         _row("POST /v1/messages (accept: api)", c, {"api:POST"}),
         _row("send one queued message (sender)", c, {"sender"}),
         _row(
-            "delivery receipts for it (webhooks + receipts, sandbox sends sent+delivered)", c, {"webhooks", "receipts"}
+            "delivery receipts for it (webhooks + receipts, sandbox sends delivered only)", c, {"webhooks", "receipts"}
         ),
         _row("bus events it caused (notifier)", c, {"notifier"}),
         _row("its events and job through the outbox (stream → outbox, one record per invocation)", c, {"outbox"}),

@@ -605,8 +605,8 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
     columns = [t1, t10] + ([total(campaign_stages(campaign))] if campaign else [])
 
     out(
-        f"Measured over {m.messages} one-segment sends of a {len(TEXT)}-character text (sandbox provider, receipts"
-        " `sent` + `delivered` through"
+        f"Measured over {m.messages} one-segment sends of a {len(TEXT)}-character text (sandbox provider, its"
+        " default receipts: `delivered` only, through"
     )
     out("the webhook), after a warm-up send; per delivered message. WRU/RRU from the sizes of the items each call")
     out("touched (GSI writes and transactions' double table writes included). Prices: us-east-1 list prices written in")

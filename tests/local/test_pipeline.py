@@ -248,12 +248,13 @@ def test_a_receipt_before_the_sent_write_is_applied_and_the_sms_charged_and_sent
 ) -> None:
     """The carrier's DLR overtakes our own bookkeeping: it names the message, so the webhook applies it
     at once (with the provider's id), before answering; the sender's own ``sent`` write then changes
-    nothing."""
+    nothing. The channel reports every receipt (``receipts: all``), so a ``sent`` callback comes first."""
     real_deliver = sandbox._deliver_later
     seen: dict[str, Any] = {}
 
     def deliver_now(url: str, events: list[dict[str, Any]], key: str, delay_s: float) -> None:
         since = stack.invocations.last_seq
+        seen["posted"] = [e["status"] for e in events]
         try:
             for event in events:  # before send() even returns, so before mark_sent
                 assert sandbox.post_signed(url, event, key, timeout_s=60) == 200
@@ -264,13 +265,14 @@ def test_a_receipt_before_the_sent_write_is_applied_and_the_sms_charged_and_sent
         except BaseException as exc:  # raised here it would only look like a provider error to the sender
             seen["error"] = repr(exc)
 
+    every_receipt = create_channel(stack, http, provider_settings={"receipts": "all"})
     monkeypatch.setattr(sandbox, "_deliver_later", deliver_now)
     try:
-        msg = send(stack, http, channel["id"], "+31612345671")
+        msg = send(stack, http, every_receipt["id"], "+31612345671")
         done = wait_status(stack, http, msg["id"], "delivered", timeout=10)
     finally:
         monkeypatch.setattr(sandbox, "_deliver_later", real_deliver)
-    assert seen == {"status": "delivered", "receipts_runs": []}
+    assert seen == {"posted": ["sent", "delivered"], "status": "delivered", "receipts_runs": []}
     assert stack.wait_streams()
     assert [h["status"] for h in get_message(stack, http, msg["id"])["history"]] == ["queued", "sending", "delivered"]
     (attempt,) = outbox(stack, http, msg["id"])

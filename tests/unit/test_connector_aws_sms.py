@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -216,3 +217,34 @@ def test_our_own_envelopes_are_left_alone() -> None:
     assert env.provider == "twilio"
     with pytest.raises(ValueError):
         ReceiptEnvelope.model_validate({"eventType": "TEXT_DELIVERED"})  # no messageId: not an SMS event
+
+
+def test_the_final_event_types_are_every_type_that_can_change_a_sent_message() -> None:
+    """What a configuration set's event destination needs to match (docs/deploy.md "SMS providers"):
+    every event type mapped to a final status, and TEXT_SUCCESSFUL (final in countries without
+    TEXT_DELIVERED); the types that only say ``sent`` would each be an SNS publish and a receipts
+    invocation that changes nothing."""
+    from pathlib import Path
+
+    from smsdesk.connectors import aws_sms
+
+    final = aws_sms.FINAL_EVENT_TYPES
+    assert "TEXT_DELIVERED" in final and "TEXT_SUCCESSFUL" in final
+    assert not {"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT"} & set(final)
+    for event_type in final:
+        statuses = {r.status for r in receipts_of({**EVENT, "eventType": event_type, "messageStatus": "X"})}
+        assert statuses and statuses <= {"delivered", "failed", "undelivered"}, event_type
+    for event_type in set(aws_sms._EVENTS) - set(final):
+        assert [r.status for r in receipts_of({**EVENT, "eventType": event_type})] == ["sent"], event_type
+    deploy = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    section = deploy.split("## SMS providers", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"\bTEXT_[A-Z_]+\b", section))
+    assert listed == {*final, "TEXT_ALL", "TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT"}  # final ones, those left out
+    enum = botocore_event_types()
+    assert set(final) <= enum  # names End User Messaging accepts as MatchingEventTypes
+
+
+def botocore_event_types() -> set[str]:
+    import botocore.session
+
+    return set(botocore.session.get_session().get_service_model("pinpoint-sms-voice-v2").shape_for("EventType").enum)

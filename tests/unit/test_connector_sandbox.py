@@ -1,4 +1,5 @@
-"""The sandbox provider: outcome rules, its signature, and the signed receipts it posts back."""
+"""The sandbox provider: outcome rules, its signature, and the signed receipts it posts back (only the
+final one per part by default; ``provider_settings.receipts = "all"``: ``sent`` first, as before)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import pytest
 
 from smsdesk.connectors import sandbox
 from smsdesk.connectors.base import PermanentError, SignatureError, TransientError, WebhookRequest
+from smsdesk.connectors.settings import SettingsError, check_settings
 from smsdesk.models import Channel, Message, StatusChange
 
 KEY = "ab" * 32
 NOW = dt.datetime.now(dt.UTC)
 
 
-def channel() -> Channel:
+def channel(**provider_settings: str) -> Channel:
     return Channel(
         id="CH1",
         name="Sandbox",
@@ -31,6 +33,7 @@ def channel() -> Channel:
         created_at=NOW,
         updated_at=NOW,
         webhook_urls={"status": "http://127.0.0.1:9/webhooks/sandbox/CH1/status"},
+        provider_settings=provider_settings,
     )
 
 
@@ -90,8 +93,38 @@ def test_signature_roundtrip_and_rejections() -> None:
         c.verify(request(body, sandbox.sign(body, KEY)), {})  # no key configured
 
 
+def test_receipt_events_are_the_final_receipt_per_part_by_default() -> None:
+    """What a channel without ``receipts`` gets: no ``sent`` callback (it would change nothing and cost
+    a webhook request), one ``delivered`` per part."""
+    events = sandbox.receipt_events("SB1", 3, "MSG1")
+    assert [(e["status"], e.get("part"), e["parts"], e["client_ref"]) for e in events] == [
+        ("delivered", 1, 3, "MSG1"),
+        ("delivered", 2, 3, "MSG1"),
+        ("delivered", 3, 3, "MSG1"),
+    ]
+    (single,) = sandbox.receipt_events("SB2", 1, "MSG2")
+    assert single["status"] == "delivered" and "part" not in single and single["client_ref"] == "MSG2"
+    assert [e["status"] for e in sandbox.receipt_events("SB3", 1, receipts="final")] == ["delivered"]
+    assert [e["status"] for e in sandbox.receipt_events("SB4", 2, receipts="all")] == ["sent", "delivered", "delivered"]
+
+
+def test_the_receipts_setting_is_final_or_all() -> None:
+    assert check_settings("sandbox", {}) == {}
+    assert check_settings("sandbox", {"receipts": "all"}) == {"receipts": "all"}
+    assert check_settings("sandbox", {"receipts": "final"}) == {"receipts": "final"}
+    for bad in ("some", "ALL", ""):
+        with pytest.raises(SettingsError) as exc:
+            check_settings("sandbox", {"receipts": bad})
+        assert exc.value.key == "receipts"
+    with pytest.raises(SettingsError) as exc:
+        check_settings("aws_sms", {"receipts": "all"})  # the sandbox's setting only
+    assert exc.value.key == "receipts"
+    assert sandbox.receipts_mode(channel()) == "final"
+    assert sandbox.receipts_mode(channel(receipts="all")) == "all"
+
+
 def test_receipt_events_parse_into_receipts() -> None:
-    events = sandbox.receipt_events("SB1", 3)
+    events = sandbox.receipt_events("SB1", 3, receipts="all")
     assert [e["status"] for e in events] == ["sent", "delivered", "delivered", "delivered"]
     receipts = [
         r for e in events for r in sandbox.SandboxConnector().parse_receipts(request(json.dumps(e).encode(), ""))
@@ -103,7 +136,7 @@ def test_receipt_events_parse_into_receipts() -> None:
         ("delivered", 3, 3),
     ]
     assert len({r.raw_id for r in receipts}) == 4 and all(r.provider_id == "SB1" for r in receipts)
-    (single,) = sandbox.receipt_events("SB2", 1)[1:]
+    (single,) = sandbox.receipt_events("SB2", 1, receipts="all")[1:]
     assert "part" not in single
 
 
@@ -133,6 +166,11 @@ class Receiver:
     def take(self, n: int, timeout: float = 3.0) -> list[tuple[dict[str, str], bytes, str]]:
         return [self.posts.get(timeout=timeout) for _ in range(n)]
 
+    def assert_silent(self, wait_s: float = 0.3) -> None:
+        """Nothing more is posted (the receipts are posted one after another by one timer)."""
+        with pytest.raises(queue.Empty):
+            self.posts.get(timeout=wait_s)
+
 
 @pytest.fixture
 def outbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[dict[str, Any]], Receiver]]:
@@ -154,19 +192,31 @@ def outbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[dict[str, Any
     rx.server.server_close()
 
 
-def test_accepted_send_records_and_posts_signed_receipts(outbox: tuple[list[dict[str, Any]], Receiver]) -> None:
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, [("delivered", 1), ("delivered", 2)]),  # the default: final receipts only
+        ({"receipts": "final"}, [("delivered", 1), ("delivered", 2)]),
+        ({"receipts": "all"}, [("sent", None), ("delivered", 1), ("delivered", 2)]),
+    ],
+)
+def test_accepted_send_records_and_posts_signed_receipts(
+    outbox: tuple[list[dict[str, Any]], Receiver], settings: dict[str, str], expected: list[tuple[str, int | None]]
+) -> None:
     entries, rx = outbox
     c = sandbox.SandboxConnector()
-    result = c.send(channel(), message("+31612345678", segments=2), {"signing_key": KEY})
+    result = c.send(channel(**settings), message("+31612345678", segments=2), {"signing_key": KEY})
     assert result.provider_id.startswith("SB") and result.parts == 2
     assert entries[-1]["outcome"] == "accepted" and entries[-1]["provider_id"] == result.provider_id
-    posts = rx.take(3)
+    posts = rx.take(len(expected))
     assert {p[2] for p in posts} == {"/webhooks/sandbox/CH1/status"}
     statuses = []
     for headers, body, _ in posts:
         c.verify(request(body, headers["x-sandbox-signature"]), {"signing_key": KEY})  # signed like a real carrier
         statuses += [(r.status, r.part) for r in c.parse_receipts(request(body, ""))]
-    assert statuses == [("sent", None), ("delivered", 1), ("delivered", 2)]
+    assert statuses == expected
+    assert all(r.message_id == "MSG1" for _, body, _ in posts for r in c.parse_receipts(request(body, "")))
+    rx.assert_silent()
 
 
 def test_failures_follow_the_rules_and_are_recorded(outbox: tuple[list[dict[str, Any]], Receiver]) -> None:
@@ -184,6 +234,8 @@ def test_failures_follow_the_rules_and_are_recorded(outbox: tuple[list[dict[str,
         ("M1", 2, "transient"),
         ("M1", 3, "accepted"),
     ]
-    assert len(rx.take(2)) == 2 and rx.posts.empty()  # receipts only for the accepted one
+    (post,) = rx.take(1)  # receipts only for the accepted one: its final receipt
+    assert [r.status for r in c.parse_receipts(request(post[1], ""))] == ["delivered"]
+    rx.assert_silent()
     with pytest.raises(PermanentError, match="sandbox_not_configured"):
         c.send(channel(), message("+31612345678"), {})

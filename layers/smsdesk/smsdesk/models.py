@@ -163,7 +163,7 @@ class ChannelSettings(BaseModel):
     provider_settings: Annotated[dict[str, str], AfterValidator(_provider_settings)] = Field(
         default_factory=dict,
         validate_default=True,
-        description="Non-secret provider settings, the provider's known keys only (sandbox: none; aws_sms: "
+        description="Non-secret provider settings, the provider's known keys only (sandbox: receipts; aws_sms: "
         "origination_identity, configuration_set; twilio: account_sid (required), messaging_service_sid). "
         "Credentials (token, secret, password, *_key...) are refused here: they go in provider_secret.",
     )

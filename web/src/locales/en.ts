@@ -610,4 +610,8 @@ export const en = {
   "quiet.from.campaign": "this campaign",
   "camp.delete": "Delete",
   "camp.deleteconfirm": "Delete the campaign \"{title}\" and its list of recipients? The messages it sent stay in the message history.",
+  "channels.receipts": "Delivery receipts",
+  "channels.receiptshint": "Which receipts the sandbox carrier posts for each message part",
+  "channels.receipts_final": "Final only (delivered)",
+  "channels.receipts_all": "All: sent, then final",
 } as const;

@@ -611,4 +611,8 @@ export const es: Catalogue = {
   "quiet.from.campaign": "esta campaña",
   "camp.delete": "Eliminar",
   "camp.deleteconfirm": "¿Eliminar la campaña \"{title}\" y su lista de destinatarios? Los mensajes enviados permanecen en el historial.",
+  "channels.receipts": "Confirmaciones de entrega",
+  "channels.receiptshint": "Qué confirmaciones envía el operador sandbox por cada parte del mensaje",
+  "channels.receipts_final": "Solo la final (entregado)",
+  "channels.receipts_all": "Todas: enviado y después la final",
 };

@@ -611,4 +611,8 @@ export const fr: Catalogue = {
   "quiet.from.campaign": "cette campagne",
   "camp.delete": "Supprimer",
   "camp.deleteconfirm": "Supprimer la campagne « {title} » et sa liste de destinataires ? Les messages envoyés restent dans l’historique.",
+  "channels.receipts": "Accusés de réception",
+  "channels.receiptshint": "Les accusés que l’opérateur sandbox envoie pour chaque partie du message",
+  "channels.receipts_final": "Le final seulement (remis)",
+  "channels.receipts_all": "Tous : envoyé, puis le final",
 };

@@ -611,4 +611,8 @@ export const nl: Catalogue = {
   "quiet.from.campaign": "deze campagne",
   "camp.delete": "Verwijderen",
   "camp.deleteconfirm": "Campagne \"{title}\" en de lijst met ontvangers verwijderen? De verzonden berichten blijven in de berichtgeschiedenis.",
+  "channels.receipts": "Afleverrapporten",
+  "channels.receiptshint": "Welke rapporten de sandbox-provider per berichtdeel stuurt",
+  "channels.receipts_final": "Alleen het eindrapport (afgeleverd)",
+  "channels.receipts_all": "Alle: verzonden, dan het eindrapport",
 };

@@ -15,6 +15,19 @@ const SETTINGS: Record<Provider, string[]> = {
   twilio: ["account_sid", "messaging_service_sid"],
 };
 const SECRETS: Record<Provider, string[]> = { sandbox: [], aws_sms: [], twilio: ["auth_token"] };
+/** Settings chosen from a list (the first choice is the API's default). The sandbox's `receipts`:
+ * "final" posts only each part's final receipt, "all" posts `sent` first. */
+const CHOICES: Record<Provider, Record<string, { label: Key; hint: Key; options: Record<string, Key> }>> = {
+  sandbox: {
+    receipts: {
+      label: "channels.receipts",
+      hint: "channels.receiptshint",
+      options: { final: "channels.receipts_final", all: "channels.receipts_all" },
+    },
+  },
+  aws_sms: {},
+  twilio: {},
+};
 
 export function Channels() {
   const [items, setItems] = useState<Channel[] | null>(null);
@@ -87,7 +100,8 @@ function CreateChannel({ onCreated }: { onCreated: (c: Channel) => void }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     setErrors({});
-    const ps = Object.fromEntries(SETTINGS[provider].filter((k) => settings[k]).map((k) => [k, settings[k]]));
+    const keys = [...SETTINGS[provider], ...Object.keys(CHOICES[provider])];
+    const ps = Object.fromEntries(keys.filter((k) => settings[k]).map((k) => [k, settings[k]]));
     const sec = Object.fromEntries(SECRETS[provider].filter((k) => secret[k]).map((k) => [k, secret[k]]));
     try {
       const c = await post<Channel>("/v1/channels", {
@@ -103,7 +117,7 @@ function CreateChannel({ onCreated }: { onCreated: (c: Channel) => void }) {
       setErrors(errorsOf(err));
     }
   };
-  const known = ["name", "type", "sender", "provider", ...SETTINGS[provider].map((k) => `provider_settings.${k}`), ...SECRETS[provider].map((k) => `provider_secret.${k}`), "provider_settings", "provider_secret"];
+  const known = ["name", "type", "sender", "provider", ...[...SETTINGS[provider], ...Object.keys(CHOICES[provider])].map((k) => `provider_settings.${k}`), ...SECRETS[provider].map((k) => `provider_secret.${k}`), "provider_settings", "provider_secret"];
   return (
     <form class="subcard" onSubmit={(e) => void submit(e)} aria-label={t("channels.new")}>
       <div class="grid2">
@@ -135,6 +149,19 @@ function CreateChannel({ onCreated }: { onCreated: (c: Channel) => void }) {
         {SETTINGS[provider].map((k) => (
           <Field key={k} label={k} name={`provider_settings.${k}`} errors={errors}>
             {(p) => <input {...p} value={settings[k] ?? ""} onInput={(e) => setSettings({ ...settings, [k]: (e.target as HTMLInputElement).value })} />}
+          </Field>
+        ))}
+        {Object.entries(CHOICES[provider]).map(([k, choice]) => (
+          <Field key={k} label={t(choice.label)} name={`provider_settings.${k}`} errors={errors} hint={t(choice.hint)}>
+            {(p) => (
+              <select {...p} value={settings[k] ?? Object.keys(choice.options)[0]} onChange={(e) => setSettings({ ...settings, [k]: (e.target as HTMLSelectElement).value })}>
+                {Object.entries(choice.options).map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {t(label)}
+                  </option>
+                ))}
+              </select>
+            )}
           </Field>
         ))}
         {SECRETS[provider].map((k) => (

@@ -57,6 +57,13 @@ _EVENTS: dict[str, ReceiptStatus] = {
     "TEXT_TTL_EXPIRED": "undelivered",
     "TEXT_UNKNOWN": "undelivered",
 }
+#: The event types a configuration set's event destination should match (docs/deploy.md "SMS providers"):
+#: those that can end a message, TEXT_SUCCESSFUL included. QUEUED/PENDING/SENT only say ``sent``, which the
+#: sender has recorded already: each would be an SNS publish and a receipts invocation that change nothing.
+FINAL_EVENT_TYPES: tuple[str, ...] = (
+    *(t for t, s in _EVENTS.items() if s != "sent"),
+    "TEXT_SUCCESSFUL",
+)
 
 
 def event_from_request(request: WebhookRequest) -> dict[str, Any]:

@@ -8,7 +8,13 @@ Outcome by recipient, so tests and demos can provoke each path:
 
 * number ending ``0000`` — rejected permanently (the message fails and is refunded);
 * number ending ``0001`` — transient failure on the first two attempts, accepted on the third;
-* anything else — accepted; receipts ``sent`` then ``delivered`` (one per part for multi-part texts).
+* anything else — accepted; receipt ``delivered`` (one per part for multi-part texts).
+
+Which receipts (``provider_settings["receipts"]``, :func:`receipts_mode`): ``final`` (the default) posts
+only the final receipt of each part, like an AWS End User Messaging configuration set whose event
+destination matches only final event types; ``all`` posts ``sent`` first, like Twilio, which calls back
+for every step. A ``sent`` callback changes nothing (the sender records ``sent`` itself when the
+provider accepts) but costs a webhook request and invocation, so the default leaves it out.
 
 Receipts are posted by a daemon ``threading.Timer`` after ``SANDBOX_RECEIPT_DELAY_S`` (default 0.5 s)
 to ``SANDBOX_CALLBACK_BASE`` (the local gateway; set by the local stack) or else to the channel's
@@ -29,7 +35,7 @@ import os
 import threading
 import time
 import urllib.request
-from typing import Any
+from typing import Any, Literal
 
 from smsdesk.connectors._util import receipt_id, received_at
 from smsdesk.connectors.base import (
@@ -50,6 +56,9 @@ TOLERANCE_S = 300
 PERMANENT_SUFFIX = "0000"
 TRANSIENT_SUFFIX = "0001"
 TRANSIENT_FAILURES = 2
+
+#: ``provider_settings["receipts"]`` (``connectors/settings.SandboxSettings``): which receipts are posted.
+ReceiptsMode = Literal["final", "all"]
 
 
 def outcome(to: str, attempt: int) -> str:
@@ -75,14 +84,24 @@ def callback_url(channel: Channel) -> str | None:
     return channel.webhook_urls.get("status")
 
 
-def receipt_events(provider_id: str, parts: int, client_ref: str | None = None) -> list[dict[str, Any]]:
-    """What the sandbox carrier reports for an accepted message: sent, then delivered per part. Each
-    event echoes ``client_ref`` (smsdesk's message id, given at send time) inside the signed body."""
+def receipts_mode(channel: Channel) -> ReceiptsMode:
+    """The channel's ``provider_settings["receipts"]``: ``final`` unless it says ``all``."""
+    return "all" if channel.provider_settings.get("receipts") == "all" else "final"
+
+
+def receipt_events(
+    provider_id: str, parts: int, client_ref: str | None = None, *, receipts: ReceiptsMode = "final"
+) -> list[dict[str, Any]]:
+    """What the sandbox carrier reports for an accepted message: delivered per part, preceded by sent
+    when ``receipts`` is ``all``. Each event echoes ``client_ref`` (smsdesk's message id, given at send
+    time) inside the signed body."""
     now = iso(utcnow())
     ref = {"client_ref": client_ref} if client_ref else {}
-    events: list[dict[str, Any]] = [
-        {"id": new_id("EV"), "message_id": provider_id, "status": "sent", "at": now, "parts": parts, **ref}
-    ]
+    events: list[dict[str, Any]] = []
+    if receipts == "all":
+        events.append(
+            {"id": new_id("EV"), "message_id": provider_id, "status": "sent", "at": now, "parts": parts, **ref}
+        )
     if parts > 1:
         events += [
             {
@@ -161,7 +180,8 @@ class SandboxConnector:
         url = callback_url(channel)
         if url:
             delay = float(os.environ.get("SANDBOX_RECEIPT_DELAY_S", "0.5"))
-            _deliver_later(url, receipt_events(provider_id, max(1, message.segments), message.id), key, delay)
+            events = receipt_events(provider_id, max(1, message.segments), message.id, receipts=receipts_mode(channel))
+            _deliver_later(url, events, key, delay)
         else:
             log.warning("sandbox: no callback URL for channel %s; no receipts will follow", channel.id)
         return SendResult(provider_id=provider_id, parts=message.segments)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -32,7 +32,13 @@ class _Strict(BaseModel):
 
 
 class SandboxSettings(_Strict):
-    """The sandbox carrier reads no settings."""
+    """The sandbox carrier (``connectors/sandbox.py``, local stack only)."""
+
+    receipts: Literal["final", "all"] | None = Field(
+        default=None,
+        description='Which delivery receipts the sandbox posts per part: "final" (default: only "delivered", '
+        'the one that changes the message) or "all" ("sent" first, as carriers that report every step do)',
+    )
 
 
 class AwsSmsSettings(_Strict):
