@@ -487,7 +487,7 @@ def test_stream_trigger(synth: Synth, fn: m.Function, trigger: m.StreamTrigger) 
             "MaximumRecordAgeInSeconds": trigger.max_record_age_s,
             "ParallelizationFactor": trigger.parallelization_factor,
             "DestinationConfig": {"OnFailure": {"Destination": _getatt(synth.lid(dlq))}},
-            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(trigger.filter, separators=(",", ":"))}]},
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(p, separators=(",", ":"))} for p in trigger.filters]},
         },
     )
     assert trigger.table.stream == "NEW_AND_OLD_IMAGES"  # the outbox compares the old image's entry
