@@ -539,8 +539,9 @@ FANOUT = Function(
     triggers=(
         QueueTrigger(BULK_QUEUE, batch_size=1, max_concurrency=5),
         # campaign messages' outcomes: the campaigns' sent / delivered / failed counts, a batch at a time
-        # (one transaction per campaign in the batch; a second gathers them for up to a second)
-        QueueTrigger(CAMPAIGN_RESULTS_QUEUE, batch_size=10, max_batching_window_s=1),
+        # (one transaction per campaign in the batch, gathered for up to 2 s); two at a time at most, so
+        # concurrent batches of one campaign seldom conflict on its counts item
+        QueueTrigger(CAMPAIGN_RESULTS_QUEUE, batch_size=100, max_batching_window_s=2, max_concurrency=2),
     ),
 )
 

@@ -111,7 +111,7 @@ class _Poller(threading.Thread):
             try:
                 resp = sqs.receive_message(
                     QueueUrl=self.queue.url,
-                    MaxNumberOfMessages=self.batch_size,
+                    MaxNumberOfMessages=min(10, self.batch_size),  # SQS's limit; _fill receives the rest
                     WaitTimeSeconds=self.wait_s,
                     AttributeNames=["All"],
                     MessageAttributeNames=["All"],
