@@ -46,7 +46,7 @@ def results_jobs(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_outcomes_come_from_a_queue_not_a_bus_rule() -> None:
     q = manifest.queue("campaign-results")
-    assert manifest.QUEUES[-1] is q and q is manifest.CAMPAIGN_RESULTS_QUEUE and q.dlq_name == "campaign-results-dlq"
+    assert q in manifest.QUEUES and q is manifest.CAMPAIGN_RESULTS_QUEUE and q.dlq_name == "campaign-results-dlq"
     fanout = manifest.function("fanout")
     assert not [t for t in fanout.triggers if isinstance(t, manifest.BusRule)]  # the bus rule is gone
     (trigger,) = [t for t in fanout.triggers if isinstance(t, manifest.QueueTrigger) and t.queue is q]
