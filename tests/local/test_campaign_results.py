@@ -186,3 +186,32 @@ def test_a_final_status_written_without_an_outbox_entry_is_counted(stack: LocalS
     wait(lambda: queue_idle(stack), 30, every=0.2)
     assert counts(cid) == {"sent": 1, "delivered": 1, "failed": 0}
     assert not [r for r in stack.wiring()["rules"] if r[1] == "campaign-results"]
+
+
+def test_a_batch_larger_than_a_transaction_is_chunked(stack: LocalStack, transactions: list) -> None:
+    from smsdesk.campaigns import results
+
+    cid = new_campaign()
+    batch = sqs_event(*(job(cid, f"m{i}") for i in range(150)))
+    assert results.handle_batch(batch) == {"batchItemFailures": []}
+    assert counts(cid) == {"sent": 150, "delivered": 150, "failed": 0}
+    assert [len(t) for t in transactions] == [100, 52]  # DynamoDB's 100 items at most
+
+
+def test_a_conflict_with_a_concurrent_batch_is_tried_again(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two batches of one campaign at once: DynamoDB cancels one transaction on the shared counts item
+    (TransactionConflict); it is tried again in the invocation rather than after the queue's visibility."""
+    from smsdesk.campaigns import results
+
+    cid = new_campaign()
+    real, tries = credits_repo.transact, []
+
+    def transact(items: list[dict[str, Any]]) -> None:
+        tries.append(len(items))
+        if len(tries) == 1:
+            raise credits_repo.TransactionCanceled(["None", "None", "TransactionConflict"])
+        real(items)
+
+    monkeypatch.setattr(credits_repo, "transact", transact)
+    assert results.handle_batch(sqs_event(job(cid, "m1"), job(cid, "m2"))) == {"batchItemFailures": []}
+    assert tries == [3, 3] and counts(cid) == {"sent": 2, "delivered": 2, "failed": 0}
