@@ -119,6 +119,8 @@ class Call:
     cpu_ms: float = 0.0  # the calling thread's CPU time in the call (botocore's side)
     #: How the invocation making the call was triggered ("http", "sqs", "stream", "bus"; "" unknown).
     trigger: str = ""
+    #: The invocation's route, queue, stream or rule (a function fed by two queues: which one).
+    source: str = ""
 
 
 @dataclass
@@ -173,7 +175,8 @@ class Meter:
         def timed(registry: Any, fn: Any, event: Any, *, trigger: str, source: str) -> Any:
             c0, t0 = time.thread_time(), time.perf_counter()
             outer = getattr(meter._tl, "trigger", None), getattr(meter._tl, "overhead_ms", 0.0)
-            meter._tl.trigger, meter._tl.overhead_ms = trigger, 0.0
+            outer_source = getattr(meter._tl, "source", None)
+            meter._tl.trigger, meter._tl.overhead_ms, meter._tl.source = trigger, 0.0, source
             try:
                 return invoke(registry, fn, event, trigger=trigger, source=source)
             finally:
@@ -184,6 +187,7 @@ class Meter:
                         meter.cpu_ms[fn.name] += (time.thread_time() - c0) * 1000
                         meter.invocations.append(Invocation(fn.name, trigger, source, records, ms))
                 meter._tl.trigger, meter._tl.overhead_ms = outer
+                meter._tl.source = outer_source
 
         FunctionRegistry.invoke = timed  # type: ignore[method-assign]
 
@@ -198,7 +202,12 @@ class Meter:
     def _call(self, fn: str, client: Any, operation: str, params: dict[str, Any], run: Callable[[], Any]) -> Any:
         wall0, cpu0 = time.perf_counter(), time.thread_time()
         service = client.meta.service_model.service_name
-        call = Call(fn, f"{service}:{operation}", trigger=getattr(self._tl, "trigger", None) or "")
+        call = Call(
+            fn,
+            f"{service}:{operation}",
+            trigger=getattr(self._tl, "trigger", None) or "",
+            source=getattr(self._tl, "source", None) or "",
+        )
         text = json.dumps(params, default=str)
         call.carrier = service == "dynamodb" and "SANDBOX#" in text
         call.per_batch = (service == "dynamodb" and "RATE#" in text) or (
@@ -717,7 +726,7 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
         out(
             "- Campaign recipient: measured on one real campaign (above), not modelled: every call and"
             " invocation from the create and launch (api) through the fan-out's expand and waves, the"
-            " sender, the receipts, the outbox and the bus rules (the fan-out's `campaign-results`), divided by"
+            " sender, the receipts, the outbox, the fan-out's `campaign-results` queue and the bus rules, divided by"
             " the recipients; batch sizes as the local stack's pollers formed them (listed above; AWS's event"
             " source mapping may batch differently), two SQS requests per queue-fed invocation, one API"
             " Gateway request per HTTP invocation (the launch and each provider callback)."
@@ -827,14 +836,15 @@ def replace_section(doc: str, section: list[str]) -> str:
 # A real campaign, measured end to end (issues 11 and 14)
 # --------------------------------------------------------------------------------------------------
 
-#: Stage -> (function, trigger) pairs whose calls and invocations it holds ("" trigger: any).
+#: Stage -> (function, trigger) pairs whose calls and invocations it holds ("" trigger: any;
+#: "trigger:source" for one queue of a function fed by two).
 CAMPAIGN_STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("launch (POST /v1/campaigns + /launch → api)", (("api", ""),)),
-    ("fan-out (bulk queue → fanout: expand, waves)", (("fanout", "sqs"),)),
+    ("fan-out (bulk queue → fanout: expand, waves)", (("fanout", "sqs:bulk"),)),
     ("send (outbound queue → sender)", (("sender", ""),)),
     ("receipts (webhook → receipts queue → receipts)", (("webhooks", ""), ("receipts", ""))),
     ("outbox (table stream → PutEvents, SendMessageBatch)", (("outbox", ""),)),
-    ("campaign results (bus → fanout)", (("fanout", "bus"),)),
+    ("campaign results (campaign-results queue → fanout)", (("fanout", "sqs:campaign-results"),)),
     ("bus events (notifier)", (("notifier", ""),)),
 )
 
@@ -854,8 +864,8 @@ class CampaignMeasured:
     cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _matches(function: str, trigger: str, keys: tuple[tuple[str, str], ...]) -> bool:
-    return any(function == fn and (not tr or trigger == tr) for fn, tr in keys)
+def _matches(function: str, trigger: str, keys: tuple[tuple[str, str], ...], source: str = "") -> bool:
+    return any(function == fn and (not tr or tr in (trigger, f"{trigger}:{source}")) for fn, tr in keys)
 
 
 def measured_usage(m: CampaignMeasured, keys: tuple[tuple[str, str], ...]) -> cm.Usage:
@@ -865,7 +875,7 @@ def measured_usage(m: CampaignMeasured, keys: tuple[tuple[str, str], ...]) -> cm
     mapping's ReceiveMessage + DeleteMessageBatch) and one API Gateway request per HTTP invocation."""
     u = cm.Usage()
     for c in m.calls:
-        if c.carrier or not _matches(c.function, c.trigger, keys):
+        if c.carrier or not _matches(c.function, c.trigger, keys, c.source):
             continue
         u.calls += c.calls
         u.wru += c.wru_table + c.wru_index
@@ -875,7 +885,7 @@ def measured_usage(m: CampaignMeasured, keys: tuple[tuple[str, str], ...]) -> cm
         u.scheduler += c.scheduler
         u.secrets_calls += c.secrets
     for i in m.invocations:
-        if not _matches(i.function, i.trigger, keys):
+        if not _matches(i.function, i.trigger, keys, i.source):
             continue
         u.lambda_requests += 1
         u.lambda_gb_s += cm.gb_seconds(m.memory_mb[i.function], i.ms)
@@ -890,9 +900,13 @@ def campaign_stages(m: CampaignMeasured) -> list[tuple[str, cm.Usage]]:
     """The measured campaign per recipient by stage; functions outside :data:`CAMPAIGN_STAGES` in one
     more stage, so every call and invocation is priced exactly once."""
     stages = [(name, measured_usage(m, keys)) for name, keys in CAMPAIGN_STAGES]
-    seen = {(c.function, c.trigger) for c in m.calls} | {(i.function, i.trigger) for i in m.invocations}
+    seen = {(c.function, c.trigger, c.source) for c in m.calls} | {
+        (i.function, i.trigger, i.source) for i in m.invocations
+    }
     known = tuple(keys for _, group in CAMPAIGN_STAGES for keys in group)
-    others = tuple(sorted(k for k in seen if not _matches(k[0], k[1], known)))
+    others = tuple(
+        sorted({(fn, f"{tr}:{src}" if src else tr) for fn, tr, src in seen if not _matches(fn, tr, known, src)})
+    )
     if others:
         names = sorted({fn for fn, _ in others})
         stages.append((f"other functions ({', '.join(names)})", measured_usage(m, others)))
@@ -1049,7 +1063,7 @@ def campaign_report(m: CampaignMeasured) -> list[str]:
     gsi: collections.Counter[str] = collections.Counter()
     for c in m.calls:
         if not c.carrier:
-            label = f"{c.function} ({c.trigger})" if c.function == "fanout" else c.function
+            label = f"{c.function} ({c.source or c.trigger})" if c.function == "fanout" else c.function
             detail[f"{label} {c.api}"] += c.calls
             wru[f"{label} {c.api}"] += c.wru_table + c.wru_index
             gsi[f"{label} {c.api}"] += c.wru_index

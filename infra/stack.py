@@ -942,7 +942,7 @@ class SmsdeskStack(Stack):
                 max_record_age=Duration.seconds(spec.max_record_age_s),
                 parallelization_factor=spec.parallelization_factor,
                 on_failure=sources.SqsDlq(dlq),
-                filters=[lambda_.FilterCriteria.filter(spec.filter)] if spec.filter else None,
+                filters=[lambda_.FilterCriteria.filter(p) for p in spec.filters] or None,
             )
         )
 

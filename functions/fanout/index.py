@@ -1,6 +1,7 @@
-"""Lambda entry point: the campaign fan-out queue (SQS batch of one; campaigns/fanout.py), and the bus
-rule of campaign messages' outcomes (campaigns/results.py)."""
+"""Lambda entry point: the campaign fan-out queue (SQS batch of one; campaigns/fanout.py), and the
+campaign-results queue of campaign messages' outcomes (batches; campaigns/results.py)."""
 
+from smsdesk.campaigns import results
 from smsdesk.campaigns.fanout import handle_fanout
 from smsdesk.envelopes import FanoutJob
 from smsdesk.observability import logger, metrics
@@ -10,9 +11,6 @@ from smsdesk.runtime import process_queue_batch
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    if "Records" not in event and event.get("source"):  # an EventBridge event: a message's outcome
-        from smsdesk.campaigns import results
-
-        results.apply(event)
-        return None
+    if results.is_batch(event):  # the campaign-results queue: outcomes, counted per campaign
+        return results.handle_batch(event)
     return process_queue_batch(event, context, FanoutJob, handle_fanout)

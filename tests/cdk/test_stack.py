@@ -487,7 +487,7 @@ def test_stream_trigger(synth: Synth, fn: m.Function, trigger: m.StreamTrigger) 
             "MaximumRecordAgeInSeconds": trigger.max_record_age_s,
             "ParallelizationFactor": trigger.parallelization_factor,
             "DestinationConfig": {"OnFailure": {"Destination": _getatt(synth.lid(dlq))}},
-            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(trigger.filter, separators=(",", ":"))}]},
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(p, separators=(",", ":"))} for p in trigger.filters]},
         },
     )
     assert trigger.table.stream == "NEW_AND_OLD_IMAGES"  # the outbox compares the old image's entry
@@ -690,3 +690,25 @@ def test_layer_is_built_from_the_lock_for_the_runtime(monkeypatch) -> None:
             },
         )
     ]
+
+
+def test_campaign_outcomes_reach_fanout_from_their_queue_and_no_bus_rule(synth: Synth) -> None:
+    """A campaign's counts depend on no bus event: no rule invokes the ``fanout`` function; its second
+    event source mapping is the ``campaign-results`` queue, in batches, which the outbox may send to."""
+    fanout = _getatt(synth.lid(synth.stack.functions["fanout"].function))
+    targets = [t["Arn"] for r in synth.of_type("AWS::Events::Rule").values() for t in r["Properties"]["Targets"]]
+    assert fanout not in targets
+    queue = _getatt(synth.lid(synth.stack.queues["campaign-results"]))
+    (mapping,) = [
+        r["Properties"]
+        for r in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"].get("EventSourceArn") == queue
+    ]
+    assert mapping["FunctionName"] == {"Ref": synth.lid(synth.stack.functions["fanout"].function)}
+    assert mapping["BatchSize"] >= 10 and mapping["MaximumBatchingWindowInSeconds"] >= 1
+    sends = [s for s in synth.policy_statements(synth.stack.functions["outbox"].role) if queue in _list(s["Resource"])]
+    assert sends and all(_list(s["Action"]) == ["sqs:SendMessage"] for s in sends)
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else [value]

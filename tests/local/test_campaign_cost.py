@@ -1,5 +1,5 @@
 """What a campaign recipient costs in writes (issue 11), through the local stack: a campaign message's
-status changes rewrite no message index, one outcome is one transaction, and the sender reserves the
+status changes rewrite no message index, outcomes are counted a batch per transaction, and the sender reserves the
 rate-limit slots of a batch of campaign messages together."""
 
 from __future__ import annotations
@@ -144,10 +144,12 @@ def test_a_campaign_messages_status_changes_write_no_index(stack: LocalStack, ap
 
 
 @pytest.mark.usefixtures("fast_pipeline")
-def test_one_outcome_is_one_transaction_and_counted_once(stack: LocalStack, api: Any) -> None:
-    """A delivered message's `sent` and `delivered` are counted in ONE transaction (before: one each);
-    a redelivered event counts nothing and writes nothing new."""
+def test_outcomes_are_counted_in_batches_once(stack: LocalStack, api: Any) -> None:
+    """A campaign's outcomes are counted a batch at a time (the campaign-results queue): per batch ONE
+    transaction of a marker per message and one update of the counts (before: one transaction per
+    message; before that, one per counter); a redelivered outcome counts nothing and writes nothing new."""
     from smsdesk.campaigns import results
+    from smsdesk.envelopes import CampaignOutcomeJob
 
     ch = channel(api, "+3197010000302", mps=100)
     api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "outcomes"}, 201)
@@ -156,30 +158,29 @@ def test_one_outcome_is_one_transaction_and_counted_once(stack: LocalStack, api:
         campaign = launch(api, ch, nums, "Counted once")
         wait(delivered(api, campaign["id"], len(nums)), 60)
         stack.wait_streams()
+        wait(lambda: api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]["delivered"] == len(nums), 30)
     stats = ("CAMPAIGN#" + campaign["id"], "STATS")
     outcome_writes = [
         (fn, op, p)
         for fn, op, p in calls
         if op in ("TransactWriteItems", "UpdateItem", "PutItem") and stats in _keys(p)
     ]
-    # one ADD on STATS when the run is expanded (so it exists), then one transaction per outcome ...
-    assert [(fn, op) for fn, op, _ in outcome_writes] == [("fanout", "UpdateItem")] + [
-        ("fanout", "TransactWriteItems")
-    ] * len(nums)
-    # ... of two small items: no check of the campaign item, which a list of numbers makes KBs large
-    # (a ConditionCheck is billed as a transactional write of the item it checks)
-    for _, _, p in outcome_writes[1:]:
-        keys = _keys(p)
-        assert len(keys) == 2 and stats in keys and ("CAMPAIGN#" + campaign["id"], "META") not in keys
+    # one ADD on STATS when the run is expanded (so it exists), then one transaction per batch of outcomes
+    assert [(fn, op) for fn, op, _ in outcome_writes[:1]] == [("fanout", "UpdateItem")]
+    batches = outcome_writes[1:]
+    assert 1 <= len(batches) <= len(nums) and {(fn, op) for fn, op, _ in batches} == {("fanout", "TransactWriteItems")}
+    # ... of a marker per message and the counts: no check of the campaign item, which a list of numbers
+    # makes KBs large (a ConditionCheck is billed as a transactional write of the item it checks)
+    markers = [k for _, _, p in batches for k in _keys(p) if k != stats]
+    assert len(markers) == len(set(markers)) == len(nums)
+    assert all(k[1].startswith("O#") for k in markers)
+    print(f"{len(nums)} outcomes in {len(batches)} transactions")
     c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]
     assert (c["sent"], c["delivered"], c["failed"]) == (len(nums), len(nums), 0)
     mid = recipients(api, campaign["id"])[0]["message_id"]
-    event = {
-        "detail-type": "message.delivered",
-        "detail": {"campaign_id": campaign["id"], "message_id": mid, "provider_id": "p"},
-    }
+    job = CampaignOutcomeJob(campaign_id=campaign["id"], message_id=mid, status="delivered", with_provider_id=True)
     with metered() as again:
-        assert results.apply(event) == []
+        assert results.count(campaign["id"], [job]) == 0
     assert [op for _, op, _ in again] == ["TransactWriteItems"]
     c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]
     assert (c["sent"], c["delivered"], c["failed"]) == (len(nums), len(nums), 0)
@@ -215,6 +216,7 @@ def test_outcomes_of_a_run_without_its_counts_item_are_counted_once(stack: Local
     from smsdesk import aws, config
     from smsdesk.campaigns import results
     from smsdesk.data import table
+    from smsdesk.envelopes import CampaignOutcomeJob
 
     ch = channel(api, "+3197010000304", mps=100)
     api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "legacy"}, 201)
@@ -223,17 +225,19 @@ def test_outcomes_of_a_run_without_its_counts_item_are_counted_once(stack: Local
     wait(delivered(api, campaign["id"], len(nums)), 60)
     pk = f"CAMPAIGN#{campaign['id']}"
     aws.dynamodb().delete_item(TableName=config.table_name(), Key=table.key(pk, "STATS"))
-    event = {
-        "detail-type": "message.delivered",
-        "detail": {"campaign_id": campaign["id"], "message_id": "m-x", "provider_id": "p"},
-    }
-    assert results.apply(event) == ["sent", "delivered"]
-    assert results.apply(event) == []
+
+    def outcome(message_id: str) -> int:
+        """Count one delivered outcome; how many messages it counted (0: counted before, or deleted)."""
+        job = CampaignOutcomeJob(campaign_id=campaign["id"], message_id=message_id, status="delivered")
+        return results.count(campaign["id"], [job.model_copy(update={"with_provider_id": True})])
+
+    assert outcome("m-x") == 1
+    assert outcome("m-x") == 0
     c = api("GET", f"/v1/campaigns/{campaign['id']}", expect=200)["counts"]
     assert (c["sent"], c["delivered"]) == (1, 1)
     api("DELETE", f"/v1/campaigns/{campaign['id']}", expect=204)
     # while the purge runs: counted or not (the campaign reads as gone either way), nothing is left behind
-    results.apply({**event, "detail": {**event["detail"], "message_id": "m-y"}})
+    outcome("m-y")
     wait(lambda: not campaign_items(campaign["id"]), 30)
-    assert results.apply({**event, "detail": {**event["detail"], "message_id": "m-z"}}) == []
+    assert outcome("m-z") == 0
     assert not campaign_items(campaign["id"])

@@ -629,12 +629,8 @@ def test_deleting_a_campaign_removes_its_recipient_rows(stack: LocalStack, api: 
     # the messages it sent stay (the log of what was sent); a late receipt counts nothing back into being
     from smsdesk.campaigns import results
 
-    results.apply(
-        {
-            "detail-type": "message.delivered",
-            "detail": {"campaign_id": campaign["id"], "message_id": "late", "provider_id": "p"},
-        }
-    )
+    body = f'{{"campaign_id":"{campaign["id"]}","message_id":"late","status":"delivered","with_provider_id":true}}'
+    assert results.handle_batch({"Records": [{"messageId": "r", "body": body}]}) == {"batchItemFailures": []}
     assert not _campaign_items(campaign["id"])
 
 

@@ -177,20 +177,19 @@ def test_functions_outside_the_known_stages_are_priced_too() -> None:
 
 def _campaign() -> object:
     """Two recipients: the launch (one HTTP invocation), one expand (bulk queue), one sender batch of two,
-    two callbacks, the outbox, the campaign-results rule, a function outside the stages, carrier writes."""
+    two callbacks, the outbox, the campaign-results queue, a function outside the stages, carrier writes."""
     from bench import bench_cost as bc
 
     calls = [
         bc.Call("api", "dynamodb:TransactWriteItems", trigger="http", wru_table=4),
-        bc.Call("fanout", "dynamodb:BatchWriteItem", trigger="sqs", wru_table=2),
+        bc.Call("fanout", "dynamodb:BatchWriteItem", trigger="sqs", source="bulk", wru_table=2),
         bc.Call("sender", "dynamodb:UpdateItem", trigger="sqs", wru_table=2, wru_index=2),
         bc.Call("sender", "dynamodb:UpdateItem", trigger="sqs", wru_table=2, wru_index=2),
         bc.Call("sender", "dynamodb:PutItem", trigger="sqs", wru_table=50, carrier=True),  # the sandbox's own
         bc.Call("webhooks", "sqs:SendMessage", trigger="http", sqs_requests=1),
         bc.Call("webhooks", "sqs:SendMessage", trigger="http", sqs_requests=1),
         bc.Call("outbox", "events:PutEvents", trigger="stream", events=4, entries=4),
-        bc.Call("fanout", "dynamodb:TransactWriteItems", trigger="bus", wru_table=4),
-        bc.Call("fanout", "dynamodb:TransactWriteItems", trigger="bus", wru_table=4),
+        bc.Call("fanout", "dynamodb:TransactWriteItems", trigger="sqs", source="campaign-results", wru_table=6),
         bc.Call("crmnotes", "dynamodb:GetItem", trigger="bus", rru=1),
     ]
     invocations = [
@@ -201,8 +200,7 @@ def _campaign() -> object:
         bc.Invocation("webhooks", "http", "POST /webhooks/sandbox", 1, 10.0),
         bc.Invocation("outbox", "stream", "outbox", 3, 50.0),
         bc.Invocation("outbox", "stream", "outbox", 1, 20.0),
-        bc.Invocation("fanout", "bus", "campaign-results", 1, 30.0),
-        bc.Invocation("fanout", "bus", "campaign-results", 1, 30.0),
+        bc.Invocation("fanout", "sqs", "campaign-results", 2, 30.0),
         bc.Invocation("crmnotes", "bus", "crm", 1, 5.0),
     ]
     memory = {fn: 1024 for fn in ("api", "fanout", "sender", "webhooks", "receipts", "outbox", "crmnotes")}
@@ -223,13 +221,13 @@ def test_a_measured_campaign_prices_each_call_and_invocation_once_per_recipient(
     assert send.lambda_gb_s == pytest.approx(0.15)  # 1 GB × 0.3 s, shared by the two
     receipts = stages["receipts (webhook → receipts queue → receipts)"]
     assert (receipts.apigw_requests, receipts.sqs_requests, receipts.lambda_requests) == (1.0, 1.0, 1.0)
-    results = stages["campaign results (bus → fanout)"]  # the same function, told apart by its trigger
-    assert (results.wru, results.lambda_requests, results.sqs_requests) == (4.0, 1.0, 0.0)
+    results = stages["campaign results (campaign-results queue → fanout)"]  # the same function, its other queue
+    assert (results.wru, results.lambda_requests, results.sqs_requests) == (3.0, 0.5, 1.0)  # one batch of two
     assert stages["outbox (table stream → PutEvents, SendMessageBatch)"].events == 2.0
     other = stages["other functions (crmnotes)"]
     assert (other.rru, other.lambda_requests) == (0.5, 0.5)
     whole = bc.total(list(stages.items()))
-    assert whole.wru == 2 + 1 + 4 + 4 and whole.lambda_requests == 10 / 2
+    assert whole.wru == 2 + 1 + 4 + 3 and whole.lambda_requests == 9 / 2
 
 
 def test_batch_sizes_are_the_ones_the_run_saw() -> None:
@@ -275,8 +273,8 @@ def test_the_campaign_column_is_the_sum_of_its_services_and_of_its_stages() -> N
     # the per-stage table's total row (its last column) is the same figure
     stage_total = _row(_after(lines, "### Per stage, campaign recipient"), "total")[-1]
     assert float(stage_total) == total
-    # 22 WRU (not the carrier's 50) over 2 recipients at $0.625 per million; the single send's 4 WRU are its own
-    assert float(_row(by_service, "DynamoDB writes")[col]) == pytest.approx(11 * 0.625, abs=0.006)
+    # 20 WRU (not the carrier's 50) over 2 recipients at $0.625 per million; the single send's 4 WRU are its own
+    assert float(_row(by_service, "DynamoDB writes")[col]) == pytest.approx(10 * 0.625, abs=0.006)
     assert float(_row(by_service, "DynamoDB writes")[1]) == pytest.approx(4 * 0.625, abs=0.006)
 
 

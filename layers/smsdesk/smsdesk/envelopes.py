@@ -127,3 +127,15 @@ class ImportEvent(BaseModel):
         if self.Records is None and self.Event is None and not self.import_id:
             raise ValueError("neither an S3 event nor an import continuation")
         return self
+
+
+class CampaignOutcomeJob(_Envelope):
+    """The ``campaign-results`` queue: a campaign message entered its final status (the outbox relay
+    derives it from the message row's stream record, ``outbox_relay.campaign_outcome``); the ``fanout``
+    function adds it to the campaign's counts (``campaigns/results.py``), once per message."""
+
+    campaign_id: str
+    message_id: str
+    status: Literal["delivered", "undelivered", "failed"]
+    #: The message had a provider id: the provider accepted it (it counts as ``sent``, whatever its outcome).
+    with_provider_id: bool = False

@@ -15,7 +15,47 @@ from smsdesk.outbox import ATTRIBUTE, MAX_ENTRIES_PER_CALL, Job, message_detail
 
 
 def pending(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
-    """What one stream record announces: (events as (detail type, detail with event_id), jobs). Nothing
+    """What one stream record announces (:func:`_announced`), plus the outcome of a campaign message that
+    entered a final status (:func:`campaign_outcome`)."""
+    events, jobs = _announced(record)
+    outcome = campaign_outcome(record)
+    return events, [*jobs, outcome] if outcome else jobs
+
+
+#: A message's final statuses: a campaign message entering one is an outcome for its campaign's counts.
+CAMPAIGN_OUTCOMES = ("delivered", "undelivered", "failed")
+
+
+def campaign_outcome(record: dict[str, Any]) -> Job | None:
+    """The ``campaign-results`` job of a stream record whose new image is a campaign message's row
+    (``MSG#…``/``META`` with a ``campaign_id``) that ENTERED a final status (the old image's, if any,
+    was not final), or None. Derived from the status change itself, not from what the write announces,
+    so the counts never depend on a bus event (the mapping's filter passes such records with or without
+    an ``ob``: ``manifest.campaign_outcome_filter``). A redelivered record queues the job again; the
+    counts take each message once (``campaigns/results.py``)."""
+    ddb = record.get("dynamodb") or {}
+    new, old = ddb.get("NewImage") or {}, ddb.get("OldImage") or {}
+
+    def s(image: dict[str, Any], name: str) -> str | None:
+        value = image.get(name)
+        return value.get("S") if isinstance(value, dict) else None
+
+    pk, campaign_id, status = s(new, "PK") or "", s(new, "campaign_id"), s(new, "status")
+    if not (pk.startswith("MSG#") and s(new, "SK") == "META" and campaign_id and status in CAMPAIGN_OUTCOMES):
+        return None
+    if s(old, "status") in CAMPAIGN_OUTCOMES:
+        return None  # final before this write: counted (or queued) when it became final
+    body = {
+        "campaign_id": campaign_id,
+        "message_id": s(new, "id") or pk.removeprefix("MSG#"),
+        "status": status,
+        "with_provider_id": bool(s(new, "provider_id")),
+    }
+    return {"queue": manifest.CAMPAIGN_RESULTS_QUEUE.name, "body": json.dumps(body, separators=(",", ":"))}
+
+
+def _announced(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
+    """What one stream record's ``ob`` announces: (events as (detail type, detail with event_id), jobs). Nothing
     for a record without ``ob`` or whose ``ob`` is the old image's (not a new change)."""
     ddb = record.get("dynamodb") or {}
     new = deserialize(ddb.get("NewImage") or {})

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -350,16 +350,17 @@ def outcome_marker(campaign_id: str, message_id: str, counter: str) -> TransactI
     }
 
 
-def stats_add(campaign_id: str, *counters: str, existing: bool = False) -> TransactItem:
-    """Add one to each of ``counters`` on the campaign's ``STATS`` item (one update); ``existing``: only
-    if the item exists (:func:`ensure_stats` made it; the purge deletes it first), so it never creates one."""
-    names = {f"#c{i}": c for i, c in enumerate(counters)}
+def stats_add(campaign_id: str, counts: Mapping[str, int], *, existing: bool = False) -> TransactItem:
+    """Add ``counts`` (counter → how many) to the campaign's ``STATS`` item (one update); ``existing``:
+    only if the item exists (:func:`ensure_stats` made it; the purge deletes it first), so it never
+    creates one."""
+    wanted = [(c, n) for c, n in counts.items() if n]
     update: dict[str, Any] = {
         "TableName": config.table_name(),
         "Key": table.key(_pk(campaign_id), "STATS"),
-        "UpdateExpression": "ADD " + ", ".join(f"{n} :one" for n in names),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": {":one": {"N": "1"}},
+        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(wanted))),
+        "ExpressionAttributeNames": {f"#c{i}": c for i, (c, _) in enumerate(wanted)},
+        "ExpressionAttributeValues": {f":n{i}": {"N": str(int(n))} for i, (_, n) in enumerate(wanted)},
     }
     if existing:
         update["ConditionExpression"] = "attribute_exists(PK)"

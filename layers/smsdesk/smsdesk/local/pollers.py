@@ -6,6 +6,9 @@ in ``batchItemFailures`` (none if the handler raised). Failed records stay on th
 back after their visibility timeout; the queue's redrive policy moves them to the DLQ after
 ``max_receive_count`` receives (moto does that, as SQS does).
 
+A trigger's ``max_batching_window_s`` is honoured: a batch short of ``batch_size`` waits up to that
+long (from its first message) for more, as the mapping's batching window does.
+
 Local difference, speed only: a failed record's visibility is cut to ``retry_visibility_s``
 (default 1 s) instead of waiting out the queue's visibility timeout (180 s+ in AWS).
 
@@ -21,6 +24,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from smsdesk import aws, manifest
@@ -88,6 +92,7 @@ class _Poller(threading.Thread):
         batch_size: int,
         retry_visibility_s: int,
         wait_s: int,
+        batching_window_s: float = 0.0,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.function = function
@@ -97,6 +102,8 @@ class _Poller(threading.Thread):
         self.batch_size = batch_size
         self.retry_visibility_s = retry_visibility_s
         self.wait_s = wait_s
+        #: The trigger's ``max_batching_window_s``: a batch short of ``batch_size`` waits this long for more.
+        self.batching_window_s = batching_window_s
 
     def run(self) -> None:
         sqs = aws.sqs()
@@ -104,12 +111,14 @@ class _Poller(threading.Thread):
             try:
                 resp = sqs.receive_message(
                     QueueUrl=self.queue.url,
-                    MaxNumberOfMessages=self.batch_size,
+                    MaxNumberOfMessages=min(10, self.batch_size),  # SQS's limit; _fill receives the rest
                     WaitTimeSeconds=self.wait_s,
                     AttributeNames=["All"],
                     MessageAttributeNames=["All"],
                 )
                 messages = resp.get("Messages", [])
+                if messages and self.batching_window_s and len(messages) < self.batch_size:
+                    messages = self._fill(sqs, messages)
                 if messages and not self._stop_event.is_set():
                     self.deliver(sqs, messages)
             except Exception:
@@ -117,6 +126,27 @@ class _Poller(threading.Thread):
                     return
                 log.exception("poller %s failed; retrying", self.name)
                 self._stop_event.wait(1)
+
+    def _fill(self, sqs: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Receive more until the batch is full or the batching window (from the first message) ends, as
+        the event source mapping's ``MaximumBatchingWindowInSeconds`` does."""
+        deadline = time.monotonic() + self.batching_window_s
+        while len(messages) < self.batch_size and not self._stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            resp = sqs.receive_message(
+                QueueUrl=self.queue.url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=max(0, min(int(left), self.wait_s)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            got = resp.get("Messages", [])
+            messages.extend(got)
+            if not got and left < 1:
+                self._stop_event.wait(min(left, 0.1))
+        return messages
 
     def deliver(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         raise NotImplementedError

@@ -333,6 +333,7 @@ class LocalStack:
                                 function=fn,
                                 queue=r.queues[trig.queue.name],
                                 batch_size=trig.batch_size,
+                                batching_window_s=trig.max_batching_window_s,
                                 **common,
                             )
                             for _ in range(pollers)

@@ -8,7 +8,7 @@ shard on its control endpoint instead (``local/moto_process.py``: ``/_smsdesk/st
 
 * in order, from the oldest record not yet done (``TRIM_HORIZON``), up to ``batch_size`` at a time
   (a long poll: the read waits in the moto process until a record is written);
-* records that do not match the trigger's filter criteria are dropped without an invocation;
+* records that match none of the trigger's filter patterns are dropped without an invocation;
 * the function gets a Lambda DynamoDB Streams event; ``batchItemFailures`` names the first record to
   retry (everything before it is done; an unknown or empty identifier fails the whole batch), an
   exception fails the whole batch and halves it (``BisectBatchOnFunctionError``);
@@ -166,13 +166,13 @@ class StreamPoller(threading.Thread):
 
     def process(self, records: list[dict[str, Any]]) -> None:
         """Deliver ``records`` (the oldest not done) until each is done or dead-lettered."""
-        flt = self.trigger.filter
+        patterns = self.trigger.filters  # a record passes when it matches any of them
         arn = self.stream_arn()
         size = len(records)
         attempt = 0
         while records and not self._stop_event.is_set():
             batch = records[:size]
-            keep = [r for r in batch if flt is None or matches(flt, r)]
+            keep = [r for r in batch if not patterns or any(matches(p, r) for p in patterns)]
             if not keep:
                 self._done(batch)
                 records, attempt, size = records[len(batch) :], 0, len(records) - len(batch)
