@@ -121,7 +121,9 @@ def get_message(stack: LocalStack, http: Http, message_id: str) -> dict[str, Any
 
 
 def delivered(stack: LocalStack, http: Http, message_id: str) -> dict[str, Any]:
-    msg = wait(lambda: (m := get_message(stack, http, message_id))["status"] == "delivered" and m, timeout=25, every=0.1)
+    msg = wait(
+        lambda: (m := get_message(stack, http, message_id))["status"] == "delivered" and m, timeout=25, every=0.1
+    )
     assert stack.wait_streams()
     return msg
 
@@ -154,7 +156,9 @@ def conversation(stack: LocalStack, channel: dict[str, Any], text: str = "hello"
 
 def reply(stack: LocalStack, http: Http, conv_id: str, text: str) -> str:
     h = auth(stack.token)
-    status, _, msg = http("POST", f"{stack.base_url}/v1/conversations/{conv_id}/messages", headers=h, body={"text": text})
+    status, _, msg = http(
+        "POST", f"{stack.base_url}/v1/conversations/{conv_id}/messages", headers=h, body={"text": text}
+    )
     assert status == 202, msg
     return str(msg["id"])
 

@@ -26,6 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack(port=0, local_json=local_json, message_events="all") as s:
         yield s
 
+
 Http = Callable[..., tuple[int, dict[str, str], Any]]
 
 
