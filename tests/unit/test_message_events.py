@@ -79,3 +79,20 @@ def test_crmnotes_matches_only_messages_of_a_conversation_and_their_final_events
         "message.undelivered",
         "message.failed",
     }
+
+
+def test_the_local_stack_takes_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from smsdesk.local import cli
+    from smsdesk.local.stack import LocalStack
+
+    monkeypatch.delenv("MESSAGE_EVENTS", raising=False)
+    parser = cli.configure(argparse.ArgumentParser())
+    assert parser.parse_args([]).message_events == "final"
+    assert parser.parse_args(["--message-events", "conversations"]).message_events == "conversations"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--message-events", "some"])
+    assert LocalStack(message_events="ALL").message_events == "all"
+    with pytest.raises(ValueError, match="message_events"):
+        LocalStack(message_events="some")
