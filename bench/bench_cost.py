@@ -717,8 +717,8 @@ def report(m: Measured, campaign: CampaignMeasured | None = None) -> list[str]:
         f" sends: every message its own sender and receipts invocation) or {FULL_BATCH} (a backlog fills the"
         " manifest's batch_size); per-record handler time is kept when records are regrouped into batches."
         f" At {FULL_BATCH}, assumed: the outbox's stream batches hold {FULL_BATCH} records (each write"
-        " announcing one event, the INSERT also a job), so a PutEvents carries 10 entries and a"
-        " SendMessageBatch 10 jobs (Lambda's own reads of the stream are not billed); the sender's batch of"
+        " announcing an event or a job: by default the INSERT its job, the final status its event), so a"
+        " PutEvents carries 10 entries and a SendMessageBatch 10 jobs (Lambda's own reads of the stream are not billed); the sender's batch of"
         f" {FULL_BATCH} jobs is of one channel, so it reserves its rate-limit slots with one update"
         " (`ratelimit.reserve_many`). At 1 (sporadic sends) every stream record is its own invocation."
     )

@@ -20,6 +20,10 @@ key               default      meaning
 ``defaultCountry`` ``NL``      ISO 3166-1 alpha-2 country used to parse phone numbers typed without a
                                country code (``DEFAULT_COUNTRY`` in every function).
 ``alarmEmail``    (none)       E-mail address subscribed to the alarm topic (confirm the e-mail AWS sends).
+``messageEvents`` ``final``    Which ``message.<status>`` events are put on the bus (``MESSAGE_EVENTS`` in
+                               every function; docs/events.md): ``all`` (queued, sent and the final one),
+                               ``final`` (the final one of every outbound message) or ``conversations``
+                               (the final one of messages in a conversation only).
 ================  ===========  =========================================================================
 
 cdk-nag (``AwsSolutionsChecks``) runs at synth as a policy-validation plugin: an unacknowledged finding
@@ -45,8 +49,9 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.layer import REPO_ROOT
 from infra.stack import SmsdeskStack
+from smsdesk.config import MESSAGE_EVENTS_MODES
 
-CONTEXT_DEFAULTS = {"stage": "dev", "defaultCountry": "NL"}
+CONTEXT_DEFAULTS = {"stage": "dev", "defaultCountry": "NL", "messageEvents": "final"}
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -79,7 +84,16 @@ def parameters(app: App) -> dict:
     if email and not _EMAIL_RE.match(email):
         raise ValueError(f"context alarmEmail={email!r} is not an e-mail address")
     region = _ctx(app, "region") or os.environ.get("CDK_DEFAULT_REGION") or None
-    return {"stage": stage, "default_country": country, "alarm_email": email, "region": region}
+    message_events = (_ctx(app, "messageEvents") or CONTEXT_DEFAULTS["messageEvents"]).lower()
+    if message_events not in MESSAGE_EVENTS_MODES:
+        raise ValueError(f"context messageEvents={message_events!r}: expected one of {', '.join(MESSAGE_EVENTS_MODES)}")
+    return {
+        "stage": stage,
+        "default_country": country,
+        "alarm_email": email,
+        "region": region,
+        "message_events": message_events,
+    }
 
 
 def build(app: App, *, nag: bool = True) -> SmsdeskStack:
@@ -92,6 +106,7 @@ def build(app: App, *, nag: bool = True) -> SmsdeskStack:
         stage=p["stage"],
         default_country=p["default_country"],
         alarm_email=p["alarm_email"],
+        message_events=p["message_events"],
         env=env,
         description=f"smsdesk serverless SMS contact center ({p['stage']})",
     )

@@ -157,11 +157,13 @@ class SmsdeskStack(Stack):
         stage: str = "dev",
         default_country: str = "NL",
         alarm_email: str | None = None,
+        message_events: str = "final",
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.stage = stage
         self.default_country = default_country
+        self.message_events = message_events
         self.prefix = f"smsdesk-{stage}"
 
         self.tables: dict[str, dynamodb.TableV2] = {}
@@ -833,6 +835,7 @@ class SmsdeskStack(Stack):
             "POWERTOOLS_SERVICE_NAME": f"smsdesk-{spec.name}",
             "POWERTOOLS_METRICS_NAMESPACE": "smsdesk",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "MESSAGE_EVENTS": self.message_events,
         }
         assert set(m.COMMON_ENV_NAMES) <= set(environment), "COMMON_ENV_NAMES changed: update the stack"
         for resource in spec.resources:

@@ -1,4 +1,4 @@
-"""Lambda entry point: bus events (crm.linked, message.received, message.queued) -> transcript notes."""
+"""Lambda entry point: bus events (crm.linked; messages of a conversation) -> transcript notes."""
 
 from smsdesk.crm.noteshandler import handle
 from smsdesk.observability import logger, metrics

@@ -146,6 +146,16 @@ def test_parameter_defaults_and_validation() -> None:
             parameters(App(context=bad))
 
 
+def test_message_events_parameter() -> None:
+    """MESSAGE_EVENTS (issue 11): ``final`` unless the context says ``all`` or ``conversations``."""
+    assert parameters(App(context={}))["message_events"] == "final"
+    assert cdk_json_context()["messageEvents"] == "final"
+    assert parameters(App(context={"messageEvents": "All"}))["message_events"] == "all"
+    assert parameters(App(context={"messageEvents": "conversations"}))["message_events"] == "conversations"
+    with pytest.raises(ValueError, match="messageEvents"):
+        parameters(App(context={"messageEvents": "some"}))
+
+
 # --------------------------------------------------------------------------------------------------
 # DynamoDB
 # --------------------------------------------------------------------------------------------------
@@ -323,7 +333,7 @@ def test_function(synth: Synth, fn: m.Function) -> None:
     assert "TracingConfig" not in props or props["TracingConfig"] == {"Mode": "PassThrough"}
     env = props["Environment"]["Variables"]
     assert set(env) == _expected_env_names(fn)
-    assert env["STAGE"] == STAGE and env["DEFAULT_COUNTRY"] == "NL"
+    assert env["STAGE"] == STAGE and env["DEFAULT_COUNTRY"] == "NL" and env["MESSAGE_EVENTS"] == "final"
     assert env["POWERTOOLS_SERVICE_NAME"] == f"smsdesk-{fn.name}"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "smsdesk"
     if m.PROVIDER_SECRETS in fn.resources:

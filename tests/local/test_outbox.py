@@ -17,6 +17,16 @@ from smsdesk.local.stack import LocalStack
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The outbox's mechanics on every event of a message: MESSAGE_EVENTS=all (the default, ``final``,
+    publishes only a message's final status: tests/local/test_message_events.py)."""
+    local_json = tmp_path_factory.mktemp("local") / "local.json"
+    with LocalStack(port=0, local_json=local_json, message_events="all") as s:
+        yield s
+
+
 Http = Callable[..., tuple[int, dict[str, str], Any]]
 
 

@@ -96,8 +96,10 @@ def test_a_rejected_job_fails_from_its_record(fake: FakeAws) -> None:
     assert outbox_relay.handle({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
-def test_a_message_status_event_is_built_from_the_new_image() -> None:
+def test_a_message_status_event_is_built_from_the_new_image(monkeypatch: pytest.MonkeyPatch) -> None:
     from smsdesk.models import Message, StatusChange, utcnow
+
+    monkeypatch.setenv("MESSAGE_EVENTS", "all")  # message.sent is published in that mode only
 
     now = utcnow()
     msg = Message(

@@ -83,6 +83,21 @@ def default_country() -> str:
     return env("DEFAULT_COUNTRY", "NL").upper()
 
 
+#: ``MESSAGE_EVENTS`` (CDK context ``messageEvents``): which ``message.<status>`` events are published
+#: (docs/events.md). ``all``: every status (queued, sent and the final one); ``final``: the final status
+#: of every outbound message; ``conversations``: the final status of messages in a conversation only.
+MESSAGE_EVENTS_MODES = ("all", "final", "conversations")
+MESSAGE_EVENTS_DEFAULT = "final"
+
+
+def message_events() -> str:
+    """The deployment's ``MESSAGE_EVENTS`` (``final`` when unset, e.g. in unit tests)."""
+    value = (os.environ.get("MESSAGE_EVENTS") or MESSAGE_EVENTS_DEFAULT).strip().lower()
+    if value not in MESSAGE_EVENTS_MODES:
+        raise ConfigError(f"MESSAGE_EVENTS={value!r}: expected one of {', '.join(MESSAGE_EVENTS_MODES)}")
+    return value
+
+
 def is_local() -> bool:
     """True inside the local stack (moto). Only used to expose local-only routes such as /sandbox."""
     return os.environ.get("SMSDESK_LOCAL") == "1"

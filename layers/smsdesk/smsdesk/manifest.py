@@ -626,7 +626,22 @@ CRMNOTES = Function(
     # connector is on
     access=(Access(MAIN_TABLE, "read_write"), Access(PROVIDER_SECRETS, "read")),
     # only what crm.notes.handle_event acts on: a new link, and every message filed in a conversation
-    triggers=(BusRule("crmnotes", detail_types=("crm.linked", "message.received", "message.queued")),),
+    # (its message.queued, or, as MESSAGE_EVENTS publishes no queued by default, its final status);
+    # messages of no conversation (API sends, campaigns) never invoke it
+    triggers=(
+        BusRule(
+            "crmnotes",
+            detail_types=(
+                "crm.linked",
+                "message.received",
+                "message.queued",
+                "message.delivered",
+                "message.undelivered",
+                "message.failed",
+            ),
+            detail={"conversation_id": [{"prefix": ""}]},  # a string: not null
+        ),
+    ),
 )
 
 BOTS = Function(
@@ -727,6 +742,7 @@ COMMON_ENV_NAMES = (
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "MESSAGE_EVENTS",  # which message.<status> events are published (config.message_events)
 )
 
 

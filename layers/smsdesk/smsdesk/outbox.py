@@ -18,6 +18,10 @@ record that failed as ``batchItemFailures`` so Lambda retries from there (``hand
 
 * A record whose ``ob.id`` equals the old image's is not republished (a later write that kept the
   attribute is not a new change). Writes that announce nothing remove ``ob`` (so the filter drops them).
+* Which ``message.<status>`` events a write announces is a deployment setting (``MESSAGE_EVENTS``,
+  ``config.message_events``; docs/events.md): :func:`status_event` returns None for a status the
+  deployment does not publish and :func:`change` leaves it out, so a write announcing nothing else
+  carries no ``ob`` (no outbox invocation, no bus event); a recorded message still carries its job.
 * Stream records are delivered at least once and a retried batch re-sends what it sent before its
   first failure: every event's detail carries ``event_id`` (``<ob id>:<n>``, the same on every
   delivery) for consumers to deduplicate (EventBridge does not); a job delivered twice is harmless
@@ -30,7 +34,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from smsdesk import manifest
+from smsdesk import config, manifest
 
 ATTRIBUTE = manifest.OUTBOX_ATTRIBUTE
 MAX_ENTRIES_PER_CALL = 10  # PutEvents and SendMessageBatch limits
@@ -46,8 +50,29 @@ def event(detail_type: str, detail: dict[str, Any]) -> Event:
     return {"type": detail_type, "detail": detail}
 
 
-def status_event(entered: str) -> Event:
-    """``message.<entered>``, its detail built from the written message row (docs/events.md)."""
+#: The statuses a message ends in: the events ``final`` and ``conversations`` modes publish.
+FINAL_STATUSES = ("delivered", "undelivered", "failed")
+
+
+def depends_on_conversation(entered: str) -> bool:
+    """Whether publishing ``message.<entered>`` depends on the message being in a conversation (the
+    ``conversations`` mode's final statuses): a writer that does not know must find out."""
+    return entered in FINAL_STATUSES and config.message_events() == "conversations"
+
+
+def status_event(entered: str, *, conversation: bool | None = None) -> Event | None:
+    """``message.<entered>``, its detail built from the written message row (docs/events.md), or None
+    when the deployment does not publish it (``MESSAGE_EVENTS``): ``all`` publishes every status;
+    ``final`` only the final ones; ``conversations`` only the final ones of a message in a conversation.
+    ``conversation``: whether the message is in one (needed only where :func:`depends_on_conversation`)."""
+    mode = config.message_events()
+    if mode != "all" and entered not in FINAL_STATUSES:
+        return None
+    if mode == "conversations":
+        if conversation is None:
+            raise ValueError(f"message.{entered}: MESSAGE_EVENTS=conversations needs to know the conversation")
+        if not conversation:
+            return None
     return {"type": f"message.{entered}", "of": "message"}
 
 
@@ -58,9 +83,10 @@ def job(queue: manifest.Queue, body: str, *, delay_s: int = 0) -> Job:
     return out
 
 
-def change(events: Iterable[Event] = (), jobs: Iterable[Job] = ()) -> dict[str, Any] | None:
-    """The ``ob`` attribute of a write announcing ``events`` and ``jobs`` (None: nothing to announce)."""
-    evs, jbs = list(events), list(jobs)
+def change(events: Iterable[Event | None] = (), jobs: Iterable[Job] = ()) -> dict[str, Any] | None:
+    """The ``ob`` attribute of a write announcing ``events`` and ``jobs`` (None: nothing to announce;
+    a None event, a status the deployment does not publish, is left out)."""
+    evs, jbs = [e for e in events if e is not None], list(jobs)
     if not evs and not jbs:
         return None
     out: dict[str, Any] = {"id": uuid.uuid4().hex}

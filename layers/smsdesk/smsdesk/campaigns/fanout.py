@@ -444,7 +444,7 @@ def _items(
             messages_repo.new_items(
                 msg,
                 ob=outbox.change(
-                    [outbox.status_event("queued")],
+                    [outbox.status_event("queued", conversation=bool(msg.conversation_id))],
                     [outbox.job(manifest.OUTBOUND_QUEUE, job.model_dump_json(exclude_none=True), delay_s=delay)],
                 ),
                 entry=True,

@@ -1,9 +1,12 @@
 """Transcript notes (issue 16 item 3): what a linked conversation writes on its person, lead or deal.
 
-The ``crmnotes`` function (bus rule: ``crm.linked``, ``message.received``, ``message.queued``) keeps,
-per link, the set of the conversation's messages it has placed (``msgs`` on the link: message id →
-its time). A message event adds its message to the set of every link of its conversation; a message
-already in the set changes nothing (exactly once, whatever the event's duplicates). The notes are then
+The ``crmnotes`` function (bus rule: ``crm.linked``, and ``message.received``, ``message.queued`` and the
+final ``message.delivered|undelivered|failed`` of messages in a conversation: which of an outbound
+message's events are published is the deployment's ``MESSAGE_EVENTS``, by default only the final one)
+keeps, per link, the set of the conversation's messages it has placed (``msgs`` on the link: message id
+→ its time). A message event adds its message to the set of every link of its conversation; a message
+already in the set changes nothing (exactly once, whatever the event's duplicates, and whichever of a
+message's events arrive: its ``queued`` and then its final one place it once). The notes are then
 **derived from that set**, not from the arrival order: the messages not in a note a user edited or
 deleted, sorted by (time, id), are cut greedily into 24-hour windows (a window starts at its first
 message; a message 24 h or more after that start opens the next one), and each window is one note
@@ -41,6 +44,8 @@ WINDOW = dt.timedelta(hours=24)
 #: A window starting this long before the link's newest message is closed: forgotten by the link.
 CLOSED_AFTER = dt.timedelta(days=7)
 SEED_MAX = 50
+#: The message events that place their message (an outbound one's first published event, whichever it is).
+MESSAGE_EVENTS = ("message.received", "message.queued", "message.delivered", "message.undelivered", "message.failed")
 _MAX_ATTEMPTS = 12
 #: Connectors that mirror a link's notes elsewhere (Pipedrive), called with the link after each event's
 #: notes are committed (registered by the function's entry, ``crm.noteshandler``).
@@ -135,7 +140,7 @@ def handle_event(detail_type: str, detail: dict[str, Any]) -> None:
         apply(detail["link_id"], None)
         return
     conversation_id, message_id = detail.get("conversation_id"), detail.get("message_id")
-    if detail_type not in ("message.received", "message.queued") or not conversation_id or not message_id:
+    if detail_type not in MESSAGE_EVENTS or not conversation_id or not message_id:
         return
     link_ids = repo.conversation_link_ids(conversation_id)
     if not link_ids:

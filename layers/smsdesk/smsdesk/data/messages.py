@@ -462,10 +462,14 @@ def mark_sent(
     return _update(message_id, update, "#s = :sending AND send_attempt = :n", values, ob=ob)
 
 
-def apply_whole_receipt(message_id: str, receipt: Receipt, *, lower: list[str], max_seen: int) -> dict[str, Any]:
+def apply_whole_receipt(
+    message_id: str, receipt: Receipt, *, lower: list[str], max_seen: int, conversation: bool | None = None
+) -> dict[str, Any]:
     """A receipt about the whole (single-part) message, as one conditional write: applied if the message
     is in one of the ``lower`` statuses, has not seen this receipt, has no per-part state and no other
-    provider id. (Anything else raises :class:`ConditionFailed` and is decided by the rules.)"""
+    provider id. (Anything else raises :class:`ConditionFailed` and is decided by the rules.)
+    ``conversation``: also only if the message is (True) or is not (False) in a conversation, for a
+    status whose event is announced only then (``outbox.depends_on_conversation``)."""
     values: dict[str, Any] = {
         ":target": receipt.status,
         ":rid": receipt.raw_id,
@@ -496,7 +500,8 @@ def apply_whole_receipt(message_id: str, receipt: Receipt, *, lower: list[str], 
         " AND (attribute_not_exists(receipt_ids) OR size(receipt_ids) < :max)"
         " AND (attribute_not_exists(parts_total) OR parts_total <= :one)"
     )
+    if conversation is not None:
+        condition += f" AND attribute_{'exists' if conversation else 'not_exists'}(conversation_id)"
     names = {"#e": "error"} if ":err" in values else None
-    return _update(
-        message_id, update, condition, values, names, ob=outbox.change([outbox.status_event(receipt.status)])
-    )
+    ob = outbox.change([outbox.status_event(receipt.status, conversation=conversation)])
+    return _update(message_id, update, condition, values, names, ob=ob)

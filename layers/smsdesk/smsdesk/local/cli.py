@@ -27,6 +27,8 @@ def _default_port() -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from smsdesk.config import MESSAGE_EVENTS_DEFAULT, MESSAGE_EVENTS_MODES
+
     parser.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=_default_port(), help="gateway port (default $PORT or %(default)s)")
     parser.add_argument(
@@ -37,6 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1")
     parser.add_argument("--default-country", default=os.environ.get("DEFAULT_COUNTRY") or "NL")
+    parser.add_argument(
+        "--message-events",
+        choices=MESSAGE_EVENTS_MODES,
+        default=os.environ.get("MESSAGE_EVENTS") or MESSAGE_EVENTS_DEFAULT,
+        help="which message.<status> events are published (docs/events.md; default %(default)s)",
+    )
     parser.add_argument("--repo-root", default=None, help="repository root (default: found from the package)")
     parser.add_argument(
         "--local-json", default=None, help="where to write base_url/token (default <repo>/.smsdesk/local.json)"
@@ -102,6 +110,7 @@ def func(args: argparse.Namespace) -> int:
         port=args.port,
         region=args.region,
         default_country=args.default_country,
+        message_events=args.message_events,
         state_dir=args.state_dir,
         repo_root=root,
         local_json=args.local_json or root / ".smsdesk" / "local.json",

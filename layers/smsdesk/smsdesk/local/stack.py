@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from smsdesk import manifest
+from smsdesk import config, manifest
 
 log = logging.getLogger("smsdesk_local")
 
@@ -69,6 +69,7 @@ class LocalStack:
         pollers_per_queue: int = 3,
         state_compact_records: int = 1000,
         state_fsync: bool = False,
+        message_events: str = "final",
     ) -> None:
         from smsdesk.local.paths import repo_root as find_root
 
@@ -76,6 +77,9 @@ class LocalStack:
         self.port = port
         self.region = region
         self.default_country = default_country.upper()
+        self.message_events = message_events.lower()
+        if self.message_events not in config.MESSAGE_EVENTS_MODES:
+            raise ValueError(f"message_events={message_events!r}: one of {', '.join(config.MESSAGE_EVENTS_MODES)}")
         self.state_dir = Path(state_dir) if state_dir else None
         self.repo_root = find_root(repo_root)
         self.local_json = Path(local_json) if local_json else None
@@ -166,6 +170,24 @@ class LocalStack:
                     env.pop(k, None)
                 else:
                     env[k] = v
+
+    @contextlib.contextmanager
+    def configure_all(self, **values: str) -> Iterator[None]:
+        """Set environment variables of every function, and of this process (code a test runs directly),
+        for the block: a deployment setting, e.g. ``configure_all(MESSAGE_EVENTS="all")``."""
+        saved = {k: os.environ.get(k) for k in values}
+        with contextlib.ExitStack() as scope:
+            for fn in manifest.FUNCTIONS:
+                scope.enter_context(self.configure(fn.name, **values))
+            os.environ.update(values)
+            try:
+                yield
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
 
     @property
     def scheduler(self) -> Any:
@@ -267,6 +289,7 @@ class LocalStack:
                     "SMSDESK_LOCAL": "1",
                     "STAGE": "local",
                     "DEFAULT_COUNTRY": self.default_country,
+                    "MESSAGE_EVENTS": self.message_events,
                     "POWERTOOLS_SERVICE_NAME": "smsdesk",
                     "POWERTOOLS_METRICS_NAMESPACE": "smsdesk",
                     "POWERTOOLS_METRICS_DISABLED": "true",
