@@ -235,6 +235,7 @@ AccessLevel = Literal[
     "send_text",  # SMS originations: SendTextMessage
     "upload",  # bucket: PutObject (the presigned POST a browser uploads with is signed by this role)
     "read_update",  # table: read + UpdateItem (the status webhook: a final receipt's one conditional write)
+    "append",  # table: BatchWriteItem only, no reads (the outbox writes entries derived from new rows)
 ]
 
 _TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -280,6 +281,7 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Bucket", "read"): ("s3:GetObject",),
     ("Bucket", "upload"): ("s3:PutObject",),
     ("Table", "read_update"): (*_TABLE_READ, "dynamodb:UpdateItem"),
+    ("Table", "append"): ("dynamodb:BatchWriteItem",),
 }
 
 
@@ -556,8 +558,13 @@ OUTBOX = Function(
     memory_mb=256,
     timeout_s=30,
     # What ``ob`` entries name: the bus and the queues of their jobs (reading the stream is the event
-    # source mapping's own grant).
-    access=(Access(EVENT_BUS, "put_events"), Access(OUTBOUND_QUEUE, "send"), Access(BULK_QUEUE, "send")),
+    # source mapping's own grant); the table for the entries derived from new message rows (``append``).
+    access=(
+        Access(EVENT_BUS, "put_events"),
+        Access(OUTBOUND_QUEUE, "send"),
+        Access(BULK_QUEUE, "send"),
+        Access(MAIN_TABLE, "append"),
+    ),
     triggers=(StreamTrigger("outbox", MAIN_TABLE, batch_size=100, parallelization_factor=4, filter=outbox_filter()),),
 )
 
