@@ -1,9 +1,9 @@
 """The outbox's relay: the ``outbox`` function consumes the main table's stream and publishes what each
 changed item announces in its ``ob`` attribute (``smsdesk.outbox`` says how a write announces; this
 module how it leaves): events through batched ``PutEvents``, jobs through ``SendMessageBatch``, in
-stream order, reporting the first record that failed so Lambda retries from there. A new message row's ``ob`` also
-names the immutable entry derived from it (``ob.entry``: its charge's ledger entry or its index entry),
-which is written first, with ``BatchWriteItem`` (:func:`derived_entries`)."""
+stream order, reporting the first record that failed so Lambda retries from there. A new message
+row's ``ob`` also names the immutable entry derived from it (``ob.entry``: its charge's ledger entry or
+its index entry), which is written first, with ``BatchWriteItem`` (:func:`derived_entries`)."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def derived_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
     ddb = record.get("dynamodb") or {}
     new = deserialize(ddb.get("NewImage") or {})
     ob = new.get(ATTRIBUTE)
-    if not isinstance(ob, dict) or not ob.get("id") or ob.get("entry") not in ("charge", "index"):
+    if not isinstance(ob, dict) or not ob.get("id") or ob.get("entry") not in ("charge", "index"):  # messages.ENTRY
         return []
     old_ob = deserialize(ddb.get("OldImage") or {}).get(ATTRIBUTE)
     if isinstance(old_ob, dict) and old_ob.get("id") == ob["id"]:

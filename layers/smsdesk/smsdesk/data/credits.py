@@ -8,8 +8,9 @@ for refunds, the message write from ``smsdesk.data.messages``), so the ledger al
 balance; except a send's charge: its transaction is the balance debit and the message row, and the
 charge's ledger entry (immutable, derived from the row) is written by the outbox relay from the row's
 INSERT (``smsdesk.outbox_relay.derived_entries``), so the ledger sums to the balance once the stream is
-handled (seconds at most; the relay retries until it is written). Charges are conditioned on ``balance >= :cost`` instead of a read-compare
-loop: concurrent sends never serialise on a version number and the balance can never go negative.
+handled (the relay retries until it is written). Charges are conditioned on ``balance >= :cost``
+instead of a read-compare loop: concurrent sends never serialise on a version number and the balance
+can never go negative.
 """
 
 from __future__ import annotations
