@@ -241,3 +241,38 @@ def test_outcomes_of_a_run_without_its_counts_item_are_counted_once(stack: Local
     wait(lambda: not campaign_items(campaign["id"]), 30)
     assert outcome("m-z") == 0
     assert not campaign_items(campaign["id"])
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_wave_records_rows_and_messages_and_the_outbox_writes_their_index_entries(
+    stack: LocalStack, api: Any
+) -> None:
+    """A wave's transaction is the reservation update plus, per recipient, its row and its message
+    (2n + 1 items: a transaction bills each twice); each message's immutable ``INDEX`` entry is derived
+    from the message's INSERT and written by the outbox with BatchWriteItem (a plain put), before its
+    job is queued, and the overview lists the messages by it."""
+    ch = channel(api, "+3197010000305", mps=100)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "entries"}, 201)
+    nums = [f"+316305{i:05d}" for i in range(2, 6)]
+    with metered() as calls:
+        campaign = launch(api, ch, nums, "Entries by the outbox")
+        wait(delivered(api, campaign["id"], len(nums)), 60)
+        stack.wait_streams()
+    waves = [
+        p
+        for fn, op, p in calls
+        if fn == "fanout" and op == "TransactWriteItems" and any(pk.startswith("MSG#") for pk, _ in _keys(p))
+    ]
+    recorded = [k for p in waves for k in _keys(p) if k[0].startswith("MSG#")]
+    assert sorted(sk for _, sk in recorded) == ["META"] * len(nums)
+    assert sum(len(p["TransactItems"]) for p in waves) == len(waves) + 2 * len(nums)
+    entries = [
+        (r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"])
+        for fn, op, p in calls
+        if fn == "outbox" and op == "BatchWriteItem"
+        for requests in p["RequestItems"].values()
+        for r in requests
+    ]
+    assert sorted(entries) == sorted((pk, "INDEX") for pk, _ in recorded)
+    listed = api("GET", f"/v1/messages?channel_id={ch['id']}&limit=50", expect=200)["items"]
+    assert sorted(m["to"] for m in listed) == nums

@@ -157,6 +157,7 @@ def test_a_reply_overtakes_the_campaign_backlog(stack: LocalStack, api: Any) -> 
         reply = api("POST", "/v1/messages", {"channel_id": ch["id"], "to": "+31640000002", "text": "Your answer"}, 202)
         wait(lambda: outbox_to(api, {"+31640000002"}), 30)
         api("POST", f"/v1/campaigns/{campaign['id']}/cancel", {}, 200)
+    stack.wait_streams()  # listed through their index entries, which the outbox writes
     msgs = api("GET", f"/v1/messages?channel_id={ch['id']}&limit=100", expect=200)["items"]
 
     def sending_at(m: dict[str, Any]) -> str | None:

@@ -152,6 +152,7 @@ def test_an_unkeyed_send_that_dies_after_the_charge_is_still_queued_and_delivere
             body={"channel_id": channel["id"], "to": "+31612345678", "text": text},
         )
     assert status == 500, body
+    assert stack.wait_streams()  # listed through its charge, which the outbox writes
     page = http("GET", f"{stack.base_url}/v1/messages?channel_id={channel['id']}&limit=50", headers=auth(stack.token))
     [msg] = [m for m in page[2]["items"] if m["text"] == text]
     done = wait_status(stack, http, msg["id"], "delivered")
@@ -296,3 +297,92 @@ def test_the_notifier_dedupes_an_event_delivered_twice(stack: LocalStack, http: 
     status, _, feed = http("GET", f"{stack.base_url}/v1/notifications", headers=auth(token))
     assert status == 200, feed
     assert [n["conversation_id"] for n in feed["items"]] == [detail["conversation_id"]]
+
+
+# -- the message's index/ledger entry: derived by the outbox from the row's INSERT (issue 11) -------------
+
+
+def _listed(stack: LocalStack, http: Http, query: str) -> list[str]:
+    status, _, page = http("GET", f"{stack.base_url}/v1/messages?{query}&limit=100", headers=auth(stack.token))
+    assert status == 200, page
+    return [m["id"] for m in page["items"]]
+
+
+def test_a_sends_charge_is_written_by_the_outbox_after_a_two_item_transaction(
+    stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepting a send is one transaction of two items: the balance debit and the message row (charged
+    once in the transaction that records the message). The charge's ledger entry, which also indexes the
+    message by channel and by recipient, is derived from the row's INSERT by the outbox: while the outbox
+    fails (a crash, a throttle) it is not there and the message is neither listed nor queued; once the
+    stream's retry gets through it is, once, and the message is delivered."""
+    from smsdesk import aws, ids
+    from smsdesk.data import messages as repo
+
+    transactions: list[list[dict[str, Any]]] = []
+    client = aws.dynamodb()
+    spy = lambda params, **_: transactions.append(params["TransactItems"])  # noqa: E731
+    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", spy)
+    failing = True
+    failures: list[int] = []
+    real = repo.put_entries
+
+    def relay_fails(items: list[dict[str, Any]]) -> Any:
+        if failing:
+            failures.append(len(items))
+            raise RuntimeError("the outbox died before writing the entry")
+        return real(items)
+
+    to = "+31612345675"
+    bal = balance(stack, http)
+    monkeypatch.setattr(repo, "put_entries", relay_fails)
+    try:
+        body = {"channel_id": channel["id"], "to": to, "text": f"entry {uuid.uuid4().hex[:6]}"}
+        status, _, msg = http("POST", f"{stack.base_url}/v1/messages", headers=auth(stack.token), body=body)
+        assert status == 202, msg
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", spy)
+    [items] = transactions
+    assert [next(iter(i)) for i in items] == ["Update", "Put"]
+    assert items[1]["Put"]["Item"]["PK"]["S"] == f"MSG#{msg['id']}"
+    deadline = time.monotonic() + 10
+    while not failures and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert failures, "the outbox was not invoked"
+    assert balance(stack, http) == bal - msg["credits"]  # charged with the record ...
+    assert ledger_for(stack, http, msg["id"]) == []  # ... its entry not written yet
+    assert msg["id"] not in _listed(stack, http, f"channel_id={channel['id']}")
+    assert get_message(stack, http, msg["id"])["status"] == "queued"  # its job waits with it
+    failing = False
+    assert stack.wait_streams(timeout=20)
+    [entry] = ledger_for(stack, http, msg["id"])
+    assert entry["id"] == ids.stable_id("charge", msg["id"]) and entry["at"][:23] == msg["created_at"][:23]
+    assert (entry["kind"], entry["amount"], entry["by"]) == ("charge", -msg["credits"], stack.tokens.user_id)
+    assert msg["id"] in _listed(stack, http, f"channel_id={channel['id']}")
+    assert _listed(stack, http, f"to={to.replace('+', '%2B')}")[0] == msg["id"]
+    wait_status(stack, http, msg["id"], "delivered")
+    assert len(sms_sent(stack, http, msg["id"])) == 1 and balance(stack, http) == bal - msg["credits"]
+
+
+def test_a_duplicated_insert_record_writes_the_same_entry(
+    stack: LocalStack, http: Http, channel: dict[str, Any], stream_records: list[dict[str, Any]]
+) -> None:
+    """The outbox handling the row's INSERT again rewrites the same ledger entry (deterministic key and
+    content): one charge, listed once."""
+    from smsdesk import ids
+
+    body = {"channel_id": channel["id"], "to": "+31612345676", "text": f"twice {uuid.uuid4().hex[:6]}"}
+    status, _, msg = http("POST", f"{stack.base_url}/v1/messages", headers=auth(stack.token), body=body)
+    assert status == 202, msg
+    assert stack.wait_streams()
+    [insert] = [
+        r
+        for r in stream_records
+        if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["PK"]["S"] == f"MSG#{msg['id']}"
+    ]
+    [first] = ledger_for(stack, http, msg["id"])
+    for _ in range(2):
+        result = stack.functions.invoke(manifest.OUTBOX, {"Records": [insert]}, trigger="stream", source="test")
+        assert result == {"batchItemFailures": []}
+    assert ledger_for(stack, http, msg["id"]) == [first] and first["id"] == ids.stable_id("charge", msg["id"])
+    assert _listed(stack, http, f"channel_id={channel['id']}").count(msg["id"]) == 1

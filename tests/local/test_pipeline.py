@@ -396,15 +396,16 @@ def test_a_receipt_that_names_no_message_or_one_part_is_queued(
     assert get_message(stack, http, one["id"])["status"] == "sent"
 
 
-def test_one_delivered_send_costs_two_calls_to_accept_three_to_send_one_for_its_receipt_two_to_announce(
+def test_one_delivered_send_costs_two_calls_to_accept_three_to_send_one_for_its_receipt_three_in_the_outbox(
     stack: LocalStack, http: Http, channel: dict[str, Any]
 ) -> None:
     """AWS calls per stage of one delivered single send (sandbox, jobs and stream records one at a time):
     accept = the read and the charge-and-record transaction; send = the rate-limit slot, the claim and
     ``sent`` (plus the sandbox carrier's own bookkeeping, which a real provider keeps on its side); the
     ``delivered`` receipt = one conditional write by the webhook (no queue message, no receipts run); the
-    outbox = the job and one event (``MESSAGE_EVENTS=final``, the default: only ``message.delivered``;
-    the claim and ``sent`` announce nothing; ``all`` adds queued and sent: three PutEvents)."""
+    outbox = the charge's ledger entry (BatchWriteItem: up to 25 records' entries a call), the job and
+    one event (``MESSAGE_EVENTS=final``, the default: only ``message.delivered``; the claim and ``sent``
+    announce nothing; ``all`` adds queued and sent: three PutEvents)."""
     from bench import bench_aws_calls as calls
 
     calls._install()
@@ -434,7 +435,7 @@ def test_one_delivered_send_costs_two_calls_to_accept_three_to_send_one_for_its_
         # slot + claim + sent = 3 UpdateItem; the sandbox's attempt counter (UpdateItem) and its outbox (PutItem)
         "sender": {"dynamodb:UpdateItem": 4, "dynamodb:PutItem": 1},
         "webhooks": {"dynamodb:UpdateItem": 1},
-        "outbox": {"events:PutEvents": 1, "sqs:SendMessageBatch": 1},
+        "outbox": {"dynamodb:BatchWriteItem": 1, "events:PutEvents": 1, "sqs:SendMessageBatch": 1},
     }
 
 

@@ -222,6 +222,7 @@ def test_agent_access(stack: LocalStack, http: Any, channel: dict[str, Any]) -> 
     status, _, mine = send(stack, http, {"channel_id": other["id"], "to": NUMBER, "text": "agent's"}, tok)
     assert status == 202, mine
     assert mine["created_by"] == agent["user_id"]
+    assert stack.wait_streams()  # listed through its charge, which the outbox writes
     status, _, page = http("GET", f"{stack.base_url}/v1/messages?limit=100", headers=auth(tok))
     assert status == 200
     assert {m["channel_id"] for m in page["items"]} == {other["id"]}
@@ -241,6 +242,7 @@ def test_sent_overview_filters_and_pages(stack: LocalStack, http: Any) -> None:
         status, _, m = send(stack, http, {"channel_id": ch["id"], "to": to, "text": f"n{i}"})
         assert status == 202, m
         ids.append(m["id"])
+    assert stack.wait_streams()  # listed through their charges, which the outbox writes
     base = f"{stack.base_url}/v1/messages"
     since = start.isoformat().replace("+00:00", "Z")
 
@@ -289,6 +291,7 @@ def test_status_filter(stack: LocalStack, http: Any, channel: dict[str, Any], mo
         messages.record(m1)
         messages.record(m2)
     messages.fail(m2.id, code="expired", message="too old")
+    assert stack.wait_streams()  # listed through their charges, which the outbox writes
     url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
     _, _, page = http("GET", f"{url}&status=failed", headers=auth(stack.token))
     assert [m["id"] for m in page["items"]] == [m2.id]
@@ -620,13 +623,14 @@ def _index_entries(index: str, pk: str, message_id: str) -> list[dict[str, Any]]
 
 def test_status_changes_rewrite_no_index_entry(stack: LocalStack, http: Any, channel: dict[str, Any]) -> None:
     """A sent message is found by channel and by recipient through an immutable index entry (its
-    charge in the credit ledger, written in the same transaction), so its status changes (sending,
-    sent, delivered) write no GSI (each would cost a write unit per index)."""
+    charge in the credit ledger, written by the outbox from the row's INSERT), so its status changes
+    (sending, sent, delivered) write no GSI (each would cost a write unit per index)."""
     from smsdesk.data import messages as repo
 
     to = "+31612345699"
     status, _, m = send(stack, http, {"channel_id": channel["id"], "to": to, "text": "indexed"})
     assert status == 202, m
+    assert stack.wait_streams()
     queued = (_index_entries("GSI1", f"MSGS#{channel['id']}", m["id"]), _index_entries("GSI2", f"MSGTO#{to}", m["id"]))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (repo.get(m["id"]) or {}).get("status") != "delivered":
@@ -669,6 +673,7 @@ def test_rows_indexed_the_old_way_stay_listed(stack: LocalStack, http: Any) -> N
     assert {"GSI1PK", "GSI2PK"} <= (repo.get(old.id) or {}).keys()
     status, _, new = send(stack, http, {"channel_id": ch["id"], "to": NUMBER, "text": "new"})
     assert status == 202, new
+    assert stack.wait_streams()
     url = f"{stack.base_url}/v1/messages?channel_id={ch['id']}"
     _, _, page = http("GET", url, headers=auth(stack.token))
     assert [i["id"] for i in page["items"]] == [new["id"], old.id]

@@ -1,9 +1,12 @@
 """Credits: the balance, admin top-ups and the ledger of every change.
 
 Invariant: the sum of all ledger amounts equals the balance. Every balance change is written in one
-DynamoDB transaction with its ledger entry (and, for a send or a refund, with the message write), so
-the invariant holds whatever fails or runs concurrently. Amounts are signed: top-ups and refunds
-positive, charges negative.
+DynamoDB transaction with its ledger entry (and, for a refund, with the message write), so the
+invariant holds whatever fails or runs concurrently; except a send's charge: the balance debit is
+written in ONE transaction with the message row (charged once in the transaction that records the
+message), and its ledger entry, immutable and derived from the row alone (:func:`charge_entry`), is
+written by the outbox relay from the row's INSERT, so it holds once the table's stream is handled.
+Amounts are signed: top-ups and refunds positive, charges negative.
 """
 
 from __future__ import annotations
@@ -74,12 +77,29 @@ def top_up(caller: Caller, credits: int, reference: str) -> LedgerEntry:
     return out
 
 
-def charge_items(message: Message, *, index: dict[str, str] | None = None) -> list[repo.TransactItem]:
-    """The balance debit and ledger entry of a send, to commit with the message put (in this order).
-    ``index``: attributes the (immutable) entry also carries: the message's index keys
-    (``data.messages.index_attributes``), so the message's own row, whose status changes, is in no GSI."""
-    entry = _entry("charge", -message.credits, message_id=message.id, by=message.created_by)
-    return [repo.debit(message.credits), repo.ledger_put({**entry, **(index or {})})]
+def charge_items(message: Message) -> list[repo.TransactItem]:
+    """The balance debit of a send, to commit with the message put (in this order). Its ledger entry
+    (:func:`charge_entry`) is not in the transaction: the message row's INSERT announces it and the
+    outbox relay writes it (``data.messages.new_items(..., entry="charge")``)."""
+    return [repo.debit(message.credits)]
+
+
+def charge_entry(message: Message) -> dict[str, Any]:
+    """The stored ledger entry of ``message``'s charge, derived from the message alone (deterministic
+    id and ``at``: a redelivered stream record rewrites the same item). It also carries the message's
+    index keys (``data.messages.index_attributes``), so the message's own row, whose status changes,
+    is in no GSI."""
+    from smsdesk.data import messages as messages_repo
+
+    entry = {
+        "id": ids.stable_id("charge", message.id),
+        "kind": "charge",
+        "amount": -message.credits,
+        "at": iso(message.created_at),
+        "message_id": message.id,
+        "by": message.created_by,
+    }
+    return repo.ledger_item({**entry, **(messages_repo.index_attributes(message) or {})})
 
 
 def refund_items(message: Message, reason: str) -> list[repo.TransactItem]:

@@ -239,6 +239,7 @@ AccessLevel = Literal[
     "send_text",  # SMS originations: SendTextMessage
     "upload",  # bucket: PutObject (the presigned POST a browser uploads with is signed by this role)
     "read_update",  # table: read + UpdateItem (the status webhook: a final receipt's one conditional write)
+    "append",  # table: BatchWriteItem only, no reads (the outbox writes entries derived from new rows)
 ]
 
 _TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -284,6 +285,7 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Bucket", "read"): ("s3:GetObject",),
     ("Bucket", "upload"): ("s3:PutObject",),
     ("Table", "read_update"): (*_TABLE_READ, "dynamodb:UpdateItem"),
+    ("Table", "append"): ("dynamodb:BatchWriteItem",),
 }
 
 
@@ -582,12 +584,13 @@ OUTBOX = Function(
     memory_mb=256,
     timeout_s=30,
     # What ``ob`` entries name: the bus and the queues of their jobs (reading the stream is the event
-    # source mapping's own grant).
+    # source mapping's own grant); the table for the entries derived from new message rows (``append``).
     access=(
         Access(EVENT_BUS, "put_events"),
         Access(OUTBOUND_QUEUE, "send"),
         Access(BULK_QUEUE, "send"),
         Access(CAMPAIGN_RESULTS_QUEUE, "send"),  # campaign messages' outcomes, from their status changes
+        Access(MAIN_TABLE, "append"),
     ),
     triggers=(
         StreamTrigger(

@@ -26,6 +26,9 @@ record that failed as ``batchItemFailures`` so Lambda retries from there (``hand
   first failure: every event's detail carries ``event_id`` (``<ob id>:<n>``, the same on every
   delivery) for consumers to deduplicate (EventBridge does not); a job delivered twice is harmless
   (the sender's claim on the message row sends each attempt once).
+* A new message row's ``ob`` may also name ``entry`` (``charge`` or ``index``): the immutable entry the
+  relay derives from the row and writes before publishing (``data.messages.new_items``,
+  ``outbox_relay.derived_entries``), so it is not an item of the transaction that records the message.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The outbox's relay: the ``outbox`` function consumes the main table's stream and publishes what each
 changed item announces in its ``ob`` attribute (``smsdesk.outbox`` says how a write announces; this
 module how it leaves): events through batched ``PutEvents``, jobs through ``SendMessageBatch``, in
-stream order, reporting the first record that failed so Lambda retries from there."""
+stream order, reporting the first record that failed so Lambda retries from there. A new message
+row's ``ob`` also names the immutable entry derived from it (``ob.entry``: its charge's ledger entry or
+its index entry), which is written first, with ``BatchWriteItem`` (:func:`derived_entries`)."""
 
 from __future__ import annotations
 
@@ -90,15 +92,18 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     first_failed = len(records)
     events_: list[tuple[int, str, dict[str, Any]]] = []
     jobs: list[tuple[int, Job]] = []
+    entries: list[tuple[int, dict[str, Any]]] = []
     for i, record in enumerate(records):
         try:
             evs, jbs = pending(record)
+            entries.extend((i, e) for e in derived_entries(record))
         except Exception:
             logger.exception("outbox: unreadable stream record", extra={"seq": _seq(record)})
             first_failed = i
             break
         events_.extend((i, t, d) for t, d in evs)
         jobs.extend((i, j) for j in jbs)
+    first_failed = min(first_failed, _write_entries(entries, first_failed))
     first_failed = min(first_failed, _put_events(events_, first_failed))
     first_failed = min(first_failed, _send_jobs([(i, j) for i, j in jobs if i < first_failed], first_failed))
     published = sum(1 for i, _, _ in events_ if i < first_failed)
@@ -108,6 +113,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             "records": len(records),
             "events": published,
             "jobs": sum(1 for i, _ in jobs if i < first_failed),
+            "entries": sum(1 for i, _ in entries if i < first_failed),
             "failed_from": _seq(records[first_failed]) if first_failed < len(records) else None,
         },
     )
@@ -187,3 +193,59 @@ def _send_jobs(jobs: list[tuple[int, Job]], limit: int) -> int:
                 first_failed = min(first_failed, min(chunk[int(f["Id"])][0] for f in failed))
                 break
     return first_failed
+
+
+# -- entries derived from a new message row (its charge's ledger entry, or its index entry) ----------------
+
+#: BatchWriteItem's limit.
+MAX_ENTRIES_PER_WRITE = 25
+
+
+def derived_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The immutable entry a new message row announces in ``ob.entry`` (``data.messages.new_items``),
+    derived from the row alone, so a redelivered record rewrites the same item: ``charge``, its charge's
+    ledger entry (``credits.charge_entry``; it carries the message's index keys); ``index``, its own
+    ``MSG#{id}/INDEX`` entry. Nothing for any other record, or one whose ``ob`` is the old image's."""
+    ddb = record.get("dynamodb") or {}
+    new = deserialize(ddb.get("NewImage") or {})
+    ob = new.get(ATTRIBUTE)
+    if not isinstance(ob, dict) or not ob.get("id") or ob.get("entry") not in ("charge", "index"):  # messages.ENTRY
+        return []
+    old_ob = deserialize(ddb.get("OldImage") or {}).get(ATTRIBUTE)
+    if isinstance(old_ob, dict) and old_ob.get("id") == ob["id"]:
+        return []
+    from smsdesk.data import messages as messages_repo  # as for message events: not at cold start
+
+    msg = messages_repo.split(new)[0]
+    if ob["entry"] == "charge":
+        from smsdesk import credits
+
+        return [credits.charge_entry(msg)]
+    entry = messages_repo.index_entry_item(msg)
+    return [entry] if entry else []
+
+
+def _write_entries(entries: list[tuple[int, dict[str, Any]]], limit: int) -> int:
+    """Put the derived entries of records before ``limit``, ≤ 25 a ``BatchWriteItem``, in order (the
+    same entry twice in a batch, a duplicated record: once). The index of the first record whose entry
+    failed or came back unprocessed (``limit`` if none): it and every later record are retried."""
+    first: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for i, e in entries:
+        if i < limit:
+            first.setdefault((e["PK"], e["SK"]), (i, e))
+    todo = list(first.values())
+    if not todo:
+        return limit
+    from smsdesk.data import messages as messages_repo
+
+    for start in range(0, len(todo), MAX_ENTRIES_PER_WRITE):
+        chunk = todo[start : start + MAX_ENTRIES_PER_WRITE]
+        try:
+            back = messages_repo.put_entries([e for _, e in chunk])
+        except Exception:
+            logger.exception("outbox: BatchWriteItem failed", extra={"entries": len(chunk)})
+            return chunk[0][0]
+        if back:
+            logger.warning("outbox: entries unprocessed", extra={"entries": len(back)})
+            return min(first[k][0] for k in back)
+    return limit

@@ -411,8 +411,8 @@ def _items(
     campaign: Campaign, rows: list[dict[str, Any]], msgs: list[Any], *, first: int = 0, mps: float = 0
 ) -> list[dict[str, Any]]:
     """One transaction for these recipients: the reservation pays for all (one campaign update), each
-    row moves to ``queued`` and each message is recorded with its (bulk) outbound job and its index
-    entry (``data.messages.index_entry``)."""
+    row moves to ``queued`` and each message is recorded with its (bulk) outbound job; its INSERT
+    announces its index entry, which the outbox writes (``data.messages.index_entry_item``)."""
     total = sum(m.credits for m in msgs)
     held = sum(1 for r in rows if r["status"] == "held")
     items = [
@@ -438,8 +438,9 @@ def _items(
                 {":q": "queued", ":m": msg.id, ":was": row["status"]},
             )
         )
-        # the row without index keys, and the message's immutable index entry: the row's status writes
-        # (sending, sent, delivered) then rewrite no GSI (docs/architecture.md "Cost per recipient")
+        # the row without index keys; its immutable index entry is written by the outbox from the row's
+        # INSERT (not in this transaction, which bills each item twice): the row's status writes (sending,
+        # sent, delivered) then rewrite no GSI (docs/architecture.md "Cost per recipient")
         items.extend(
             messages_repo.new_items(
                 msg,
@@ -447,7 +448,7 @@ def _items(
                     [outbox.status_event("queued", conversation=bool(msg.conversation_id))],
                     [outbox.job(manifest.OUTBOUND_QUEUE, job.model_dump_json(exclude_none=True), delay_s=delay)],
                 ),
-                entry=True,
+                entry="index",
             )
         )
     return items

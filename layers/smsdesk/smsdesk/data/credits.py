@@ -4,9 +4,13 @@
 * ledger entry: ``PK=LEDGER#{yyyy-mm} SK={at}#{entry_id}``.
 
 Every balance change is a ``TransactWriteItems`` of the balance update and its ledger entry (plus,
-for charges and refunds, the message write from ``smsdesk.data.messages``), so the ledger always
-sums to the balance. Charges are conditioned on ``balance >= :cost`` instead of a read-compare
-loop: concurrent sends never serialise on a version number and the balance can never go negative.
+for refunds, the message write from ``smsdesk.data.messages``), so the ledger always sums to the
+balance; except a send's charge: its transaction is the balance debit and the message row, and the
+charge's ledger entry (immutable, derived from the row) is written by the outbox relay from the row's
+INSERT (``smsdesk.outbox_relay.derived_entries``), so the ledger sums to the balance once the stream is
+handled (the relay retries until it is written). Charges are conditioned on ``balance >= :cost``
+instead of a read-compare loop: concurrent sends never serialise on a version number and the balance
+can never go negative.
 """
 
 from __future__ import annotations
@@ -51,9 +55,14 @@ def get_balance(*, consistent: bool = True) -> dict[str, Any]:
     return item or {"balance": 0}
 
 
+def ledger_item(entry: dict[str, Any], *, ob: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored item of a ledger entry (keys from its ``at`` and ``id``); ``ob``: what it announces."""
+    return {"PK": ledger_pk(entry["at"]), "SK": f"{entry['at']}#{entry['id']}", **entry, manifest.OUTBOX_ATTRIBUTE: ob}
+
+
 def ledger_put(entry: dict[str, Any], *, ob: dict[str, Any] | None = None) -> TransactItem:
     """A new ledger entry; ``ob``: what it announces (``smsdesk.outbox``)."""
-    item = {"PK": ledger_pk(entry["at"]), "SK": f"{entry['at']}#{entry['id']}", **entry, manifest.OUTBOX_ATTRIBUTE: ob}
+    item = ledger_item(entry, ob=ob)
     return {
         "Put": {
             "TableName": config.table_name(),

@@ -2,17 +2,19 @@
 
 * message: ``PK=MSG#{id} SK=META``; GSI1 ``MSGS#{channel_id}`` / ``{created_at}#{id}`` (sent overview
   per channel, newest first); GSI2 ``MSGTO#{e164}`` / ``{created_at}#{id}`` (by recipient).
-* a sent message outside conversations carries no index keys itself: its **charge** (the ledger entry
-  written in the transaction that records the message; immutable) holds the GSI1/GSI2 keys and
-  ``channel_id`` (:func:`index_attributes`); a message without a charge of its own (a campaign's: the
-  campaign's reservation pays) has its own immutable **index entry** ``PK=MSG#{id} SK=INDEX`` instead,
-  written in the same transaction (:func:`index_entry`). A GSI with ``ALL`` projection is rewritten whenever an
-  item in it changes, so index keys on the row made every status change (``sending``, ``sent``,
-  ``delivered``) cost one write unit per GSI more; on an immutable item that is written anyway they
-  cost nothing, and no extra item either. :func:`page` resolves such index entries (any item with a
-  ``message_id`` that is not a message row) to their rows (one BatchGetItem per page). Messages in a
-  conversation (inbound, agent replies) and rows written before this existed keep the keys on the row
-  (``split`` reports which: ``row_index``).
+* a sent message outside conversations carries no index keys itself: its **charge** (its ledger entry;
+  immutable) holds the GSI1/GSI2 keys and ``channel_id`` (:func:`index_attributes`); a message without a
+  charge of its own (a campaign's: the campaign's reservation pays) has its own immutable **index
+  entry** ``PK=MSG#{id} SK=INDEX`` instead (:func:`index_entry_item`). Neither is in the transaction
+  that records the message: the row's INSERT announces its entry (``ob.entry``, :func:`new_items`) and
+  the outbox relay writes it, deterministic from the row, with a plain put (a transaction bills each
+  item twice); the message is listed once the stream is handled (GSIs are eventually consistent
+  anyway). A GSI with ``ALL`` projection is rewritten whenever an item in it changes, so index keys on
+  the row made every status change (``sending``, ``sent``, ``delivered``) cost one write unit per GSI
+  more; on an immutable item they cost them once. :func:`page` resolves such index entries (any item
+  with a ``message_id`` that is not a message row) to their rows (one BatchGetItem per page). Messages
+  in a conversation (inbound, agent replies) and rows written before this existed keep the keys on the
+  row (``split`` reports which: ``row_index``).
   Besides the :class:`~smsdesk.models.Message` fields the item holds ``version`` (optimistic lock:
   every status write is conditioned on it), ``receipt_ids`` and ``part_status`` (receipt bookkeeping).
 * provider id → message: ``PK=PROVIDER#{provider}#{provider_id} SK=MSG``.
@@ -24,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from typing import Any
+import uuid
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -102,26 +105,36 @@ def put_new(message: Message, *, ob: dict[str, Any] | None = None) -> TransactIt
     }
 
 
+#: The key in a new row's ``ob`` (``smsdesk.outbox``) naming the immutable entry the outbox relay derives
+#: from the row's INSERT (``smsdesk.outbox_relay.derived_entries``): ``charge`` (the charge's ledger entry,
+#: ``credits.charge_entry``) or ``index`` (:func:`index_entry_item`).
+ENTRY = "entry"
+EntryKind = Literal["charge", "index"]
+
+
 def index_attributes(message: Message) -> dict[str, str] | None:
-    """What the message's immutable index entry (its charge's ledger entry, written in the same
-    transaction) carries so the message is found by channel and by recipient: its GSI1/GSI2 keys and
-    ``channel_id``. None for a message in a conversation: its row keeps the keys (the conversation's
-    thread and deletion find its messages through GSI3 on the row)."""
+    """What the message's immutable index entry (its charge's ledger entry, or its own ``INDEX`` item)
+    carries so the message is found by channel and by recipient: its GSI1/GSI2 keys and ``channel_id``.
+    None for a message in a conversation: its row keeps the keys (the conversation's thread and
+    deletion find its messages through GSI3 on the row)."""
     if message.conversation_id:
         return None
     return {**_index_keys(message), "channel_id": message.channel_id}
 
 
-def new_items(message: Message, *, ob: dict[str, Any] | None = None, entry: bool = False) -> list[TransactItem]:
-    """The transaction items that record a new outbound message (fails if the id exists): the row,
-    without index keys when :func:`index_attributes` puts them elsewhere: on the charge (the caller
-    adds them there), or with ``entry`` on the message's own index entry (:func:`index_entry`, the
-    second item: a message that has no charge of its own, e.g. a campaign's)."""
+def new_items(message: Message, *, ob: dict[str, Any] | None = None, entry: EntryKind) -> list[TransactItem]:
+    """The transaction item that records a new outbound message (fails if the id exists): the row,
+    without index keys when :func:`index_attributes` puts them on an entry, and announcing in its
+    ``ob`` (a few bytes) the immutable entry the outbox relay derives from its INSERT: ``entry``
+    ``charge`` (its charge's ledger entry, which carries the index keys: a single send) or ``index``
+    (its own :func:`index_entry_item`: a message without a charge of its own, e.g. a campaign's; nothing
+    to announce for one in a conversation). The entry is not in the transaction: it is derived and
+    immutable, and a transaction bills every item twice."""
     attrs = index_attributes(message)
-    if attrs is None:
-        return [put_new(message, ob=ob)]
-    row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=False)
-    items: list[TransactItem] = [
+    if entry == "charge" or attrs is not None:
+        ob = {**(ob or {"id": uuid.uuid4().hex}), ENTRY: entry}
+    row = _item(message, version=1, receipt_ids=[], part_status={}, ob=ob, row_index=attrs is None)
+    return [
         {
             "Put": {
                 "TableName": config.table_name(),
@@ -130,21 +143,28 @@ def new_items(message: Message, *, ob: dict[str, Any] | None = None, entry: bool
             }
         }
     ]
-    if entry:
-        items.append(index_entry(message.id, attrs))
-    return items
 
 
-def index_entry(message_id: str, attrs: dict[str, str]) -> TransactItem:
-    """The message's index entry ``PK=MSG#{id} SK=INDEX``: its GSI1/GSI2 keys, ``channel_id`` and
-    ``message_id``; written once with the row and never changed, so the row's status writes touch no
-    index (a few bytes: one write unit plus one per index, once)."""
-    return {
-        "Put": {
-            "TableName": config.table_name(),
-            "Item": table.serialize({"PK": f"MSG#{message_id}", "SK": "INDEX", **attrs, "message_id": message_id}),
-        }
-    }
+def index_entry_item(message: Message) -> dict[str, Any] | None:
+    """The message's own index entry ``PK=MSG#{id} SK=INDEX``: its GSI1/GSI2 keys, ``channel_id`` and
+    ``message_id``; written once (by the outbox relay, from the row's INSERT) and never changed, so the
+    row's status writes touch no index (a few bytes: one write unit plus one per index, once). None
+    for a message whose row keeps its index keys (:func:`index_attributes`)."""
+    attrs = index_attributes(message)
+    if attrs is None:
+        return None
+    return {"PK": f"MSG#{message.id}", "SK": "INDEX", **attrs, "message_id": message.id}
+
+
+def put_entries(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Put derived, immutable entries (≤ 25, distinct keys) in one ``BatchWriteItem`` (plain puts: the
+    same entry again overwrites it with the same content). Returns the (PK, SK) of those DynamoDB
+    handed back unprocessed (throttling): the caller retries them."""
+    resp = aws.dynamodb().batch_write_item(
+        RequestItems={config.table_name(): [{"PutRequest": {"Item": table.serialize(i)}} for i in items]}
+    )
+    back = (resp.get("UnprocessedItems") or {}).get(config.table_name()) or []
+    return [(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]) for r in back]
 
 
 def replace(

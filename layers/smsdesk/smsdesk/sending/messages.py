@@ -445,7 +445,8 @@ def queued_message(
 
 
 def record(message: Message) -> Literal["recorded", "exists"]:
-    """Charge and record in ONE transaction: balance ``>= cost`` condition, ledger entry, message put.
+    """Charge and record in ONE transaction: balance ``>= cost`` condition, message put (whose INSERT
+    announces the charge's ledger entry: the outbox writes it, ``credits.charge_entry``).
     402 ``insufficient_credits`` (with balance and cost) and nothing written if the balance is short;
     ``exists`` (nothing written) if a message with this id is recorded already."""
     outcome = _charge_and_record(message)
@@ -469,11 +470,12 @@ def _charge_and_record(message: Message) -> Literal["recorded", "exists", "insuf
     ob = outbox.change(
         [outbox.status_event("queued", conversation=bool(message.conversation_id))], [outbound_job(message)]
     )
+    # Two items: the balance debit and the row. The row also announces its charge's ledger entry, which
+    # the outbox writes from its INSERT (credits.charge_entry: immutable, derived from the row; it also
+    # indexes the message, so the row, whose status changes, is in no GSI and a status change writes
+    # one unit, not three).
+    items = [*credits.charge_items(message), *repo.new_items(message, ob=ob, entry="charge")]
     for attempt in range(5):
-        # the charge also indexes the message (repo.index_attributes): its row, whose status changes,
-        # is then in no GSI and a status change writes one unit, not three
-        charge = credits.charge_items(message, index=repo.index_attributes(message))
-        items = [*charge, *repo.new_items(message, ob=ob)]
         try:
             credits_repo.transact(items)
             return "recorded"
