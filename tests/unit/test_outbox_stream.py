@@ -228,6 +228,7 @@ def table_fake(fake: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeTable:
     for name in ("events", "sqs", "dynamodb"):
         monkeypatch.setattr(aws, name, lambda f=f: f)
     monkeypatch.setenv("TABLE_NAME", "main")
+    monkeypatch.setenv("MESSAGE_EVENTS", "all")  # the INSERTs below announce message.queued, as in that mode
     return f
 
 
