@@ -30,6 +30,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "timers": {"timer_id": "t-1", "kind": "test", "target_id": "x", "due_at": NOW},
     # what S3 sends once when a bucket's notification to the queue is configured
     "imports": {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": NOW, "Bucket": "uploads"},
+    # an outcome of a campaign that does not exist: counted nowhere, and not a failure
+    "campaign-results": {"campaign_id": "camp-1", "message_id": "msg-1", "status": "delivered"},
 }
 
 
