@@ -204,6 +204,7 @@ class SmsdeskStack(Stack):
         layer = SharedLayer(self, "SharedLayer", runtime=RUNTIME, architecture=ARCHITECTURE).layer
         for spec in m.FUNCTIONS:
             self._function(spec, layer)
+        self._outbox_first()
         self._dashboard()
         self._outputs()
 
@@ -806,6 +807,16 @@ class SmsdeskStack(Stack):
             raise TypeError(f"cannot render {part!r} for a cdk-nag finding id")
 
         return render(self.resolve(arn))
+
+    def _outbox_first(self) -> None:
+        """Every function that writes the main table is updated after the ``outbox`` function (a
+        CloudFormation dependency), so a write announcing something new (an ``ob`` kind added by a
+        release, e.g. the derived ledger/index entry) is never relayed by the previous release's outbox,
+        which would drop what it does not know."""
+        outbox = self.functions[m.OUTBOX.name].function
+        for spec in m.FUNCTIONS:
+            if spec is not m.OUTBOX and m.writes_main_table(spec):
+                self.functions[spec.name].function.node.add_dependency(outbox)
 
     def _function(self, spec: m.Function, layer: lambda_.ILayerVersion) -> None:
         base = _pascal(spec.name)

@@ -347,6 +347,17 @@ def test_function(synth: Synth, fn: m.Function) -> None:
     assert log_group["RetentionInDays"] == 30
 
 
+def test_functions_writing_the_table_are_updated_after_the_outbox(synth: Synth) -> None:
+    """A release's new announcement (an ``ob`` kind) must never be relayed by the previous release's
+    outbox: every function that writes the main table depends on the outbox function."""
+    outbox = synth.lid(synth.stack.functions[m.OUTBOX.name].function)
+    writers = {f.name for f in m.FUNCTIONS if f is not m.OUTBOX and m.writes_main_table(f)}
+    assert {"api", "sender", "webhooks", "fanout", "receipts"} <= writers
+    for fn in m.FUNCTIONS:
+        depends = synth.resources[synth.lid(synth.stack.functions[fn.name].function)].get("DependsOn", [])
+        assert (outbox in depends) == (fn.name in writers), fn.name
+
+
 def test_no_managed_policies_and_no_star_resources(synth: Synth) -> None:
     for lid, role in synth.of_type("AWS::IAM::Role").items():
         assert "ManagedPolicyArns" not in role["Properties"], lid

@@ -749,6 +749,12 @@ COMMON_ENV_NAMES = (
 )
 
 
+def writes_main_table(fn: Function) -> bool:
+    """Whether ``fn`` may write the main table (any level beyond ``read``): its writes can announce
+    through the outbox, so a deployment updates it after the ``outbox`` function (infra/stack.py)."""
+    return any(a.resource is MAIN_TABLE and a.level != "read" for a in fn.access)
+
+
 def function_env_names(fn: Function) -> tuple[str, ...]:
     """Every environment variable ``fn`` receives: the common settings, its resources' and its own."""
     names = [*COMMON_ENV_NAMES]
