@@ -172,6 +172,29 @@ def test_functions_outside_the_known_stages_are_priced_too() -> None:
     assert (usage.events, usage.lambda_requests, usage.calls) == (1, 1, 0.5)  # one PutEvents of 2 entries, 2 sends
 
 
+def test_the_outboxs_batched_requests_are_shared_in_a_full_batch_but_not_what_they_write() -> None:
+    """At batches of 10, one SendMessageBatch carries 10 jobs (one SQS request), one BatchWriteItem up
+    to 25 entries (one call), but every entry still writes its own units."""
+    from bench import bench_cost
+
+    def call(api: str, **kw: float) -> bench_cost.Call:
+        return bench_cost.Call("outbox", api, per_batch=True, entries=1, **kw)
+
+    m = bench_cost.Measured(
+        messages=1,
+        calls=[call("dynamodb:BatchWriteItem", wru_table=1, wru_index=2), call("sqs:SendMessageBatch", sqs_requests=1)],
+        invocations={"outbox": (1, 1, 10.0)},
+        cpu_ms={},
+        http={},
+        memory_mb={"outbox": 256},
+    )
+    one = bench_cost._calls_usage(m.calls, 1, batch=1)
+    ten = bench_cost._calls_usage(m.calls, 1, batch=10)
+    assert (one.calls, one.wru, one.sqs_requests) == (2, 3, 1)
+    assert ten.calls == pytest.approx(0.2) and ten.sqs_requests == pytest.approx(0.1)
+    assert ten.wru == 3
+
+
 # -- the measured campaign (bench_cost.measure_campaign's arithmetic) ---------------------------------------
 
 
