@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
+import local_api
 import pytest
 from local_api import wait
 from queue_helpers import auth
@@ -27,31 +27,8 @@ pytestmark = [pytest.mark.local, pytest.mark.usefixtures("fast_pipeline")]
 Http = Callable[..., tuple[int, dict[str, str], Any]]
 
 
-class Bus:
-    """Every smsdesk event put on the bus from now on (a rule of the test's own, to a queue)."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        kw = {"endpoint_url": stack.endpoint, "region_name": stack.region}
-        self.sqs = boto3.client("sqs", **kw)
-        self.url = self.sqs.create_queue(QueueName=f"capture-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        ev = boto3.client("events", **kw)
-        name = f"capture-{uuid.uuid4().hex[:8]}"
-        bus = stack.resources.bus_name
-        ev.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["smsdesk"]}), State="ENABLED")
-        ev.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
-        self.seen: list[dict[str, Any]] = []
-
-    def events(self, **detail: Any) -> list[dict[str, Any]]:
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            msgs = got.get("Messages", [])
-            if not msgs:
-                break
-            for m in msgs:
-                self.seen.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-        return [e for e in self.seen if all(e["detail"].get(k) == v for k, v in detail.items())]
+class Bus(local_api.Bus):
+    """The bus capture, plus a message's event kinds."""
 
     def kinds(self, message_id: str) -> list[str]:
         """The message's ``message.*`` events, once everything that was written has been published."""
