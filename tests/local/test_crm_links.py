@@ -316,3 +316,30 @@ def test_deleting_a_contact_removes_its_links(stack: LocalStack, http: Http, cha
         "POST", f"{base}/v1/conversations/{conv_id}/links", headers=h, body={"kind": "contact", "item_id": contact_id}
     )
     assert s == 422 and err["error"]["field"] == "item_id", err
+
+
+def test_a_contact_deleted_while_it_is_linked_is_not_linked(
+    stack: LocalStack, http: Http, channel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contact is deleted after the link read it and before the link's transaction: the link's
+    check of the item refuses it (422 on ``item_id``), so no link survives its contact."""
+    from smsdesk.auth import Caller
+    from smsdesk.crm import contacts as crm_contacts
+    from smsdesk.crm import links
+    from smsdesk.errors import ValidationError
+
+    base, h = stack.base_url, auth(stack.token)
+    conv_id, _ = inbound(channel_id, number(), "hi", T0)
+    contact_id = conversations.get(conv_id).contact_id  # type: ignore[union-attr]
+    read = links._title
+
+    def read_then_deleted(kind: str, item_id: str) -> str:
+        title = read(kind, item_id)
+        crm_contacts.delete(item_id)  # by someone else, meanwhile
+        return title
+
+    monkeypatch.setattr(links, "_title", read_then_deleted)
+    with pytest.raises(ValidationError) as exc:
+        links.link(Caller("u-admin", "admin", "admin"), conv_id, links.LinkIn(kind="contact", item_id=contact_id))
+    assert exc.value.field == "item_id"
+    assert http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"] == []
