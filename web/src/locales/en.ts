@@ -635,4 +635,5 @@ export const en = {
   "crmlist.currency": "Currency",
   "crmlist.currencyhint": "ISO 4217 code, e.g. EUR (needed with a value)",
   "crmlist.pipeline": "Pipeline",
+  "crmlist.edit": "Edit",
 } as const;

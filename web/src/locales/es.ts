@@ -636,4 +636,5 @@ export const es: Catalogue = {
   "crmlist.currency": "Moneda",
   "crmlist.currencyhint": "Código ISO 4217, p. ej. EUR (necesario con un valor)",
   "crmlist.pipeline": "Embudo",
+  "crmlist.edit": "Editar",
 };

@@ -636,4 +636,5 @@ export const fr: Catalogue = {
   "crmlist.currency": "Devise",
   "crmlist.currencyhint": "Code ISO 4217, p. ex. EUR (requis avec une valeur)",
   "crmlist.pipeline": "Pipeline",
+  "crmlist.edit": "Modifier",
 };

@@ -636,4 +636,5 @@ export const nl: Catalogue = {
   "crmlist.currency": "Valuta",
   "crmlist.currencyhint": "ISO 4217-code, bv. EUR (nodig bij een waarde)",
   "crmlist.pipeline": "Pijplijn",
+  "crmlist.edit": "Bewerken",
 };

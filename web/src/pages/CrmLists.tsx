@@ -140,7 +140,7 @@ export function CrmItems({ kind, admin }: { kind: Kind; admin: boolean }) {
                           setEditing(i.id);
                         }}
                       >
-                        {t("crm.editnote")}
+                        {t("crmlist.edit")}
                       </button>{" "}
                       {admin ? (
                         <button type="button" class="small danger" aria-label={t("crmlist.deleteitem", { title: i.title })} onClick={() => void remove(i)}>
