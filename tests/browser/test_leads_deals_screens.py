@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import urllib.error
 import urllib.request
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 from browser.webapp import axe_violations, sign_in
 from playwright.sync_api import expect
 
+from smsdesk import users
 from smsdesk.local.stack import LocalStack
 
 
@@ -140,3 +142,26 @@ def test_create_edit_list_and_delete_leads_and_deals(page: Any, stack: LocalStac
         raise AssertionError("the deal is still there")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404
+
+
+def test_an_agent_edits_a_deal_but_may_not_delete_it(page: Any, stack: LocalStack) -> None:
+    person = _contact(stack, "Carla")
+    deal = _api(stack, "POST", "/v1/deals", {"title": f"Boiler {uuid.uuid4().hex[:4]}", "person_id": person["id"]})
+    email, password = f"agent-{uuid.uuid4().hex[:8]}@example.com", f"Sd-{secrets.token_urlsafe(12)}-9a"
+    users.create_user(email, "Ana", "agent", password=password)
+    page.goto("/deals")
+    page.locator("#email").fill(email)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+    row = page.get_by_test_id("crm-items").locator("tr", has_text=deal["title"])
+    expect(row).to_contain_text("Default pipeline: Qualified")
+    expect(row.get_by_role("button", name=f"Delete {deal['title']}")).to_have_count(0)
+    row.get_by_role("button", name=f"Edit {deal['title']}").click()
+    form = page.get_by_role("form", name="Edit deal")
+    expect(form.get_by_label("Stage", exact=True)).to_have_value(deal["stage_id"])
+    form.get_by_label("Stage", exact=True).select_option(label="Proposal made")
+    form.get_by_role("button", name="Save").click()
+    expect(form).to_be_hidden()
+    expect(row).to_contain_text("Default pipeline: Proposal made")
+    assert _api(stack, "GET", f"/v1/deals/{deal['id']}")["stage_id"] == "stage3"
