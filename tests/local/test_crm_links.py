@@ -277,3 +277,69 @@ def test_concurrent_messages_are_each_placed_once(stack: LocalStack, http: Http,
         list(pool.map(lambda i: inbound(channel_id, num, f"m{i:02d}", T0 + dt.timedelta(minutes=i)), range(1, 13)))
     notes = wait_notes(stack, http, f"deals/{deal}", lambda n: sum(len(texts(x)) for x in n) >= 13)
     assert [texts(n) for n in notes] == [[f"m{i:02d}" for i in range(13)]]
+
+
+def test_deleting_a_contact_removes_its_links(stack: LocalStack, http: Http, channel_id: str) -> None:
+    """DELETE /v1/contacts/{id} takes the conversation's links to the contact with it (and their
+    guards: the conversation may be linked to an item of that id again), and the next message
+    writes no transcript note for the contact that is gone."""
+    from smsdesk.data import crm as crm_repo
+
+    base, h = stack.base_url, auth(stack.token)
+    num = number()
+    conv_id, _ = inbound(channel_id, num, "hello", T0)
+    contact_id = conversations.get(conv_id).contact_id  # type: ignore[union-attr]
+    s, _, lead = http("POST", f"{base}/v1/leads", headers=h, body={"title": "Stays", "person_id": contact_id})
+    assert s == 201, lead
+    link(stack, http, conv_id, kind="contact", item_id=contact_id)
+    kept = link(stack, http, conv_id, kind="lead", item_id=lead["id"])
+    wait_notes(stack, http, f"contacts/{contact_id}", lambda n: len(n) == 1)
+    assert len(http("GET", f"{base}/v1/contacts/{contact_id}/links", headers=h)[2]["items"]) == 1
+
+    s, _, _ = http("DELETE", f"{base}/v1/contacts/{contact_id}", headers=h)
+    assert s == 204
+    s, _, lks = http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)
+    assert s == 200 and [x["id"] for x in lks["items"]] == [kept["id"]]
+    assert crm_repo.item_links("contact", contact_id) == []
+    assert crm_repo.link_guard_get(conv_id, f"smsdesk#contact#{contact_id}") is None
+
+    _, mid = inbound(channel_id, num, "after", T0 + dt.timedelta(hours=1))
+    stack.wait_streams()
+    _deliver(stack, "message.received", {"message_id": mid, "conversation_id": conv_id})
+    notes_after, _ = crm_repo.notes_page("contact", contact_id, limit=10, cursor=None)
+    assert [texts(n) for n in notes_after] == [["hello"]]  # written before the delete; nothing new
+    wait_notes(stack, http, f"leads/{lead['id']}", lambda n: sum(len(texts(x)) for x in n) == 2)
+    assert [texts(n) for n in notes_of(stack, http, f"leads/{lead['id']}")] == [["hello", "after"]]
+
+    # linking a contact that no longer exists is refused on its field
+    s, _, err = http(
+        "POST", f"{base}/v1/conversations/{conv_id}/links", headers=h, body={"kind": "contact", "item_id": contact_id}
+    )
+    assert s == 422 and err["error"]["field"] == "item_id", err
+
+
+def test_a_contact_deleted_while_it_is_linked_is_not_linked(
+    stack: LocalStack, http: Http, channel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contact is deleted after the link read it and before the link's transaction: the link's
+    check of the item refuses it (422 on ``item_id``), so no link survives its contact."""
+    from smsdesk.auth import Caller
+    from smsdesk.crm import contacts as crm_contacts
+    from smsdesk.crm import links
+    from smsdesk.errors import ValidationError
+
+    base, h = stack.base_url, auth(stack.token)
+    conv_id, _ = inbound(channel_id, number(), "hi", T0)
+    contact_id = conversations.get(conv_id).contact_id  # type: ignore[union-attr]
+    read = links._title
+
+    def read_then_deleted(kind: str, item_id: str) -> str:
+        title = read(kind, item_id)
+        crm_contacts.delete(item_id)  # by someone else, meanwhile
+        return title
+
+    monkeypatch.setattr(links, "_title", read_then_deleted)
+    with pytest.raises(ValidationError) as exc:
+        links.link(Caller("u-admin", "admin", "admin"), conv_id, links.LinkIn(kind="contact", item_id=contact_id))
+    assert exc.value.field == "item_id"
+    assert http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"] == []

@@ -22,6 +22,7 @@ import { CrmItemPage, CrmSettingsPage } from "./pages/Crm";
 import { BotEditor, Bots } from "./pages/Bots";
 import { CampaignPage, Campaigns } from "./pages/Campaigns";
 import { QuietHoursPage } from "./pages/QuietHours";
+import { CrmItems } from "./pages/CrmLists";
 
 export function App() {
   useSignal(lang); // re-render everything on a language switch
@@ -77,6 +78,9 @@ function Shell() {
   else if (route === "/campaigns") page = <Campaigns />;
   else if (route.startsWith("/campaigns/")) page = <CampaignPage id={decodeURIComponent(route.slice(11))} />;
   else if (route === "/admin/quiet-hours") page = <QuietHoursPage />;
+  // CRM: the lists of leads and deals (create, edit, delete)
+  else if (route === "/leads") page = <CrmItems key="lead" kind="lead" admin={admin} />;
+  else if (route === "/deals") page = <CrmItems key="deal" kind="deal" admin={admin} />;
   else page = <Inbox me={me} />;
   const nav: [string, Key][] = [
     ["/", "nav.inbox"],
@@ -85,6 +89,8 @@ function Shell() {
     ["/contacts", "nav.contacts"],
     ["/groups", "nav.groups"],
     ["/campaigns", "nav.campaigns"],
+    ["/leads", "nav.leads"],
+    ["/deals", "nav.deals"],
   ];
   const adminNav: [string, Key][] = [
     ["/dashboard", "nav.dashboard"],

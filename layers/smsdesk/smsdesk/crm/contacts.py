@@ -4,7 +4,8 @@ One contact per mobile number: the number guard (``smsdesk.data.contacts``) is w
 contact's transaction, so concurrent creates of one number (API, imports, a first inbound SMS) make
 one contact; the losers get 409 ``contact_exists`` naming the existing contact. Deleting a contact
 keeps the number's consent history (``CONSENT#{e164}``) and the conversations with their messages;
-the contact leaves its static groups.
+the contact leaves its static groups and the conversations' links to it are deleted (no more
+transcript notes are written for it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from smsdesk.crm import search
 from smsdesk.crm.timezones import zone_for_number
 from smsdesk.data import channels as channels_repo
 from smsdesk.data import contacts as repo
+from smsdesk.data import crm as crm_repo
 from smsdesk.data import groups as groups_repo
 from smsdesk.data import lists as lists_repo
 from smsdesk.data import table
@@ -255,11 +257,13 @@ def update(contact_id: str, body: ContactPatch) -> Contact:
 
 
 def delete(contact_id: str) -> None:
-    """Delete the contact, its number guard and search items, and its static group memberships. The
-    number's consent history and the conversations stay."""
+    """Delete the contact, its number guard and search items, its static group memberships and the
+    conversations' links to it (with their guards). The number's consent history and the conversations
+    stay."""
     for attempt in range(5):
         got = repo.get_versioned(contact_id)
         if got is None:
+            crm_repo.delete_item_links("contact", contact_id)  # a retry after a crash between the two
             raise NotFound(f"contact {contact_id} not found", field="contact_id")
         contact, version = got
         try:
@@ -270,6 +274,7 @@ def delete(contact_id: str) -> None:
     else:
         raise Conflict("the contact is being changed concurrently; retry", field=None)
     groups_repo.remove_contact_everywhere(contact_id)
+    crm_repo.delete_item_links("contact", contact_id)
 
 
 def list_page(*, q: str | None, limit: int, cursor: str | None) -> tuple[list[Contact], str | None]:

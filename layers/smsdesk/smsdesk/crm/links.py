@@ -5,7 +5,9 @@ with the Pipedrive connector on, in Pipedrive (``provider`` ``pipedrive``: ``ite
 id). One link per (conversation, item): a guard item is put in the link's transaction. The link's
 write announces ``crm.linked`` through the outbox, so the ``crmnotes`` function writes its first
 transcript note (``crm.notes``); unlinking deletes the link and its guard, and no note is written for
-it again (the notes stay on the item).
+it again (the notes stay on the item). Deleting a smsdesk contact, lead or deal deletes its links too
+(``data.crm.delete_item_links``, through the item→links index); a link's transaction checks that the
+item it names exists.
 
 Who may link: whoever may use the conversation's channel (404 otherwise, as for the conversation).
 """
@@ -139,9 +141,14 @@ def link(caller: Caller, conversation_id: str, body: LinkIn) -> Link:
     detail = {"link_id": new.id, "conversation_id": conv.id, "kind": new.kind, "item_id": item_id}
     ob = outbox.change(events=[outbox.event("crm.linked", {**detail, "provider": new.provider})])
     data = new.model_dump(mode="json") | {"ob": ob}
+    writes = [repo.link_put(data, version=None), repo.link_guard_put(conv.id, target, new.id)]
+    if body.provider == "smsdesk":
+        writes.append(repo.linked_item_exists(body.kind, item_id))
     try:
-        repo.transact([repo.link_put(data, version=None), repo.link_guard_put(conv.id, target, new.id)])
+        repo.transact(writes)
     except repo.TransactionCanceled as exc:
+        if len(exc.reasons) > 2 and exc.reasons[2] == "ConditionalCheckFailed":
+            raise ValidationError(f"{body.kind} {item_id} does not exist", field="item_id") from exc
         raise Conflict(
             f"the conversation is already linked to this {body.kind}",
             field="item_id",
@@ -156,14 +163,11 @@ def unlink(caller: Caller, conversation_id: str, link_id: str) -> None:
     got = repo.link_get(link_id)
     if got is None or got[0]["conversation_id"] != conv.id:
         raise NotFound(f"link {link_id} not found", field="link_id")
-    data = got[0]
-    target = f"{data.get('provider', 'smsdesk')}#{data['kind']}#{data['item_id']}"
-    repo.transact([repo.link_delete(link_id), repo.link_guard_delete(conv.id, target)])
+    repo.transact([repo.link_delete(link_id), repo.link_guard_delete(conv.id, repo.link_target(got[0]))])
 
 
 def delete_item(kind: Literal["lead", "deal"], item_id: str) -> None:
-    """Delete a lead or deal and its links (their notes go with nothing: no more are written)."""
+    """Delete a lead or deal and its links (the notes stay; no more are written). A contact's links go
+    with it the same way (``crm.contacts.delete``)."""
     deals.delete(kind, item_id)
-    for data in repo.item_links(kind, item_id):
-        target = f"{data.get('provider', 'smsdesk')}#{data['kind']}#{data['item_id']}"
-        repo.transact([repo.link_delete(data["id"]), repo.link_guard_delete(data["conversation_id"], target)])
+    repo.delete_item_links(kind, item_id)

@@ -7,6 +7,7 @@ Keys (docs/data-model.md):
 * deal ``PK=DEAL#{id} SK=META``; GSI1 ``DEALS`` / ``{id}``.
 * link ``PK=CRMLINK#{id} SK=META``; GSI2 ``ITEMLINKS#{kind}#{item_id}`` / ``{id}`` (an item's links).
   The link also holds the transcript state: ``msgs`` (message id → its time) and ``note_ids``.
+  Deleting a contact, lead or deal deletes its links through this index (``delete_item_links``).
 * link guard ``PK=CONVLINKS#{conversation_id} SK=TARGET#{provider}#{kind}#{item_id}`` (``link_id``): one
   link per (conversation, item), put with ``attribute_not_exists`` in the link's transaction; a
   consistent Query of the partition lists a conversation's links (so a message filed just after a
@@ -30,6 +31,7 @@ __all__ = ["TransactionCanceled", "transact"]
 _KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "version", "ob")
 
 KINDS = {"pipeline": "PIPELINE", "lead": "LEAD", "deal": "DEAL"}
+_LINKABLE = {"contact": "CONTACT", "lead": "LEAD", "deal": "DEAL"}  # the items a smsdesk link may name
 LISTS = {"pipeline": "PIPELINES", "lead": "LEADS", "deal": "DEALS"}
 
 
@@ -132,6 +134,35 @@ def link_get(link_id: str) -> tuple[dict[str, Any], int] | None:
 
 def link_delete(link_id: str) -> TransactItem:
     return _delete(f"CRMLINK#{link_id}", "META")
+
+
+def link_target(link: dict[str, Any]) -> str:
+    """The guard's target of a stored link: ``{provider}#{kind}#{item_id}``."""
+    return f"{link.get('provider', 'smsdesk')}#{link['kind']}#{link['item_id']}"
+
+
+def linked_item_exists(kind: str, item_id: str) -> TransactItem:
+    """A check, in a link's transaction, that the smsdesk contact, lead or deal it names exists (so an
+    item deleted after it was read is never linked: its deletion finds the links committed before)."""
+    return {
+        "ConditionCheck": {
+            "TableName": config.table_name(),
+            "Key": table.key(f"{_LINKABLE[kind]}#{item_id}", "META"),
+            "ConditionExpression": "attribute_exists(PK)",
+        }
+    }
+
+
+def delete_item_links(kind: str, item_id: str, *, provider: str = "smsdesk") -> int:
+    """Delete the ``provider`` links to an item and their guards (one transaction per link), found
+    through the item's index (``ITEMLINKS#{kind}#{item_id}`` on GSI2: no scan). The number deleted."""
+    n = 0
+    for link in item_links(kind, item_id):
+        if link.get("provider", "smsdesk") != provider:
+            continue
+        transact([link_delete(link["id"]), link_guard_delete(link["conversation_id"], link_target(link))])
+        n += 1
+    return n
 
 
 def _all(pk: str, index: str) -> list[dict[str, Any]]:

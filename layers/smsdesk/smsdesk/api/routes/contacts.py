@@ -85,7 +85,7 @@ def update_contact(contact_id: str, body: contacts.ContactPatch) -> Contact:
 
 @router.delete(
     "/v1/contacts/<contact_id>",
-    summary="Delete a contact (its consent history and conversations stay)",
+    summary="Delete a contact and its conversation links (its consent history and conversations stay)",
     tags=["contacts"],
     openapi_extensions=errors(403, 409),
     status_code=204,
