@@ -562,3 +562,57 @@ def test_a_message_sent_before_the_bot_asked_is_no_answer(
         headers=auth(stack.token),
     )
     assert "order_no" not in contact["custom_fields"]
+
+
+def test_handoff_into_a_full_queue_waits_outside_then_is_admitted(
+    stack: LocalStack, http: Http, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot's handoff goes through the queue's admission like an inbound: with ``max_in_queue``
+    reached it waits outside (``interaction.overflowed``) and enters, from its arrival, as space frees."""
+    from smsdesk import events
+    from smsdesk.data import queueing as queue_repo
+
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=1)
+    first = text_in(channel_id, new_number(), "first")  # no bot yet: it takes the queue's one place
+    assert (conversations.get(first) or _none()).queue_state() == "waiting"
+    published: list[tuple[str, dict[str, Any]]] = []
+    real = events.publish_many
+
+    def spy(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        published.extend(batch)
+        real(batch)
+
+    monkeypatch.setattr(events, "publish_many", spy)
+    bot_id = make_bot(
+        stack,
+        http,
+        [
+            {"id": "hi", "type": "send", "text": "One moment, an agent will be with you.", "next": "h"},
+            {"id": "h", "type": "handoff"},
+        ],
+    )
+    patch_channel(stack, http, channel_id, {"bot_on_start": bot_id})
+    second = text_in(channel_id, new_number(), "second")
+    arrived = (conversations.get(second) or _none()).enqueued_at
+    wait_for(lambda: runs(stack, http, second) and runs(stack, http, second)[0]["status"] == "done", what="handoff")
+    conv = conversations.get(second) or _none()
+    assert conv.bot_run_id is None and conv.queue_state() == "overflow", conv
+    assert conv.arrived_at == arrived  # it waits from its arrival, not from the handoff
+    _s, _, queue = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue", headers=auth(stack.token))
+    assert [e["conversation_id"] for e in queue["waiting"]] == [first], queue
+    assert [e["conversation_id"] for e in queue["overflow"]] == [second], queue
+    assert queue_repo.size(channel_id) == (1, 1)
+    assert [t for t, d in published if d.get("conversation_id") == second and t.startswith("interaction.")] == [
+        "interaction.overflowed"
+    ]
+    # closing the first frees the place: the handed-off one enters (its arrival time kept)
+    status, _, body = http("POST", f"{stack.base_url}/v1/conversations/{first}/close", headers=auth(stack.token))
+    assert status == 200, body
+    conv = conversations.get(second) or _none()
+    assert conv.queue_state() == "waiting" and conv.arrived_at == arrived and conv.enqueued_at != arrived, conv
+    assert queue_repo.size(channel_id) == (1, 0)
+    assert "interaction.admitted" in [t for t, d in published if d.get("conversation_id") == second]
+
+
+def _none() -> Any:
+    raise AssertionError("conversation not found")

@@ -128,6 +128,18 @@ def admitted(conv: Conversation, now: dt.datetime) -> Conversation | None:
     return conv.model_copy(update={"enqueued_at": now})
 
 
+def handed_off(conv: Conversation, *, full: bool) -> Conversation:
+    """``conv`` given back by the bot that had it (issue 15: a handoff, or the end of an on-start or
+    after-timeout run). Its interaction goes through the same admission as an inbound's: into the
+    queue at its arrival time, or, when the queue is ``full`` (:func:`full`), outside it from its
+    arrival (``overflow_at``), to enter in arrival order as space frees. Pure."""
+    new = conv.model_copy(update={"bot_id": None, "bot_run_id": None})
+    arrived = conv.arrived_at
+    if not full or arrived is None or new.queue_state() != "waiting":
+        return new
+    return new.model_copy(update={"enqueued_at": None, "overflow_at": arrived})
+
+
 def full(max_in_queue: int, waiting: int, overflow: int) -> bool:
     """Whether a new interaction must wait outside the queue: the cap is reached, or others already
     wait outside (they go first). 0 = no limit."""
@@ -339,6 +351,27 @@ def enqueued(conv: Conversation, channel: Channel, *, now: dt.datetime) -> None:
         timers.schedule_queue_timeout(conv.id, now, channel.queue.max_queue_time_s, now=now)
     except Exception:
         logger.exception("could not arm the queue timeout", extra={"conversation_id": conv.id})
+
+
+def after_handoff(before: Conversation, after: Conversation, channel: Channel, *, now: dt.datetime) -> None:
+    """After a commit of :func:`handed_off` (``before`` with the bot, ``after`` without): arm the
+    max-time-in-queue timer from its arrival (unless it timed out already), announce
+    ``interaction.overflowed`` if it waits outside, and let the queue offer it (or admit it). Logged,
+    never raised: the handoff is recorded."""
+    state = after.queue_state()
+    if state is None or after.arrived_at is None:
+        return
+    if after.timed_out_at is None and channel.queue.max_queue_time_s > 0:
+        try:
+            timers.schedule_queue_timeout(after.id, after.arrived_at, channel.queue.max_queue_time_s, now=now)
+        except Exception:
+            logger.exception("could not arm the queue timeout", extra={"conversation_id": after.id})
+    if state == "overflow" and before.overflow_at is None:
+        try:
+            events.publish_many([("interaction.overflowed", events.conversation_detail(after, at=now, by=None))])
+        except Exception:
+            logger.exception("could not publish interaction.overflowed", extra={"conversation_id": after.id})
+    dispatch_quietly([after.channel_id], now=now)
 
 
 def left(before: Conversation | None, after: Conversation | None, *, now: dt.datetime) -> None:
