@@ -616,3 +616,68 @@ def test_handoff_into_a_full_queue_waits_outside_then_is_admitted(
 
 def _none() -> Any:
     raise AssertionError("conversation not found")
+
+
+def test_csat_over_a_period(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """CSAT counts per day: a period (``days`` or ``since``/``until``, default the last 30 days) sums
+    the surveys started in it; the stats' CSAT is the last 30 days, no longer all time."""
+    from smsdesk.data import bots as bots_repo
+
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    survey = make_bot(stack, http, [{"id": "rate", "type": "csat", "text": "Rate us 1-5"}])
+    patch_channel(stack, http, channel_id, {"bot_on_finish": survey})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hello")
+    for path, body in (("assign", {"user_id": agent}), ("close", None)):
+        status, _, got = http(
+            "POST", f"{stack.base_url}/v1/conversations/{conv_id}/{path}", headers=auth(agent_token), body=body
+        )
+        assert status in (200, 201, 202), got
+    wait_for(lambda: [r["state"]["status"] for r in runs(stack, http, conv_id)] == ["waiting"], what="the survey")
+    text_in(channel_id, number, "4")
+    wait_for(lambda: [r["status"] for r in runs(stack, http, conv_id)] == ["done"], what="the rating")
+    # an older survey, 45 days ago (as the bots function would have counted it then): 1 of 5, by the same agent
+    today = utcnow().date()
+    bots_repo.csat_add(channel_id, agent, today - dt.timedelta(days=45), asked=2, answered=1, rating=1)
+
+    def csat(query: str) -> tuple[int, Any]:
+        status, _, body = http(
+            "GET", f"{stack.base_url}/v1/channels/{channel_id}/csat{query}", headers=auth(stack.token)
+        )
+        return status, body
+
+    status, body = csat("")  # default: the last 30 days
+    assert status == 200, body
+    assert (body["since"], body["until"], body["days"]) == (str(today - dt.timedelta(days=29)), str(today), 30)
+    assert body["csat"] == {"user_id": None, "asked": 1, "answered": 1, "average": 4.0, "response_rate_pct": 100.0}, (
+        body
+    )
+    assert [(a["user_id"], a["average"]) for a in body["by_agent"]] == [(agent, 4.0)]
+    status, body = csat("?days=60")
+    assert status == 200 and body["days"] == 60, body
+    assert (body["csat"]["asked"], body["csat"]["answered"], body["csat"]["average"]) == (3, 2, 2.5), body
+    assert body["csat"]["response_rate_pct"] == round(200 / 3, 2)
+    old = today - dt.timedelta(days=45)
+    status, body = csat(f"?since={old - dt.timedelta(days=1)}&until={old}")
+    assert status == 200 and (body["csat"]["asked"], body["csat"]["average"]) == (2, 1.0), body
+    status, body = csat(f"?since={today - dt.timedelta(days=10)}&until={today - dt.timedelta(days=1)}")
+    assert status == 200 and body["csat"]["asked"] == 0 and body["csat"]["average"] is None, body
+    assert body["by_agent"] == []
+    # the stats' CSAT: the last 30 days, not all time
+    status, _, stats = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/stats", headers=auth(stack.token))
+    assert status == 200 and stats["csat"]["asked"] == 1 and stats["csat"]["average"] == 4.0, stats
+    # invalid periods: 422 naming the field
+    for query, field in (
+        ("?days=0", "days"),
+        ("?days=367", "days"),
+        ("?days=abc", "days"),
+        (f"?days=7&since={today}", "days"),
+        ("?since=2026-13-01", "since"),
+        ("?until=yesterday", "until"),
+        (f"?since={today}&until={today - dt.timedelta(days=1)}", "since"),
+        (f"?since={today - dt.timedelta(days=400)}&until={today}", "until"),
+    ):
+        status, body = csat(query)
+        assert status == 422 and body["error"]["field"] == field, (query, body)

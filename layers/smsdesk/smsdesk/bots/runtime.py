@@ -354,10 +354,11 @@ def _advance(
     except repo.Conflict:
         return False
     agent = _agent_of(conv)
+    day = run.started_at.astimezone(dt.UTC).date()  # a survey counts on the day it started (inbox.stats)
     if csat_asked and not run.csat_asked:
-        repo.csat_add(conv.channel_id, agent, asked=1)
+        repo.csat_add(conv.channel_id, agent, day, asked=1)
     if rating is not None:
-        repo.csat_add(conv.channel_id, agent, answered=1, rating=rating)
+        repo.csat_add(conv.channel_id, agent, day, answered=1, rating=rating)
         _publish("bot.csat", new, conv, rating=rating, agent_id=agent)
     if done:
         _publish("bot.ended", new, conv, outcome=new.outcome)
