@@ -614,4 +614,7 @@ export const en = {
   "channels.receiptshint": "Which receipts the sandbox carrier posts for each message part",
   "channels.receipts_final": "Final only (delivered)",
   "channels.receipts_all": "All: sent, then final",
+  "dash.csat_period": "Satisfaction period",
+  "dash.csat_days": "Last {n} days",
+  "dash.csat_none": "No surveys in this period.",
 } as const;

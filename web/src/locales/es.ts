@@ -615,4 +615,7 @@ export const es: Catalogue = {
   "channels.receiptshint": "Qué confirmaciones envía el operador sandbox por cada parte del mensaje",
   "channels.receipts_final": "Solo la final (entregado)",
   "channels.receipts_all": "Todas: enviado y después la final",
+  "dash.csat_period": "Periodo de satisfacción",
+  "dash.csat_days": "Últimos {n} días",
+  "dash.csat_none": "Ninguna encuesta en este periodo.",
 };

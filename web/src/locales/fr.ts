@@ -615,4 +615,7 @@ export const fr: Catalogue = {
   "channels.receiptshint": "Les accusés que l’opérateur sandbox envoie pour chaque partie du message",
   "channels.receipts_final": "Le final seulement (remis)",
   "channels.receipts_all": "Tous : envoyé, puis le final",
+  "dash.csat_period": "Période de satisfaction",
+  "dash.csat_days": "{n} derniers jours",
+  "dash.csat_none": "Aucune enquête sur cette période.",
 };

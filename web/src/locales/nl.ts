@@ -615,4 +615,7 @@ export const nl: Catalogue = {
   "channels.receiptshint": "Welke rapporten de sandbox-provider per berichtdeel stuurt",
   "channels.receipts_final": "Alleen het eindrapport (afgeleverd)",
   "channels.receipts_all": "Alle: verzonden, dan het eindrapport",
+  "dash.csat_period": "Periode tevredenheid",
+  "dash.csat_days": "Laatste {n} dagen",
+  "dash.csat_none": "Geen enquêtes in deze periode.",
 };
