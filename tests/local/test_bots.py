@@ -681,3 +681,37 @@ def test_csat_over_a_period(stack: LocalStack, http: Http, make_user: Any) -> No
     ):
         status, body = csat(query)
         assert status == 422 and body["error"]["field"] == field, (query, body)
+
+
+def test_a_handoff_that_read_not_full_cannot_exceed_the_cap(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap is a condition of the handoff's write: a stale "not full" read is refused, read again,
+    and the conversation waits outside; its queue timer counts from its arrival."""
+    from smsdesk.data import queueing as queue_repo
+    from smsdesk.inbox import queueing
+
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=1, max_queue_time_s=600)
+    first = text_in(channel_id, new_number(), "first")
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
+    number = new_number()
+    second = text_in(channel_id, number, "second")
+    wait_for(lambda: asked(stack, http, second, 2), what="the bot's question")
+    arrived = (conversations.get(second) or _none()).enqueued_at
+    assert arrived is not None
+    real, reads = queueing.is_full, []
+
+    def stale_once(channel: Any) -> bool:
+        reads.append(channel.id)
+        return False if len(reads) == 1 else real(channel)
+
+    monkeypatch.setattr(queueing, "is_full", stale_once)
+    text_in(channel_id, number, "A-1")  # the answer: the bot hands off
+    wait_for(lambda: runs(stack, http, second)[0]["status"] == "done", what="the handoff")
+    assert reads == [channel_id, channel_id]  # the stale read's write was refused; the second read saw it full
+    conv = conversations.get(second) or _none()
+    assert (conv.queue_state(), conv.overflow_at) == ("overflow", arrived), conv
+    assert (conversations.get(first) or _none()).queue_state() == "waiting"
+    assert queue_repo.size(channel_id) == (1, 1)
+    pending = timers_repo.get(timers.timer_id(timers.QUEUE_TIMEOUT, second))
+    assert pending is not None and pending["due_at"] == iso(arrived + dt.timedelta(seconds=600))
