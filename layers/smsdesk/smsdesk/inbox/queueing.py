@@ -366,7 +366,7 @@ def after_handoff(before: Conversation, after: Conversation, channel: Channel, *
             timers.schedule_queue_timeout(after.id, after.arrived_at, channel.queue.max_queue_time_s, now=now)
         except Exception:
             logger.exception("could not arm the queue timeout", extra={"conversation_id": after.id})
-    if state == "overflow" and before.overflow_at is None:
+    if state == "overflow" and before.enqueued_at is not None:  # it had its place in the queue: now outside
         try:
             events.publish_many([("interaction.overflowed", events.conversation_detail(after, at=now, by=None))])
         except Exception:
