@@ -11,7 +11,8 @@
   the queue as space frees; it runs at the start of every :func:`dispatch` and after each assignment,
   and every change that takes a conversation out of the queue (assign, answer, close, delete) calls
   :func:`dispatch_quietly`. The cap is a condition of the admitting transaction (the size counters in
-  :mod:`smsdesk.data.queueing`), so concurrent inbounds never exceed it.
+  :mod:`smsdesk.data.queueing`), so concurrent inbounds never exceed it. A bot handing a conversation
+  off (issue 15) is admitted by the same rule (:func:`handed_off`, :func:`after_handoff`).
 * Waits (service level, max time in queue) count from arrival (:attr:`Conversation.arrived_at`),
   the overflow included: the customer waited all the same.
 * Each assignment is ONE transaction: the conversation (conditioned on its version, so two dispatchers
