@@ -92,3 +92,36 @@ def test_bot_editor_automations_and_the_bot_in_the_thread(page: Any, stack: Loca
     expect(runs).to_contain_text("Bot runs: 1")
     runs.locator("summary").click()
     expect(runs).to_contain_text("On start · running")
+
+
+def test_the_dashboard_csat_has_its_own_period(page: Any, stack: LocalStack, tmp_path: Path) -> None:
+    """CSAT over the last 30 days by default; a longer period adds older surveys (issue 15)."""
+    from smsdesk.data import bots as bots_repo
+
+    ch = _api(
+        stack,
+        "POST",
+        "/v1/channels",
+        {
+            "name": "CSAT desk",
+            "type": "two_way",
+            "sender": f"+3165{uuid.uuid4().int % 10**7:07d}",
+            "provider": "sandbox",
+        },
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    # as the bots function counts them: a 4 today, a 2 sixty days ago (and one unanswered then)
+    bots_repo.csat_add(ch["id"], None, today, asked=1, answered=1, rating=4)
+    bots_repo.csat_add(ch["id"], None, today - dt.timedelta(days=60), asked=2, answered=1, rating=2)
+    sign_in(page, stack, f"/dashboard?channel={ch['id']}")
+    line = page.get_by_test_id("csat")
+    expect(line).to_have_text("average 4 of 5 · 1 of 1 answered (100 %)")
+    period = page.get_by_label("Satisfaction period")
+    expect(period).to_have_value("30")
+    period.select_option(label="Last 90 days")
+    expect(line).to_have_text("average 3 of 5 · 2 of 3 answered (66.67 %)")
+    expect(page).to_have_url(re.compile(r"csat=90"))
+    period.select_option(label="Last 7 days")
+    expect(line).to_have_text("average 4 of 5 · 1 of 1 answered (100 %)")
+    assert axe_violations(page) == []
+    screenshot(page, "dashboard-csat", tmp_path)

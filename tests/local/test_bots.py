@@ -562,3 +562,156 @@ def test_a_message_sent_before_the_bot_asked_is_no_answer(
         headers=auth(stack.token),
     )
     assert "order_no" not in contact["custom_fields"]
+
+
+def test_handoff_into_a_full_queue_waits_outside_then_is_admitted(
+    stack: LocalStack, http: Http, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot's handoff goes through the queue's admission like an inbound: with ``max_in_queue``
+    reached it waits outside (``interaction.overflowed``) and enters, from its arrival, as space frees."""
+    from smsdesk import events
+    from smsdesk.data import queueing as queue_repo
+
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=1)
+    first = text_in(channel_id, new_number(), "first")  # no bot yet: it takes the queue's one place
+    assert (conversations.get(first) or _none()).queue_state() == "waiting"
+    published: list[tuple[str, dict[str, Any]]] = []
+    real = events.publish_many
+
+    def spy(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        published.extend(batch)
+        real(batch)
+
+    monkeypatch.setattr(events, "publish_many", spy)
+    bot_id = make_bot(
+        stack,
+        http,
+        [
+            {"id": "hi", "type": "send", "text": "One moment, an agent will be with you.", "next": "h"},
+            {"id": "h", "type": "handoff"},
+        ],
+    )
+    patch_channel(stack, http, channel_id, {"bot_on_start": bot_id})
+    second = text_in(channel_id, new_number(), "second")
+    arrived = (conversations.get(second) or _none()).enqueued_at
+    wait_for(lambda: runs(stack, http, second) and runs(stack, http, second)[0]["status"] == "done", what="handoff")
+    conv = conversations.get(second) or _none()
+    assert conv.bot_run_id is None and conv.queue_state() == "overflow", conv
+    assert conv.arrived_at == arrived  # it waits from its arrival, not from the handoff
+    _s, _, queue = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/queue", headers=auth(stack.token))
+    assert [e["conversation_id"] for e in queue["waiting"]] == [first], queue
+    assert [e["conversation_id"] for e in queue["overflow"]] == [second], queue
+    assert queue_repo.size(channel_id) == (1, 1)
+    assert [t for t, d in published if d.get("conversation_id") == second and t.startswith("interaction.")] == [
+        "interaction.overflowed"
+    ]
+    # closing the first frees the place: the handed-off one enters (its arrival time kept)
+    status, _, body = http("POST", f"{stack.base_url}/v1/conversations/{first}/close", headers=auth(stack.token))
+    assert status == 200, body
+    conv = conversations.get(second) or _none()
+    assert conv.queue_state() == "waiting" and conv.arrived_at == arrived and conv.enqueued_at != arrived, conv
+    assert queue_repo.size(channel_id) == (1, 0)
+    assert "interaction.admitted" in [t for t, d in published if d.get("conversation_id") == second]
+
+
+def _none() -> Any:
+    raise AssertionError("conversation not found")
+
+
+def test_csat_over_a_period(stack: LocalStack, http: Http, make_user: Any) -> None:
+    """CSAT counts per day: a period (``days`` or ``since``/``until``, default the last 30 days) sums
+    the surveys started in it; the stats' CSAT is the last 30 days, no longer all time."""
+    from smsdesk.data import bots as bots_repo
+
+    channel_id, agents = setup(stack, http, make_user, "manual", 1)
+    ((agent, agent_token),) = agents
+    avail(stack, http, agent_token, True)
+    survey = make_bot(stack, http, [{"id": "rate", "type": "csat", "text": "Rate us 1-5"}])
+    patch_channel(stack, http, channel_id, {"bot_on_finish": survey})
+    number = new_number()
+    conv_id = text_in(channel_id, number, "hello")
+    for path, body in (("assign", {"user_id": agent}), ("close", None)):
+        status, _, got = http(
+            "POST", f"{stack.base_url}/v1/conversations/{conv_id}/{path}", headers=auth(agent_token), body=body
+        )
+        assert status in (200, 201, 202), got
+    wait_for(lambda: [r["state"]["status"] for r in runs(stack, http, conv_id)] == ["waiting"], what="the survey")
+    text_in(channel_id, number, "4")
+    wait_for(lambda: [r["status"] for r in runs(stack, http, conv_id)] == ["done"], what="the rating")
+    # an older survey, 45 days ago (as the bots function would have counted it then): 1 of 5, by the same agent
+    today = utcnow().date()
+    bots_repo.csat_add(channel_id, agent, today - dt.timedelta(days=45), asked=2, answered=1, rating=1)
+
+    def csat(query: str) -> tuple[int, Any]:
+        status, _, body = http(
+            "GET", f"{stack.base_url}/v1/channels/{channel_id}/csat{query}", headers=auth(stack.token)
+        )
+        return status, body
+
+    status, body = csat("")  # default: the last 30 days
+    assert status == 200, body
+    assert (body["since"], body["until"], body["days"]) == (str(today - dt.timedelta(days=29)), str(today), 30)
+    assert body["csat"] == {"user_id": None, "asked": 1, "answered": 1, "average": 4.0, "response_rate_pct": 100.0}, (
+        body
+    )
+    assert [(a["user_id"], a["average"]) for a in body["by_agent"]] == [(agent, 4.0)]
+    status, body = csat("?days=60")
+    assert status == 200 and body["days"] == 60, body
+    assert (body["csat"]["asked"], body["csat"]["answered"], body["csat"]["average"]) == (3, 2, 2.5), body
+    assert body["csat"]["response_rate_pct"] == round(200 / 3, 2)
+    old = today - dt.timedelta(days=45)
+    status, body = csat(f"?since={old - dt.timedelta(days=1)}&until={old}")
+    assert status == 200 and (body["csat"]["asked"], body["csat"]["average"]) == (2, 1.0), body
+    status, body = csat(f"?since={today - dt.timedelta(days=10)}&until={today - dt.timedelta(days=1)}")
+    assert status == 200 and body["csat"]["asked"] == 0 and body["csat"]["average"] is None, body
+    assert body["by_agent"] == []
+    # the stats' CSAT: the last 30 days, not all time
+    status, _, stats = http("GET", f"{stack.base_url}/v1/channels/{channel_id}/stats", headers=auth(stack.token))
+    assert status == 200 and stats["csat"]["asked"] == 1 and stats["csat"]["average"] == 4.0, stats
+    # invalid periods: 422 naming the field
+    for query, field in (
+        ("?days=0", "days"),
+        ("?days=367", "days"),
+        ("?days=abc", "days"),
+        (f"?days=7&since={today}", "days"),
+        ("?since=2026-13-01", "since"),
+        ("?until=yesterday", "until"),
+        (f"?since={today}&until={today - dt.timedelta(days=1)}", "since"),
+        (f"?since={today - dt.timedelta(days=400)}&until={today}", "until"),
+    ):
+        status, body = csat(query)
+        assert status == 422 and body["error"]["field"] == field, (query, body)
+
+
+def test_a_handoff_that_read_not_full_cannot_exceed_the_cap(
+    stack: LocalStack, http: Http, make_user: Any, order_field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap is a condition of the handoff's write: a stale "not full" read is refused, read again,
+    and the conversation waits outside; its queue timer counts from its arrival."""
+    from smsdesk.data import queueing as queue_repo
+    from smsdesk.inbox import queueing
+
+    channel_id, _ = setup(stack, http, make_user, "manual", 0, max_in_queue=1, max_queue_time_s=600)
+    first = text_in(channel_id, new_number(), "first")
+    patch_channel(stack, http, channel_id, {"bot_on_start": make_bot(stack, http, ORDER_BOT)})
+    number = new_number()
+    second = text_in(channel_id, number, "second")
+    wait_for(lambda: asked(stack, http, second, 2), what="the bot's question")
+    arrived = (conversations.get(second) or _none()).enqueued_at
+    assert arrived is not None
+    real, reads = queueing.is_full, []
+
+    def stale_once(channel: Any) -> bool:
+        reads.append(channel.id)
+        return False if len(reads) == 1 else real(channel)
+
+    monkeypatch.setattr(queueing, "is_full", stale_once)
+    text_in(channel_id, number, "A-1")  # the answer: the bot hands off
+    wait_for(lambda: runs(stack, http, second)[0]["status"] == "done", what="the handoff")
+    assert reads == [channel_id, channel_id]  # the stale read's write was refused; the second read saw it full
+    conv = conversations.get(second) or _none()
+    assert (conv.queue_state(), conv.overflow_at) == ("overflow", arrived), conv
+    assert (conversations.get(first) or _none()).queue_state() == "waiting"
+    assert queue_repo.size(channel_id) == (1, 1)
+    pending = timers_repo.get(timers.timer_id(timers.QUEUE_TIMEOUT, second))
+    assert pending is not None and pending["due_at"] == iso(arrived + dt.timedelta(seconds=600))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from smsdesk.data.conversations import index_keys
 from smsdesk.inbox import conversations
 from smsdesk.models import Conversation, Message, StatusChange
@@ -75,3 +77,37 @@ def test_run_ids_are_stable_per_trigger_and_time() -> None:
     a = conversations.bot_run_id("c1", "on_start", T0)
     assert a == conversations.bot_run_id("c1", "on_start", T0)
     assert a != conversations.bot_run_id("c1", "on_finish", T0)
+
+
+def test_a_handoff_into_a_full_queue_waits_outside_from_its_arrival() -> None:
+    from smsdesk.inbox.queueing import admitted, handed_off
+
+    with_bot = conv(bot_id="b", bot_run_id="r")
+    inside = handed_off(with_bot, full=False)
+    assert (inside.bot_run_id, inside.queue_state(), inside.enqueued_at) == (None, "waiting", T0)
+    outside = handed_off(with_bot, full=True)
+    assert (outside.bot_run_id, outside.queue_state(), outside.overflow_at) == (None, "overflow", T0)
+    assert outside.arrived_at == T0  # its wait counts from its arrival, not from the handoff
+    later = T0 + dt.timedelta(minutes=3)
+    entered = admitted(outside, later)
+    assert entered is not None and (entered.enqueued_at, entered.arrived_at) == (later, T0)
+    # an after-timeout bot on one waiting outside: it goes back outside, whatever the queue
+    was_outside = conv(enqueued_at=None, overflow_at=T0, bot_id="b", bot_run_id="r")
+    assert handed_off(was_outside, full=False).queue_state() == "overflow"
+    # a closed conversation (finish bot) just leaves the bot
+    closed = handed_off(conv(status="closed", closed_at=T0, bot_id="b", bot_run_id="r"), full=True)
+    assert (closed.bot_run_id, closed.enqueued_at, closed.overflow_at) == (None, T0, None)
+
+
+def test_a_handoff_into_the_queue_is_held_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsdesk.data.queueing import size_delta
+    from smsdesk.inbox.queueing import handed_off
+
+    monkeypatch.setenv("TABLE_NAME", "t")
+    with_bot = conv(bot_id="b", bot_run_id="r")
+    (update,) = size_delta(with_bot, handed_off(with_bot, full=False), cap=1)
+    cond = update["Update"]["ConditionExpression"]
+    assert "waiting < :cap" in cond and "overflow <= :zero" in cond  # like a new arrival
+    (outside,) = size_delta(with_bot, handed_off(with_bot, full=True), cap=1)
+    assert outside["Update"]["UpdateExpression"] == "ADD overflow :do"
+    assert "ConditionExpression" not in outside["Update"]

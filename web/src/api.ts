@@ -394,3 +394,12 @@ export interface BotConversationFields {
   bot_id?: string | null;
   bot_run_id?: string | null;
 }
+/** GET /v1/channels/{id}/csat (issue 15): finish bots' CSAT over a period of UTC days. */
+export interface CsatReport {
+  channel_id: string;
+  since: string;
+  until: string;
+  days: number;
+  csat: CsatStats;
+  by_agent: CsatStats[];
+}

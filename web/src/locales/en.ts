@@ -636,4 +636,7 @@ export const en = {
   "crmlist.currencyhint": "ISO 4217 code, e.g. EUR (needed with a value)",
   "crmlist.pipeline": "Pipeline",
   "crmlist.edit": "Edit",
+  "dash.csat_period": "Satisfaction period",
+  "dash.csat_days": "Last {n} days",
+  "dash.csat_none": "No surveys in this period.",
 } as const;

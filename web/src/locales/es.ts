@@ -637,4 +637,7 @@ export const es: Catalogue = {
   "crmlist.currencyhint": "Código ISO 4217, p. ej. EUR (necesario con un valor)",
   "crmlist.pipeline": "Embudo",
   "crmlist.edit": "Editar",
+  "dash.csat_period": "Periodo de satisfacción",
+  "dash.csat_days": "Últimos {n} días",
+  "dash.csat_none": "Ninguna encuesta en este periodo.",
 };

@@ -637,4 +637,7 @@ export const fr: Catalogue = {
   "crmlist.currencyhint": "Code ISO 4217, p. ex. EUR (requis avec une valeur)",
   "crmlist.pipeline": "Pipeline",
   "crmlist.edit": "Modifier",
+  "dash.csat_period": "Période de satisfaction",
+  "dash.csat_days": "{n} derniers jours",
+  "dash.csat_none": "Aucune enquête sur cette période.",
 };

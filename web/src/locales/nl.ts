@@ -637,4 +637,7 @@ export const nl: Catalogue = {
   "crmlist.currencyhint": "ISO 4217-code, bv. EUR (nodig bij een waarde)",
   "crmlist.pipeline": "Pijplijn",
   "crmlist.edit": "Bewerken",
+  "dash.csat_period": "Periode tevredenheid",
+  "dash.csat_days": "Laatste {n} dagen",
+  "dash.csat_none": "Geen enquêtes in deze periode.",
 };

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { CsatStats } from "../api";
+import type { CsatReport, CsatStats } from "../api";
 import { get, type ChannelStats, type QueueEntry, type QueueView } from "../api";
 import { duration, errorsOf, Field, FormError, type FieldErrors } from "../components";
 import { dateTime, num, t, type Key } from "../i18n";
@@ -10,6 +10,9 @@ import { useChannels } from "./Inbox";
 const WINDOWS = { "24h": 24, "7d": 24 * 7, "31d": 24 * 31 } as const;
 type Window = keyof typeof WINDOWS;
 const POLL_MS = 5000;
+/** CSAT periods (days, UTC; GET /v1/channels/{id}/csat?days=); 30 is the API's default. */
+const CSAT_DAYS = [7, 30, 90, 365] as const;
+const CSAT_POLL_MS = 30000;
 
 /** A channel's service level (GET /v1/channels/{id}/stats) and its queue as it stands
  * (GET /v1/channels/{id}/queue), refreshed every 5 s. */
@@ -20,6 +23,7 @@ export function Dashboard() {
   const queued = channels.filter((c) => c.type === "two_way");
   const channelId = q.get("channel") ?? queued[0]?.id ?? "";
   const win = (q.get("window") as Window | null) ?? "24h";
+  const csatDays = CSAT_DAYS.find((d) => String(d) === q.get("csat")) ?? 30;
   const [stats, setStats] = useState<ChannelStats | null>(null);
   const [queue, setQueue] = useState<QueueView | null>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -43,7 +47,8 @@ export function Dashboard() {
     POLL_MS,
     [channelId, win],
   );
-  const go = (channel: string, w: Window) => navigate(`/dashboard?channel=${encodeURIComponent(channel)}&window=${w}`);
+  const go = (channel: string, w: Window, days: number = csatDays) =>
+    navigate(`/dashboard?channel=${encodeURIComponent(channel)}&window=${w}&csat=${days}`);
   const s = stats?.channel_id === channelId ? stats : null;
   const v = queue?.channel_id === channelId ? queue : null;
   return (
@@ -89,12 +94,12 @@ export function Dashboard() {
             <Tile label={t("dash.unassigned")} value={num(s.unassigned_now)} id="unassigned" />
             <Tile label={t("dash.overflow")} value={s.max_in_queue ? `${num(s.overflow_now)} (${t("dash.cap", { n: s.max_in_queue })})` : num(s.overflow_now)} id="overflow" />
           </dl>
-          <CsatLine csat={(s as { csat?: CsatStats | null }).csat ?? null} />
           <p class="muted small-text">
             {dateTime(s.start)} – {dateTime(s.end)}
           </p>
         </>
       ) : null}
+      {s ? <Csat channelId={channelId} days={csatDays} onDays={(d) => go(channelId, win, d)} /> : null}
       {v ? (
         <>
           <h2>
@@ -155,12 +160,57 @@ function QueueTable({ entries, testid, empty, caption }: { entries: QueueEntry[]
   );
 }
 
-/** Finish bots' satisfaction surveys (issue 15): all time, not the window above. */
-function CsatLine({ csat }: { csat: CsatStats | null }) {
-  if (!csat || !csat.asked) return null;
+/** Finish bots' satisfaction surveys (issue 15) over their own period (GET /v1/channels/{id}/csat?days=),
+ * not the service level's window; refreshed every 30 s. */
+function Csat({ channelId, days, onDays }: { channelId: string; days: number; onDays: (d: number) => void }) {
+  const [report, setReport] = useState<CsatReport | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  usePolling(
+    async () => {
+      try {
+        setReport(await get<CsatReport>(`/v1/channels/${encodeURIComponent(channelId)}/csat?days=${days}`));
+        setErrors({});
+      } catch (e) {
+        setErrors(errorsOf(e));
+      }
+    },
+    CSAT_POLL_MS,
+    [channelId, days],
+  );
+  const r = report?.channel_id === channelId && report.days === days ? report : null;
+  return (
+    <section aria-labelledby="csat-title" data-testid="csat-section">
+      <h2 id="csat-title">{t("dash.csat")}</h2>
+      <div class="filters">
+        <Field label={t("dash.csat_period")} name="days" errors={errors}>
+          {(fp) => (
+            <select {...fp} value={String(days)} onChange={(e) => onDays(Number((e.target as HTMLSelectElement).value))}>
+              {CSAT_DAYS.map((d) => (
+                <option key={d} value={String(d)}>
+                  {t("dash.csat_days", { n: d })}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      <FormError errors={errors} known={["days"]} />
+      {r ? (
+        <>
+          <CsatLine csat={r.csat} />
+          <p class="muted small-text">
+            {r.since} – {r.until} (UTC)
+          </p>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+function CsatLine({ csat }: { csat: CsatStats }) {
+  if (!csat.asked) return <p data-testid="csat" class="muted">{t("dash.csat_none")}</p>;
   return (
     <p data-testid="csat">
-      <strong>{t("dash.csat")}</strong>:{" "}
       {t("dash.csat_line", {
         avg: csat.average === null ? "–" : csat.average,
         answered: csat.answered,

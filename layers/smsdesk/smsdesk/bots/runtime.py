@@ -354,10 +354,11 @@ def _advance(
     except repo.Conflict:
         return False
     agent = _agent_of(conv)
+    day = run.started_at.astimezone(dt.UTC).date()  # a survey counts on the day it started (inbox.stats)
     if csat_asked and not run.csat_asked:
-        repo.csat_add(conv.channel_id, agent, asked=1)
+        repo.csat_add(conv.channel_id, agent, day, asked=1)
     if rating is not None:
-        repo.csat_add(conv.channel_id, agent, answered=1, rating=rating)
+        repo.csat_add(conv.channel_id, agent, day, answered=1, rating=rating)
         _publish("bot.csat", new, conv, rating=rating, agent_id=agent)
     if done:
         _publish("bot.ended", new, conv, outcome=new.outcome)
@@ -553,28 +554,35 @@ def _claim(conv_id: str, run_id: str, bot_id: str, still: Any) -> bool:
 
 def _release(conv_id: str, run: BotRun, *, handoff: bool) -> None:
     """The run gives the conversation back: into the queue at its original arrival time (``handoff``),
+    or outside it when the queue is full, through the queue's own admission rule
+    (:func:`queueing.handed_off`: ``max_in_queue`` is a condition of the write, as for an inbound);
     or, after a finish bot, just no longer with the bot. No-op if the run no longer has it."""
     from smsdesk.inbox import queueing
 
     now = utcnow()
+    channel: Channel | None = None
     for _ in range(_ATTEMPTS):
         got = conv_repo.get(conv_id)
         if got is None or got[0].bot_run_id != run.id:
             return
         conv, version = got
-        new = conv.model_copy(update={"bot_id": None, "bot_run_id": None})
+        if not handoff:
+            new = conv.model_copy(update={"bot_id": None, "bot_run_id": None})
+            try:
+                conv_repo.write(conv, new, version=version)
+            except conv_repo.TransactionCanceled:
+                continue
+            return
+        channel = channel or channels.get_channel(conv.channel_id)
+        new = queueing.handed_off(conv, full=queueing.is_full(channel))
+        items = queue_repo.with_counters(
+            [conv_repo.put(new, version=version)], conv, new, cap=channel.queue.max_in_queue
+        )
         try:
-            conv_repo.write(conv, new, version=version)
+            conv_repo.transact(items)
         except conv_repo.TransactionCanceled:
-            continue
-        if handoff and new.queue_state() is not None and new.arrived_at is not None:
-            channel = channels.get_channel(new.channel_id)
-            if new.timed_out_at is None and channel.queue.max_queue_time_s > 0:
-                try:
-                    timers.schedule_queue_timeout(new.id, new.arrived_at, channel.queue.max_queue_time_s, now=now)
-                except Exception:
-                    logger.exception("could not arm the queue timeout", extra={"conversation_id": new.id})
-            queueing.dispatch_quietly([new.channel_id], now=now)
+            continue  # changed meanwhile, or the queue filled up: read both again
+        queueing.after_handoff(conv, new, channel, now=now)
         return
     raise RuntimeError(f"conversation {conv_id} kept changing")
 

@@ -4,12 +4,14 @@ Keys:
 * bot ``PK=BOT#{id} SK=META`` (``version``); GSI1 ``BOTS`` / ``{name}#{id}`` (the list, by name);
 * run ``PK=BOTRUNS#{conversation_id} SK=RUN#{run_id}`` (``version``: every advance is conditioned on
   it): the flow's state, the transcript, the last event keys it handled (``seen``), the outcome;
-* CSAT counters ``PK=CSAT#{channel_id} SK=ALL`` and ``SK=AGENT#{user_id}``: ``asked``, ``answered``,
-  ``total`` (the sum of ratings), moved with ``ADD``.
+* CSAT counters per UTC day ``PK=CSAT#{channel_id} SK=DAY#{YYYY-MM-DD}#ALL`` and
+  ``SK=DAY#{YYYY-MM-DD}#AGENT#{user_id}``: ``asked``, ``answered``, ``total`` (the sum of ratings),
+  moved with ``ADD``; a period sums its days (:mod:`smsdesk.inbox.stats`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -111,18 +113,36 @@ def _conditional(call: Any) -> None:
 # -- CSAT -------------------------------------------------------------------------------------------
 
 
-def csat_add(channel_id: str, agent_id: str | None, *, asked: int = 0, answered: int = 0, rating: int = 0) -> None:
-    for sk in ("ALL", *([f"AGENT#{agent_id}"] if agent_id else [])):
+def _day_sk(day: dt.date, who: str) -> str:
+    return f"DAY#{day.isoformat()}#{who}"
+
+
+def csat_add(
+    channel_id: str, agent_id: str | None, day: dt.date, *, asked: int = 0, answered: int = 0, rating: int = 0
+) -> None:
+    """Count on ``day`` (UTC) for the channel and, if known, the closing agent."""
+    for who in ("ALL", *([f"AGENT#{agent_id}"] if agent_id else [])):
         aws.dynamodb().update_item(
             TableName=config.table_name(),
-            Key=table.key(f"CSAT#{channel_id}", sk),
+            Key=table.key(f"CSAT#{channel_id}", _day_sk(day, who)),
             UpdateExpression="ADD asked :a, answered :n, #t :r",
             ExpressionAttributeNames={"#t": "total"},
             ExpressionAttributeValues={":a": {"N": str(asked)}, ":n": {"N": str(answered)}, ":r": {"N": str(rating)}},
         )
 
 
-def csat(channel_id: str) -> list[dict[str, Any]]:
-    """The channel's counters: ``SK=ALL`` and one per agent."""
-    items, _ = table.query(f"CSAT#{channel_id}", limit=500)
-    return items
+def csat_days(channel_id: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """The channel's day rows from ``first`` to ``last`` (inclusive): ``DAY#{date}#ALL`` and one per
+    agent and day (all pages)."""
+    out: list[dict[str, Any]] = []
+    for resp in table.query_pages(
+        TableName=config.table_name(),
+        KeyConditionExpression="PK = :pk AND SK BETWEEN :a AND :b",
+        ExpressionAttributeValues={
+            ":pk": {"S": f"CSAT#{channel_id}"},
+            ":a": {"S": _day_sk(first, "")},
+            ":b": {"S": _day_sk(last, "~")},
+        },
+    ):
+        out.extend(table.deserialize(i) for i in resp.get("Items", []))
+    return out

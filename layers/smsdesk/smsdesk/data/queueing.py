@@ -131,7 +131,8 @@ def size_delta(before: Conversation | None, after: Conversation | None, *, cap: 
     """The update of the channel's queue size when a write moves a conversation into or out of the queue
     or its overflow ([] if it does not). An *admission* (a new interaction entering the queue, or one
     entering from the overflow) under a ``cap`` > 0 holds only while ``waiting < cap``; a new arrival
-    also only while the overflow is empty. Returns to the queue (unassign) are never refused."""
+    also only while the overflow is empty; so does a bot's handoff (the conversation leaves the bot).
+    Returns to the queue (unassign) are never refused."""
     old, new = _state(before), _state(after)
     if old == new:
         return []
@@ -150,7 +151,12 @@ def size_delta(before: Conversation | None, after: Conversation | None, *, cap: 
         "UpdateExpression": "ADD " + ", ".join(parts),
         "ExpressionAttributeValues": values,
     }
-    admitted = new == "waiting" and (old == "overflow" or before is None or before.enqueued_at != after.enqueued_at)
+    admitted = new == "waiting" and (
+        old == "overflow"
+        or before is None
+        or before.enqueued_at != after.enqueued_at
+        or (before.bot_run_id is not None and after.bot_run_id is None)  # a bot's handoff (issue 15)
+    )
     if admitted and cap > 0:
         cond = "(attribute_not_exists(waiting) OR waiting < :cap)"
         values[":cap"] = {"N": str(cap)}

@@ -11,7 +11,8 @@
   the queue as space frees; it runs at the start of every :func:`dispatch` and after each assignment,
   and every change that takes a conversation out of the queue (assign, answer, close, delete) calls
   :func:`dispatch_quietly`. The cap is a condition of the admitting transaction (the size counters in
-  :mod:`smsdesk.data.queueing`), so concurrent inbounds never exceed it.
+  :mod:`smsdesk.data.queueing`), so concurrent inbounds never exceed it. A bot handing a conversation
+  off (issue 15) is admitted by the same rule (:func:`handed_off`, :func:`after_handoff`).
 * Waits (service level, max time in queue) count from arrival (:attr:`Conversation.arrived_at`),
   the overflow included: the customer waited all the same.
 * Each assignment is ONE transaction: the conversation (conditioned on its version, so two dispatchers
@@ -126,6 +127,18 @@ def admitted(conv: Conversation, now: dt.datetime) -> Conversation | None:
     if conv.queue_state() != "overflow":
         return None
     return conv.model_copy(update={"enqueued_at": now})
+
+
+def handed_off(conv: Conversation, *, full: bool) -> Conversation:
+    """``conv`` given back by the bot that had it (issue 15: a handoff, or the end of an on-start or
+    after-timeout run). Its interaction goes through the same admission as an inbound's: into the
+    queue at its arrival time, or, when the queue is ``full`` (:func:`full`), outside it from its
+    arrival (``overflow_at``), to enter in arrival order as space frees. Pure."""
+    new = conv.model_copy(update={"bot_id": None, "bot_run_id": None})
+    arrived = conv.arrived_at
+    if not full or arrived is None or new.queue_state() != "waiting":
+        return new
+    return new.model_copy(update={"enqueued_at": None, "overflow_at": arrived})
 
 
 def full(max_in_queue: int, waiting: int, overflow: int) -> bool:
@@ -339,6 +352,27 @@ def enqueued(conv: Conversation, channel: Channel, *, now: dt.datetime) -> None:
         timers.schedule_queue_timeout(conv.id, now, channel.queue.max_queue_time_s, now=now)
     except Exception:
         logger.exception("could not arm the queue timeout", extra={"conversation_id": conv.id})
+
+
+def after_handoff(before: Conversation, after: Conversation, channel: Channel, *, now: dt.datetime) -> None:
+    """After a commit of :func:`handed_off` (``before`` with the bot, ``after`` without): arm the
+    max-time-in-queue timer from its arrival (unless it timed out already), announce
+    ``interaction.overflowed`` if it waits outside, and let the queue offer it (or admit it). Logged,
+    never raised: the handoff is recorded."""
+    state = after.queue_state()
+    if state is None or after.arrived_at is None:
+        return
+    if after.timed_out_at is None and channel.queue.max_queue_time_s > 0:
+        try:
+            timers.schedule_queue_timeout(after.id, after.arrived_at, channel.queue.max_queue_time_s, now=now)
+        except Exception:
+            logger.exception("could not arm the queue timeout", extra={"conversation_id": after.id})
+    if state == "overflow" and before.enqueued_at is not None:  # it had its place in the queue: now outside
+        try:
+            events.publish_many([("interaction.overflowed", events.conversation_detail(after, at=now, by=None))])
+        except Exception:
+            logger.exception("could not publish interaction.overflowed", extra={"conversation_id": after.id})
+    dispatch_quietly([after.channel_id], now=now)
 
 
 def left(before: Conversation | None, after: Conversation | None, *, now: dt.datetime) -> None:

@@ -6,6 +6,9 @@ arrived_at), *abandoned* when closed or deleted before that, and
 *timed out* when the queue timeout marked it. Compliance = answered within the channel's service
 level / (answered + abandoned). Outcomes are recorded when they happen (:mod:`smsdesk.data.stats`),
 and a window selects interactions by when they arrived.
+
+CSAT (finish bots' surveys, issue 15) is summed over a period of UTC days (see "CSAT over a period"
+below): ``GET /v1/channels/{id}/csat``, and the last 30 days in the channel's stats.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,8 +30,22 @@ from smsdesk.observability import logger
 MAX_WINDOW = dt.timedelta(days=31)
 
 
+# --------------------------------------------------------------------------------------------------
+# CSAT over a period (issue 15)
+# --------------------------------------------------------------------------------------------------
+# Finish bots' satisfaction ratings, per channel and per closing agent. Counters are kept per UTC day
+# (:mod:`smsdesk.data.bots`: ``asked``, ``answered``, ``total``). A survey counts on the day its run
+# started (a finish bot's: the day the conversation was closed), its question and its answer alike,
+# so a period's response rate never exceeds 100 % because an answer came in the day after. A period
+# is whole UTC days, ``since`` to ``until`` inclusive, at most CSAT_MAX_DAYS; the default is the last
+# CSAT_DEFAULT_DAYS days, today included.
+
+CSAT_DEFAULT_DAYS = 30
+CSAT_MAX_DAYS = 366
+
+
 class CsatStats(BaseModel):
-    """Satisfaction ratings (1-5) received by finish bots' csat steps, since the channel's first survey."""
+    """Satisfaction ratings (1-5) received by finish bots' csat steps over a period."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -36,6 +54,94 @@ class CsatStats(BaseModel):
     answered: int
     average: float | None = Field(description="Mean rating; null: no answer yet")
     response_rate_pct: float | None = Field(description="answered / asked; null: none asked")
+
+
+class CsatReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    channel_id: str
+    since: dt.date = Field(description="First day of the period (UTC), included")
+    until: dt.date = Field(description="Last day of the period (UTC), included")
+    days: int = Field(description="Days in the period")
+    csat: CsatStats = Field(description="The channel's surveys started in the period (asked 0: none)")
+    by_agent: list[CsatStats] = Field(description="The same per agent who closed, by user id")
+
+
+@dataclass(frozen=True)
+class CsatPeriod:
+    since: dt.date
+    until: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+
+def _date(name: str, raw: str | None) -> dt.date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a date (YYYY-MM-DD)", field=name) from exc
+
+
+def csat_period(*, days: int | None, since: str | None, until: str | None, today: dt.date) -> CsatPeriod:
+    """The requested period: ``days`` (the last N days, today included) or ``since``/``until``
+    (dates, inclusive; one alone: ``until`` defaults to today, ``since`` to ``CSAT_DEFAULT_DAYS`` days
+    before ``until``); neither: the last ``CSAT_DEFAULT_DAYS`` days. 422 naming the field otherwise."""
+    first, last = _date("since", since), _date("until", until)
+    if days is not None:
+        if first is not None or last is not None:
+            raise ValidationError("give either days or since/until, not both", field="days")
+        if not 1 <= days <= CSAT_MAX_DAYS:
+            raise ValidationError(f"days must be between 1 and {CSAT_MAX_DAYS}", field="days")
+        return CsatPeriod(today - dt.timedelta(days=days - 1), today)
+    last = last or today
+    first = first or last - dt.timedelta(days=CSAT_DEFAULT_DAYS - 1)
+    if first > last:
+        raise ValidationError("since must not be after until", field="since")
+    if (last - first).days + 1 > CSAT_MAX_DAYS:
+        raise ValidationError(f"the period may span at most {CSAT_MAX_DAYS} days", field="until")
+    return CsatPeriod(first, last)
+
+
+def _stats(user_id: str | None, asked: int, answered: int, total: int) -> CsatStats:
+    return CsatStats(
+        user_id=user_id,
+        asked=asked,
+        answered=answered,
+        average=round(total / answered, 2) if answered else None,
+        response_rate_pct=round(100 * min(answered, asked) / asked, 2) if asked else None,
+    )
+
+
+def csat_summary(items: Iterable[dict[str, Any]]) -> tuple[CsatStats, list[CsatStats]]:
+    """The channel's and each agent's CSAT, summed over day rows (``SK`` ``DAY#{date}#ALL`` or
+    ``DAY#{date}#AGENT#{user}``); pure."""
+    sums: dict[str | None, list[int]] = {None: [0, 0, 0]}
+    for item in items:
+        sk = str(item.get("SK", ""))
+        if not sk.startswith("DAY#"):
+            continue  # not a day row
+        who = sk.split("#", 2)[-1]
+        if who == "ALL":
+            key = None
+        elif who.startswith("AGENT#"):
+            key = who.removeprefix("AGENT#")
+        else:
+            continue
+        row = sums.setdefault(key, [0, 0, 0])
+        row[0] += int(item.get("asked") or 0)
+        row[1] += int(item.get("answered") or 0)
+        row[2] += int(item.get("total") or 0)
+    total = _stats(None, *sums.pop(None))
+    return total, [_stats(uid, *sums[uid]) for uid in sorted(k for k in sums if k)]
+
+
+def csat_report(channel_id: str, p: CsatPeriod) -> CsatReport:
+    """The channel's CSAT over ``p`` (one query over its day rows)."""
+    total, agents = csat_summary(bots_repo.csat_days(channel_id, p.since, p.until))
+    return CsatReport(channel_id=channel_id, since=p.since, until=p.until, days=p.days, csat=total, by_agent=agents)
 
 
 class ChannelStats(BaseModel):
@@ -57,29 +163,12 @@ class ChannelStats(BaseModel):
     timed_out: int
     avg_wait_s: float | None = Field(description="Of answered interactions")
     p90_wait_s: float | None = Field(description="Of answered interactions (nearest rank)")
-    csat: CsatStats | None = Field(default=None, description="Finish bots' surveys (issue 15); null: none sent")
+    csat: CsatStats | None = Field(
+        default=None,
+        description="Finish bots' surveys (issue 15) started in the 30 days (UTC) up to the window's end; "
+        "null: none sent. Another period: GET /v1/channels/{id}/csat",
+    )
     csat_by_agent: list[CsatStats] = Field(default_factory=list, description="The same per agent who closed")
-
-
-def csat_summary(items: Iterable[dict[str, Any]]) -> tuple[CsatStats | None, list[CsatStats]]:
-    """The channel's and each agent's CSAT from the counters (``data.bots.csat``); pure."""
-    total: CsatStats | None = None
-    agents: list[CsatStats] = []
-    for item in items:
-        asked, answered, sum_ = int(item.get("asked") or 0), int(item.get("answered") or 0), int(item.get("total") or 0)
-        sk = str(item.get("SK", ""))
-        c = CsatStats(
-            user_id=sk.removeprefix("AGENT#") if sk.startswith("AGENT#") else None,
-            asked=asked,
-            answered=answered,
-            average=round(sum_ / answered, 2) if answered else None,
-            response_rate_pct=round(100 * min(answered, asked) / asked, 2) if asked else None,
-        )
-        if sk == "ALL":
-            total = c
-        elif c.user_id:
-            agents.append(c)
-    return total, sorted(agents, key=lambda a: a.user_id or "")
 
 
 def p90(values: list[float]) -> float | None:
@@ -140,8 +229,15 @@ def channel_stats(channel: Channel, start: dt.datetime, end: dt.datetime) -> Cha
         max_in_queue=channel.queue.max_in_queue,
         overflow_now=repo.overflow_count(channel.id),
         **summary,
-        **dict(zip(("csat", "csat_by_agent"), csat_summary(bots_repo.csat(channel.id)), strict=True)),
+        **_csat(channel.id, end),
     )
+
+
+def _csat(channel_id: str, end: dt.datetime) -> dict[str, Any]:
+    """The stats' CSAT: the default period (``CSAT_DEFAULT_DAYS`` days) up to the window's end."""
+    last = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()  # the window's end is exclusive
+    report = csat_report(channel_id, csat_period(days=None, since=None, until=None, today=last))
+    return {"csat": report.csat if report.csat.asked else None, "csat_by_agent": report.by_agent}
 
 
 def record(conv: Conversation, kind: str, at: dt.datetime) -> None:

@@ -125,3 +125,27 @@ def channel_stats(channel_id: str) -> stats.ChannelStats:
     channel = access.require_channel(caller(router), channel_id)
     start, end = stats.window(_instant("from"), _instant("to"), utcnow())
     return stats.channel_stats(channel, start, end)
+
+
+# -- issue 15: CSAT over a period -------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/channels/<channel_id>/csat",
+    summary="Finish bots' CSAT over a period: ?days=N, or ?since=&until= (dates, UTC, inclusive); "
+    "default the last 30 days",
+    description="Surveys count on the day they started (a finish bot's: the day the conversation was closed), "
+    "their answers too; asked, answered, average rating and response rate for the channel and per closing agent. "
+    "At most 366 days; `days` and `since`/`until` are exclusive.",
+    tags=["channels"],
+    openapi_extensions=errors(403),
+)
+def channel_csat(
+    channel_id: str,
+    days: Annotated[int | None, Query(ge=1, le=366, description="The last N days (UTC), today included")] = None,
+    since: Annotated[str | None, Query(description="First day, YYYY-MM-DD (UTC)")] = None,
+    until: Annotated[str | None, Query(description="Last day, YYYY-MM-DD (UTC; default today)")] = None,
+) -> stats.CsatReport:
+    channel = access.require_channel(caller(router), channel_id)
+    period = stats.csat_period(days=days, since=since, until=until, today=utcnow().date())
+    return stats.csat_report(channel.id, period)
