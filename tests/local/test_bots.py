@@ -30,7 +30,7 @@ pytestmark = pytest.mark.local
 _seq = iter(range(5000, 100_000))
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         got = check()
