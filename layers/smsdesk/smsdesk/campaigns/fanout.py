@@ -7,7 +7,9 @@
   is not the campaign's: the schedule was moved since) is logged and does nothing.
 * ``expand`` — resolve the audience in pages (deduplicated), render and price each recipient and write
   one row per number (``pending``, or ``excluded`` with the reason); then one conditional write records
-  the counts and carries the first ``send`` job. A redelivered expand finds the run expanded and stops.
+  the counts and carries the first ``send`` job. Only the copy of the job holding the run's lease
+  (``expanding``, claimed with one conditional write) writes rows; another finds the run expanded and
+  stops, or finds the lease live and comes back when it ends (``busy``).
 * ``send`` — one *wave*: at most ``throughput_mps × CAMPAIGN_WAVE_S`` recipients, in number order from
   the job's cursor. Each becomes a message through the normal pipeline in ONE transaction: the
   reservation pays (``reserved_left`` down, never the balance again), the row moves ``pending`` →
@@ -550,8 +552,8 @@ def _queue(campaign: Campaign, row: dict[str, Any], msg: Any) -> str:
         return "queued"
     if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
         # The message is recorded but the row is not queued: a wave queued it (row, message and counts in
-        # one transaction), then a late duplicate of the expand job wrote the row again as pending (its
-        # batch write is unconditional), and a wave may have held it since. Point the row at the message;
+        # one transaction), then something wrote the row again as pending (a late duplicate of the expand
+        # job did, before the expand lease), and a wave may have held it since. Point the row at the message;
         # it was counted and charged then, so only a hold is undone (else the chain waits for it forever).
         row_item = repo.row_update(
             campaign.id,
