@@ -992,10 +992,12 @@ def test_an_expand_waits_for_a_live_copy_and_takes_over_from_a_dead_one(
     copy_a = threading.Thread(target=lambda: outcome.append(real_expand(job)), name="copy-a")
     copy_a.start()
     assert planning.wait(10)
+    api("POST", f"/v1/campaigns/{cid}/pause", {}, 200)  # a pause meanwhile keeps the lease
     assert real_expand(job) == "busy"
     go_on.set()
     copy_a.join(30)
     assert outcome == ["expanded"]
+    api("POST", f"/v1/campaigns/{cid}/resume", {}, 200)
     assert real_expand(job) == "skipped"  # its retry, once the run is expanded
     item = repo.get(cid)
     assert item is not None and item["expanded_run"] == 1 and "expanding" not in item
