@@ -301,22 +301,48 @@ def expand(job: FanoutJob) -> str:
     if rows:
         repo.put_rows(campaign.id, rows)
     repo.ensure_stats(campaign.id)  # the outcomes' counts (results.py: they only add to an existing item)
-    seq = extra["pump_seq"] + 1
-    first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
-    ok = repo.run_update(
-        repo.update(
-            campaign.id,
-            "SET expanded_run = :run, counts.recipients = :n, counts.excluded = :x, pump_seq = :seq",
-            "#r = :run AND (attribute_not_exists(expanded_run) OR expanded_run < :run) AND #s IN (:running, :paused)"
-            " AND expanding.#b = :me",
-            {":run": run, ":n": n, ":x": x, ":seq": seq, ":running": "running", ":paused": "paused", ":me": me},
-            {"#r": "run", "#s": "status", "#b": "by"},
-            ob=outbox.change(jobs=[outbox.job(manifest.BULK_QUEUE, first.model_dump_json(exclude_none=True))]),
-            remove=("expanding",),  # the lease ends with the run expanded
-        )
-    )
+    ok = _expanded(campaign, extra, me, n, x)
     logger.info("campaign expanded", extra={"campaign_id": campaign.id, "run": run, "recipients": n, "excluded": x})
     return "expanded" if ok else "skipped"
+
+
+def _expanded(campaign: Campaign, extra: dict[str, Any], me: str, n: int, x: int) -> bool:
+    """Record the run as expanded (ending this copy's lease) with the chain's first job, on the current
+    ``pump_seq``: a pause and resume meanwhile advanced it, and its job stopped (the run was not expanded
+    yet), so this one is the chain's. False if the run is not this copy's to record."""
+    run = campaign.run
+    for _ in range(10):
+        seq = extra["pump_seq"] + 1
+        first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
+        if repo.run_update(
+            repo.update(
+                campaign.id,
+                "SET expanded_run = :run, counts.recipients = :n, counts.excluded = :x, pump_seq = :seq",
+                "#r = :run AND (attribute_not_exists(expanded_run) OR expanded_run < :run) AND #s IN (:running, :paused)"
+                " AND expanding.#b = :me AND (attribute_not_exists(pump_seq) OR pump_seq = :was)",
+                {
+                    ":run": run,
+                    ":n": n,
+                    ":x": x,
+                    ":seq": seq,
+                    ":was": extra["pump_seq"],
+                    ":running": "running",
+                    ":paused": "paused",
+                    ":me": me,
+                },
+                {"#r": "run", "#s": "status", "#b": "by"},
+                ob=outbox.change(jobs=[outbox.job(manifest.BULK_QUEUE, first.model_dump_json(exclude_none=True))]),
+                remove=("expanding",),  # the lease ends with the run expanded
+            )
+        ):
+            return True
+        got = service.load(campaign.id)
+        if got is None or got[0].run != run or (got[1].get("expanding") or {}).get("by") != me:
+            return False
+        if got[1]["expanded_run"] >= run or got[0].status not in ("running", "paused"):
+            return False
+        extra = got[1]  # the chain moved on (a resume): on its current seq
+    raise RuntimeError(f"campaign {campaign.id} kept changing; the expand is retried")
 
 
 # -- one wave ----------------------------------------------------------------------------------------------
@@ -328,6 +354,10 @@ def send_wave(job: FanoutJob) -> str:
         return "gone"
     campaign, extra = got
     if campaign.status != "running" or campaign.run != job.run or job.seq != extra["pump_seq"]:
+        return "stopped"
+    if extra["expanded_run"] < campaign.run:
+        # resumed while the run is expanded: its rows are not all written; the expand's last write
+        # carries the chain's first job
         return "stopped"
     try:
         channel = channels.get_channel(campaign.channel_id)
