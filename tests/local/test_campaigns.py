@@ -873,3 +873,189 @@ def test_the_last_pass_of_a_run_reads_the_campaign_once(
     assert fanout.send_wave(job) == "completed"
     assert len(reads) == 1
     assert status_of(api, cid) == "completed"
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_late_copy_of_the_expand_rewrites_no_row_a_wave_moved(
+    stack: LocalStack, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one expand job (SQS delivers at least once; a big audience's expand is slow): the
+    second read the campaign before the first recorded the run as expanded, and writes its rows after
+    waves moved some: one queued, one skipped (an opt-out since planning), one held (quiet hours). It
+    must write none: no row back to ``pending`` (its message id dropped, a skip counted twice, a hold
+    never released), so the run ends with its counts right and every number sent once."""
+    import datetime as dt
+    import threading
+
+    from smsdesk.campaigns import fanout, service
+    from smsdesk.data import campaigns as repo
+    from smsdesk.envelopes import FanoutJob
+    from smsdesk.models import utcnow
+
+    ch = channel(api, "+3197010000132", mps=1)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "late expand"}, 201)
+    before = balance(api)
+    nums = numbers("87", 6)
+    campaign = launch_numbers(api, ch, nums, "Expanded once")
+    cid = campaign["id"]
+    wait(lambda: next(iter(repo.rows(cid, 1, statuses=("queued",))), None), 30, every=0.05)
+    api("POST", f"/v1/campaigns/{cid}/pause", {}, 200)
+    got = service.load(cid)
+    assert got is not None
+    pending = list(repo.rows(cid, 1, statuses=("pending",)))
+    assert len(pending) >= 2
+    skipped, held = pending[0]["number"], pending[1]["number"]
+    fanout._skip(got[0], pending[0], "opted_out")
+    fanout._hold(got[0], pending[1], utcnow() + dt.timedelta(hours=1))
+    moved = {r["number"]: r for r in repo.rows(cid, 1)}
+    counts = api("GET", f"/v1/campaigns/{cid}", expect=200)["counts"]
+    assert (counts["skipped"], counts["held"]) == (1, 1)
+
+    # the late copy: its read of the campaign was before the first copy's last write (this thread only)
+    got = service.load(cid)
+    assert got is not None
+    stale = [(got[0], {**got[1], "expanded_run": 0, "expanding": None})]
+    real_load, me = service.load, threading.get_ident()
+    monkeypatch.setattr(
+        service, "load", lambda c: stale.pop() if stale and threading.get_ident() == me else real_load(c)
+    )
+    assert fanout.expand(FanoutJob(campaign_id=cid, phase="expand", run=1)) == "skipped"
+    monkeypatch.undo()
+    assert {r["number"]: r for r in repo.rows(cid, 1)} == moved
+    plan = ("recipients", "queued", "held", "excluded", "skipped", "credits")  # not the messages' outcomes
+    now = api("GET", f"/v1/campaigns/{cid}", expect=200)["counts"]
+    assert {k: now[k] for k in plan} == {k: counts[k] for k in plan}
+
+    api("POST", f"/v1/campaigns/{cid}/resume", {}, 200)
+    wait(lambda: status_of(api, cid) == "completed", 40, every=1)
+    c = api("GET", f"/v1/campaigns/{cid}", expect=200)["counts"]
+    assert (c["queued"], c["skipped"], c["held"], c["credits"]) == (5, 1, 0, 5)
+    rows = {r["number"]: r for r in repo.rows(cid, 1)}
+    assert rows[skipped]["status"] == "excluded" and rows[held]["status"] == "queued"
+    wait(lambda: len(outbox_to(api, set(nums))) == 5, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == {n: 1 for n in nums if n != skipped}
+    stack.wait_streams()
+    assert balance(api) == before - 5
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_an_expand_waits_for_a_live_copy_and_takes_over_from_a_dead_one(
+    stack: LocalStack, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of one expand job: the first claims the run's expansion (a lease on the campaign item for
+    the function's timeout); another arriving meanwhile writes no row and comes back when the lease
+    ends (``busy``: its job queued again, delayed); one arriving after a copy died mid-expand (its lease
+    expired; no wave ran, the run is not expanded) writes the rows. Each number gets one message."""
+    import json
+    import threading
+
+    from smsdesk.campaigns import fanout, service
+    from smsdesk.data import campaigns as repo
+    from smsdesk.envelopes import FanoutJob
+
+    real_expand, real_pages = fanout.expand, service.planned_pages
+    delivered: list[FanoutJob] = []
+    # the stack's own deliveries of the expand job are only noted: the test runs the copies itself
+    monkeypatch.setattr(fanout, "expand", lambda job: delivered.append(job) or "skipped")
+    ch = channel(api, "+3197010000133", mps=50)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "expand lease"}, 201)
+    before = balance(api)
+    nums = numbers("86", 5)
+    cid = launch_numbers(api, ch, nums, "One expand at a time")["id"]
+    job = wait(lambda: next((j for j in delivered if j.campaign_id == cid), None), 30, every=0.05)
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise TimeoutError("the function timed out while planning")
+
+    monkeypatch.setattr(service, "planned_pages", dies)
+    with pytest.raises(TimeoutError):
+        real_expand(job)  # claimed the run, then died
+    monkeypatch.setattr(service, "planned_pages", real_pages)
+    assert real_expand(job) == "busy"  # the dead copy's lease still runs: nothing written, back later
+    assert not list(repo.rows(cid, 1))
+    item = repo.get(cid)
+    assert item is not None and not item.get("expanded_run")
+    [again] = item["ob"]["jobs"]
+    assert json.loads(again["body"])["phase"] == "expand" and 60 < int(again["delay_s"]) <= 900
+
+    # the lease has ended: the next copy takes over; a copy arriving while it plans is busy
+    monkeypatch.setenv("SMSDESK_CLOCK_OFFSET_S", str(fanout.expand_lease_s() + 1))
+    planning, go_on = threading.Event(), threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "copy-a":
+            planning.set()
+            go_on.wait(10)
+        return real_pages(*args, **kwargs)
+
+    monkeypatch.setattr(service, "planned_pages", slow)
+    outcome: list[str] = []
+    copy_a = threading.Thread(target=lambda: outcome.append(real_expand(job)), name="copy-a")
+    copy_a.start()
+    assert planning.wait(10)
+    api("POST", f"/v1/campaigns/{cid}/pause", {}, 200)  # a pause meanwhile keeps the lease
+    assert real_expand(job) == "busy"
+    go_on.set()
+    copy_a.join(30)
+    assert outcome == ["expanded"]
+    api("POST", f"/v1/campaigns/{cid}/resume", {}, 200)
+    assert real_expand(job) == "skipped"  # its retry, once the run is expanded
+    item = repo.get(cid)
+    assert item is not None and item["expanded_run"] == 1 and "expanding" not in item
+    assert sorted(r["number"] for r in repo.rows(cid, 1)) == sorted(nums)
+
+    wait(lambda: status_of(api, cid) == "completed", 40, every=1)
+    wait(lambda: len(outbox_to(api, set(nums))) == 5, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == dict.fromkeys(nums, 1)
+    stack.wait_streams()
+    assert balance(api) == before - 5
+
+
+@pytest.mark.usefixtures("fast_pipeline")
+def test_a_resume_while_the_run_is_expanded_waits_for_its_rows(
+    stack: LocalStack, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused and resumed while its expand still writes the rows (a big audience): the resumed chain must
+    not find the run without rows and end it (completed, the reservation refunded, nothing sent); the
+    run goes on once expanded and every number gets one message."""
+    import threading
+
+    from smsdesk.campaigns import fanout, service
+
+    real_expand, real_pages = fanout.expand, service.planned_pages
+    delivered: list[Any] = []
+    monkeypatch.setattr(fanout, "expand", lambda job: delivered.append(job) or "skipped")
+    ch = channel(api, "+3197010000134", mps=50)
+    api("POST", "/v1/credits/top-ups", {"credits": 20, "reference": "resume while expanding"}, 201)
+    before = balance(api)
+    nums = numbers("85", 4)
+    cid = launch_numbers(api, ch, nums, "Resumed early")["id"]
+    job = wait(lambda: next((j for j in delivered if j.campaign_id == cid), None), 30, every=0.05)
+    planning, go_on = threading.Event(), threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "slow-expand":
+            planning.set()
+            go_on.wait(20)
+        return real_pages(*args, **kwargs)
+
+    monkeypatch.setattr(service, "planned_pages", slow)
+    outcome: list[str] = []
+    expanding = threading.Thread(target=lambda: outcome.append(real_expand(job)), name="slow-expand")
+    expanding.start()
+    assert planning.wait(10)
+    api("POST", f"/v1/campaigns/{cid}/pause", {}, 200)
+    api("POST", f"/v1/campaigns/{cid}/resume", {}, 200)
+    time.sleep(3)  # the resumed chain's first wave runs meanwhile
+    assert status_of(api, cid) == "running"
+    go_on.set()
+    expanding.join(30)
+    assert outcome == ["expanded"]
+    wait(lambda: status_of(api, cid) == "completed", 40, every=1)
+    wait(lambda: len(outbox_to(api, set(nums))) == 4, 30)
+    time.sleep(1)
+    assert Counter(m["to"] for m in outbox_to(api, set(nums))) == dict.fromkeys(nums, 1)
+    stack.wait_streams()
+    assert balance(api) == before - 4

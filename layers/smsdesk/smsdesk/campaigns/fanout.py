@@ -7,7 +7,9 @@
   is not the campaign's: the schedule was moved since) is logged and does nothing.
 * ``expand`` — resolve the audience in pages (deduplicated), render and price each recipient and write
   one row per number (``pending``, or ``excluded`` with the reason); then one conditional write records
-  the counts and carries the first ``send`` job. A redelivered expand finds the run expanded and stops.
+  the counts and carries the first ``send`` job. Only the copy of the job holding the run's lease
+  (``expanding``, claimed with one conditional write) writes rows; another finds the run expanded and
+  stops, or finds the lease live and comes back when it ends (``busy``).
 * ``send`` — one *wave*: at most ``throughput_mps × CAMPAIGN_WAVE_S`` recipients, in number order from
   the job's cursor. Each becomes a message through the normal pipeline in ONE transaction: the
   reservation pays (``reserved_left`` down, never the balance again), the row moves ``pending`` →
@@ -171,19 +173,95 @@ def purge(job: FanoutJob) -> str:
 # -- expand ----------------------------------------------------------------------------------------------
 
 
+def expand_lease_s() -> int:
+    """How long a copy of the expand job holds its run's expansion: the function's timeout (no copy
+    outlives it) and a margin for the clocks of two hosts."""
+    return manifest.FANOUT.timeout_s + 10
+
+
+#: The claim's condition: the run is current, not expanded, running or paused, and no other copy holds
+#: an unexpired lease on it (a lease of another run does not count).
+_CLAIMABLE = (
+    "#r = :run AND (attribute_not_exists(expanded_run) OR expanded_run < :run) AND #s IN (:running, :paused)"
+    " AND (attribute_not_exists(expanding) OR expanding.#r <> :run OR expanding.#u <= :now)"
+)
+
+
+def _expandable(campaign: Campaign, extra: dict[str, Any], job: FanoutJob) -> bool:
+    return (
+        campaign.run == job.run and extra["expanded_run"] < (job.run or 0) and campaign.status in ("running", "paused")
+    )
+
+
+def _claim(job: FanoutJob, got: tuple[Campaign, dict[str, Any]], me: str) -> str:
+    """Claim the run's expansion for this copy (``claimed``): ONE conditional update of the campaign
+    item sets ``expanding = {run, by, until}``. Another copy holding an unexpired lease: ``busy``, and
+    this job comes back when that lease ends (queued again, delayed, with a write that holds only while
+    the lease does); by then that copy has expanded the run (this one is ``skipped``) or died (its lease
+    expired: no wave ran, the run being unexpanded, so this one writes the rows again safely)."""
+    for _ in range(5):
+        campaign, extra = got
+        if not _expandable(campaign, extra, job):
+            return "skipped"
+        now = int(clock.now().timestamp())
+        lease = extra.get("expanding") or {}
+        if lease.get("run") == campaign.run and int(lease.get("until") or 0) > now:
+            delay = min(900, int(lease["until"]) - now + 1)
+            again = outbox.job(manifest.BULK_QUEUE, job.model_dump_json(exclude_none=True), delay_s=delay)
+            if repo.run_update(
+                repo.update(
+                    campaign.id,
+                    "SET expanding.#w = :me",  # who waits (the write is for its job, ``ob``)
+                    "expanding.#r = :run AND expanding.#b = :by AND expanding.#u > :now",
+                    {":me": me, ":run": campaign.run, ":by": lease.get("by"), ":now": now},
+                    {"#r": "run", "#b": "by", "#u": "until", "#w": "waiting"},
+                    ob=outbox.change(jobs=[again]),
+                )
+            ):
+                logger.info(
+                    "campaign expand busy",
+                    extra={"campaign_id": campaign.id, "run": campaign.run, "holder": lease.get("by"), "delay": delay},
+                )
+                return "busy"
+        elif repo.run_update(
+            repo.update(
+                campaign.id,
+                "SET expanding = :lease",
+                _CLAIMABLE,
+                {
+                    ":lease": {"run": campaign.run, "by": me, "until": now + expand_lease_s()},
+                    ":run": campaign.run,
+                    ":now": now,
+                    ":running": "running",
+                    ":paused": "paused",
+                },
+                {"#r": "run", "#s": "status", "#u": "until"},
+            )
+        ):
+            return "claimed"
+        again_got = service.load(job.campaign_id)  # changed meanwhile: decide again on what is there now
+        if again_got is None:
+            return "gone"
+        got = again_got
+    raise RuntimeError(f"campaign {job.campaign_id} kept changing; the expand is retried")
+
+
 def expand(job: FanoutJob) -> str:
+    """Write the run's recipient rows, then record the run as expanded with the first wave's job. Only
+    the copy of the job holding the run's lease (:func:`_claim`) writes rows, so a late copy never sets
+    back a row a wave has moved (queued, skipped or held) to ``pending``."""
     got = service.load(job.campaign_id)
     if got is None:
         return "gone"
     campaign, extra = got
-    if (
-        campaign.run != job.run
-        or extra["expanded_run"] >= (job.run or 0)
-        or campaign.status not in ("running", "paused")
-    ):
+    if not _expandable(campaign, extra, job):
         return "skipped"
-    run = campaign.run
     channel = channels.get_channel(campaign.channel_id)
+    me = ids.new_id()
+    claimed = _claim(job, got, me)
+    if claimed != "claimed":
+        return claimed
+    run = campaign.run
     n = x = 0
     rows: list[dict[str, Any]] = []
     for planned, excluded in service.planned_pages(campaign, channel):
@@ -223,20 +301,48 @@ def expand(job: FanoutJob) -> str:
     if rows:
         repo.put_rows(campaign.id, rows)
     repo.ensure_stats(campaign.id)  # the outcomes' counts (results.py: they only add to an existing item)
-    seq = extra["pump_seq"] + 1
-    first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
-    ok = repo.run_update(
-        repo.update(
-            campaign.id,
-            "SET expanded_run = :run, counts.recipients = :n, counts.excluded = :x, pump_seq = :seq",
-            "#r = :run AND (attribute_not_exists(expanded_run) OR expanded_run < :run) AND #s IN (:running, :paused)",
-            {":run": run, ":n": n, ":x": x, ":seq": seq, ":running": "running", ":paused": "paused"},
-            {"#r": "run", "#s": "status"},
-            ob=outbox.change(jobs=[outbox.job(manifest.BULK_QUEUE, first.model_dump_json(exclude_none=True))]),
-        )
-    )
+    ok = _expanded(campaign, extra, me, n, x)
     logger.info("campaign expanded", extra={"campaign_id": campaign.id, "run": run, "recipients": n, "excluded": x})
     return "expanded" if ok else "skipped"
+
+
+def _expanded(campaign: Campaign, extra: dict[str, Any], me: str, n: int, x: int) -> bool:
+    """Record the run as expanded (ending this copy's lease) with the chain's first job, on the current
+    ``pump_seq``: a pause and resume meanwhile advanced it, and its job stopped (the run was not expanded
+    yet), so this one is the chain's. False if the run is not this copy's to record."""
+    run = campaign.run
+    for _ in range(10):
+        seq = extra["pump_seq"] + 1
+        first = FanoutJob(campaign_id=campaign.id, phase="send", run=run, seq=seq)
+        if repo.run_update(
+            repo.update(
+                campaign.id,
+                "SET expanded_run = :run, counts.recipients = :n, counts.excluded = :x, pump_seq = :seq",
+                "#r = :run AND (attribute_not_exists(expanded_run) OR expanded_run < :run) AND #s IN (:running, :paused)"
+                " AND expanding.#b = :me AND (attribute_not_exists(pump_seq) OR pump_seq = :was)",
+                {
+                    ":run": run,
+                    ":n": n,
+                    ":x": x,
+                    ":seq": seq,
+                    ":was": extra["pump_seq"],
+                    ":running": "running",
+                    ":paused": "paused",
+                    ":me": me,
+                },
+                {"#r": "run", "#s": "status", "#b": "by"},
+                ob=outbox.change(jobs=[outbox.job(manifest.BULK_QUEUE, first.model_dump_json(exclude_none=True))]),
+                remove=("expanding",),  # the lease ends with the run expanded
+            )
+        ):
+            return True
+        got = service.load(campaign.id)
+        if got is None or got[0].run != run or (got[1].get("expanding") or {}).get("by") != me:
+            return False
+        if got[1]["expanded_run"] >= run or got[0].status not in ("running", "paused"):
+            return False
+        extra = got[1]  # the chain moved on (a resume): on its current seq
+    raise RuntimeError(f"campaign {campaign.id} kept changing; the expand is retried")
 
 
 # -- one wave ----------------------------------------------------------------------------------------------
@@ -248,6 +354,10 @@ def send_wave(job: FanoutJob) -> str:
         return "gone"
     campaign, extra = got
     if campaign.status != "running" or campaign.run != job.run or job.seq != extra["pump_seq"]:
+        return "stopped"
+    if extra["expanded_run"] < campaign.run:
+        # resumed while the run is expanded: its rows are not all written; the expand's last write
+        # carries the chain's first job
         return "stopped"
     try:
         channel = channels.get_channel(campaign.channel_id)
@@ -472,8 +582,8 @@ def _queue(campaign: Campaign, row: dict[str, Any], msg: Any) -> str:
         return "queued"
     if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
         # The message is recorded but the row is not queued: a wave queued it (row, message and counts in
-        # one transaction), then a late duplicate of the expand job wrote the row again as pending (its
-        # batch write is unconditional), and a wave may have held it since. Point the row at the message;
+        # one transaction), then something wrote the row again as pending (a late duplicate of the expand
+        # job did, before the expand lease), and a wave may have held it since. Point the row at the message;
         # it was counted and charged then, so only a hold is undone (else the chain waits for it forever).
         row_item = repo.row_update(
             campaign.id,

@@ -171,7 +171,8 @@ def delete(caller: Caller, campaign_id: str) -> None:
 
 
 def _keep(extra: dict[str, Any]) -> dict[str, Any]:
-    keys = ("pump_seq", "expanded_run", "fingerprint", "schedule_version")
+    # ``expanding`` too: a pause while a run is expanded must not free its lease (``fanout.expand``)
+    keys = ("pump_seq", "expanded_run", "fingerprint", "schedule_version", "expanding")
     return {k: extra[k] for k in keys if extra.get(k) is not None}
 
 

@@ -2,8 +2,9 @@
 
 * campaign: ``PK=CAMPAIGN#{id} SK=META``; GSI1 ``CAMPAIGNS`` / ``{created_at}#{id}`` (newest first).
   Besides the :class:`~smsdesk.campaigns.model.Campaign` fields: ``version`` (every state change is
-  conditioned on it), ``pump_seq`` (the one live fan-out chain), ``expanded_run``, ``fingerprint`` and
-  ``schedule_version`` (the version its Scheduler schedule's fires carry: an older fire is stale).
+  conditioned on it), ``pump_seq`` (the one live fan-out chain), ``expanded_run``, ``fingerprint``,
+  ``schedule_version`` (the version its Scheduler schedule's fires carry: an older fire is stale) and
+  ``expanding`` (``{run, by, until}``: the copy of the expand job writing the run's rows, until when).
   ``reserved_left`` is moved by the same transaction as each recipient's message.
 * recipient: ``PK=CAMPAIGN#{id} SK=R#{run:05d}#{e164}``: one row per number and run, so a redelivered
   batch finds its rows (and their messages) instead of making new ones.
@@ -38,6 +39,7 @@ _KEYS = (
     "deleted_at",
     "purge_seq",
     "schedule_version",
+    "expanding",
 )
 
 
@@ -77,6 +79,7 @@ def split(it: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     extra["expanded_run"] = int(extra["expanded_run"] or 0)
     if extra["schedule_version"] is not None:
         extra["schedule_version"] = int(extra["schedule_version"])
+    extra["expanding"] = it.get("expanding")  # the expand's lease (``fanout.expand``), if one was taken
     return data, extra
 
 
