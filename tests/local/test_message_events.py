@@ -155,7 +155,7 @@ def test_by_default_a_delivered_send_publishes_only_message_delivered_and_its_se
     assert "events" not in mine[0]["dynamodb"]["NewImage"]["ob"]["M"]
 
 
-def test_conversations_mode_publishes_only_the_final_status_of_a_conversation_s_messages(
+def test_conversations_mode_publishes_only_a_conversation_s_messages(
     stack: LocalStack, http: Http, channel: dict[str, Any], bus: Bus, stream_records: list[dict[str, Any]]
 ) -> None:
     with stack.configure_all(MESSAGE_EVENTS="conversations"):
@@ -165,9 +165,8 @@ def test_conversations_mode_publishes_only_the_final_status_of_a_conversation_s_
         delivered(stack, http, sent)
         delivered(stack, http, answer)
     assert bus.kinds(sent) == []
-    assert bus.kinds(answer) == ["message.delivered"]
-    [event] = bus.events(message_id=answer)
-    assert event["detail"]["conversation_id"] == conv_id
+    assert sorted(bus.kinds(answer)) == ["message.delivered", "message.queued"]
+    assert all(e["detail"]["conversation_id"] == conv_id for e in bus.events(message_id=answer))
     # the API send's writes after its INSERT (which carries its job) announce nothing: no outbox
     mine = [r for r in stream_records if r["dynamodb"]["Keys"]["PK"]["S"] == f"MSG#{sent}"]
     assert [r["dynamodb"]["NewImage"]["status"]["S"] for r in mine] == ["queued"]
@@ -200,8 +199,8 @@ def _transcript(stack: LocalStack, http: Http, path: str) -> list[str]:
 def test_a_reply_lands_in_the_linked_person_s_transcript_once(
     stack: LocalStack, http: Http, channel: dict[str, Any], crmnotes_events: list[dict[str, Any]], mode: str
 ) -> None:
-    """The reply's first published event places it (``final``: its ``message.delivered``; ``all``: its
-    ``message.queued``, then the final one changes nothing)."""
+    """The reply's first published event places it (its ``message.queued``, in every mode), the final
+    one changes nothing."""
     with stack.configure_all(MESSAGE_EVENTS=mode):
         conv_id, contact_id = conversation(stack, channel, "where is my order?")
         path = _link_contact(stack, http, conv_id, contact_id)
@@ -210,7 +209,7 @@ def test_a_reply_lands_in_the_linked_person_s_transcript_once(
         answer = reply(stack, http, conv_id, text)
         delivered(stack, http, answer)
         wait(lambda: _transcript(stack, http, path) == ["where is my order?", text], timeout=15, every=0.1)
-        expected = ["message.delivered"] if mode == "final" else ["message.delivered", "message.queued"]
+        expected = ["message.delivered", "message.queued"]
 
         def kinds() -> list[str]:  # the bus does not keep order between deliveries
             return sorted(e["detail-type"] for e in crmnotes_events if e["detail"].get("message_id") == answer)
@@ -218,6 +217,22 @@ def test_a_reply_lands_in_the_linked_person_s_transcript_once(
         wait(lambda: kinds() == expected, timeout=10, every=0.1)
     time.sleep(0.3)
     assert _transcript(stack, http, path) == ["where is my order?", text]
+
+
+def test_a_reply_whose_receipt_never_comes_is_in_the_transcript(
+    stack: LocalStack, http: Http, channel: dict[str, Any], crmnotes_events: list[dict[str, Any]]
+) -> None:
+    """By default (``final``) a reply is placed when it is sent (its ``message.queued``), not when a
+    receipt arrives: some routes never send one."""
+    conv_id, contact_id = conversation(stack, channel, "are you open today?")
+    path = _link_contact(stack, http, conv_id, contact_id)
+    wait(lambda: _transcript(stack, http, path) == ["are you open today?"], timeout=15, every=0.1)
+    text = f"until six {uuid.uuid4().hex[:6]}"
+    with stack.configure("sender", SANDBOX_RECEIPT_DELAY_S="3600"):  # the carrier stays silent
+        answer = reply(stack, http, conv_id, text)
+        wait(lambda: get_message(stack, http, answer)["status"] == "sent", timeout=25, every=0.1)
+        wait(lambda: _transcript(stack, http, path) == ["are you open today?", text], timeout=15, every=0.1)
+    assert [e["detail-type"] for e in crmnotes_events if e["detail"].get("message_id") == answer] == ["message.queued"]
 
 
 def test_api_and_campaign_sends_do_not_invoke_crmnotes(

@@ -33,9 +33,10 @@ def test_which_statuses_each_mode_publishes() -> None:
     assert published("all", conversation=False) == list(STATUSES)
     assert published("all", conversation=True) == list(STATUSES)
     assert published("final", conversation=False) == final
-    assert published("final", conversation=True) == final
+    # a conversation's message is also announced when it is sent: its transcript needs no receipt
+    assert published("final", conversation=True) == ["queued", *final]
     assert published("conversations", conversation=False) == []
-    assert published("conversations", conversation=True) == final
+    assert published("conversations", conversation=True) == ["queued", *final]
 
 
 def test_an_unknown_conversation_is_only_needed_where_it_decides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,8 +56,10 @@ def test_a_write_announcing_nothing_carries_no_outbox_entry_but_keeps_its_job(
     monkeypatch.setenv("MESSAGE_EVENTS", "final")
     job = outbox.job(manifest.OUTBOUND_QUEUE, "{}")
     assert outbox.change([outbox.status_event("sent", conversation=False)]) is None
-    queued = outbox.change([outbox.status_event("queued", conversation=True)], [job])
+    queued = outbox.change([outbox.status_event("queued", conversation=False)], [job])
     assert queued is not None and "events" not in queued and queued["jobs"] == [job]
+    with pytest.raises(ValueError):  # whether a queued message is announced depends on its conversation
+        outbox.status_event("queued")
     monkeypatch.setenv("MESSAGE_EVENTS", "all")
     queued = outbox.change([outbox.status_event("queued", conversation=False)], [job])
     assert queued is not None and queued["events"] == [{"type": "message.queued", "of": "message"}]

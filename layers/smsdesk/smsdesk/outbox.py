@@ -66,9 +66,15 @@ def depends_on_conversation(entered: str) -> bool:
 def status_event(entered: str, *, conversation: bool | None = None) -> Event | None:
     """``message.<entered>``, its detail built from the written message row (docs/events.md), or None
     when the deployment does not publish it (``MESSAGE_EVENTS``): ``all`` publishes every status;
-    ``final`` only the final ones; ``conversations`` only the final ones of a message in a conversation.
-    ``conversation``: whether the message is in one (needed only where :func:`depends_on_conversation`)."""
+    ``final`` the final ones, and the ``queued`` of a message in a conversation (an agent's, a bot's or
+    an auto-reply: CRM transcripts place it when it is sent, whether or not a receipt ever comes);
+    ``conversations`` only those of a message in a conversation. ``conversation``: whether the message
+    is in one (needed for ``queued``, and where :func:`depends_on_conversation`)."""
     mode = config.message_events()
+    if mode != "all" and entered == "queued":
+        if conversation is None:
+            raise ValueError("message.queued: MESSAGE_EVENTS needs to know the conversation")
+        return {"type": "message.queued", "of": "message"} if conversation else None
     if mode != "all" and entered not in FINAL_STATUSES:
         return None
     if mode == "conversations":
