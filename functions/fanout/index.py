@@ -13,4 +13,6 @@ from smsdesk.runtime import process_queue_batch
 def handler(event, context):
     if results.is_batch(event):  # the campaign-results queue: outcomes, counted per campaign
         return results.handle_batch(event)
+    if results.is_bus_event(event):  # the previous release's bus rule, during an upgrade
+        return {"counted": results.apply_bus_event(event)}
     return process_queue_batch(event, context, FanoutJob, handle_fanout)

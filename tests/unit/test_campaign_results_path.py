@@ -169,3 +169,34 @@ def test_the_local_poller_gathers_a_batch_for_its_window(
     monkeypatch.setattr(aws, "sqs", lambda: fake)
     poller.run()
     assert batches == [expected]
+
+
+# -- the fanout function's routing ------------------------------------------------------------------------
+
+
+def test_an_unreadable_first_record_does_not_send_a_batch_of_outcomes_down_the_fan_out_path() -> None:
+    from smsdesk.campaigns import results
+
+    outcome = {"campaign_id": "c1", "message_id": "m1", "status": "delivered"}
+    batch = {"Records": [{"body": "not json"}, {"body": json.dumps(outcome)}]}
+    assert results.is_batch(batch)
+    assert not results.is_batch({"Records": [{"body": json.dumps({"campaign_id": "c1", "phase": "send"})}]})
+    assert not results.is_bus_event(batch)
+
+
+def test_an_outcome_from_the_previous_releases_bus_rule_is_still_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While an upgrade removes the bus rule, an event it delivers (or retries) reaches the new code."""
+    from smsdesk.campaigns import results
+
+    seen: list[tuple[str, list[CampaignOutcomeJob]]] = []
+    monkeypatch.setattr(results, "count", lambda cid, jobs: seen.append((cid, jobs)) or 1)
+    event = {
+        "detail-type": "message.undelivered",
+        "source": "smsdesk",
+        "detail": {"campaign_id": "c1", "message_id": "m1", "provider_id": "p1"},
+    }
+    assert results.is_bus_event(event) and not results.is_batch(event)
+    assert results.apply_bus_event(event) == 1
+    [(cid, [job])] = seen
+    assert (cid, job.message_id, job.status, job.with_provider_id) == ("c1", "m1", "undelivered", True)
+    assert results.apply_bus_event({"detail-type": "message.delivered", "detail": {"message_id": "m2"}}) == 0

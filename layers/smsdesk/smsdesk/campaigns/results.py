@@ -48,15 +48,41 @@ CONFLICT_RETRIES = 3
 
 def is_batch(event: Any) -> bool:
     """Whether an SQS event is a batch of the ``campaign-results`` queue (its jobs name a message; the
-    bulk queue's jobs never do). A batch comes from one queue, so its first record decides."""
+    bulk queue's jobs never do). A batch comes from one queue: any record naming a message decides, so
+    an unreadable record does not send its batch's outcomes down the fan-out's path."""
     records = event.get("Records") if isinstance(event, dict) else None
-    if not records or not isinstance(records, list) or not isinstance(records[0], dict):
+    if not records or not isinstance(records, list):
         return False
-    try:
-        body = json.loads(records[0].get("body") or "")
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "message_id" in body
+    for record in records:
+        try:
+            body = json.loads(record.get("body") or "") if isinstance(record, dict) else None
+        except ValueError:
+            continue
+        if isinstance(body, dict) and "message_id" in body:
+            return True
+    return False
+
+
+def is_bus_event(event: Any) -> bool:
+    """An EventBridge event: a campaign message's final status from the bus rule ``campaign-results``
+    of the release before this one, delivered (or retried) while an upgrade removes the rule."""
+    return isinstance(event, dict) and "detail-type" in event and "Records" not in event
+
+
+def apply_bus_event(event: dict[str, Any]) -> int:
+    """Count an outcome the previous release's bus rule delivered (exactly once, like a queued one:
+    its marker is the same). The number counted (0: not a campaign outcome, or counted before)."""
+    detail = event.get("detail") or {}
+    status = str(event.get("detail-type", "")).removeprefix("message.")
+    if not detail.get("campaign_id") or not detail.get("message_id") or status not in OUTCOME:
+        return 0
+    job = CampaignOutcomeJob(
+        campaign_id=detail["campaign_id"],
+        message_id=detail["message_id"],
+        status=status,  # type: ignore[arg-type]
+        with_provider_id=bool(detail.get("provider_id")),
+    )
+    return count(job.campaign_id, [job])
 
 
 def counters(job: CampaignOutcomeJob) -> list[str]:
