@@ -343,3 +343,23 @@ def test_a_contact_deleted_while_it_is_linked_is_not_linked(
         links.link(Caller("u-admin", "admin", "admin"), conv_id, links.LinkIn(kind="contact", item_id=contact_id))
     assert exc.value.field == "item_id"
     assert http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"] == []
+
+
+def test_deleting_a_deal_again_after_a_crash_finishes_its_links(stack: LocalStack, http: Http, channel_id: str) -> None:
+    """A crash between deleting a deal and deleting its links leaves links behind; the retried DELETE
+    answers 404 (the deal is gone) and removes them."""
+    from smsdesk.crm import deals
+    from smsdesk.data import crm as crm_repo
+
+    base, h = stack.base_url, auth(stack.token)
+    conv_id, _ = inbound(channel_id, number(), "hello", T0)
+    contact_id = conversations.get(conv_id).contact_id  # type: ignore[union-attr]
+    s, _, deal = http("POST", f"{base}/v1/deals", headers=h, body={"title": "Half", "person_id": contact_id})
+    assert s == 201, deal
+    link(stack, http, conv_id, kind="deal", item_id=deal["id"])
+    deals.delete("deal", deal["id"])  # the crash: the deal went, its links stayed
+    assert len(crm_repo.item_links("deal", deal["id"])) == 1
+    s, _, _ = http("DELETE", f"{base}/v1/deals/{deal['id']}", headers=h)
+    assert s == 404
+    assert crm_repo.item_links("deal", deal["id"]) == []
+    assert http("GET", f"{base}/v1/conversations/{conv_id}/links", headers=h)[2]["items"] == []

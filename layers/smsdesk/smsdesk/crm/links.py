@@ -169,5 +169,9 @@ def unlink(caller: Caller, conversation_id: str, link_id: str) -> None:
 def delete_item(kind: Literal["lead", "deal"], item_id: str) -> None:
     """Delete a lead or deal and its links (the notes stay; no more are written). A contact's links go
     with it the same way (``crm.contacts.delete``)."""
-    deals.delete(kind, item_id)
+    try:
+        deals.delete(kind, item_id)
+    except NotFound:
+        repo.delete_item_links(kind, item_id)  # a retry after a crash between the two: finish the links
+        raise
     repo.delete_item_links(kind, item_id)

@@ -20,6 +20,7 @@ Every item carries ``version``; every replacement is conditioned on the version 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from smsdesk import config
@@ -160,7 +161,15 @@ def delete_item_links(kind: str, item_id: str, *, provider: str = "smsdesk") -> 
     for link in item_links(kind, item_id):
         if link.get("provider", "smsdesk") != provider:
             continue
-        transact([link_delete(link["id"]), link_guard_delete(link["conversation_id"], link_target(link))])
+        items = [link_delete(link["id"]), link_guard_delete(link["conversation_id"], link_target(link))]
+        for attempt in range(5):  # the deletes are unconditional: a conflict (crmnotes writing the
+            try:  # link's notes state at the same moment) is safe to try again
+                transact(items)
+                break
+            except TransactionCanceled:
+                if attempt == 4:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
         n += 1
     return n
 
