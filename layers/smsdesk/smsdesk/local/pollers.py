@@ -144,7 +144,7 @@ class _Poller(threading.Thread):
             )
             got = resp.get("Messages", [])
             messages.extend(got)
-            if not got and left < 1:
+            if not got and (left < 1 or self.wait_s < 1):  # the receive did not wait: do not spin
                 self._stop_event.wait(min(left, 0.1))
         return messages
 
