@@ -13,7 +13,7 @@ from typing import Any
 from smsdesk import aws, config, manifest
 from smsdesk.data.table import deserialize
 from smsdesk.observability import logger
-from smsdesk.outbox import ATTRIBUTE, MAX_ENTRIES_PER_CALL, Job, message_detail
+from smsdesk.outbox import ATTRIBUTE, FINAL_STATUSES, MAX_ENTRIES_PER_CALL, Job, message_detail
 
 
 def pending(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
@@ -25,7 +25,7 @@ def pending(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], l
 
 
 #: A message's final statuses: a campaign message entering one is an outcome for its campaign's counts.
-CAMPAIGN_OUTCOMES = ("delivered", "undelivered", "failed")
+CAMPAIGN_OUTCOMES = FINAL_STATUSES
 
 
 def campaign_outcome(record: dict[str, Any]) -> Job | None:
