@@ -95,3 +95,20 @@ def fast_pipeline(stack: LocalStack) -> Iterator[None]:
     environment, as a deployed function's configuration). Use with ``pytest.mark.usefixtures("fast_pipeline")``."""
     with stack.configure("sender", SENDER_BACKOFF_BASE_S="0", SANDBOX_RECEIPT_DELAY_S="0.1"):
         yield
+
+
+@pytest.fixture
+def stream_records(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Every stream record the outbox function is invoked with while the test runs."""
+    from smsdesk import manifest
+
+    seen: list[dict[str, Any]] = []
+    mod = stack.functions.load(manifest.OUTBOX)
+    real = mod.handle
+
+    def spy(event: dict[str, Any]) -> Any:
+        seen.extend(json.loads(json.dumps(event["Records"])))
+        return real(event)
+
+    monkeypatch.setattr(mod, "handle", spy)
+    yield seen

@@ -58,21 +58,6 @@ def channel(stack: LocalStack, http: Http) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stream_records(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Every stream record the outbox function is invoked with while the test runs."""
-    seen: list[dict[str, Any]] = []
-    mod = stack.functions.load(manifest.OUTBOX)
-    real = mod.handle
-
-    def spy(event: dict[str, Any]) -> Any:
-        seen.extend(json.loads(json.dumps(event["Records"])))
-        return real(event)
-
-    monkeypatch.setattr(mod, "handle", spy)
-    yield seen
-
-
-@pytest.fixture
 def crmnotes_events(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """Every bus event the crmnotes function is invoked with while the test runs."""
     seen: list[dict[str, Any]] = []

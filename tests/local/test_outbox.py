@@ -87,21 +87,6 @@ def bus(stack: LocalStack) -> Bus:
     return Bus(stack)
 
 
-@pytest.fixture
-def stream_records(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Every stream record the outbox function is invoked with while the test runs."""
-    seen: list[dict[str, Any]] = []
-    mod = stack.functions.load(manifest.OUTBOX)
-    real = mod.handle
-
-    def spy(event: dict[str, Any]) -> Any:
-        seen.extend(json.loads(json.dumps(event["Records"])))
-        return real(event)
-
-    monkeypatch.setattr(mod, "handle", spy)
-    yield seen
-
-
 def test_an_unkeyed_send_that_dies_after_the_charge_is_still_queued_and_delivered_once(
     stack: LocalStack, http: Http, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
