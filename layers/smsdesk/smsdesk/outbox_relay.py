@@ -16,10 +16,12 @@ from smsdesk.observability import logger
 from smsdesk.outbox import ATTRIBUTE, FINAL_STATUSES, MAX_ENTRIES_PER_CALL, Job, message_detail
 
 
-def pending(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
+def pending(
+    record: dict[str, Any], change: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
     """What one stream record announces (:func:`_announced`), plus the outcome of a campaign message that
-    entered a final status (:func:`campaign_outcome`)."""
-    events, jobs = _announced(record)
+    entered a final status (:func:`campaign_outcome`). ``change``: the record's :func:`_new_change`."""
+    events, jobs = _announced(record, change)
     outcome = campaign_outcome(record)
     return events, [*jobs, outcome] if outcome else jobs
 
@@ -56,18 +58,31 @@ def campaign_outcome(record: dict[str, Any]) -> Job | None:
     return {"queue": manifest.CAMPAIGN_RESULTS_QUEUE.name, "body": json.dumps(body, separators=(",", ":"))}
 
 
-def _announced(record: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
-    """What one stream record's ``ob`` announces: (events as (detail type, detail with event_id), jobs). Nothing
-    for a record without ``ob`` or whose ``ob`` is the old image's (not a new change)."""
+def _new_change(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """(new image, old image, ``ob``) of a stream record whose new image carries an ``ob`` that is not the
+    old image's (a new change that announces something); None for any other record."""
     ddb = record.get("dynamodb") or {}
     new = deserialize(ddb.get("NewImage") or {})
     ob = new.get(ATTRIBUTE)
     if not isinstance(ob, dict) or not ob.get("id"):
-        return [], []
+        return None
     old = deserialize(ddb.get("OldImage") or {})
     old_ob = old.get(ATTRIBUTE)
     if isinstance(old_ob, dict) and old_ob.get("id") == ob["id"]:
+        return None
+    return new, old, ob
+
+
+def _announced(
+    record: dict[str, Any], change: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
+    """What one stream record's ``ob`` announces: (events as (detail type, detail with event_id), jobs). Nothing
+    for a record without ``ob`` or whose ``ob`` is the old image's (not a new change). ``change``: the
+    record's :func:`_new_change`, when the caller has it."""
+    change = change if change is not None else _new_change(record)
+    if change is None:
         return [], []
+    new, old, ob = change
     out: list[tuple[str, dict[str, Any]]] = []
     for n, spec in enumerate(ob.get("events") or []):
         detail_type = spec["type"]
@@ -95,8 +110,9 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     entries: list[tuple[int, dict[str, Any]]] = []
     for i, record in enumerate(records):
         try:
-            evs, jbs = pending(record)
-            entries.extend((i, e) for e in derived_entries(record))
+            change = _new_change(record)  # the images, deserialised once for both
+            evs, jbs = pending(record, change)
+            entries.extend((i, e) for e in derived_entries(record, change))
         except Exception:
             logger.exception("outbox: unreadable stream record", extra={"seq": _seq(record)})
             first_failed = i
@@ -201,18 +217,19 @@ def _send_jobs(jobs: list[tuple[int, Job]], limit: int) -> int:
 MAX_ENTRIES_PER_WRITE = 25
 
 
-def derived_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
+def derived_entries(
+    record: dict[str, Any], change: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """The immutable entry a new message row announces in ``ob.entry`` (``data.messages.new_items``),
     derived from the row alone, so a redelivered record rewrites the same item: ``charge``, its charge's
     ledger entry (``credits.charge_entry``; it carries the message's index keys); ``index``, its own
-    ``MSG#{id}/INDEX`` entry. Nothing for any other record, or one whose ``ob`` is the old image's."""
-    ddb = record.get("dynamodb") or {}
-    new = deserialize(ddb.get("NewImage") or {})
-    ob = new.get(ATTRIBUTE)
-    if not isinstance(ob, dict) or not ob.get("id") or ob.get("entry") not in ("charge", "index"):  # messages.ENTRY
+    ``MSG#{id}/INDEX`` entry. Nothing for any other record, or one whose ``ob`` is the old image's.
+    ``change``: the record's :func:`_new_change`, when the caller has it."""
+    change = change if change is not None else _new_change(record)
+    if change is None:
         return []
-    old_ob = deserialize(ddb.get("OldImage") or {}).get(ATTRIBUTE)
-    if isinstance(old_ob, dict) and old_ob.get("id") == ob["id"]:
+    new, _, ob = change
+    if ob.get("entry") not in ("charge", "index"):  # messages.ENTRY
         return []
     from smsdesk.data import messages as messages_repo  # as for message events: not at cold start
 
