@@ -685,11 +685,16 @@ def test_a_send_makes_two_aws_calls(stack: LocalStack, http: Any, channel: dict[
     """Accepting a send: one read (the caller's role and the recipient's list entries together) and the
     charge-and-record transaction. The channel is read once per few seconds per container, not per send."""
     from bench import bench_aws_calls as calls
+    from smsdesk.channels import CHANNEL_CACHE_S
 
     calls._install()
-    assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "warm"})[0] == 202
-    with calls.counting() as counted:
-        assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "counted"})[0] == 202
+    for _ in range(5):  # a loaded machine can take longer than the cache between the two sends: again
+        started = time.monotonic()
+        assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "warm"})[0] == 202
+        with calls.counting() as counted:
+            assert send(stack, http, {"channel_id": channel["id"], "to": NUMBER, "text": "counted"})[0] == 202
+        if time.monotonic() - started < CHANNEL_CACHE_S:
+            break
     api = {op: n for (label, op), n in counted.items() if label == "api:POST"}
     assert api == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
 
