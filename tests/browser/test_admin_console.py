@@ -6,12 +6,11 @@ phone-width test opens)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, screenshot, sign_in
 from playwright.sync_api import expect
 from queue_helpers import inbound
@@ -20,17 +19,6 @@ from smsdesk.local.stack import LocalStack
 
 CHANNEL = "Helpdesk"
 NUMBER = "+31207654321"
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 @pytest.fixture(scope="module")

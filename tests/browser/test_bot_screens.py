@@ -4,13 +4,12 @@ step it names), the channel's automations, and a bot's messages and runs in the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, screenshot, sign_in
 from playwright.sync_api import expect
 
@@ -18,17 +17,6 @@ from smsdesk import channels
 from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def test_bot_editor_automations_and_the_bot_in_the_thread(page: Any, stack: LocalStack, tmp_path: Path) -> None:

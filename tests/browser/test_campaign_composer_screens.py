@@ -4,27 +4,16 @@ time: the Scheduler schedule follows), and a run's recipients read beyond the fi
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.request
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, sign_in
 from playwright.sync_api import expect
 
 from smsdesk.local.stack import LocalStack
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def _channel(stack: LocalStack, sender: str) -> dict[str, Any]:

@@ -3,26 +3,14 @@ launch will reserve), send, and watch the campaign run to completed with its rec
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import sign_in
 from playwright.sync_api import expect
 
 from smsdesk.local.stack import LocalStack
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def test_compose_with_the_live_preview_send_and_watch_it_complete(page: Any, stack: LocalStack) -> None:

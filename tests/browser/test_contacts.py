@@ -7,29 +7,17 @@ The tests of this module share one stack and run in order."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, screenshot, sign_in
 from playwright.sync_api import expect
 
 from smsdesk.local.stack import LocalStack
 
 ALICE = "+33612345601"
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def test_custom_fields_contacts_search_and_an_edit_refused(page: Any, stack: LocalStack, tmp_path: Path) -> None:

@@ -4,13 +4,12 @@ contact and link it; the deal's page shows the linked conversation and the trans
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 import uuid
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, sign_in
 from playwright.sync_api import expect
 
@@ -18,17 +17,6 @@ from smsdesk import channels
 from smsdesk.inbox import conversations
 from smsdesk.local.stack import LocalStack
 from smsdesk.models import InboundSms, utcnow
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def test_link_a_conversation_to_a_new_deal_and_edit_its_note(page: Any, stack: LocalStack) -> None:

@@ -4,7 +4,6 @@ and an admin deletes one after confirming. Axe on the list and the form."""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import urllib.error
@@ -12,22 +11,12 @@ import urllib.request
 import uuid
 from typing import Any
 
+from browser.webapp import api as _api
 from browser.webapp import axe_violations, sign_in
 from playwright.sync_api import expect
 
 from smsdesk import users
 from smsdesk.local.stack import LocalStack
-
-
-def _api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
 
 
 def _contact(stack: LocalStack, first: str) -> dict[str, Any]:

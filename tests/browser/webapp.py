@@ -1,8 +1,10 @@
-"""Helpers of the browser tests: sign in, screenshots for docs/, axe-core."""
+"""Helpers of the browser tests: sign in, the API as the stack's owner, screenshots for docs/, axe-core."""
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,15 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
             .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"""
     )
     return list(result)
+
+
+def api(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
+    """Call the stack's API as its owner (test setup: data the screens then show); the parsed answer."""
+    req = urllib.request.Request(
+        f"{stack.base_url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
